@@ -1,0 +1,254 @@
+"""khomc: the command line.  ``list``, ``check``, ``replay``, ``review``.
+
+Owns argument parsing, the printed tables and the exit codes:
+
+    0  every property HOLDS (replay: the schedule replayed and the violation is gone)
+    1  some property is VIOLATED (replay: the recorded violation reproduces)
+    2  usage or input error (unknown spec/scenario/engine/option, a bad trace file)
+    3  UNKNOWN: a budget ran out (replay: the schedule no longer applies)
+  130  interrupted by Ctrl-C (what was reached is printed first)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__, registry
+from .engines.result import Bounds, CheckResult, EXIT_CODES, Verdict
+from .engines.search import Search
+from .runtime.tasks import SpecError
+from .trace import Trace, TraceError, replay
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """Bad command-line input; printed as one line, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as for every other bad input
+        raise UsageError(message)
+
+
+def _params(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise UsageError(f"-D expects NAME=VALUE, got {p!r}")
+        k, v = p.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+        return v
+    return parse
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="khomc", description="A model checker of Linux Kexec HandOver designs.")
+    p.add_argument("--version", action="version", version=f"khomc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("list", help="list specs, scenarios and their parameters")
+
+    c = sub.add_parser("check", help="check every property of a scenario")
+    c.add_argument("spec")
+    c.add_argument("scenario", nargs="?", help="default: every default scenario of the spec")
+    _search_options(c)
+    c.add_argument("--json", action="store_true", help="print results as JSON")
+    c.add_argument("--trace-dir", default="traces", help="where counterexamples are saved")
+
+    r = sub.add_parser("replay", help="re-execute a saved trace step by step")
+    r.add_argument("trace")
+    r.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    r.add_argument("--json", action="store_true")
+
+    v = sub.add_parser("review", help="check the default matrix and write a report")
+    v.add_argument("--spec", action="append", help="specs to include (default: all)")
+    v.add_argument("--out", default="review", help="output folder (default: review/)")
+    _search_options(v, scenario_params=False)
+    return p
+
+
+def _search_options(p, scenario_params: bool = True) -> None:
+    p.add_argument("--engine", default="bfs", choices=["bfs", "dfs"])
+    p.add_argument("--max-states", type=_positive(int))
+    p.add_argument("--max-depth", type=_positive(int))
+    p.add_argument("--time-limit", type=_positive(float), metavar="SECONDS")
+    p.add_argument("--first", action="store_true",
+                   help="stop at the first violation (other properties become UNKNOWN)")
+    p.add_argument("--no-progress", action="store_true")
+    if scenario_params:
+        p.add_argument("-D", dest="params", action="append", metavar="NAME=VALUE",
+                       help="scenario parameter (bound), e.g. -D N=4 -D K=6")
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+def cmd_list(args, out) -> int:
+    for spec in registry.SPECS:
+        mod = registry.spec_module(spec)
+        head = (mod.__doc__ or "").strip().splitlines()[0]
+        out.write(f"{spec}: {head}\n")
+        for sc in mod.SCENARIOS:
+            params = " ".join(f"{k}={v}" for k, v in sc.params.items())
+            flag = "" if sc.default else " (not in defaults)"
+            out.write(f"  {sc.name:<22} {params:<18} {sc.doc}{flag}\n")
+    return 0
+
+
+def _bounds(args) -> Bounds:
+    return Bounds(args.max_states, args.max_depth, args.time_limit)
+
+
+def run_check(model, args) -> CheckResult:
+    search = Search(model, args.engine, _bounds(args), progress=not args.no_progress,
+                    stop_at_first=args.first)
+    return search.run()
+
+
+def save_traces(result: CheckResult, trace_dir: str) -> None:
+    for p in result.properties:
+        if p.trace is not None and p.verdict is Verdict.VIOLATED:
+            name = f"{_slug(result.spec)}-{_slug(result.scenario)}-{_slug(p.name)}.json"
+            p.trace_path = str(p.trace.save(Path(trace_dir) / name))
+
+
+def format_result(r: CheckResult) -> str:
+    params = " ".join(f"{k}={v}" for k, v in r.params.items())
+    how = "exhaustive" if r.exhaustive else f"stopped: {r.stop}"
+    bounds = ", ".join(f"{k}={v}" for k, v in r.bounds.as_dict().items() if v is not None)
+    lines = [f"khomc check {r.spec} {r.scenario}  {params}".rstrip(),
+             f"  engine {r.engine} ({how}{'; ' + bounds if bounds else ''})"
+             + (f"; reductions: {', '.join(r.reductions)}" if r.reductions else ""),
+             f"  {r.distinct:,} distinct states, {r.transitions:,} transitions, depth {r.depth}, "
+             f"{r.seconds:.2f} s, {r.states_per_s:,.0f} states/s", ""]
+    width = max([len(p.name) for p in r.properties] + [8])
+    lines.append(f"  {'property':<{width}}  {'kind':<11} {'verdict':<9} detail")
+    for p in r.properties:
+        lines.append(f"  {p.name:<{width}}  {p.kind:<11} {str(p.verdict):<9} {p.message}")
+        if p.trace_path:
+            lines.append(f"  {'':<{width}}  {'':<11} {'':<9} trace: {p.trace_path}")
+    for note in r.notes:
+        lines.append(f"  note: {note}")
+    return "\n".join(lines) + "\n"
+
+
+def _exit_for(results: list[CheckResult]) -> int:
+    verdicts = [r.verdict for r in results]
+    if Verdict.VIOLATED in verdicts:
+        return EXIT_CODES[Verdict.VIOLATED]
+    if Verdict.UNKNOWN in verdicts:
+        return EXIT_CODES[Verdict.UNKNOWN]
+    return EXIT_CODES[Verdict.HOLDS]
+
+
+def cmd_check(args, out) -> int:
+    params = _params(args.params)
+    if args.scenario:
+        names = [registry.scenario(args.spec, args.scenario).name]
+    else:
+        names = [s.name for s in registry.scenarios(args.spec) if s.default]
+    models = [registry.build(args.spec, n, params) for n in names]
+    results = []
+    interrupted = False
+    for model in models:
+        r = run_check(model, args)
+        save_traces(r, args.trace_dir)
+        results.append(r)
+        if not args.json:
+            out.write(format_result(r))
+            out.flush()
+        if r.stop == "interrupted":
+            interrupted = True
+            break
+    if args.json:
+        out.write(json.dumps([r.as_dict() for r in results], indent=1) + "\n")
+    return EXIT_INTERRUPTED if interrupted else _exit_for(results)
+
+
+def cmd_replay(args, out) -> int:
+    trace = Trace.load(args.trace)
+    try:
+        model = registry.build(trace.spec, trace.scenario, trace.params)
+    except registry.UnknownName as exc:
+        raise TraceError(f"{args.trace}: mismatched trace: {exc}") from None
+    result = replay(trace, model)
+    if result.divergence is not None:
+        step, why = result.divergence
+        verdict, code = "DIVERGED", EXIT_CODES[Verdict.UNKNOWN]
+        line = f"replay {args.trace}: DIVERGED at step {step}: {why}"
+    elif result.reproduced and trace.verdict == "VIOLATED":
+        verdict, code = "VIOLATED", EXIT_CODES[Verdict.VIOLATED]
+        line = (f"replay {args.trace}: VIOLATED reproduced in {result.steps_ok} steps: "
+                f"{trace.property}: {result.message}")
+    elif result.reproduced:
+        verdict, code = trace.verdict, 0
+        line = f"replay {args.trace}: {trace.verdict} reproduced: {result.message}"
+    else:
+        verdict, code = "NOT REPRODUCED", 0
+        line = (f"replay {args.trace}: all {result.steps_ok} steps replay but the recorded "
+                f"{trace.verdict} does not reproduce: {result.message}")
+    if args.json:
+        out.write(json.dumps({"trace": args.trace, "verdict": verdict,
+                              "steps_ok": result.steps_ok,
+                              "divergence": result.divergence, "message": result.message}) + "\n")
+    else:
+        if not args.quiet:
+            out.write(trace.render())
+            out.write("\n")
+        out.write(line + "\n")
+    return code
+
+
+def cmd_review(args, out) -> int:
+    from .report import review
+    return review.run(args, out)
+
+
+COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "review": cmd_review}
+
+
+def main(argv: list[str] | None = None, out=None) -> int:
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args, out)
+    except UsageError as exc:
+        sys.stderr.write(f"khomc: error: {exc}\n")
+        return EXIT_USAGE
+    except (registry.UnknownName, TraceError) as exc:
+        sys.stderr.write(f"khomc: error: {exc.args[0] if exc.args else exc}\n")
+        return EXIT_USAGE
+    except SpecError as exc:
+        sys.stderr.write(f"khomc: spec error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("khomc: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `khomc ... | head`
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Engines: they explore a model's states through :class:`model.runtime.Stepper` only."""

@@ -1,0 +1,341 @@
+"""Exhaustive explicit-state search: breadth-first (shortest counterexamples) and depth-first.
+
+Owns the search loop, its budgets and progress line, and the bookkeeping that turns a state id
+back into a schedule.  Both orders share one visited table (exact states, not hashes: no
+collision can hide a state) and check every property of the model in the same pass:
+
+* ``always`` and ``assertions`` on each new state, ``final`` on states where all tasks finished,
+  ``sometimes`` until first reached, ``deadlock-free`` on states without successors;
+* ``terminates`` after the search, on the recorded state graph (:mod:`model.engines.liveness`),
+  when it fits under ``graph_limit`` states.
+
+Verdicts follow :mod:`model.engines.result`: a property is HOLDS only if the search exhausted
+the state space; a budget or Ctrl-C leaves the undecided ones UNKNOWN with the numbers reached.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from array import array
+
+from ..runtime.spec import (ALWAYS, ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model)
+from ..runtime.step import Stepper
+from ..runtime.tasks import SpecError
+from .result import Bounds, CheckResult, PropertyResult, Verdict
+
+DEFAULT_GRAPH_LIMIT = 2_000_000
+
+
+class Progress:
+    """A progress line on stderr once a search has run for more than a second."""
+
+    def __init__(self, enabled: bool, stream=None):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.start = time.perf_counter()
+        self.last = self.start
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self.shown = False
+
+    def tick(self, distinct: int, depth: int, frontier: int, now: float) -> None:
+        if not self.enabled or now - self.start < 1.0:
+            return
+        if now - self.last < (1.0 if self.tty else 10.0):
+            return
+        self.last = now
+        rate = distinct / (now - self.start)
+        line = (f"khomc: {distinct:,} distinct states, {rate:,.0f} states/s, depth {depth}, "
+                f"frontier {frontier:,}")
+        self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+class Search:
+    """One exhaustive search of a model.  ``Search(model).run()`` returns a CheckResult."""
+
+    def __init__(self, model: Model, engine: str = "bfs", bounds: Bounds | None = None,
+                 progress: bool = False, graph_limit: int = DEFAULT_GRAPH_LIMIT,
+                 stop_at_first: bool = False):
+        if engine not in ("bfs", "dfs"):
+            raise ValueError(f"unknown exhaustive engine {engine!r} (bfs, dfs)")
+        self.model = model
+        self.engine = engine
+        self.bounds = bounds or Bounds()
+        self.stepper = Stepper(model)
+        self.progress = Progress(progress)
+        self.graph_limit = graph_limit
+        self.stop_at_first = stop_at_first
+        # visited states and the first-discovery tree
+        self.ids: dict = {}
+        self.states: list = []
+        self.parent = array("q")
+        self.via_tid = array("h")
+        self.via_choices: dict[int, tuple] = {}
+        self.depth = array("l")
+        # the state graph, for the termination analysis
+        self.record_graph = graph_limit > 0
+        self.esrc = array("l")
+        self.edst = array("l")
+        self.etid = array("h")
+        self.transitions = 0
+        # property bookkeeping: name -> state id (first violation / first witness)
+        self.violations: dict[str, int] = {}
+        self.witness: dict[str, int] = {}
+        self.deadlocks: dict[int, list] = {}
+        self.truncated = False
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self) -> CheckResult:
+        model = self.model
+        self._props = [p for p in model.properties]
+        self._always = [p for p in self._props if p.kind == ALWAYS]
+        self._final = [p for p in self._props if p.kind == FINAL]
+        self._sometimes = [p for p in self._props if p.kind == SOMETIMES]
+        self._view = model.view()
+        start = time.perf_counter()
+        stop = "exhausted"
+        try:
+            init = self.stepper.initial()
+            self._add(init, -1, 0, (), 0)
+            stop = self._bfs(start) if self.engine == "bfs" else self._dfs(start)
+        except KeyboardInterrupt:
+            stop = "interrupted"
+        finally:
+            self.progress.done()
+        seconds = time.perf_counter() - start
+        return self._result(stop, seconds)
+
+    def _add(self, state, parent: int, tid: int, choices: tuple, depth: int) -> int:
+        sid = len(self.states)
+        self.ids[state] = sid
+        self.states.append(state)
+        self.parent.append(parent)
+        self.via_tid.append(tid)
+        if choices:
+            self.via_choices[sid] = choices
+        self.depth.append(depth)
+        self._check(sid, state)
+        return sid
+
+    def _check(self, sid: int, state) -> None:
+        view = self._view
+        view.world, view.locs = state
+        table = self.model.table
+        crashed = table.crashed
+        if "assertions" not in self.violations:
+            for lid in state[1]:
+                if crashed[lid] is not None:
+                    self.violations["assertions"] = sid
+                    break
+        for p in self._always:
+            if p.name not in self.violations and not self._eval(p, view):
+                self.violations[p.name] = sid
+        if self._final and view.all_done:
+            for p in self._final:
+                if p.name not in self.violations and not self._eval(p, view):
+                    self.violations[p.name] = sid
+        for p in self._sometimes:
+            if p.name not in self.witness and self._eval(p, view):
+                self.witness[p.name] = sid
+
+    @staticmethod
+    def _eval(p, view) -> bool:
+        try:
+            return bool(p.fn(view))
+        except SpecError:
+            raise
+        except Exception as exc:
+            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+
+    def _expand(self, sid: int, state) -> list:
+        succ = self.stepper.expand(state)
+        if not succ and not self.stepper.all_done(state):
+            self.deadlocks.setdefault(sid, self.stepper.blocked(state))
+            self.violations.setdefault("deadlock-free", sid)
+        return succ
+
+    def _budget_hit(self, now: float, start: float) -> str | None:
+        b = self.bounds
+        if b.max_states is not None and len(self.states) >= b.max_states:
+            return "max-states"
+        if b.time_limit is not None and now - start >= b.time_limit:
+            return "time-limit"
+        return None
+
+    def _done_early(self) -> bool:
+        return self.stop_at_first and bool(self.violations)
+
+    def _bfs(self, start: float) -> str:
+        ids, states, depth = self.ids, self.states, self.depth
+        max_depth = self.bounds.max_depth
+        esrc, edst, etid = self.esrc, self.edst, self.etid
+        head = 0
+        clock = time.perf_counter
+        while head < len(states):
+            sid = head
+            head += 1
+            state = states[sid]
+            d = depth[sid]
+            succ = self._expand(sid, state)
+            if max_depth is not None and d >= max_depth:
+                if succ:
+                    self.truncated = True
+                continue
+            self.transitions += len(succ)
+            record = self.record_graph
+            for tid, choices, nxt in succ:
+                nid = ids.get(nxt)
+                if nid is None:
+                    nid = self._add(nxt, sid, tid, choices, d + 1)
+                if record:
+                    esrc.append(sid)
+                    edst.append(nid)
+                    etid.append(tid)
+            if self.record_graph and len(states) > self.graph_limit:
+                self._drop_graph()
+            if (head & 1023) == 0 or self._done_early():
+                now = clock()
+                self.progress.tick(len(states), d, len(states) - head, now)
+                hit = self._budget_hit(now, start)
+                if hit:
+                    return hit
+                if self._done_early():
+                    return "first"
+        return "max-depth" if self.truncated else "exhausted"
+
+    def _dfs(self, start: float) -> str:
+        ids, depth = self.ids, self.depth
+        max_depth = self.bounds.max_depth
+        esrc, edst, etid = self.esrc, self.edst, self.etid
+        clock = time.perf_counter
+        stack = [(0, self._expand(0, self.states[0]), 0)]
+        expanded = 1
+        while stack:
+            sid, succ, i = stack[-1]
+            d = depth[sid]
+            if i == 0:
+                if max_depth is not None and d >= max_depth:
+                    if succ:
+                        self.truncated = True
+                    stack.pop()
+                    continue
+                self.transitions += len(succ)
+            if i >= len(succ):
+                stack.pop()
+                continue
+            stack[-1] = (sid, succ, i + 1)
+            tid, choices, nxt = succ[i]
+            nid = ids.get(nxt)
+            if nid is None:
+                nid = self._add(nxt, sid, tid, choices, d + 1)
+                stack.append((nid, self._expand(nid, nxt), 0))
+                expanded += 1
+                if (expanded & 1023) == 0 or self._done_early():
+                    now = clock()
+                    self.progress.tick(len(self.states), d + 1, len(stack), now)
+                    hit = self._budget_hit(now, start)
+                    if hit:
+                        return hit
+                    if self._done_early():
+                        return "first"
+            elif depth[nid] > d + 1 and max_depth is not None:
+                # reached again on a shorter path: its subtree may have been cut by the bound
+                depth[nid] = d + 1
+                stack.append((nid, self._expand(nid, nxt), 0))
+            if self.record_graph:
+                esrc.append(sid)
+                edst.append(nid)
+                etid.append(tid)
+                if len(self.states) > self.graph_limit:
+                    self._drop_graph()
+        return "max-depth" if self.truncated else "exhausted"
+
+    def _drop_graph(self) -> None:
+        self.record_graph = False
+        self.esrc = array("l")
+        self.edst = array("l")
+        self.etid = array("h")
+
+    # -- schedules and results ---------------------------------------------------------------
+    def schedule(self, sid: int) -> list[tuple[int, tuple]]:
+        """The steps ``(tid, choices)`` from the initial state to state *sid*."""
+        steps = []
+        while sid > 0:
+            steps.append((self.via_tid[sid], self.via_choices.get(sid, ())))
+            sid = self.parent[sid]
+        steps.reverse()
+        return steps
+
+    def _result(self, stop: str, seconds: float) -> CheckResult:
+        from .liveness import termination_check  # graph code only when needed
+        from ..trace import build_trace
+
+        model = self.model
+        exhausted = stop == "exhausted"
+        res = CheckResult(model.spec, model.scenario, dict(model.params), self.engine,
+                          self.bounds, distinct=len(self.states), transitions=self.transitions,
+                          depth=max(self.depth) if len(self.depth) else 0, seconds=seconds,
+                          stop=stop)
+        for p in self._props:
+            res.properties.append(self._property_result(p, exhausted, build_trace,
+                                                        termination_check))
+        if not exhausted:
+            res.notes.append(f"search stopped ({stop}) after {len(self.states):,} states: "
+                             "undecided properties are UNKNOWN")
+        return res
+
+    def _property_result(self, p, exhausted, build_trace, termination_check) -> PropertyResult:
+        pr = PropertyResult(p.name, p.kind, Verdict.UNKNOWN, doc=p.doc)
+        if p.kind == SOMETIMES:
+            sid = self.witness.get(p.name)
+            if sid is not None:
+                pr.verdict = Verdict.HOLDS
+                pr.message = f"reached after {self.depth[sid]} steps"
+                pr.trace = build_trace(self, sid, p, "HOLDS", pr.message)
+            elif exhausted:
+                pr.verdict = Verdict.VIOLATED
+                pr.message = (f"vacuous: never reached in {len(self.states):,} states - the "
+                              "scenario cannot get there, so the other verdicts prove nothing "
+                              "about it")
+            else:
+                pr.message = "not reached before the search stopped"
+            return pr
+        if p.kind == TERMINATION:
+            return termination_check(self, p, pr, exhausted, build_trace)
+        sid = self.violations.get(p.name)
+        if sid is not None:
+            pr.verdict = Verdict.VIOLATED
+            pr.message = self._violation_message(p, sid)
+            pr.trace = build_trace(self, sid, p, "VIOLATED", pr.message)
+        elif exhausted:
+            pr.verdict = Verdict.HOLDS
+            pr.message = f"in all {len(self.states):,} states"
+        else:
+            pr.message = "no violation in the states explored, but the search did not finish"
+        return pr
+
+    def _violation_message(self, p, sid: int) -> str:
+        state = self.states[sid]
+        if p.kind == DEADLOCK:
+            waits = "; ".join(f"{t} waits: {why}" for t, why in self.deadlocks[sid])
+            return f"deadlock after {self.depth[sid]} steps: {waits}"
+        if p.kind == ASSERTIONS:
+            table = self.model.table
+            for lid in state[1]:
+                if table.crashed[lid] is not None:
+                    return f"task {table.name[lid]!r} raised {table.crashed[lid]}"
+        if p.kind == FINAL:
+            return f"fails in a final state reached after {self.depth[sid]} steps"
+        return f"fails in a state reached after {self.depth[sid]} steps"
+
+
+def check(model: Model, engine: str = "bfs", bounds: Bounds | None = None, **kw) -> CheckResult:
+    """Exhaustively check every property of *model*; see :class:`Search`."""
+    return Search(model, engine, bounds, **kw).run()

@@ -1,0 +1,1 @@
+"""Small example specs that exercise the engines (no KHO)."""

@@ -1,0 +1,1 @@
+"""Kernel primitives as khomc effects: locks, and (as the KHO eras need them) more."""

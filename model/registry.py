@@ -1,0 +1,48 @@
+"""Which specs and scenarios exist: the names ``khomc list`` prints and ``khomc check`` takes.
+
+Owns the lookup from a spec name to its module (each module lists ``SCENARIOS``) and the
+one-line errors for unknown names.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .runtime.spec import Model, Scenario
+
+SPECS = {
+    "counter": "model.examples.counter",
+    "spinkho": "model.examples.spinkho",
+}
+
+
+class UnknownName(LookupError):
+    """An unknown spec, scenario or parameter; the message names what exists."""
+
+
+def spec_module(spec: str):
+    if spec not in SPECS:
+        raise UnknownName(f"unknown spec {spec!r}; known specs: {', '.join(SPECS)}")
+    return importlib.import_module(SPECS[spec])
+
+
+def scenarios(spec: str) -> list[Scenario]:
+    return list(spec_module(spec).SCENARIOS)
+
+
+def scenario(spec: str, name: str) -> Scenario:
+    for s in scenarios(spec):
+        if s.name == name:
+            return s
+    known = ", ".join(s.name for s in scenarios(spec))
+    raise UnknownName(f"unknown scenario {name!r} of spec {spec!r}; known: {known}")
+
+
+def build(spec: str, name: str, params: dict | None = None) -> Model:
+    sc = scenario(spec, name)
+    try:
+        return sc.instantiate(params)
+    except KeyError as exc:
+        raise UnknownName(str(exc.args[0])) from None
+    except ValueError as exc:
+        raise UnknownName(f"scenario {spec}/{name}: bad parameter value ({exc})") from None

@@ -1,0 +1,1 @@
+"""Reports: the review matrix as Markdown and HTML."""

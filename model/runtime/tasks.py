@@ -1,0 +1,306 @@
+"""Tasks: coroutines cloned by replaying their own observations, memoized as local states.
+
+Owns the task table, the piece that turns ``async def`` model code into an explicit-state
+transition system without re-running any global prefix.
+
+A task is a coroutine started from a :class:`TaskSpec` (name, function, arguments).  Everything a
+task does depends only on the observations its effects returned (the determinism contract), so
+its *local state* after a history of observations is identified by a key computed from the
+suspended coroutine:
+
+* for each frame of the await chain, ``(code, f_lasti, f_locals)`` - like a Promela process's
+  (pc, locals) - when the frame's value stack holds nothing but the awaited object;
+* otherwise (a ``for`` iterator or half an expression on the stack, invisible in ``f_locals``)
+  the frame also carries its observations since it was entered, which is always sound.
+
+Keys are interned as small integers ("local ids").  The table memoizes, per local id, the
+pending effect and, per (local id, observation), the next local id.  A transition is therefore
+computed once: later the engine only looks it up.  To compute a new one the table needs a live
+coroutine in that local state; it keeps the one that first reached it, and otherwise re-creates
+the coroutine and feeds it the recorded observations of that one task (never the global prefix),
+checking on the way that it asks for exactly the effects it asked for before.
+
+This refines ARCHITECTURE.md's fingerprint (world, task histories): two histories that leave a
+task in the same (code position, locals) are the same state, so loops close into cycles (needed
+for termination checking and for state counts comparable with SPIN and TLC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .effects import Effect, Marker, Spawn
+from .frames import is_clean
+
+
+class SpecError(Exception):
+    """The model code broke the runtime's contract (not a KHO bug): the message says how."""
+
+
+class NondeterministicSpec(SpecError):
+    """A replayed task asked for a different effect than when it first ran."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How to start a task: its name, its ``async def`` and the arguments (hashable values)."""
+
+    name: str
+    fn: Callable
+    args: tuple = ()
+
+    def start(self):
+        coro = self.fn(*self.args)
+        if not hasattr(coro, "send"):
+            raise SpecError(f"task {self.name!r}: {getattr(self.fn, '__name__', self.fn)!r} "
+                            "is not an async def (calling it returned no coroutine)")
+        return coro
+
+
+class _Live:
+    """A running coroutine positioned at some local state, with what is needed to key it."""
+
+    __slots__ = ("coro", "hist", "entries", "depth", "fresh")
+
+    def __init__(self, coro):
+        self.coro = coro
+        self.hist: list = []
+        self.entries: dict[int, tuple[Any, int]] = {}
+        self.depth = 0
+        self.fresh = False  # an atomic section was (re-)entered since the last effect
+
+
+DONE = None  # pending effect of a finished task
+
+
+class TaskTable:
+    """Interned task-local states and their memoized transitions.
+
+    Invariant: for every local id ``l``, ``pending[l]`` is the effect the task waits on (None when
+    it has finished), ``chained[l]`` says whether that effect continues the atomic section of
+    the effect before it (so the engine must run it in the same step), and
+    ``origin[l]`` is either a TaskSpec (a start state) or ``(parent id, observation)``.
+    """
+
+    def __init__(self):
+        self.pending: list[Effect | None] = []
+        self.chained: list[bool] = []
+        self.name: list[str] = []
+        self.result: list[Any] = []          # return value, or the exception text if it crashed
+        self.crashed: list[str | None] = []  # None, or "ExceptionType: message (file:line)"
+        self.origin: list[Any] = []
+        self.spec_of: list[TaskSpec] = []
+        self.key_of: list[Any] = []
+        self.keys: dict[Any, int] = {}
+        self.trans: dict[tuple[int, Any], int] = {}
+        self.live: dict[int, _Live] = {}
+        self.replays = 0
+
+    # -- public ------------------------------------------------------------------------------
+    def start(self, spec: TaskSpec) -> int:
+        """The local id of *spec*'s task before its first effect."""
+        live = _Live(spec.start())
+        eff = self._drive(spec, live, None, first=True)
+        return self._intern(spec, live, eff, spec)
+
+    def advance(self, lid: int, obs: Any) -> int:
+        """The local id reached when the task in *lid* observes *obs*."""
+        k = (lid, obs)
+        try:
+            nxt = self.trans.get(k)
+        except TypeError:
+            raise SpecError(f"task {self.name[lid]!r}: effect {self.pending[lid]!r} returned an "
+                            f"unhashable observation {obs!r}") from None
+        if nxt is not None:
+            return nxt
+        spec = self.spec_of[lid]
+        live = self.live.pop(lid, None)
+        if live is None:
+            live = self._replay(lid)
+        live.hist.append(obs)
+        eff = self._drive(spec, live, obs)
+        nxt = self._intern(spec, live, eff, (lid, obs))
+        self.trans[k] = nxt
+        return nxt
+
+    def history(self, lid: int) -> list:
+        """The observations that led the task to *lid* (one representative history)."""
+        obs = []
+        while True:
+            o = self.origin[lid]
+            if isinstance(o, TaskSpec):
+                break
+            lid, ob = o
+            obs.append(ob)
+        obs.reverse()
+        return obs
+
+    def done(self, lid: int) -> bool:
+        return self.pending[lid] is None
+
+    # -- running coroutines ------------------------------------------------------------------
+    def _drive(self, spec: TaskSpec, live: _Live, value: Any, first: bool = False):
+        """Resume the coroutine until it waits on an effect; return it (None when finished)."""
+        coro = live.coro
+        live.fresh = False
+        try:
+            item = coro.send(None if first else value)
+            while isinstance(item, Marker):
+                if live.depth == 0 and item.delta > 0:
+                    live.fresh = True
+                live.depth += item.delta
+                if live.depth < 0:
+                    raise SpecError(f"task {spec.name!r}: left an atomic section it never entered")
+                item = coro.send(None)
+        except StopIteration as stop:
+            live.coro = ("done", stop.value)
+            return DONE
+        except SpecError:
+            raise
+        except Exception as exc:  # model code raised: a BUG() in the model, recorded as a crash
+            live.coro = ("crashed", _describe_exception(exc))
+            return DONE
+        if isinstance(item, Spawn):
+            return item
+        if not isinstance(item, Effect):
+            raise SpecError(f"task {spec.name!r} awaited {item!r}, which is not a khomc effect; "
+                            "model code may only await effects and other model coroutines")
+        return item
+
+    def _replay(self, lid: int) -> _Live:
+        """Re-create the task of *lid* by feeding its own recorded observations."""
+        self.replays += 1
+        path = []
+        cur = lid
+        while True:
+            o = self.origin[cur]
+            path.append(cur)
+            if isinstance(o, TaskSpec):
+                break
+            cur = o[0]
+        path.reverse()
+        spec = self.spec_of[lid]
+        live = _Live(spec.start())
+        eff = self._drive(spec, live, None, first=True)
+        self._check_replay(spec, 0, path[0], eff)
+        for step, node in enumerate(path[1:], start=1):
+            obs = self.origin[node][1]
+            live.hist.append(obs)
+            eff = self._drive(spec, live, obs)
+            self._check_replay(spec, step, node, eff)
+        self._note_frames(live)
+        if self._key(spec, live, eff) != self.key_of[lid]:
+            raise NondeterministicSpec(
+                f"nondeterministic spec: task {spec.name!r} replayed {len(path) - 1} observations "
+                f"and reached a different local state (same effects, different locals); model "
+                "code must depend only on what its effects observe")
+        return live
+
+    def _check_replay(self, spec: TaskSpec, step: int, node: int, eff) -> None:
+        want = self.pending[node]
+        if eff != want:
+            def show(e):
+                return "finish" if e is None else repr(e)
+            raise NondeterministicSpec(
+                f"nondeterministic spec: task {spec.name!r} at its step {step} asked for "
+                f"{show(eff)} on replay but {show(want)} when it first ran; model code must "
+                "depend only on what its effects observe (no random, time, I/O or globals)")
+
+    # -- keys --------------------------------------------------------------------------------
+    def _intern(self, spec: TaskSpec, live: _Live, eff, origin) -> int:
+        self._note_frames(live)
+        key = self._key(spec, live, eff)
+        lid = self.keys.get(key)
+        if lid is not None:
+            return lid
+        lid = len(self.pending)
+        self.keys[key] = lid
+        self.key_of.append(key)
+        self.pending.append(eff)
+        self.chained.append(live.depth > 0 and not live.fresh)
+        self.name.append(spec.name)
+        self.origin.append(origin)
+        self.spec_of.append(spec)
+        if eff is None:
+            kind, value = live.coro
+            self.result.append(value)
+            self.crashed.append(value if kind == "crashed" else None)
+        else:
+            self.result.append(None)
+            self.crashed.append(None)
+            self.live[lid] = live
+        return lid
+
+    def _note_frames(self, live: _Live) -> None:
+        """Record when each frame of the await chain was entered (in observations)."""
+        n = len(live.hist)
+        entries = {}
+        obj = live.coro
+        while hasattr(obj, "cr_frame") and obj.cr_frame is not None:
+            fr = obj.cr_frame
+            old = live.entries.get(id(fr))
+            entries[id(fr)] = old if old is not None and old[0] is fr else (fr, n)
+            obj = obj.cr_await
+        live.entries = entries
+
+    def _key(self, spec: TaskSpec, live: _Live, eff) -> Any:
+        if eff is None:
+            kind, value = live.coro
+            key = (spec.name, kind, value)
+            _check_hashable(key, spec, "its return value", value)
+            return key
+        parts = []
+        obj = live.coro
+        while hasattr(obj, "cr_frame") and obj.cr_frame is not None:
+            fr = obj.cr_frame
+            lasti = fr.f_lasti
+            local = tuple(fr.f_locals.items())
+            if is_clean(fr.f_code, lasti):
+                parts.append((fr.f_code, lasti, local))
+            else:
+                since = live.entries[id(fr)][1]
+                parts.append((fr.f_code, lasti, local, tuple(live.hist[since:])))
+            obj = obj.cr_await
+        key = (spec.name, live.depth, live.fresh, tuple(parts))
+        try:
+            hash(key)
+        except TypeError:
+            _explain_unhashable(spec, live)
+        return key
+
+
+def _check_hashable(key, spec, what, value):
+    try:
+        hash(key)
+    except TypeError:
+        raise SpecError(f"task {spec.name!r}: {what} {value!r} is unhashable; task results and "
+                        "local state must be immutable values (tuple, frozenset, frozen "
+                        "dataclass)") from None
+
+
+def _explain_unhashable(spec: TaskSpec, live: _Live):
+    obj = live.coro
+    while hasattr(obj, "cr_frame") and obj.cr_frame is not None:
+        fr = obj.cr_frame
+        for name, value in fr.f_locals.items():
+            try:
+                hash(value)
+            except TypeError:
+                raise SpecError(
+                    f"task {spec.name!r}: local variable {name!r} in {fr.f_code.co_name}() "
+                    f"(line {fr.f_lineno}) holds an unhashable {type(value).__name__}; task-local "
+                    "state must be immutable values (tuple, frozenset, frozen dataclass)") from None
+        obj = obj.cr_await
+    raise SpecError(f"task {spec.name!r}: its local state is unhashable")
+
+
+def _describe_exception(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    where = ""
+    while tb is not None:
+        where = f" ({tb.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{tb.tb_lineno} in " \
+                f"{tb.tb_frame.f_code.co_name})"
+        tb = tb.tb_next
+    msg = str(exc)
+    return f"{type(exc).__name__}{': ' + msg if msg else ''}{where}"

@@ -1,0 +1,299 @@
+"""Counterexample traces: a versioned JSON value, its replay and its text rendering.
+
+Owns the trace format.  A trace records where it came from (tool version, spec, scenario,
+parameters, bounds, engine), what it shows (property, kind, verdict, message) and its steps.  Each
+step names the task, the choices taken at branching effects, every effect's label and
+observation, and the shared variables it changed.  A termination trace is a lasso: the steps from
+``loop_start`` on return to the state they started from.
+
+Replay re-executes the schedule on the spec and checks every step against the record; the first
+step that does not apply (a task blocked or finished, a different effect, a different
+observation) is named with the reason.  Traces render as numbered text with one column per task,
+the lockdep "CPU0 | CPU1" layout kernel developers already read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model
+from .runtime.step import StepError, Stepper
+
+FORMAT = "khomc-trace"
+VERSION = 1
+
+
+class TraceError(Exception):
+    """A trace file that cannot be used: the message is one line saying which and why."""
+
+
+@dataclass
+class Step:
+    task: str
+    tid: int
+    choices: tuple = ()
+    effects: list = field(default_factory=list)   # [(label, obs repr, choice)]
+    changes: dict = field(default_factory=dict)   # var -> (old repr, new repr)
+    spawned: list = field(default_factory=list)    # names of tasks this step started
+
+    def as_json(self) -> dict:
+        return {"task": self.task, "tid": self.tid, "choices": list(self.choices),
+                "effects": [{"label": l, "obs": o, **({"choice": c} if c is not None else {})}
+                            for l, o, c in self.effects],
+                "changes": {k: [a, b] for k, (a, b) in self.changes.items()},
+                **({"spawned": self.spawned} if self.spawned else {})}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Step":
+        return cls(task=d["task"], tid=int(d["tid"]), choices=tuple(int(c) for c in d["choices"]),
+                   effects=[(e["label"], e["obs"], e.get("choice")) for e in d["effects"]],
+                   changes={k: (v[0], v[1]) for k, v in d["changes"].items()},
+                   spawned=list(d.get("spawned", [])))
+
+
+@dataclass
+class Trace:
+    spec: str
+    scenario: str
+    params: dict
+    property: str
+    kind: str
+    verdict: str
+    message: str
+    steps: list[Step]
+    engine: str = ""
+    bounds: dict = field(default_factory=dict)
+    loop_start: int | None = None
+    tool: str = f"khomc {__version__}"
+    initial: dict = field(default_factory=dict)   # var -> repr of its initial value
+    tasks: list = field(default_factory=list)      # task names at the start
+
+    # -- (de)serialisation --------------------------------------------------------------------
+    def as_json(self) -> dict:
+        return {"format": FORMAT, "version": VERSION, "tool": self.tool, "spec": self.spec,
+                "scenario": self.scenario, "params": self.params, "engine": self.engine,
+                "bounds": self.bounds, "property": self.property, "kind": self.kind,
+                "verdict": self.verdict, "message": self.message, "tasks": self.tasks,
+                "initial": self.initial, "loop_start": self.loop_start,
+                "steps": [s.as_json() for s in self.steps]}
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.as_json(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def from_json(cls, d: Any, where: str = "trace") -> "Trace":
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise TraceError(f"{where}: not a khomc trace (no \"format\": \"{FORMAT}\")")
+        if d.get("version") != VERSION:
+            raise TraceError(f"{where}: trace format version {d.get('version')!r} is not "
+                             f"supported (this khomc reads version {VERSION})")
+        try:
+            return cls(spec=d["spec"], scenario=d["scenario"], params=dict(d["params"]),
+                       property=d["property"], kind=d["kind"], verdict=d["verdict"],
+                       message=d.get("message", ""),
+                       steps=[Step.from_json(s) for s in d["steps"]],
+                       engine=d.get("engine", ""), bounds=d.get("bounds") or {},
+                       loop_start=d.get("loop_start"), tool=d.get("tool", ""),
+                       initial=d.get("initial") or {}, tasks=list(d.get("tasks") or []))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise TraceError(f"{where}: malformed trace ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Trace":
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise TraceError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise TraceError(f"{path}: corrupt or truncated JSON ({exc.msg} at line {exc.lineno})") \
+                from None
+        except UnicodeDecodeError:
+            raise TraceError(f"{path}: not a text file") from None
+        return cls.from_json(d, str(path))
+
+    # -- rendering ----------------------------------------------------------------------------
+    def render(self, width: int = 36) -> str:
+        return render(self, width)
+
+
+# -- building a trace from a search ---------------------------------------------------------------
+
+def run_schedule(model: Model, schedule, stepper: Stepper | None = None):
+    """Execute ``[(tid, choices)]`` from the initial state: (steps, states)."""
+    stepper = stepper or Stepper(model)
+    state = stepper.initial()
+    states = [state]
+    steps = []
+    for tid, choices in schedule:
+        names = stepper.task_names(state)
+        nxt, record = stepper.execute(state, tid, choices)
+        steps.append(_make_step(model, stepper, state, nxt, tid, choices, record, names))
+        state = nxt
+        states.append(state)
+    return steps, states
+
+
+def _make_step(model, stepper, state, nxt, tid, choices, record, names) -> Step:
+    old, new = model.describe_world(state[0]), model.describe_world(nxt[0])
+    changes = {k: (repr(old[k]), repr(new[k])) for k in old if old[k] != new[k]}
+    spawned = stepper.task_names(nxt)[len(state[1]):]
+    return Step(task=names[tid], tid=tid, choices=tuple(choices),
+                effects=[(r.label, repr(r.obs), r.choice) for r in record],
+                changes=changes, spawned=spawned)
+
+
+def build_trace(search, sid: int, prop, verdict: str, message: str, loop=None) -> Trace:
+    """The trace from the initial state to *sid* (then around *loop*, for a lasso)."""
+    model = search.model
+    schedule = search.schedule(sid)
+    loop_start = None
+    if loop:
+        loop_start = len(schedule)
+        schedule = schedule + list(loop)
+    steps, states = run_schedule(model, schedule, search.stepper)
+    return Trace(spec=model.spec, scenario=model.scenario, params=dict(model.params),
+                 property=prop.name, kind=prop.kind, verdict=verdict, message=message,
+                 steps=steps, engine=search.engine, bounds=search.bounds.as_dict(),
+                 loop_start=loop_start,
+                 initial={k: repr(v) for k, v in model.describe_world(states[0][0]).items()},
+                 tasks=search.stepper.task_names(states[0]))
+
+
+# -- replay ------------------------------------------------------------------------------------
+
+@dataclass
+class ReplayResult:
+    steps_ok: int
+    divergence: tuple[int, str] | None   # (1-based step, why) of the first step that differs
+    reproduced: bool                     # the recorded verdict holds at the end
+    message: str
+    states: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.divergence is None and self.reproduced
+
+
+def replay(trace: Trace, model: Model) -> ReplayResult:
+    """Re-execute *trace* on *model*, checking every step and then the recorded verdict."""
+    stepper = Stepper(model)
+    state = stepper.initial()
+    states = [state]
+    for i, step in enumerate(trace.steps, start=1):
+        names = stepper.task_names(state)
+        why = _step_mismatch(model, stepper, state, step, names)
+        if isinstance(why, str):
+            return ReplayResult(i - 1, (i, why), False, f"step {i} diverges: {why}", states)
+        state = why
+        states.append(state)
+    reproduced, msg = _verdict_reproduced(trace, model, stepper, states)
+    return ReplayResult(len(trace.steps), None, reproduced, msg, states)
+
+
+def _step_mismatch(model, stepper, state, step: Step, names):
+    """The next state if *step* replays exactly, else the reason (a string)."""
+    if step.tid >= len(names) or names[step.tid] != step.task:
+        if step.task in names:
+            return (f"task {step.task!r} is task #{names.index(step.task)} here, "
+                    f"not #{step.tid}")
+        return f"no task {step.task!r} in this state (tasks: {', '.join(names)})"
+    try:
+        nxt, record = stepper.execute(state, step.tid, step.choices)
+    except StepError as exc:
+        return str(exc)
+    got = _make_step(model, stepper, state, nxt, step.tid, step.choices, record, names)
+    for k, (want, have) in enumerate(zip(step.effects, got.effects)):
+        if want[0] != have[0]:
+            return f"{step.task} ran {have[0]!r} where the trace has {want[0]!r}"
+        if want[1] != have[1]:
+            return (f"{step.task}: {have[0]!r} observed {have[1]} where the trace has "
+                    f"{want[1]}")
+    if len(step.effects) != len(got.effects):
+        return (f"{step.task} ran {len(got.effects)} effect(s) in this step where the trace "
+                f"has {len(step.effects)}")
+    if got.changes != step.changes:
+        return f"state changes differ: replay {got.changes}, trace {step.changes}"
+    return nxt
+
+
+def _verdict_reproduced(trace: Trace, model: Model, stepper: Stepper, states) -> tuple[bool, str]:
+    last = states[-1]
+    view = model.view()
+    view.world, view.locs = last
+    kind = trace.kind
+    try:
+        prop = model.property(trace.property)
+    except KeyError as exc:
+        return False, str(exc.args[0])
+    if kind == TERMINATION:
+        if trace.loop_start is None:
+            return False, "termination trace without a loop"
+        ok = states[trace.loop_start] == last
+        return ok, ("the loop returns to the state it started from: the run can repeat forever"
+                    if ok else "the loop does not return to its starting state")
+    if kind == DEADLOCK:
+        ok = not stepper.expand(last) and not stepper.all_done(last)
+        return ok, ("deadlock reproduced: " + "; ".join(f"{t} waits: {w}"
+                                                      for t, w in stepper.blocked(last))
+                    if ok else "the last state is not a deadlock")
+    if kind == ASSERTIONS:
+        crashed = [(model.table.name[l], model.table.crashed[l]) for l in last[1]
+                   if model.table.crashed[l] is not None]
+        ok = bool(crashed)
+        return ok, (f"task {crashed[0][0]!r} raised {crashed[0][1]}" if ok
+                    else "no task raised")
+    holds = bool(prop.fn(view))
+    if kind == SOMETIMES:
+        return holds, "the state is reached" if holds else "the state is not reached"
+    if kind == FINAL and not view.all_done:
+        return False, "the last state is not final (some task has not finished)"
+    want_violation = trace.verdict == "VIOLATED"
+    ok = (not holds) if want_violation else holds
+    return ok, (f"property {prop.name!r} {'fails' if not holds else 'holds'} in the last state")
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render(trace: Trace, width: int = 36) -> str:
+    """Numbered steps, one column per task, state changes under each step."""
+    tasks = list(trace.tasks)
+    for s in trace.steps:
+        for name in [s.task] + s.spawned:
+            if name not in tasks:
+                tasks.append(name)
+    col = {name: i for i, name in enumerate(tasks)}
+    lines = [f"khomc trace: {trace.spec}/{trace.scenario} "
+             f"{' '.join(f'{k}={v}' for k, v in trace.params.items())}".rstrip(),
+             f"property {trace.property!r} ({trace.kind}): {trace.verdict}",
+             f"  {trace.message}",
+             f"  engine {trace.engine or '?'}, {len(trace.steps)} steps, {trace.tool}", ""]
+    head = "  #  " + " | ".join(_cut(t, width).ljust(width) for t in tasks)
+    lines += [head.rstrip(), "  " + "-" * (len(head) - 2)]
+    for i, s in enumerate(trace.steps, start=1):
+        if trace.loop_start is not None and i - 1 == trace.loop_start:
+            lines.append("  --- loop: the steps below repeat forever ---")
+        for j, (label, obs, _choice) in enumerate(s.effects):
+            text = label if obs == "None" else f"{label} → {obs}"
+            cells = [""] * len(tasks)
+            cells[col[s.task]] = _cut(text, width)
+            num = f"{i:3d}" if j == 0 else "   "
+            lines.append((f"{num}  " + " | ".join(c.ljust(width) for c in cells)).rstrip())
+        for k, (a, b) in s.changes.items():
+            lines.append(f"       {k}: {a} → {b}")
+        for name in s.spawned:
+            lines.append(f"       started task {name}")
+    return "\n".join(lines) + "\n"
