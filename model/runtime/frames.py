@@ -93,6 +93,61 @@ def _calibrate() -> int:
 CLEAN_DEPTH = _calibrate()
 
 
+def _local_effects(ins) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(locals read, locals killed) by one instruction; unknown *FAST* opcodes only read."""
+    name = ins.opname
+    if "FAST" not in name:
+        return (), ()
+    names = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)
+    if name in ("STORE_FAST", "DELETE_FAST", "STORE_FAST_STORE_FAST"):
+        return (), names
+    if name == "STORE_FAST_LOAD_FAST":
+        return names[1:], names[:1]
+    return names, ()
+
+
+@functools.lru_cache(maxsize=None)
+def live_locals(code: CodeType) -> dict[int, frozenset[str]]:
+    """Map each YIELD_VALUE offset of *code* to the locals that may be read after it resumes.
+
+    A backward liveness analysis over the bytecode (with exception handlers as successors of
+    every instruction they cover).  A local that is dead at a suspension point cannot influence
+    the task's future, so leaving it out of the task's key merges states that only differ in
+    leftovers (SPIN calls this dead variable elimination).  Cell and free variables are never
+    dropped (an inner function may read them).
+    """
+    instructions = list(dis.get_instructions(code))
+    index = {ins.offset: i for i, ins in enumerate(instructions)}
+    n = len(instructions)
+    handlers = []
+    parse = getattr(dis, "_parse_exception_table", None)
+    for e in (parse(code) if parse else []):
+        handlers.append((e.start, e.end, index.get(e.target)))
+    succ: list[list[int]] = [[] for _ in range(n)]
+    for i, ins in enumerate(instructions):
+        if ins.opcode not in _NO_FALLTHROUGH and i + 1 < n:
+            succ[i].append(i + 1)
+        if ins.opcode in _JUMPS and ins.argval in index:
+            succ[i].append(index[ins.argval])
+        for start, end, target in handlers:
+            if target is not None and start <= ins.offset < end:
+                succ[i].append(target)
+    uses, kills = zip(*(_local_effects(ins) for ins in instructions)) if n else ((), ())
+    live_in: list[frozenset] = [frozenset()] * n
+    changed = True
+    while changed:
+        changed = False
+        for i in range(n - 1, -1, -1):
+            out = frozenset().union(*(live_in[j] for j in succ[i])) if succ[i] else frozenset()
+            new = frozenset(uses[i]) | (out - frozenset(kills[i]))
+            if new != live_in[i]:
+                live_in[i] = new
+                changed = True
+    keep = frozenset(code.co_cellvars) | frozenset(code.co_freevars)
+    return {ins.offset: live_in[i] | keep
+            for i, ins in enumerate(instructions) if ins.opcode == _YIELD}
+
+
 def is_clean(code: CodeType, lasti: int) -> bool:
     """True when a frame suspended at *lasti* keeps nothing on its stack but the awaitable."""
     return yield_depths(code).get(lasti) == CLEAN_DEPTH

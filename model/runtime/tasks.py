@@ -8,8 +8,10 @@ task does depends only on the observations its effects returned (the determinism
 its *local state* after a history of observations is identified by a key computed from the
 suspended coroutine:
 
-* for each frame of the await chain, ``(code, f_lasti, f_locals)`` - like a Promela process's
-  (pc, locals) - when the frame's value stack holds nothing but the awaited object;
+* for each frame of the await chain, ``(code, f_lasti, live f_locals)`` - like a Promela
+  process's (pc, locals), with locals that are dead at that point left out - when the frame's
+  value stack holds nothing but the awaited object (the pending effect, which is part of the
+  key: its arguments may come from locals that are dead once it was built);
 * otherwise (a ``for`` iterator or half an expression on the stack, invisible in ``f_locals``)
   the frame also carries its observations since it was entered, which is always sound.
 
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .effects import Effect, Marker, Spawn
-from .frames import is_clean
+from .frames import is_clean, live_locals
 
 
 class SpecError(Exception):
@@ -255,14 +257,18 @@ class TaskTable:
         while hasattr(obj, "cr_frame") and obj.cr_frame is not None:
             fr = obj.cr_frame
             lasti = fr.f_lasti
-            local = tuple(fr.f_locals.items())
+            wanted = live_locals(fr.f_code).get(lasti)
+            if wanted is None:
+                local = tuple(fr.f_locals.items())
+            else:
+                local = tuple(kv for kv in fr.f_locals.items() if kv[0] in wanted)
             if is_clean(fr.f_code, lasti):
                 parts.append((fr.f_code, lasti, local))
             else:
                 since = live.entries[id(fr)][1]
                 parts.append((fr.f_code, lasti, local, tuple(live.hist[since:])))
             obj = obj.cr_await
-        key = (spec.name, live.depth, live.fresh, tuple(parts))
+        key = (spec.name, live.depth, live.fresh, eff, tuple(parts))
         try:
             hash(key)
         except TypeError:
