@@ -333,8 +333,9 @@ class atomic:
     async def __aenter__(self):
         await ENTER_ATOMIC
 
-    async def __aexit__(self, *exc):
-        await LEAVE_ATOMIC
+    async def __aexit__(self, exc_type, exc, tb):
+        if exc_type is None or not issubclass(exc_type, GeneratorExit):
+            await LEAVE_ATOMIC  # a discarded task clone is closed silently
         return False
 
     def __call__(self, *args, **kwargs):

@@ -168,3 +168,23 @@ def test_result_carries_its_numbers(run):
                 "bounds"):
         assert key in d
     assert d["engine"] == "bfs" and d["distinct_states"] == 16
+
+
+def test_progress_line_after_one_second():
+    """The progress line appears once a search has run for a second, never before."""
+    import io
+
+    from model.engines.search import Progress
+
+    class Stream(io.StringIO):
+        def isatty(self):
+            return True
+
+    s = Stream()
+    p = Progress(True, s)
+    p.tick(100, 3, 10, p.start + 0.5)
+    assert s.getvalue() == ""
+    p.tick(200_000, 17, 1_234, p.start + 2.0)
+    line = s.getvalue()
+    assert "200,000 distinct states" in line and "100,000 states/s" in line
+    assert "depth 17" in line and "frontier 1,234" in line

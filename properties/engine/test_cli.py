@@ -1,0 +1,160 @@
+"""The command line: exit codes, tables, saved traces, JSON, bad input, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from model.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def khomc(*args, cwd=None):
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stderr
+    sys.stderr = err
+    old_cwd = os.getcwd()
+    try:
+        if cwd:
+            os.chdir(cwd)
+        code = main(list(args), out=out)
+    finally:
+        sys.stderr = old
+        os.chdir(old_cwd)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_list():
+    code, out, _ = khomc("list")
+    assert code == 0
+    assert "counter:" in out and "racy" in out and "spinkho:" in out and "N=3 K=3" in out
+
+
+def test_check_racy_is_violated_and_saves_a_trace(tmp_path):
+    code, out, _ = khomc("check", "counter", "racy", "--trace-dir", str(tmp_path))
+    assert code == 1
+    assert "no-lost-update" in out and "VIOLATED" in out
+    saved = tmp_path / "counter-racy-no-lost-update.json"
+    assert saved.exists() and f"trace: {saved}" in out
+    code, out, _ = khomc("replay", str(saved))
+    assert code == 1
+    assert "VIOLATED reproduced in 4 steps" in out
+    assert "read count → 0" in out
+
+
+def test_check_locked_holds_with_pinned_counts(tmp_path):
+    code, out, _ = khomc("check", "counter", "locked", "--trace-dir", str(tmp_path))
+    assert code == 0
+    assert "16 distinct states, 16 transitions" in out
+    assert "VIOLATED" not in out and "engine bfs (exhaustive)" in out
+
+
+def test_parameters_and_json(tmp_path):
+    code, out, _ = khomc("check", "spinkho", "ok", "-D", "N=2", "-D", "K=2", "--json",
+                         "--trace-dir", str(tmp_path))
+    assert code == 0
+    (res,) = json.loads(out)
+    assert res["distinct_states"] == 333 and res["transitions"] == 708
+    assert res["params"] == {"N": 2, "K": 2} and res["verdict"] == "HOLDS"
+    assert {p["name"]: p["verdict"] for p in res["properties"]}["kexec-reached"] == "HOLDS"
+
+
+def test_budget_gives_unknown_exit_3(tmp_path):
+    code, out, _ = khomc("check", "spinkho", "ok", "--max-states", "50", "--trace-dir",
+                         str(tmp_path))
+    assert code == 3
+    assert "stopped: max-states" in out and "UNKNOWN" in out
+
+
+def test_dfs_engine(tmp_path):
+    code, out, _ = khomc("check", "counter", "locked", "--engine", "dfs", "--trace-dir",
+                         str(tmp_path))
+    assert code == 0 and "engine dfs" in out
+
+
+def test_whole_spec_checks_its_default_scenarios(tmp_path):
+    code, out, _ = khomc("check", "counter", "--trace-dir", str(tmp_path))
+    assert code == 1
+    for sc in ("racy", "locked", "abba", "spin"):
+        assert f"khomc check counter {sc}" in out
+
+
+@pytest.mark.parametrize("args,says", [
+    (["check", "nosuch"], "unknown spec 'nosuch'; known specs: counter, spinkho"),
+    (["check", "counter", "nosuch"], "unknown scenario 'nosuch' of spec 'counter'; known: racy"),
+    (["check", "counter", "racy", "--engine", "magic"], "invalid choice: 'magic'"),
+    (["check", "counter", "racy", "--frobnicate"], "unrecognized arguments: --frobnicate"),
+    (["check", "counter", "racy", "-D", "M=3"], "has no parameter 'M' (it has: N)"),
+    (["check", "counter", "racy", "-D", "N=x"], "bad parameter value"),
+    (["check", "counter", "racy", "-D", "N"], "-D expects NAME=VALUE"),
+    (["check", "counter", "racy", "--max-states", "-5"], "must be positive"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "required: command"),
+])
+def test_bad_usage_is_one_line_and_exit_2(args, says):
+    code, out, err = khomc(*args)
+    assert code == 2
+    assert says in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _trace_file(tmp_path):
+    khomc("check", "counter", "racy", "--trace-dir", str(tmp_path))
+    return tmp_path / "counter-racy-no-lost-update.json"
+
+
+@pytest.mark.parametrize("mutate,says", [
+    (lambda text: text[: len(text) // 2], "corrupt or truncated JSON"),
+    (lambda text: "\x00\x01garbage", "corrupt or truncated JSON"),
+    (lambda text: text.replace('"version": 1', '"version": 2'), "version 2 is not supported"),
+    (lambda text: text.replace('"spec": "counter"', '"spec": "nosuch"'),
+     "mismatched trace: unknown spec 'nosuch'"),
+    (lambda text: text.replace('"scenario": "racy"', '"scenario": "gone"'),
+     "mismatched trace: unknown scenario 'gone'"),
+    (lambda text: text.replace('"steps"', '"stepz"'), "malformed trace"),
+])
+def test_bad_trace_files_exit_2_with_one_line(tmp_path, mutate, says):
+    path = _trace_file(tmp_path)
+    path.write_text(mutate(path.read_text()))
+    code, out, err = khomc("replay", str(path))
+    assert code == 2
+    assert says in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_missing_trace_file(tmp_path):
+    code, _, err = khomc("replay", str(tmp_path / "nope.json"))
+    assert code == 2 and "cannot read" in err
+
+
+def test_divergent_trace_exits_3_naming_the_step(tmp_path):
+    path = _trace_file(tmp_path)
+    d = json.loads(path.read_text())
+    d["steps"][1]["effects"][0]["label"] = "write count := 9"
+    path.write_text(json.dumps(d))
+    code, out, _ = khomc("replay", str(path), "--quiet")
+    assert code == 3
+    assert "DIVERGED at step 2" in out and "write count := 9" in out
+
+
+def test_ctrl_c_prints_what_was_reached_and_exits_130(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "model.cli", "check", "spinkho", "bug", "-D", "N=5", "-D", "K=6",
+         "--no-progress", "--trace-dir", str(tmp_path)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert "stopped: interrupted" in out
+    assert "distinct states" in out and "UNKNOWN" in out
+    # the violation found before Ctrl-C is kept, with its trace
+    assert "assertions" in out and "VIOLATED" in out
+    assert "Traceback" not in err
