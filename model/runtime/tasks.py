@@ -85,7 +85,8 @@ class TaskTable:
     ``origin[l]`` is either a TaskSpec (a start state) or ``(parent id, observation)``.
     """
 
-    def __init__(self):
+    def __init__(self, memo: bool = True):
+        self.memo = memo   # False: no memoized transitions, replay on every step (a baseline)
         self.pending: list[Effect | None] = []
         self.chained: list[bool] = []
         self.name: list[str] = []
@@ -123,7 +124,8 @@ class TaskTable:
         live.hist.append(obs)
         eff = self._drive(spec, live, obs)
         nxt = self._intern(spec, live, eff, (lid, obs))
-        self.trans[k] = nxt
+        if self.memo:
+            self.trans[k] = nxt
         return nxt
 
     def history(self, lid: int) -> list:
@@ -231,7 +233,8 @@ class TaskTable:
         else:
             self.result.append(None)
             self.crashed.append(None)
-            self.live[lid] = live
+            if self.memo:
+                self.live[lid] = live
         return lid
 
     def _note_frames(self, live: _Live) -> None:
