@@ -89,14 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+ENGINES = ["bfs", "dfs", "random", "pct", "stateful"]
+
+
 def _search_options(p, scenario_params: bool = True) -> None:
-    p.add_argument("--engine", default="bfs", choices=["bfs", "dfs"])
+    p.add_argument("--engine", default="bfs", choices=ENGINES,
+                   help="bfs/dfs: exhaustive; random/pct/stateful: sampling (never HOLDS)")
     p.add_argument("--max-states", type=_positive(int))
     p.add_argument("--max-depth", type=_positive(int))
     p.add_argument("--time-limit", type=_positive(float), metavar="SECONDS")
     p.add_argument("--first", action="store_true",
                    help="stop at the first violation (other properties become UNKNOWN)")
     p.add_argument("--no-progress", action="store_true")
+    g = p.add_argument_group("sampling engines (random, pct, stateful)")
+    g.add_argument("--seed", type=int, default=0, help="seed: the same seed, the same runs")
+    g.add_argument("--runs", type=_positive(int), default=1000, help="random/pct: runs")
+    g.add_argument("--steps", type=_positive(int), default=100,
+                   help="steps per run (stateful: per example)")
+    g.add_argument("--pct-depth", type=_positive(int), default=3, metavar="D",
+                   help="pct: bug depth d (d-1 priority change points)")
+    g.add_argument("--examples", type=_positive(int), default=200, help="stateful: examples")
+    g.add_argument("--derandomize", action="store_true",
+                   help="stateful: derive the examples from the test, not the seed (for CI)")
+    g.add_argument("--no-shrink", action="store_true", help="keep counterexamples unshrunk")
     if scenario_params:
         p.add_argument("-D", dest="params", action="append", metavar="NAME=VALUE",
                        help="scenario parameter (bound), e.g. -D N=4 -D K=6")
@@ -121,6 +136,16 @@ def _bounds(args) -> Bounds:
 
 
 def run_check(model, args) -> CheckResult:
+    if args.engine in ("random", "pct"):
+        from .engines.sampling import Sampler
+        return Sampler(model, args.engine, seed=args.seed, runs=args.runs, steps=args.steps,
+                       depth=args.pct_depth, bounds=_bounds(args),
+                       shrink=not args.no_shrink).run()
+    if args.engine == "stateful":
+        from .engines.stateful import Stateful
+        return Stateful(model, examples=args.examples, steps=args.steps, seed=args.seed,
+                        derandomize=args.derandomize, bounds=_bounds(args),
+                        shrink=not args.no_shrink).run()
     search = Search(model, args.engine, _bounds(args), progress=not args.no_progress,
                     stop_at_first=args.first)
     return search.run()
@@ -135,7 +160,9 @@ def save_traces(result: CheckResult, trace_dir: str) -> None:
 
 def format_result(r: CheckResult) -> str:
     params = " ".join(f"{k}={v}" for k, v in r.params.items())
-    how = "exhaustive" if r.exhaustive else f"stopped: {r.stop}"
+    how = ("exhaustive" if r.exhaustive else
+           "sampled: never HOLDS" if r.stop in ("sampled", "first") and r.engine in
+           ("random", "pct", "stateful") else f"stopped: {r.stop}")
     bounds = ", ".join(f"{k}={v}" for k, v in r.bounds.as_dict().items() if v is not None)
     lines = [f"khomc check {r.spec} {r.scenario}  {params}".rstrip(),
              f"  engine {r.engine} ({how}{'; ' + bounds if bounds else ''})"

@@ -152,21 +152,27 @@ def _make_step(model, stepper, state, nxt, tid, choices, record, names) -> Step:
                 changes=changes, spawned=spawned)
 
 
-def build_trace(search, sid: int, prop, verdict: str, message: str, loop=None) -> Trace:
-    """The trace from the initial state to *sid* (then around *loop*, for a lasso)."""
-    model = search.model
-    schedule = search.schedule(sid)
+def make_trace(model: Model, schedule, prop, verdict: str, message: str, engine: str,
+               bounds: dict, loop=None, stepper: Stepper | None = None) -> Trace:
+    """The trace of *schedule* ``[(tid, choices)]`` (then around *loop*, for a lasso)."""
+    stepper = stepper or Stepper(model)
+    schedule = list(schedule)
     loop_start = None
     if loop:
         loop_start = len(schedule)
         schedule = schedule + list(loop)
-    steps, states = run_schedule(model, schedule, search.stepper)
+    steps, states = run_schedule(model, schedule, stepper)
     return Trace(spec=model.spec, scenario=model.scenario, params=dict(model.params),
                  property=prop.name, kind=prop.kind, verdict=verdict, message=message,
-                 steps=steps, engine=search.engine, bounds=search.bounds.as_dict(),
-                 loop_start=loop_start,
+                 steps=steps, engine=engine, bounds=dict(bounds), loop_start=loop_start,
                  initial={k: repr(v) for k, v in model.describe_world(states[0][0]).items()},
-                 tasks=search.stepper.task_names(states[0]))
+                 tasks=stepper.task_names(states[0]))
+
+
+def build_trace(search, sid: int, prop, verdict: str, message: str, loop=None) -> Trace:
+    """The trace from the initial state to state *sid* of an exhaustive search."""
+    return make_trace(search.model, search.schedule(sid), prop, verdict, message, search.engine,
+                      search.bounds.as_dict(), loop, search.stepper)
 
 
 # -- replay ------------------------------------------------------------------------------------

@@ -19,9 +19,9 @@ import sys
 import time
 from array import array
 
-from ..runtime.spec import (ALWAYS, ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model)
+from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model
 from ..runtime.step import Stepper
-from ..runtime.tasks import SpecError
+from .monitor import Monitor
 from .result import Bounds, CheckResult, PropertyResult, Verdict
 
 DEFAULT_GRAPH_LIMIT = 2_000_000
@@ -94,11 +94,8 @@ class Search:
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> CheckResult:
         model = self.model
-        self._props = [p for p in model.properties]
-        self._always = [p for p in self._props if p.kind == ALWAYS]
-        self._final = [p for p in self._props if p.kind == FINAL]
-        self._sometimes = [p for p in self._props if p.kind == SOMETIMES]
-        self._view = model.view()
+        self._props = list(model.properties)
+        self._monitor = Monitor(model)
         start = time.perf_counter()
         stop = "exhausted"
         try:
@@ -125,34 +122,11 @@ class Search:
         return sid
 
     def _check(self, sid: int, state) -> None:
-        view = self._view
-        view.world, view.locs = state
-        table = self.model.table
-        crashed = table.crashed
-        if "assertions" not in self.violations:
-            for lid in state[1]:
-                if crashed[lid] is not None:
-                    self.violations["assertions"] = sid
-                    break
-        for p in self._always:
-            if p.name not in self.violations and not self._eval(p, view):
-                self.violations[p.name] = sid
-        if self._final and view.all_done:
-            for p in self._final:
-                if p.name not in self.violations and not self._eval(p, view):
-                    self.violations[p.name] = sid
-        for p in self._sometimes:
-            if p.name not in self.witness and self._eval(p, view):
-                self.witness[p.name] = sid
-
-    @staticmethod
-    def _eval(p, view) -> bool:
-        try:
-            return bool(p.fn(view))
-        except SpecError:
-            raise
-        except Exception as exc:
-            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+        for name in self._monitor.failing(state, self.violations):
+            self.violations[name] = sid
+        if len(self.witness) < len(self._monitor.sometimes):
+            for name in self._monitor.reached(state, self.witness):
+                self.witness[name] = sid
 
     def _expand(self, sid: int, state) -> list:
         succ = self.stepper.expand(state)

@@ -1,0 +1,80 @@
+"""Schedule shrinking by task identity: delete steps while the property still fails.
+
+Owns the last pass every sampling engine applies to its counterexample.  Hypothesis shrinks the
+*choice sequence* of its state machine, where a step is an index into the current state's
+successors; removing an early step changes what later indices mean, so it can stop short of the
+shortest schedule.  This pass works on steps as (task, choices) instead: it tries to delete each
+run of one to four consecutive steps (an add-then-remove cycle of a driver is three), replays
+the rest by task name, and keeps the shorter schedule when every step still applies and the
+same property still fails.  The result is 1-minimal: no single step can be removed.
+"""
+
+from __future__ import annotations
+
+from ..runtime.step import StepError, Stepper
+from .monitor import Monitor
+
+
+def _fails(stepper: Stepper, monitor: Monitor, schedule, name: str, names) -> bool:
+    """Replay *schedule* (steps named by task); True if *name* fails at some state on it."""
+    state = stepper.initial()
+    if name in monitor.failing(state):
+        return True
+    for (task, choices) in schedule:
+        current = stepper.task_names(state)
+        if task not in current:
+            return False
+        try:
+            state, _ = stepper.execute(state, current.index(task), choices)
+        except StepError:
+            return False
+        if name in monitor.failing(state):
+            return True
+    if name == "deadlock-free":
+        return not stepper.expand(state) and not stepper.all_done(state)
+    return False
+
+
+def _shortest_prefix(stepper, monitor, schedule, name):
+    for n in range(len(schedule) + 1):
+        if _fails(stepper, monitor, schedule[:n], name, None):
+            return schedule[:n]
+    return schedule
+
+
+def shrink(model, schedule: list, name: str, stepper: Stepper | None = None) -> list:
+    """A 1-minimal sub-schedule of ``[(tid, choices)]`` on which property *name* still fails."""
+    stepper = stepper or Stepper(model)
+    monitor = Monitor(model)
+    # name the steps by task, so deleting one does not re-target the others
+    state = stepper.initial()
+    named = []
+    for tid, choices in schedule:
+        named.append((stepper.task_names(state)[tid], choices))
+        state, _ = stepper.execute(state, tid, choices)
+    if not _fails(stepper, monitor, named, name, None):
+        return list(schedule)
+    named = _shortest_prefix(stepper, monitor, named, name)
+    improved = True
+    while improved:
+        improved = False
+        for width in (1, 2, 3, 4):
+            i = 0
+            while i + width <= len(named):
+                candidate = named[:i] + named[i + width:]
+                if _fails(stepper, monitor, candidate, name, None):
+                    named = _shortest_prefix(stepper, monitor, candidate, name)
+                    improved = True
+                else:
+                    i += 1
+    return _to_tids(stepper, named)
+
+
+def _to_tids(stepper: Stepper, named) -> list:
+    state = stepper.initial()
+    out = []
+    for task, choices in named:
+        tid = stepper.task_names(state).index(task)
+        out.append((tid, choices))
+        state, _ = stepper.execute(state, tid, choices)
+    return out
