@@ -101,6 +101,12 @@ def _search_options(p, scenario_params: bool = True) -> None:
     p.add_argument("--first", action="store_true",
                    help="stop at the first violation (other properties become UNKNOWN)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--compact", action="store_true",
+                   help="bfs/dfs: store 64-bit fingerprints, not states (prints the collision "
+                        "probability)")
+    p.add_argument("--symmetry", action="store_true",
+                   help="bfs/dfs: identify states up to the scenario's declared symmetry "
+                        "(safety properties only)")
     g = p.add_argument_group("sampling engines (random, pct, stateful)")
     g.add_argument("--seed", type=int, default=0, help="seed: the same seed, the same runs")
     g.add_argument("--runs", type=_positive(int), default=1000, help="random/pct: runs")
@@ -147,7 +153,7 @@ def run_check(model, args) -> CheckResult:
                         derandomize=args.derandomize, bounds=_bounds(args),
                         shrink=not args.no_shrink).run()
     search = Search(model, args.engine, _bounds(args), progress=not args.no_progress,
-                    stop_at_first=args.first)
+                    stop_at_first=args.first, compact=args.compact, symmetry=args.symmetry)
     return search.run()
 
 
@@ -168,7 +174,8 @@ def format_result(r: CheckResult) -> str:
              f"  engine {r.engine} ({how}{'; ' + bounds if bounds else ''})"
              + (f"; reductions: {', '.join(r.reductions)}" if r.reductions else ""),
              f"  {r.distinct:,} distinct states, {r.transitions:,} transitions, depth {r.depth}, "
-             f"{r.seconds:.2f} s, {r.states_per_s:,.0f} states/s", ""]
+             f"{r.seconds:.2f} s, {r.states_per_s:,.0f} states/s"
+             + (f", ~{r.bytes_per_state:,.0f} bytes/state" if r.bytes_per_state else ""), ""]
     width = max([len(p.name) for p in r.properties] + [8])
     lines.append(f"  {'property':<{width}}  {'kind':<11} {'verdict':<9} detail")
     for p in r.properties:

@@ -152,11 +152,14 @@ def termination_check(search, prop, pr, exhausted, build_trace):
     if not exhausted:
         pr.message = "the search did not finish, so cycles were not analysed"
         return pr
+    if search.symmetry is not None:
+        pr.message = "not analysed: symmetry reduction is sound for safety properties only"
+        return pr
     if not search.record_graph:
-        pr.message = (f"the state graph ({len(search.states):,} states) exceeded the "
+        pr.message = (f"the state graph ({search.count:,} states) exceeded the "
                       f"graph limit ({search.graph_limit:,}); termination was not analysed")
         return pr
-    n = len(search.states)
+    n = search.count
     start, dst, tid = _csr(n, search.esrc, search.edst, search.etid)
     comp = strongly_connected(n, start, dst)
     for c, nodes, must_step in fair_cycles(n, start, dst, tid, comp):
@@ -164,7 +167,7 @@ def termination_check(search, prop, pr, exhausted, build_trace):
         loop = []
         for k in cycle:
             loop.append((tid[k], _choices_of_edge(search, k, start, dst, tid)))
-        names = search.stepper.task_names(search.states[entry])
+        names = search.stepper.task_names(search.state_of(entry))
         looping = sorted({names[t] for t, _ in loop})
         pr.verdict = Verdict.VIOLATED
         pr.message = (f"a fair cycle of {len(loop)} steps never finishes: "
@@ -191,8 +194,8 @@ def _choices_of_edge(search, k, start, dst, tid):
         else:
             hi = mid - 1
     u = lo
-    target = search.states[dst[k]]
-    for t, choices, nxt in search.stepper.expand(search.states[u]):
-        if t == tid[k] and nxt == target:
+    target = search.key(search.state_of(dst[k]))
+    for t, choices, nxt in search.stepper.expand(search.state_of(u)):
+        if t == tid[k] and search.key(nxt) == target:
             return choices
     raise AssertionError("edge not reproducible")  # pragma: no cover

@@ -63,6 +63,8 @@ class CheckResult:
     reductions: list[str] = field(default_factory=list)
     properties: list[PropertyResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    bytes_per_state: float | None = None        # peak RSS growth / distinct states
+    collision_probability: float | None = None  # compact (fingerprint) searches only
 
     @property
     def exhaustive(self) -> bool:
@@ -100,7 +102,8 @@ class CheckResult:
             "distinct_states": self.distinct, "transitions": self.transitions,
             "depth": self.depth, "seconds": round(self.seconds, 3),
             "states_per_s": round(self.states_per_s, 1), "verdict": str(self.verdict),
-            "notes": self.notes,
+            "notes": self.notes, "bytes_per_state": self.bytes_per_state,
+            "collision_probability": self.collision_probability,
             "properties": [
                 {"name": p.name, "kind": p.kind, "verdict": str(p.verdict),
                  "message": p.message, "trace": p.trace_path}

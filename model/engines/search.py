@@ -1,8 +1,12 @@
 """Exhaustive explicit-state search: breadth-first (shortest counterexamples) and depth-first.
 
 Owns the search loop, its budgets and progress line, and the bookkeeping that turns a state id
-back into a schedule.  Both orders share one visited table (exact states, not hashes: no
-collision can hide a state) and check every property of the model in the same pass:
+back into a schedule.  Both orders share one visited table and check every property of the
+model in the same pass.  The visited table holds either exact states (the default: no
+collision can hide a state) or, with ``compact=True``, 64-bit fingerprints and no states at all
+beyond the frontier (TLC's way: the result then states the probability that a collision hid a
+state).  With ``symmetry=True`` and a model that declares interchangeable units, states are
+stored up to a permutation of the units (safety properties only).  Properties:
 
 * ``always`` and ``assertions`` on each new state, ``final`` on states where all tasks finished,
   ``sometimes`` until first reached, ``deadlock-free`` on states without successors;
@@ -18,6 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from array import array
+from collections import deque
 
 from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model
 from ..runtime.step import Stepper
@@ -62,7 +67,7 @@ class Search:
 
     def __init__(self, model: Model, engine: str = "bfs", bounds: Bounds | None = None,
                  progress: bool = False, graph_limit: int = DEFAULT_GRAPH_LIMIT,
-                 stop_at_first: bool = False):
+                 stop_at_first: bool = False, compact: bool = False, symmetry: bool = False):
         if engine not in ("bfs", "dfs"):
             raise ValueError(f"unknown exhaustive engine {engine!r} (bfs, dfs)")
         self.model = model
@@ -72,9 +77,16 @@ class Search:
         self.progress = Progress(progress)
         self.graph_limit = graph_limit
         self.stop_at_first = stop_at_first
-        # visited states and the first-discovery tree
+        self.compact = compact
+        self.symmetry = None
+        if symmetry and model.symmetry:
+            from .symmetry import Symmetry
+            self.symmetry = Symmetry(model, model.symmetry)
+            graph_limit = 0   # no termination analysis under symmetry (unsound for liveness)
+        self.graph_limit = graph_limit
+        # visited states (or their fingerprints) and the first-discovery tree
         self.ids: dict = {}
-        self.states: list = []
+        self.states: list = []       # every state, by id (exact mode only)
         self.parent = array("q")
         self.via_tid = array("h")
         self.via_choices: dict[int, tuple] = {}
@@ -100,6 +112,7 @@ class Search:
         stop = "exhausted"
         try:
             init = self.stepper.initial()
+            self._init = init
             self._add(init, -1, 0, (), 0)
             stop = self._bfs(start) if self.engine == "bfs" else self._dfs(start)
         except KeyboardInterrupt:
@@ -109,10 +122,43 @@ class Search:
         seconds = time.perf_counter() - start
         return self._result(stop, seconds)
 
-    def _add(self, state, parent: int, tid: int, choices: tuple, depth: int) -> int:
-        sid = len(self.states)
-        self.ids[state] = sid
-        self.states.append(state)
+    @property
+    def count(self) -> int:
+        return len(self.parent)
+
+    def key(self, state):
+        """What the visited table stores for *state*."""
+        k = self.symmetry.canon(state) if self.symmetry is not None else state
+        return hash(k) if self.compact else k
+
+    def state_of(self, sid: int):
+        """State number *sid* (re-executed from its schedule in compact mode)."""
+        if not self.compact:
+            return self.states[sid]
+        state = self.stepper.initial()
+        for tid, choices in self.schedule(sid):
+            state, _ = self.stepper.execute(state, tid, choices)
+        return state
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the visited table, the discovery tree and the graph (an estimate:
+        the tables' own sizes plus the states' tuples, sampled)."""
+        arrays = sum(a.itemsize * len(a) for a in (self.parent, self.via_tid, self.depth,
+                                                    self.esrc, self.edst, self.etid))
+        table = sys.getsizeof(self.ids) + sys.getsizeof(self.states)
+        if self.compact:
+            per_key = 32                       # one int object per fingerprint
+        else:
+            sample = self.states[:: max(1, len(self.states) // 200)]
+            per_key = sum(sys.getsizeof(st) + sys.getsizeof(st[0]) + sys.getsizeof(st[1])
+                          for st in sample) / max(1, len(sample))
+        return int(arrays + table + per_key * self.count)
+
+    def _add(self, state, parent: int, tid: int, choices: tuple, depth: int, key=None) -> int:
+        sid = len(self.parent)
+        self.ids[self.key(state) if key is None else key] = sid
+        if not self.compact:
+            self.states.append(state)
         self.parent.append(parent)
         self.via_tid.append(tid)
         if choices:
@@ -137,7 +183,7 @@ class Search:
 
     def _budget_hit(self, now: float, start: float) -> str | None:
         b = self.bounds
-        if b.max_states is not None and len(self.states) >= b.max_states:
+        if b.max_states is not None and self.count >= b.max_states:
             return "max-states"
         if b.time_limit is not None and now - start >= b.time_limit:
             return "time-limit"
@@ -147,15 +193,15 @@ class Search:
         return self.stop_at_first and bool(self.violations)
 
     def _bfs(self, start: float) -> str:
-        ids, states, depth = self.ids, self.states, self.depth
+        ids, depth, key = self.ids, self.depth, self.key
         max_depth = self.bounds.max_depth
         esrc, edst, etid = self.esrc, self.edst, self.etid
-        head = 0
+        frontier = deque([(0, self._init)])
         clock = time.perf_counter
-        while head < len(states):
-            sid = head
-            head += 1
-            state = states[sid]
+        expanded = 0
+        while frontier:
+            sid, state = frontier.popleft()
+            expanded += 1
             d = depth[sid]
             succ = self._expand(sid, state)
             if max_depth is not None and d >= max_depth:
@@ -165,18 +211,20 @@ class Search:
             self.transitions += len(succ)
             record = self.record_graph
             for tid, choices, nxt in succ:
-                nid = ids.get(nxt)
+                k = key(nxt)
+                nid = ids.get(k)
                 if nid is None:
-                    nid = self._add(nxt, sid, tid, choices, d + 1)
+                    nid = self._add(nxt, sid, tid, choices, d + 1, k)
+                    frontier.append((nid, nxt))
                 if record:
                     esrc.append(sid)
                     edst.append(nid)
                     etid.append(tid)
-            if self.record_graph and len(states) > self.graph_limit:
+            if self.record_graph and self.count > self.graph_limit:
                 self._drop_graph()
-            if (head & 1023) == 0 or self._done_early():
+            if (expanded & 1023) == 0 or self._done_early():
                 now = clock()
-                self.progress.tick(len(states), d, len(states) - head, now)
+                self.progress.tick(self.count, d, len(frontier), now)
                 hit = self._budget_hit(now, start)
                 if hit:
                     return hit
@@ -185,11 +233,11 @@ class Search:
         return "max-depth" if self.truncated else "exhausted"
 
     def _dfs(self, start: float) -> str:
-        ids, depth = self.ids, self.depth
+        ids, depth, key = self.ids, self.depth, self.key
         max_depth = self.bounds.max_depth
         esrc, edst, etid = self.esrc, self.edst, self.etid
         clock = time.perf_counter
-        stack = [(0, self._expand(0, self.states[0]), 0)]
+        stack = [(0, self._expand(0, self._init), 0)]
         expanded = 1
         while stack:
             sid, succ, i = stack[-1]
@@ -206,14 +254,15 @@ class Search:
                 continue
             stack[-1] = (sid, succ, i + 1)
             tid, choices, nxt = succ[i]
-            nid = ids.get(nxt)
+            k = key(nxt)
+            nid = ids.get(k)
             if nid is None:
-                nid = self._add(nxt, sid, tid, choices, d + 1)
+                nid = self._add(nxt, sid, tid, choices, d + 1, k)
                 stack.append((nid, self._expand(nid, nxt), 0))
                 expanded += 1
                 if (expanded & 1023) == 0 or self._done_early():
                     now = clock()
-                    self.progress.tick(len(self.states), d + 1, len(stack), now)
+                    self.progress.tick(self.count, d + 1, len(stack), now)
                     hit = self._budget_hit(now, start)
                     if hit:
                         return hit
@@ -227,7 +276,7 @@ class Search:
                 esrc.append(sid)
                 edst.append(nid)
                 etid.append(tid)
-                if len(self.states) > self.graph_limit:
+                if self.count > self.graph_limit:
                     self._drop_graph()
         return "max-depth" if self.truncated else "exhausted"
 
@@ -254,14 +303,24 @@ class Search:
         model = self.model
         exhausted = stop == "exhausted"
         res = CheckResult(model.spec, model.scenario, dict(model.params), self.engine,
-                          self.bounds, distinct=len(self.states), transitions=self.transitions,
+                          self.bounds, distinct=self.count, transitions=self.transitions,
                           depth=max(self.depth) if len(self.depth) else 0, seconds=seconds,
                           stop=stop)
+        res.bytes_per_state = self.memory_bytes() / max(1, self.count)
+        if self.compact:
+            res.reductions.append("64-bit fingerprints")
+            res.collision_probability = collision_probability(self.count, self.transitions)
+            res.notes.append(f"fingerprints: probability that a collision hid a state "
+                             f"(optimistic, as TLC computes it) {res.collision_probability:.1e}")
+        if self.symmetry is not None:
+            res.reductions.append("symmetry (safety properties only)")
+            res.notes.append("symmetry reduction was used: verdicts hold for safety properties "
+                             "only; termination was not analysed")
         for p in self._props:
             res.properties.append(self._property_result(p, exhausted, build_trace,
                                                         termination_check))
         if not exhausted:
-            res.notes.append(f"search stopped ({stop}) after {len(self.states):,} states: "
+            res.notes.append(f"search stopped ({stop}) after {self.count:,} states: "
                              "undecided properties are UNKNOWN")
         return res
 
@@ -275,7 +334,7 @@ class Search:
                 pr.trace = build_trace(self, sid, p, "HOLDS", pr.message)
             elif exhausted:
                 pr.verdict = Verdict.VIOLATED
-                pr.message = (f"vacuous: never reached in {len(self.states):,} states - the "
+                pr.message = (f"vacuous: never reached in {self.count:,} states - the "
                               "scenario cannot get there, so the other verdicts prove nothing "
                               "about it")
             else:
@@ -290,24 +349,28 @@ class Search:
             pr.trace = build_trace(self, sid, p, "VIOLATED", pr.message)
         elif exhausted:
             pr.verdict = Verdict.HOLDS
-            pr.message = f"in all {len(self.states):,} states"
+            pr.message = f"in all {self.count:,} states"
         else:
             pr.message = "no violation in the states explored, but the search did not finish"
         return pr
 
     def _violation_message(self, p, sid: int) -> str:
-        state = self.states[sid]
         if p.kind == DEADLOCK:
             waits = "; ".join(f"{t} waits: {why}" for t, why in self.deadlocks[sid])
             return f"deadlock after {self.depth[sid]} steps: {waits}"
         if p.kind == ASSERTIONS:
             table = self.model.table
-            for lid in state[1]:
+            for lid in self.state_of(sid)[1]:
                 if table.crashed[lid] is not None:
                     return f"task {table.name[lid]!r} raised {table.crashed[lid]}"
         if p.kind == FINAL:
             return f"fails in a final state reached after {self.depth[sid]} steps"
         return f"fails in a state reached after {self.depth[sid]} steps"
+
+
+def collision_probability(distinct: int, generated: int) -> float:
+    """TLC's optimistic estimate that a 64-bit fingerprint collision hid a state."""
+    return distinct * max(0, generated - distinct) / 2.0 ** 64
 
 
 def check(model: Model, engine: str = "bfs", bounds: Bounds | None = None, **kw) -> CheckResult:

@@ -34,6 +34,8 @@ def _counter(scenario: str, N: int, locked: bool) -> Model:
             m.task(f"inc{i}", locked_incrementer, count, lock)
         else:
             m.task(f"inc{i}", incrementer, count)
+    if not locked:  # (the mutex's owner names a task, so the locked twin is not symmetric)
+        m.symmetric([(f"inc{i}", ()) for i in range(N)])
     m.final("no-lost-update", lambda s: s[count] == N,
             doc="Every increment that returned is counted: a failure is a lost update, two "
                 "tasks read the same value and both wrote value+1.")

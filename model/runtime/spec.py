@@ -102,6 +102,7 @@ class Model:
         self.tasks: list[TaskSpec] = []
         self.properties: list[Property] = list(BUILTIN)
         self.table = TaskTable()
+        self.symmetry: list[tuple[str, tuple[Var, ...]]] = []
 
     # -- building ----------------------------------------------------------------------------
     def var(self, name: str, initial: Any) -> Var:
@@ -125,6 +126,14 @@ class Model:
         if any(p.name == name for p in self.properties):
             raise ValueError(f"two properties named {name!r}")
         self.properties.append(Property(name, kind, fn, doc or (fn.__doc__ or "")))
+
+    def symmetric(self, units) -> None:
+        """Declare interchangeable units ``[(task name, (its own vars...)), ...]``.
+
+        Engines may then identify states that differ by a permutation of the units (safety
+        properties only; see model.engines.symmetry).  Properties must not single out a unit.
+        """
+        self.symmetry = [(task, tuple(vars_)) for task, vars_ in units]
 
     def always(self, name: str, fn: Callable[[View], bool], doc: str = "") -> None:
         self._prop(ALWAYS, name, fn, doc)
