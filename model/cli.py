@@ -82,6 +82,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="print only the verdict line")
     r.add_argument("--json", action="store_true")
 
+    g = sub.add_parser("graph", help="state-graph analyses: livelocks, lock order, export")
+    g.add_argument("spec")
+    g.add_argument("scenario")
+    g.add_argument("-D", dest="params", action="append", metavar="NAME=VALUE")
+    g.add_argument("--max-states", type=_positive(int), default=1_000_000)
+    g.add_argument("--dot", metavar="FILE", help="write the state graph as Graphviz DOT")
+    g.add_argument("--graphml", metavar="FILE", help="write the state graph as GraphML")
+    g.add_argument("--export-limit", type=_positive(int), default=5000,
+                   help="largest graph (states) to export")
+
     v = sub.add_parser("review", help="check the default matrix and write a report")
     v.add_argument("--spec", action="append", help="specs to include (default: all)")
     v.add_argument("--out", default="review", help="output folder (default: review/)")
@@ -254,12 +264,60 @@ def cmd_replay(args, out) -> int:
     return code
 
 
+def cmd_graph(args, out) -> int:
+    from .engines import graph
+    from .runtime.spec import Property
+    from .trace import make_trace
+    model = registry.build(args.spec, args.scenario, _params(args.params))
+    search = Search(model, "bfs", Bounds(max_states=args.max_states),
+                    graph_limit=args.max_states)
+    r = search.run()
+    out.write(f"khomc graph {r.spec} {r.scenario}: {r.distinct:,} states, "
+              f"{r.transitions:,} transitions ({'exhaustive' if r.exhaustive else r.stop})\n")
+    if args.dot or args.graphml:
+        g = graph.state_graph(search, args.export_limit)
+        if args.dot:
+            out.write(f"  wrote {graph.write_dot(g, args.dot)}\n")
+        if args.graphml:
+            out.write(f"  wrote {graph.write_graphml(g, args.graphml)}\n")
+    found = 0
+    prop = Property("terminates", "termination", None, "")
+    for entry, cycle in graph.livelocks(search):
+        found += 1
+        t = make_trace(model, search.schedule(entry), prop, "VIOLATED",
+                       "a terminal cycle: no run that gets here can ever finish", "bfs",
+                       search.bounds.as_dict(), loop=cycle)
+        out.write(f"\nlivelock {found}: a terminal strongly connected component entered after "
+                  f"{search.depth[entry]} steps\n")
+        out.write(t.render())
+    order = graph.lock_order(search)
+    cycles = graph.lock_cycles(order)
+    out.write(f"\nlock order: {order.number_of_nodes()} lock(s), "
+              f"{order.number_of_edges()} dependency edge(s)\n")
+    for a, b, data in order.edges(data=True):
+        out.write(f"  {a} -> {b}   ({data['task']} acquires {b} holding {a}, state "
+                  f"#{data['state']})\n")
+    for c in cycles:
+        found += 1
+        chain = " -> ".join(c + [c[0]])
+        out.write(f"\nWARNING: possible circular locking dependency: {chain}\n")
+        for a, b in zip(c, c[1:] + c[:1]):
+            d = order.edges[a, b]
+            out.write(f"  {d['task']} takes {b} while holding {a} (state #{d['state']})\n")
+        out.write("  no explored run needs to deadlock for this to be reported "
+                  "(lockdep's closure)\n")
+    if found:
+        return 1
+    return 0 if r.exhaustive else 3
+
+
 def cmd_review(args, out) -> int:
     from .report import review
     return review.run(args, out)
 
 
-COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "review": cmd_review}
+COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "graph": cmd_graph,
+            "review": cmd_review}
 
 
 def main(argv: list[str] | None = None, out=None) -> int:

@@ -15,4 +15,4 @@ def test_review_writes_both_files(tmp_path):
     assert 'id="matrix"' in page and "VIOLATED" in page
     assert "khomc replay" in md
     assert (tmp_path / "rev" / "traces" / "counter-racy-no-lost-update.json").exists()
-    assert "[4/4] counter/spin" in out.getvalue()
+    assert "] counter/spin ... VIOLATED" in out.getvalue()

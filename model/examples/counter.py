@@ -3,14 +3,15 @@
 The engines' smallest test bed.  ``racy`` is the lost-update race every concurrency course shows
 (two tasks read-then-write a counter without a lock: VIOLATED); ``locked`` is its twin under a
 kernel mutex (HOLDS); ``abba`` takes two mutexes in opposite orders (a deadlock, reported with who
-holds and who waits); ``spin`` waits for a flag nobody sets (a task that never terminates,
+holds and who waits); ``abba-serial`` does the same one task after the other (no deadlock, a
+lock-order cycle); ``spin`` waits for a flag nobody sets (a task that never terminates,
 reported with a lasso).
 """
 
 from __future__ import annotations
 
 from ..kernel.locking import Mutex, mutex_lock, mutex_unlock
-from ..runtime import Model, Scenario, load, store
+from ..runtime import Model, Scenario, load, store, update
 
 
 async def incrementer(count):
@@ -68,6 +69,30 @@ def abba() -> Model:
     return m
 
 
+def _wait_set(flag, tid):
+    return (flag, None) if flag else None
+
+
+async def lock_two_then_signal(first, second, done):
+    await lock_two(first, second)
+    await store(done, True)
+
+
+async def wait_then_lock_two(first, second, done):
+    await update(done, _wait_set, text="wait for cpu0")
+    await lock_two(first, second)
+
+
+def abba_serial() -> Model:
+    m = Model("counter", "abba-serial")
+    a = Mutex.new(m, "A")
+    b = Mutex.new(m, "B")
+    done = m.var("cpu0_done", False)
+    m.task("cpu0", lock_two_then_signal, a, b, done)
+    m.task("cpu1", wait_then_lock_two, b, a, done)
+    return m
+
+
 async def waiter(flag):
     while not await load(flag):
         pass
@@ -90,4 +115,7 @@ SCENARIOS = [
     Scenario("locked", locked, {"N": 2}, "The same under a mutex."),
     Scenario("abba", abba, {}, "Two tasks take mutexes A and B in opposite orders."),
     Scenario("spin", spin, {}, "A task spins on a flag that is never set."),
+    Scenario("abba-serial", abba_serial, {},
+             "A then B, later B then A, never at the same time: no run deadlocks, but the "
+             "lock order has a cycle (what lockdep reports)."),
 ]

@@ -1,4 +1,4 @@
-"""Sleeping locks: ``struct mutex`` with mutex_lock / mutex_trylock / mutex_unlock.
+"""Sleeping locks: ``struct mutex``, ``struct rw_semaphore`` and the kexec lock.
 
 Follows the semantics of kernel/locking/mutex.c (torvalds/linux, any version since 2.6.16):
 a mutex has one owner; mutex_lock sleeps until it can take it; mutex_trylock returns 1 when it
@@ -53,6 +53,7 @@ def _unlock(owner, tid):
 
 class _MutexLock(Update):
     __slots__ = ()
+    acquires = True
 
     def blocked_reason(self, world, names):
         owner = world[self.var.slot]
@@ -71,3 +72,135 @@ async def mutex_unlock(m: Mutex) -> None:
     was_owner = await Update(m.var, _unlock, text=f"mutex_unlock({m.var.name})")
     if not was_owner:
         raise AssertionError(f"mutex_unlock({m.var.name}) by a task that does not hold it")
+
+
+# -- rw_semaphore ---------------------------------------------------------------------------------
+#
+# Follows kernel/locking/rwsem.c (torvalds/linux, v6.14, the base of the KHO v5 series): any number
+# of readers or one writer; down_read sleeps while a writer holds the semaphore, down_write sleeps
+# while anyone holds it; up_read/up_write release.  One simplification, stated so a reviewer can
+# weigh it: the kernel's rwsem queues a new reader behind a *waiting* writer (no reader can jump a
+# queued writer once the handoff bit is set), so a recursive down_read can deadlock; this model
+# lets a reader in whenever no writer *holds* the lock.  No modelled path takes one rwsem for read
+# twice, so the two agree on every scenario here.
+# The world slot holds ``(writer tid or None, frozenset of reader tids)``.
+# Invariant: writer is None or readers is empty.
+
+RWSEM_FREE = (None, frozenset())
+
+
+class RwSemaphore:
+    """A ``struct rw_semaphore`` living in one world slot."""
+
+    __slots__ = ("var",)
+
+    def __init__(self, var: Var):
+        self.var = var
+
+    @classmethod
+    def new(cls, model: Model, name: str) -> "RwSemaphore":
+        return cls(model.var(name, RWSEM_FREE))
+
+    @property
+    def name(self) -> str:
+        return self.var.name
+
+    def __repr__(self) -> str:
+        return self.var.name
+
+    def __eq__(self, other):
+        return isinstance(other, RwSemaphore) and other.var == self.var
+
+    def __hash__(self):
+        return hash((RwSemaphore, self.var))
+
+
+def _down_read(state, tid):
+    writer, readers = state
+    if writer is not None:
+        return None
+    return (writer, readers | {tid}), None
+
+
+def _down_write(state, tid):
+    writer, readers = state
+    if writer is not None or readers:
+        return None
+    return (tid, readers), None
+
+
+def _up_read(state, tid):
+    writer, readers = state
+    if tid not in readers:
+        return state, False
+    return (writer, readers - {tid}), True
+
+
+def _up_write(state, tid):
+    writer, readers = state
+    if writer != tid:
+        return state, False
+    return (None, readers), True
+
+
+def _holders(state, names) -> str:
+    writer, readers = state
+    if writer is not None:
+        return f"held for write by {names(writer)}"
+    return "held for read by " + ", ".join(sorted(names(t) for t in readers))
+
+
+class _RwsemAcquire(Update):
+    __slots__ = ()
+    acquires = True
+
+    def blocked_reason(self, world, names):
+        return f"{self.text} sleeps: {_holders(world[self.var.slot], names)}"
+
+
+def down_read(sem: RwSemaphore) -> Update:
+    return _RwsemAcquire(sem.var, _down_read, text=f"down_read({sem.name})")
+
+
+def down_write(sem: RwSemaphore) -> Update:
+    return _RwsemAcquire(sem.var, _down_write, text=f"down_write({sem.name})")
+
+
+async def up_read(sem: RwSemaphore) -> None:
+    if not await Update(sem.var, _up_read, text=f"up_read({sem.name})"):
+        raise AssertionError(f"up_read({sem.name}) by a task that does not hold it for read")
+
+
+async def up_write(sem: RwSemaphore) -> None:
+    if not await Update(sem.var, _up_write, text=f"up_write({sem.name})"):
+        raise AssertionError(f"up_write({sem.name}) by a task that does not hold it for write")
+
+
+# -- the kexec lock -------------------------------------------------------------------------------
+#
+# Since v6.0 ("panic, kexec: make __crash_kexec() NMI safe", kernel/kexec_internal.h) the kexec
+# mutex is an atomic_t, ``__kexec_lock``, and every taker uses kexec_trylock(), an
+# atomic_cmpxchg_acquire(0 -> 1): nobody sleeps on it, a busy lock makes the caller return -EBUSY.
+# kexec_unlock() is atomic_set_release(0).  The slot holds the holder's tid (the kernel keeps
+# only 1, the tid makes traces readable), or None when free.
+
+class KexecLock(Mutex):
+    """``__kexec_lock``: trylock-only."""
+
+    @classmethod
+    def new(cls, model: Model, name: str = "kexec_lock") -> "KexecLock":
+        return cls(model.var(name, None))
+
+
+def kexec_trylock(lock: KexecLock) -> Update:
+    """Observe True when the lock was taken, False when it was busy."""
+    return Update(lock.var, _kexec_trylock, text="kexec_trylock()")
+
+
+def _kexec_trylock(owner, tid):
+    return (owner, False) if owner is not None else (tid, True)
+
+
+async def kexec_unlock(lock: KexecLock) -> None:
+    if not await Update(lock.var, _unlock, text="kexec_unlock()"):
+        raise AssertionError("kexec_unlock() by a task that did not take the kexec lock")

@@ -55,6 +55,7 @@ class Effect:
 
     __slots__ = ()
     branching = False
+    acquires = False      # True for lock acquisitions (lockdep's lock-order graph uses them)
     _fields: tuple[str, ...] = ()
 
     def __await__(self):
