@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -22,6 +23,7 @@ from . import __version__, registry
 from .engines.result import Bounds, CheckResult, EXIT_CODES, Verdict
 from .engines.search import Search
 from .runtime.tasks import SpecError
+from .engines.checkpoint import CheckpointError
 from .trace import Trace, TraceError, replay
 
 EXIT_USAGE = 2
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     _search_options(c)
     c.add_argument("--json", action="store_true", help="print results as JSON")
     c.add_argument("--trace-dir", default="traces", help="where counterexamples are saved")
+    c.add_argument("--resume", metavar="FILE",
+                   help="continue the search checkpointed in FILE (SPEC and SCENARIO must match)")
 
     r = sub.add_parser("replay", help="re-execute a saved trace step by step")
     r.add_argument("trace")
@@ -117,6 +121,9 @@ def _search_options(p, scenario_params: bool = True) -> None:
     p.add_argument("--symmetry", action="store_true",
                    help="bfs/dfs: identify states up to the scenario's declared symmetry "
                         "(safety properties only)")
+    p.add_argument("--checkpoint", metavar="FILE",
+                   help="bfs: write a checkpoint to FILE periodically and when stopped")
+    p.add_argument("--checkpoint-every", type=_positive(float), default=60.0, metavar="SECONDS")
     g = p.add_argument_group("sampling engines (random, pct, stateful)")
     g.add_argument("--seed", type=int, default=0, help="seed: the same seed, the same runs")
     g.add_argument("--runs", type=_positive(int), default=1000, help="random/pct: runs")
@@ -162,8 +169,18 @@ def run_check(model, args) -> CheckResult:
         return Stateful(model, examples=args.examples, steps=args.steps, seed=args.seed,
                         derandomize=args.derandomize, bounds=_bounds(args),
                         shrink=not args.no_shrink).run()
+    if args.resume:
+        search = Search.resume(args.resume, progress=not args.no_progress,
+                               checkpoint_every=args.checkpoint_every, bounds=_bounds(args))
+        if (search.model.spec, search.model.scenario) != (model.spec, model.scenario):
+            raise UsageError(f"{args.resume} is a checkpoint of {search.model.spec} "
+                             f"{search.model.scenario}, not {model.spec} {model.scenario}")
+        return search.run()
+    if args.checkpoint and args.engine != "bfs":
+        raise UsageError("--checkpoint needs --engine bfs")
     search = Search(model, args.engine, _bounds(args), progress=not args.no_progress,
-                    stop_at_first=args.first, compact=args.compact, symmetry=args.symmetry)
+                    stop_at_first=args.first, compact=args.compact, symmetry=args.symmetry,
+                    checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
     return search.run()
 
 
@@ -320,6 +337,15 @@ COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "graph":
             "review": cmd_review}
 
 
+def entry() -> None:
+    """The ``khomc`` console script: a fixed hash seed, so runs (and fingerprints in
+    checkpoints) are reproducible across processes, then :func:`main`."""
+    if os.environ.get("PYTHONHASHSEED") is None:
+        os.environ["PYTHONHASHSEED"] = "0"
+        os.execv(sys.executable, [sys.executable, "-m", "model.cli"] + sys.argv[1:])
+    sys.exit(main())
+
+
 def main(argv: list[str] | None = None, out=None) -> int:
     out = out or sys.stdout
     try:
@@ -328,7 +354,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"khomc: error: {exc}\n")
         return EXIT_USAGE
-    except (registry.UnknownName, TraceError) as exc:
+    except (registry.UnknownName, TraceError, CheckpointError) as exc:
         sys.stderr.write(f"khomc: error: {exc.args[0] if exc.args else exc}\n")
         return EXIT_USAGE
     except SpecError as exc:

@@ -67,7 +67,8 @@ class Search:
 
     def __init__(self, model: Model, engine: str = "bfs", bounds: Bounds | None = None,
                  progress: bool = False, graph_limit: int = DEFAULT_GRAPH_LIMIT,
-                 stop_at_first: bool = False, compact: bool = False, symmetry: bool = False):
+                 stop_at_first: bool = False, compact: bool = False, symmetry: bool = False,
+                 checkpoint: str | None = None, checkpoint_every: float = 60.0):
         if engine not in ("bfs", "dfs"):
             raise ValueError(f"unknown exhaustive engine {engine!r} (bfs, dfs)")
         self.model = model
@@ -102,25 +103,58 @@ class Search:
         self.witness: dict[str, int] = {}
         self.deadlocks: dict[int, list] = {}
         self.truncated = False
+        self.frontier: deque = deque()
+        self.elapsed = 0.0                 # seconds spent before a resume
+        self.checkpoint = checkpoint
+        self.checkpoint_every = checkpoint_every
+        self._resumed = False
+        if checkpoint and engine != "bfs":
+            raise ValueError("checkpoints need the bfs engine")
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> CheckResult:
         model = self.model
         self._props = list(model.properties)
         self._monitor = Monitor(model)
-        start = time.perf_counter()
+        start = time.perf_counter() - self.elapsed
+        self._last_checkpoint = time.perf_counter()
         stop = "exhausted"
         try:
             init = self.stepper.initial()
             self._init = init
-            self._add(init, -1, 0, (), 0)
+            if not self._resumed:
+                self._add(init, -1, 0, (), 0)
+                self.frontier.append((0, init))
             stop = self._bfs(start) if self.engine == "bfs" else self._dfs(start)
         except KeyboardInterrupt:
             stop = "interrupted"
         finally:
             self.progress.done()
         seconds = time.perf_counter() - start
+        if self.checkpoint and stop not in ("exhausted", "first", "max-depth"):
+            self.elapsed = seconds
+            from . import checkpoint
+            checkpoint.save(self, self.checkpoint)
         return self._result(stop, seconds)
+
+    @classmethod
+    def resume(cls, path: str, progress: bool = False, checkpoint_every: float = 60.0,
+               bounds: Bounds | None = None) -> "Search":
+        """A search that continues the one checkpointed in *path* (and keeps checkpointing)."""
+        from . import checkpoint
+        from .. import registry
+        data = checkpoint.load(path)
+        model = registry.build(data["spec"], data["scenario"], data["params"])
+        search = cls(model, data["engine"], bounds or Bounds(), progress=progress,
+                     graph_limit=data["graph_limit"], compact=data["compact"],
+                     symmetry=data["symmetry"], checkpoint=str(path),
+                     checkpoint_every=checkpoint_every)
+        search.stepper.initial()                      # the initial tasks' local ids first
+        checkpoint.rebuild_tasks(model, data["origins"])
+        for field, value in data["search"].items():
+            setattr(search, field, value)
+        search._resumed = True
+        return search
 
     @property
     def count(self) -> int:
@@ -196,19 +230,22 @@ class Search:
         ids, depth, key = self.ids, self.depth, self.key
         max_depth = self.bounds.max_depth
         esrc, edst, etid = self.esrc, self.edst, self.etid
-        frontier = deque([(0, self._init)])
+        frontier = self.frontier
+        max_states = self.bounds.max_states or sys.maxsize
         clock = time.perf_counter
         expanded = 0
         while frontier:
-            sid, state = frontier.popleft()
+            # the state leaves the frontier only once fully expanded, so a checkpoint written
+            # on Ctrl-C expands it again on resume (what was already added is found in ids)
+            sid, state = frontier[0]
             expanded += 1
             d = depth[sid]
             succ = self._expand(sid, state)
             if max_depth is not None and d >= max_depth:
                 if succ:
                     self.truncated = True
+                frontier.popleft()
                 continue
-            self.transitions += len(succ)
             record = self.record_graph
             for tid, choices, nxt in succ:
                 k = key(nxt)
@@ -220,8 +257,12 @@ class Search:
                     esrc.append(sid)
                     edst.append(nid)
                     etid.append(tid)
+            self.transitions += len(succ)
+            frontier.popleft()
             if self.record_graph and self.count > self.graph_limit:
                 self._drop_graph()
+            if self.count >= max_states and frontier:
+                return "max-states"
             if (expanded & 1023) == 0 or self._done_early():
                 now = clock()
                 self.progress.tick(self.count, d, len(frontier), now)
@@ -230,6 +271,11 @@ class Search:
                     return hit
                 if self._done_early():
                     return "first"
+                if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
+                    from . import checkpoint
+                    self.elapsed = now - start
+                    checkpoint.save(self, self.checkpoint)
+                    self._last_checkpoint = clock()
         return "max-depth" if self.truncated else "exhausted"
 
     def _dfs(self, start: float) -> str:
@@ -237,6 +283,7 @@ class Search:
         max_depth = self.bounds.max_depth
         esrc, edst, etid = self.esrc, self.edst, self.etid
         clock = time.perf_counter
+        max_states = self.bounds.max_states or sys.maxsize
         stack = [(0, self._expand(0, self._init), 0)]
         expanded = 1
         while stack:
@@ -260,6 +307,8 @@ class Search:
                 nid = self._add(nxt, sid, tid, choices, d + 1, k)
                 stack.append((nid, self._expand(nid, nxt), 0))
                 expanded += 1
+                if self.count >= max_states:
+                    return "max-states"
                 if (expanded & 1023) == 0 or self._done_early():
                     now = clock()
                     self.progress.tick(self.count, d + 1, len(stack), now)
