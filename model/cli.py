@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--spec", action="append", help="specs to include (default: all)")
     v.add_argument("--out", default="review", help="output folder (default: review/)")
     _search_options(v, scenario_params=False)
+    v.set_defaults(workers=max(1, min(os.cpu_count() or 1, 4)))
     return p
 
 
@@ -121,6 +122,11 @@ def _search_options(p, scenario_params: bool = True) -> None:
     p.add_argument("--symmetry", action="store_true",
                    help="bfs/dfs: identify states up to the scenario's declared symmetry "
                         "(safety properties only)")
+    p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
+                   help="check: a swarm of N diversified searches in worker processes; "
+                        "review: N checks at a time")
+    p.add_argument("--deadline", type=_positive(float), metavar="SECONDS",
+                   help="swarm: stop every worker after this long")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="bfs: write a checkpoint to FILE periodically and when stopped")
     p.add_argument("--checkpoint-every", type=_positive(float), default=60.0, metavar="SECONDS")
@@ -159,6 +165,15 @@ def _bounds(args) -> Bounds:
 
 
 def run_check(model, args) -> CheckResult:
+    if getattr(args, "workers", 1) > 1:
+        from .engines.parallel import swarm
+        result, _ = swarm(model.spec, model.scenario, model.params, args.workers, _bounds(args),
+                          args.deadline, args.trace_dir, args.seed,
+                          progress=not args.no_progress)
+        if result is None:
+            raise UsageError("the swarm ended without a result: every worker failed or was "
+                             "cancelled before reporting (raise --deadline?)")
+        return result
     if args.engine in ("random", "pct"):
         from .engines.sampling import Sampler
         return Sampler(model, args.engine, seed=args.seed, runs=args.runs, steps=args.steps,
@@ -186,7 +201,7 @@ def run_check(model, args) -> CheckResult:
 
 def save_traces(result: CheckResult, trace_dir: str) -> None:
     for p in result.properties:
-        if p.trace is not None and p.verdict is Verdict.VIOLATED:
+        if p.trace is not None and p.verdict is Verdict.VIOLATED and not p.trace_path:
             name = f"{_slug(result.spec)}-{_slug(result.scenario)}-{_slug(p.name)}.json"
             p.trace_path = str(p.trace.save(Path(trace_dir) / name))
 

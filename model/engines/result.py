@@ -106,7 +106,24 @@ class CheckResult:
             "collision_probability": self.collision_probability,
             "properties": [
                 {"name": p.name, "kind": p.kind, "verdict": str(p.verdict),
-                 "message": p.message, "trace": p.trace_path}
+                 "message": p.message, "trace": p.trace_path, "doc": p.doc}
                 for p in self.properties
             ],
         }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "CheckResult":
+        """The inverse of :meth:`as_dict` (traces are loaded from their saved paths)."""
+        from ..trace import Trace
+        r = cls(d["spec"], d["scenario"], d["params"], d["engine"], Bounds(**d["bounds"]),
+                distinct=d["distinct_states"], transitions=d["transitions"], depth=d["depth"],
+                seconds=d["seconds"], stop=d["stop"], reductions=list(d["reductions"]),
+                notes=list(d["notes"]), bytes_per_state=d.get("bytes_per_state"),
+                collision_probability=d.get("collision_probability"))
+        for p in d["properties"]:
+            pr = PropertyResult(p["name"], p["kind"], Verdict(p["verdict"]), p["message"],
+                                p.get("doc", ""), trace_path=p.get("trace"))
+            if pr.trace_path:
+                pr.trace = Trace.load(pr.trace_path)
+            r.properties.append(pr)
+        return r

@@ -19,6 +19,7 @@ the state space; a budget or Ctrl-C leaves the undecided ones UNKNOWN with the n
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from array import array
@@ -33,10 +34,15 @@ DEFAULT_GRAPH_LIMIT = 2_000_000
 
 
 class Progress:
-    """A progress line on stderr once a search has run for more than a second."""
+    """A progress line on stderr once a search has run for more than a second.
 
-    def __init__(self, enabled: bool, stream=None):
+    With ``report`` set, each tick calls ``report(distinct, rate, depth, frontier)`` instead
+    (worker processes of a swarm send their progress to the coordinator that way).
+    """
+
+    def __init__(self, enabled: bool, stream=None, report=None):
         self.enabled = enabled
+        self.report = report
         self.stream = stream or sys.stderr
         self.start = time.perf_counter()
         self.last = self.start
@@ -46,10 +52,13 @@ class Progress:
     def tick(self, distinct: int, depth: int, frontier: int, now: float) -> None:
         if not self.enabled or now - self.start < 1.0:
             return
-        if now - self.last < (1.0 if self.tty else 10.0):
+        if now - self.last < (1.0 if self.tty or self.report else 10.0):
             return
         self.last = now
         rate = distinct / (now - self.start)
+        if self.report is not None:
+            self.report(distinct, rate, depth, frontier)
+            return
         line = (f"khomc: {distinct:,} distinct states, {rate:,.0f} states/s, depth {depth}, "
                 f"frontier {frontier:,}")
         self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
@@ -68,7 +77,8 @@ class Search:
     def __init__(self, model: Model, engine: str = "bfs", bounds: Bounds | None = None,
                  progress: bool = False, graph_limit: int = DEFAULT_GRAPH_LIMIT,
                  stop_at_first: bool = False, compact: bool = False, symmetry: bool = False,
-                 checkpoint: str | None = None, checkpoint_every: float = 60.0):
+                 checkpoint: str | None = None, checkpoint_every: float = 60.0,
+                 shuffle: int | None = None):
         if engine not in ("bfs", "dfs"):
             raise ValueError(f"unknown exhaustive engine {engine!r} (bfs, dfs)")
         self.model = model
@@ -108,6 +118,7 @@ class Search:
         self.checkpoint = checkpoint
         self.checkpoint_every = checkpoint_every
         self._resumed = False
+        self.shuffle = shuffle             # a seed: explore successors in a shuffled order
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
 
@@ -210,6 +221,8 @@ class Search:
 
     def _expand(self, sid: int, state) -> list:
         succ = self.stepper.expand(state)
+        if self.shuffle is not None:
+            random.Random(self.shuffle * 1_000_003 + sid).shuffle(succ)
         if not succ and not self.stepper.all_done(state):
             self.deadlocks.setdefault(sid, self.stepper.blocked(state))
             self.violations.setdefault("deadlock-free", sid)

@@ -38,10 +38,32 @@ def collect(specs, bounds: Bounds, engine: str, out, progress: bool) -> list[Che
     return results
 
 
+def collect_parallel(specs, bounds: Bounds, engine: str, out, workers: int,
+                     folder: Path) -> list[CheckResult]:
+    """The same matrix, *workers* checks at a time in worker processes (trio coordinator)."""
+    from ..engines.parallel import matrix
+    pairs = [(spec, sc) for spec in specs for sc in registry.scenarios(spec) if sc.default]
+    jobs = [{"spec": spec, "scenario": sc.name, "params": dict(sc.params), "engine": engine,
+             "bounds": bounds.as_dict(), "trace_dir": str(folder / "traces")}
+            for spec, sc in pairs]
+    done = [0]
+
+    def report(w):
+        done[0] += 1
+        r = w.result
+        what = (f"{r.verdict} ({r.distinct:,} states, {r.seconds:.1f} s)" if r
+                else f"FAILED: {w.error}")
+        out.write(f"[{done[0]}/{len(jobs)}] {w.job['spec']}/{w.job['scenario']} ... {what}\n")
+        out.flush()
+
+    workers_done = matrix(jobs, workers, report)
+    return [w.result for w in workers_done if w.result is not None]
+
+
 def _save(results: list[CheckResult], folder: Path) -> None:
     for r in results:
         for p in r.properties:
-            if p.trace is not None and p.verdict is Verdict.VIOLATED:
+            if p.trace is not None and p.verdict is Verdict.VIOLATED and not p.trace_path:
                 name = f"{_slug(r.spec)}-{_slug(r.scenario)}-{_slug(p.name)}.json"
                 p.trace_path = str(p.trace.save(folder / "traces" / name))
 
@@ -118,9 +140,12 @@ def run(args, out) -> int:
     for s in specs:
         registry.spec_module(s)  # unknown names fail before any work
     bounds = Bounds(args.max_states, args.max_depth, args.time_limit)
-    results = collect(specs, bounds, args.engine, out, progress=not args.no_progress)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
+    if args.workers > 1:
+        results = collect_parallel(specs, bounds, args.engine, out, args.workers, folder)
+    else:
+        results = collect(specs, bounds, args.engine, out, progress=not args.no_progress)
     _save(results, folder)
     (folder / "REPORT.md").write_text(markdown(results))
     (folder / "index.html").write_text(page(results))
