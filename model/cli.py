@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("replay", help="re-execute a saved trace step by step")
     r.add_argument("trace")
     r.add_argument("--quiet", action="store_true", help="print only the verdict line")
+    r.add_argument("--against", metavar="ERA",
+                   help="replay the schedule on another spec (era) with the same scenario")
     r.add_argument("--json", action="store_true")
 
     g = sub.add_parser("graph", help="state-graph analyses: livelocks, lock order, export")
@@ -264,6 +266,8 @@ def cmd_check(args, out) -> int:
 
 def cmd_replay(args, out) -> int:
     trace = Trace.load(args.trace)
+    if args.against:
+        return _replay_against(trace, args, out)
     try:
         model = registry.build(trace.spec, trace.scenario, trace.params)
     except registry.UnknownName as exc:
@@ -341,6 +345,34 @@ def cmd_graph(args, out) -> int:
     if found:
         return 1
     return 0 if r.exhaustive else 3
+
+
+def _replay_against(trace: Trace, args, out) -> int:
+    """Replay a counterexample's schedule on another era: is the violation gone?"""
+    registry.spec_module(args.against)
+    try:
+        model = registry.build(args.against, trace.scenario, trace.params)
+    except registry.UnknownName as exc:
+        raise UsageError(f"era {args.against!r} cannot replay this trace: {exc}") from None
+    result = replay(trace, model)
+    where = f"{trace.spec} -> {args.against}, scenario {trace.scenario}"
+    if result.divergence is not None:
+        step, why = result.divergence
+        line = (f"replay {args.trace} against {args.against}: the schedule no longer applies at "
+                f"step {step} of {len(trace.steps)}: {why} ({where})")
+        code = EXIT_CODES[Verdict.UNKNOWN]
+    elif result.reproduced and trace.verdict == "VIOLATED":
+        line = (f"replay {args.trace} against {args.against}: the violation REMAINS: "
+                f"{trace.property}: {result.message} ({where})")
+        code = EXIT_CODES[Verdict.VIOLATED]
+    else:
+        line = (f"replay {args.trace} against {args.against}: every step applies and the "
+                f"violation is GONE: {result.message} ({where})")
+        code = 0
+    if not args.quiet:
+        out.write(trace.render() + "\n")
+    out.write(line + "\n")
+    return code
 
 
 def cmd_review(args, out) -> int:

@@ -39,11 +39,17 @@ class Step:
     effects: list = field(default_factory=list)   # [(label, obs repr, choice)]
     changes: dict = field(default_factory=dict)   # var -> (old repr, new repr)
     spawned: list = field(default_factory=list)    # names of tasks this step started
+    objects: list = field(default_factory=list)    # per effect: the shared variables it touches
+    writes: list = field(default_factory=list)     # per effect: may it change them
 
     def as_json(self) -> dict:
+        objs = self.objects or [[] for _ in self.effects]
+        writes = self.writes or [False for _ in self.effects]
         return {"task": self.task, "tid": self.tid, "choices": list(self.choices),
-                "effects": [{"label": l, "obs": o, **({"choice": c} if c is not None else {})}
-                            for l, o, c in self.effects],
+                "effects": [{"label": l, "obs": o, **({"choice": c} if c is not None else {}),
+                             **({"objects": list(ob)} if ob else {}),
+                             **({"writes": True} if w else {})}
+                            for (l, o, c), ob, w in zip(self.effects, objs, writes)],
                 "changes": {k: [a, b] for k, (a, b) in self.changes.items()},
                 **({"spawned": self.spawned} if self.spawned else {})}
 
@@ -52,7 +58,9 @@ class Step:
         return cls(task=d["task"], tid=int(d["tid"]), choices=tuple(int(c) for c in d["choices"]),
                    effects=[(e["label"], e["obs"], e.get("choice")) for e in d["effects"]],
                    changes={k: (v[0], v[1]) for k, v in d["changes"].items()},
-                   spawned=list(d.get("spawned", [])))
+                   spawned=list(d.get("spawned", [])),
+                   objects=[list(e.get("objects", [])) for e in d["effects"]],
+                   writes=[bool(e.get("writes", False)) for e in d["effects"]])
 
 
 @dataclass
@@ -71,6 +79,7 @@ class Trace:
     tool: str = f"khomc {__version__}"
     initial: dict = field(default_factory=dict)   # var -> repr of its initial value
     tasks: list = field(default_factory=list)      # task names at the start
+    waits: list = field(default_factory=list)      # deadlocks: [task, what it sleeps on]
 
     # -- (de)serialisation --------------------------------------------------------------------
     def as_json(self) -> dict:
@@ -79,6 +88,7 @@ class Trace:
                 "bounds": self.bounds, "property": self.property, "kind": self.kind,
                 "verdict": self.verdict, "message": self.message, "tasks": self.tasks,
                 "initial": self.initial, "loop_start": self.loop_start,
+                **({"waits": self.waits} if self.waits else {}),
                 "steps": [s.as_json() for s in self.steps]}
 
     def save(self, path: str | Path) -> Path:
@@ -101,7 +111,8 @@ class Trace:
                        steps=[Step.from_json(s) for s in d["steps"]],
                        engine=d.get("engine", ""), bounds=d.get("bounds") or {},
                        loop_start=d.get("loop_start"), tool=d.get("tool", ""),
-                       initial=d.get("initial") or {}, tasks=list(d.get("tasks") or []))
+                       initial=d.get("initial") or {}, tasks=list(d.get("tasks") or []),
+                       waits=[list(w) for w in d.get("waits") or []])
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise TraceError(f"{where}: malformed trace ({type(exc).__name__}: {exc})") from None
 
@@ -149,7 +160,8 @@ def _make_step(model, stepper, state, nxt, tid, choices, record, names) -> Step:
     spawned = stepper.task_names(nxt)[len(state[1]):]
     return Step(task=names[tid], tid=tid, choices=tuple(choices),
                 effects=[(r.label, repr(r.obs), r.choice) for r in record],
-                changes=changes, spawned=spawned)
+                changes=changes, spawned=spawned, objects=[list(r.objects) for r in record],
+                writes=[r.writes for r in record])
 
 
 def make_trace(model: Model, schedule, prop, verdict: str, message: str, engine: str,
@@ -171,8 +183,11 @@ def make_trace(model: Model, schedule, prop, verdict: str, message: str, engine:
 
 def build_trace(search, sid: int, prop, verdict: str, message: str, loop=None) -> Trace:
     """The trace from the initial state to state *sid* of an exhaustive search."""
-    return make_trace(search.model, search.schedule(sid), prop, verdict, message, search.engine,
-                      search.bounds.as_dict(), loop, search.stepper)
+    t = make_trace(search.model, search.schedule(sid), prop, verdict, message, search.engine,
+                   search.bounds.as_dict(), loop, search.stepper)
+    if prop.kind == DEADLOCK and sid in search.deadlocks:
+        t.waits = [[task, why] for task, why in search.deadlocks[sid]]
+    return t
 
 
 # -- replay ------------------------------------------------------------------------------------

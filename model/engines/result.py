@@ -65,6 +65,7 @@ class CheckResult:
     notes: list[str] = field(default_factory=list)
     bytes_per_state: float | None = None        # peak RSS growth / distinct states
     collision_probability: float | None = None  # compact (fingerprint) searches only
+    unreached: list = field(default_factory=list)  # await points never reached [file, line, fn]
 
     @property
     def exhaustive(self) -> bool:
@@ -104,6 +105,7 @@ class CheckResult:
             "states_per_s": round(self.states_per_s, 1), "verdict": str(self.verdict),
             "notes": self.notes, "bytes_per_state": self.bytes_per_state,
             "collision_probability": self.collision_probability,
+            "unreached": [list(u) for u in self.unreached],
             "properties": [
                 {"name": p.name, "kind": p.kind, "verdict": str(p.verdict),
                  "message": p.message, "trace": p.trace_path, "doc": p.doc}
@@ -119,7 +121,8 @@ class CheckResult:
                 distinct=d["distinct_states"], transitions=d["transitions"], depth=d["depth"],
                 seconds=d["seconds"], stop=d["stop"], reductions=list(d["reductions"]),
                 notes=list(d["notes"]), bytes_per_state=d.get("bytes_per_state"),
-                collision_probability=d.get("collision_probability"))
+                collision_probability=d.get("collision_probability"),
+                unreached=[tuple(u) for u in d.get("unreached", [])])
         for p in d["properties"]:
             pr = PropertyResult(p["name"], p["kind"], Verdict(p["verdict"]), p["message"],
                                 p.get("doc", ""), trace_path=p.get("trace"))

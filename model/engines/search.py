@@ -369,6 +369,8 @@ class Search:
                           depth=max(self.depth) if len(self.depth) else 0, seconds=seconds,
                           stop=stop)
         res.bytes_per_state = self.memory_bytes() / max(1, self.count)
+        from .coverage import unreached
+        res.unreached = unreached(model)
         if self.compact:
             res.reductions.append("64-bit fingerprints")
             res.collision_probability = collision_probability(self.count, self.transitions)

@@ -1,35 +1,52 @@
-"""``khomc review``: check every default scenario of every spec and write the report.
+"""``khomc review``: check every default scenario of every spec (era) and write the report.
 
-Owns the review job: the matrix (scenario x property) with each verdict's bounds, engine and
-numbers, the counterexample traces saved beside the report and rendered in it, and the two
-output files ``REPORT.md`` (to paste into a mail) and ``index.html`` (to read in a browser).
+Owns the review job and its two outputs, ``REPORT.md`` (to paste into a mail) and
+``index.html`` (to read in a browser; SVG inline, no scripts):
+
+* the matrix, era x property: the worst verdict over the era's scenarios, with bounds and engine,
+  linked to the scenario it comes from;
+* per era, what changed from the era before (the spec module's ``PREVIOUS`` and ``CHANGES``)
+  and which verdicts changed on scenarios both have;
+* per scenario, every property's verdict with its numbers, and for each counterexample a
+  lockdep-style splat, an SVG sequence diagram, the numbered state changes and the command that
+  replays it;
+* coverage: await points (effects) of the model code no explored run reached, and ``sometimes``
+  properties that were vacuous.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
+import sys
 import time
 from pathlib import Path
 
 from .. import __version__, registry
 from ..engines.result import Bounds, CheckResult, Verdict
 from ..engines.search import Search
+from .splat import splat
+from .svg import sequence_diagram
+
+ORDER = {Verdict.VIOLATED: 0, Verdict.UNKNOWN: 1, Verdict.HOLDS: 2}
 
 
 def _slug(text: str) -> str:
-    import re
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
+def _jobs(specs):
+    return [(spec, sc) for spec in specs for sc in registry.scenarios(spec) if sc.default]
+
+
 def collect(specs, bounds: Bounds, engine: str, out, progress: bool) -> list[CheckResult]:
-    jobs = [(spec, sc) for spec in specs for sc in registry.scenarios(spec) if sc.default]
+    jobs = _jobs(specs)
     results = []
     for i, (spec, sc) in enumerate(jobs, start=1):
         out.write(f"[{i}/{len(jobs)}] {spec}/{sc.name} ... ")
         out.flush()
-        model = sc.instantiate()
-        r = Search(model, engine, bounds, progress=progress).run()
+        r = Search(sc.instantiate(), engine, bounds, progress=progress).run()
         results.append(r)
         out.write(f"{r.verdict} ({r.distinct:,} states, {r.seconds:.1f} s)\n")
         out.flush()
@@ -39,10 +56,10 @@ def collect(specs, bounds: Bounds, engine: str, out, progress: bool) -> list[Che
 
 
 def collect_parallel(specs, bounds: Bounds, engine: str, out, workers: int,
-                     folder: Path) -> list[CheckResult]:
+                     folder: Path) -> tuple[list[CheckResult], list[str]]:
     """The same matrix, *workers* checks at a time in worker processes (trio coordinator)."""
     from ..engines.parallel import matrix
-    pairs = [(spec, sc) for spec in specs for sc in registry.scenarios(spec) if sc.default]
+    pairs = _jobs(specs)
     jobs = [{"spec": spec, "scenario": sc.name, "params": dict(sc.params), "engine": engine,
              "bounds": bounds.as_dict(), "trace_dir": str(folder / "traces")}
             for spec, sc in pairs]
@@ -56,8 +73,10 @@ def collect_parallel(specs, bounds: Bounds, engine: str, out, workers: int,
         out.write(f"[{done[0]}/{len(jobs)}] {w.job['spec']}/{w.job['scenario']} ... {what}\n")
         out.flush()
 
-    workers_done = matrix(jobs, workers, report)
-    return [w.result for w in workers_done if w.result is not None]
+    ws = matrix(jobs, workers, report)
+    failures = [f"{w.job['spec']}/{w.job['scenario']}: {w.error or 'cancelled'}"
+                for w in ws if w.result is None]
+    return [w.result for w in ws if w.result is not None], failures
 
 
 def _save(results: list[CheckResult], folder: Path) -> None:
@@ -66,73 +85,214 @@ def _save(results: list[CheckResult], folder: Path) -> None:
             if p.trace is not None and p.verdict is Verdict.VIOLATED and not p.trace_path:
                 name = f"{_slug(r.spec)}-{_slug(r.scenario)}-{_slug(p.name)}.json"
                 p.trace_path = str(p.trace.save(folder / "traces" / name))
-
-
-def markdown(results: list[CheckResult]) -> str:
-    lines = [f"# khomc review", "", f"khomc {__version__}, {time.strftime('%Y-%m-%d %H:%M')}.",
-             "HOLDS means every state within the stated bounds was explored; UNKNOWN means a "
-             "budget ran out; VIOLATED comes with a trace that replays.", ""]
-    for r in results:
-        params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "no parameters"
-        lines += [f"## {r.spec} / {r.scenario}", "",
-                  f"Bounds: {params}; engine {r.engine}, "
-                  f"{'exhaustive' if r.exhaustive else 'stopped: ' + r.stop}; "
-                  f"{r.distinct:,} distinct states, {r.transitions:,} transitions, depth "
-                  f"{r.depth}, {r.seconds:.2f} s.", "",
-                  "| property | kind | verdict | detail |", "|---|---|---|---|"]
-        for p in r.properties:
-            detail = p.message.replace("|", "\\|")
-            if p.trace_path:
-                detail += f" ([trace]({Path(p.trace_path).relative_to(Path(p.trace_path).parents[1])}))"
-            lines.append(f"| {p.name} | {p.kind} | **{p.verdict}** | {detail} |")
-        lines.append("")
-        for p in r.properties:
             if p.trace is not None and p.verdict is Verdict.VIOLATED:
-                lines += [f"### Counterexample: {p.name}", "", "```", p.trace.render().rstrip(),
-                          "```", "",
-                          f"Replay: `khomc replay {p.trace_path}`", ""]
+                svg = Path(p.trace_path).with_suffix(".svg")
+                svg.write_text(sequence_diagram(p.trace))
+
+
+def _rel(path: str, folder: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return path
+
+
+# -- the model of the report ------------------------------------------------------------------
+
+def matrix_cells(results):
+    """{spec: {property: (verdict, scenario, result)}} with the worst verdict per cell."""
+    cells: dict[str, dict[str, tuple]] = {}
+    for r in results:
+        row = cells.setdefault(r.spec, {})
+        for p in r.properties:
+            old = row.get(p.name)
+            if old is None or ORDER[p.verdict] < ORDER[old[0]]:
+                row[p.name] = (p.verdict, r.scenario, r)
+    return cells
+
+
+def era_changes(results) -> list[tuple[str, str, str, list[str]]]:
+    """(era, previous era, what changed, [verdict changes]) for eras that name a PREVIOUS."""
+    by_spec: dict[str, dict] = {}
+    for r in results:
+        by_spec.setdefault(r.spec, {})[r.scenario] = r
+    out = []
+    for spec in by_spec:
+        mod = registry.spec_module(spec)
+        prev = getattr(mod, "PREVIOUS", None)
+        if not prev:
+            continue
+        diffs = []
+        for sc, r in by_spec[spec].items():
+            old = by_spec.get(prev, {}).get(sc)
+            if old is None:
+                continue
+            before = {p.name: p.verdict for p in old.properties}
+            for p in r.properties:
+                if p.name in before and before[p.name] is not p.verdict:
+                    diffs.append(f"{sc} / {p.name}: {before[p.name]} in {prev} -> "
+                                 f"{p.verdict} in {spec}")
+        out.append((spec, prev, getattr(mod, "CHANGES", "").strip(), diffs))
+    return out
+
+
+# -- Markdown ------------------------------------------------------------------------------------
+
+def markdown(results, folder: Path, failures=()) -> str:
+    props = _property_names(results)
+    cells = matrix_cells(results)
+    lines = ["# khomc review", "",
+             f"khomc {__version__}, {time.strftime('%Y-%m-%d %H:%M')}. HOLDS: every state within "
+             "the stated bounds was explored. UNKNOWN: a budget ran out. VIOLATED: with a trace "
+             "that replays (command given).", "", "## Matrix (era × property)", "",
+             "| era | " + " | ".join(props) + " |", "|---" * (len(props) + 1) + "|"]
+    for spec, row in cells.items():
+        cols = []
+        for name in props:
+            if name not in row:
+                cols.append("")
+                continue
+            v, sc, r = row[name]
+            cols.append(f"[{v}](#{_slug(spec + '-' + sc)}) ({sc}, {r.engine})")
+        lines.append(f"| {spec} | " + " | ".join(cols) + " |")
+    lines.append("")
+    for f in failures:
+        lines.append(f"\nA check failed to run: {f}")
+    changes = era_changes(results)
+    if changes:
+        lines += ["", "## What changed, era by era", ""]
+        for spec, prev, what, diffs in changes:
+            lines += [f"### {prev} → {spec}", "", what or "(no description)", ""]
+            lines += [f"- {d}" for d in diffs] or ["- no verdict changed on shared scenarios"]
+            lines.append("")
+    for r in results:
+        lines += _scenario_md(r, folder)
+    lines += ["## Coverage", ""]
+    for r in results:
+        vac = [p.name for p in r.properties
+               if p.kind == "sometimes" and p.verdict is Verdict.VIOLATED]
+        if r.unreached or vac:
+            lines.append(f"- **{r.spec}/{r.scenario}**: " + "; ".join(
+                [f"vacuous: {', '.join(vac)}"] * bool(vac)
+                + [f"never reached: {', '.join(f'{f}:{l} ({fn})' for f, l, fn in r.unreached)}"]
+                * bool(r.unreached)))
     return "\n".join(lines) + "\n"
 
 
-def page(results: list[CheckResult]) -> str:
-    rows = []
+def _scenario_md(r: CheckResult, folder: Path) -> list[str]:
+    params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "no parameters"
+    lines = [f"## {r.spec} / {r.scenario}", "", f'<a id="{_slug(r.spec + "-" + r.scenario)}"></a>',
+             "", f"Bounds: {params}; engine {r.engine}, "
+             f"{'exhaustive' if r.exhaustive else 'stopped: ' + r.stop}; {r.distinct:,} distinct "
+             f"states, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s.", "",
+             "| property | kind | verdict | detail |", "|---|---|---|---|"]
+    for p in r.properties:
+        detail = p.message.replace("|", "\\|")
+        if p.trace_path and p.verdict is Verdict.VIOLATED:
+            detail += f" ([trace]({_rel(p.trace_path, folder)}))"
+        lines.append(f"| {p.name} | {p.kind} | **{p.verdict}** | {detail} |")
+    lines.append("")
+    for p in r.properties:
+        if p.trace is not None and p.verdict is Verdict.VIOLATED:
+            svg = _rel(str(Path(p.trace_path).with_suffix(".svg")), folder)
+            lines += [f"### {r.scenario}: {p.name}", "", p.doc, "", "```",
+                      splat(p.trace).rstrip(), "```", "", f"![sequence diagram]({svg})", "",
+                      "<details><summary>steps and state changes</summary>", "", "```",
+                      p.trace.render().rstrip(), "```", "</details>", "",
+                      f"Replay: `khomc replay {p.trace_path}`", ""]
+    return lines
+
+
+def _property_names(results) -> list[str]:
+    names: list[str] = []
     for r in results:
         for p in r.properties:
-            link = ""
-            if p.trace_path:
-                rel = Path(p.trace_path).relative_to(Path(p.trace_path).parents[1])
-                link = f' <a href="{html.escape(str(rel))}">trace</a>'
-            rows.append(
-                f"<tr><td>{html.escape(r.spec)}/{html.escape(r.scenario)}</td>"
-                f"<td>{html.escape(p.name)}</td><td class='{p.verdict}'>{p.verdict}</td>"
-                f"<td>{html.escape(p.message)}{link}</td>"
-                f"<td>{r.engine}, {r.distinct:,} states</td></tr>")
-    traces = []
-    for r in results:
-        for p in r.properties:
-            if p.trace is not None and p.verdict is Verdict.VIOLATED:
-                traces.append(f"<h3>{html.escape(r.spec)}/{html.escape(r.scenario)}: "
-                              f"{html.escape(p.name)}</h3><pre>{html.escape(p.trace.render())}"
-                              f"</pre><p>Replay: <code>khomc replay "
-                              f"{html.escape(p.trace_path or '')}</code></p>")
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>khomc review</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; }}
-table {{ border-collapse: collapse; }}
-td, th {{ border: 1px solid #999; padding: 0.2em 0.6em; }}
-.HOLDS {{ background: #cfc; }} .VIOLATED {{ background: #fcc; }} .UNKNOWN {{ background: #eee; }}
-pre {{ background: #f6f6f6; padding: 0.5em; overflow-x: auto; }}
-</style></head><body>
-<h1>khomc review</h1>
-<p>khomc {__version__}. HOLDS: every state within the bounds explored. UNKNOWN: a budget ran out.
-VIOLATED: with a trace that replays.</p>
-<table id="matrix"><tr><th>scenario</th><th>property</th><th>verdict</th><th>detail</th><th>evidence</th></tr>
-{chr(10).join(rows)}
-</table>
-{chr(10).join(traces)}
-</body></html>
+            if p.name not in names:
+                names.append(p.name)
+    return names
+
+
+# -- HTML ----------------------------------------------------------------------------------------
+
+CSS = """
+body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
+table { border-collapse: collapse; margin: 1em 0; }
+td, th { border: 1px solid #999; padding: 0.2em 0.6em; vertical-align: top; }
+.HOLDS { background: #cfc; } .VIOLATED { background: #fcc; } .UNKNOWN { background: #eee; }
+pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; }
+svg { border: 1px solid #ccc; margin: 0.5em 0; }
 """
+
+
+def page(results, folder: Path, failures=()) -> str:
+    e = html.escape
+    props = _property_names(results)
+    cells = matrix_cells(results)
+    head = "".join(f"<th>{e(n)}</th>" for n in props)
+    rows = []
+    for spec, row in cells.items():
+        tds = []
+        for name in props:
+            if name not in row:
+                tds.append("<td></td>")
+                continue
+            v, sc, r = row[name]
+            tds.append(f'<td class="{v}"><a href="#{_slug(spec + "-" + sc)}">{v}</a>'
+                       f"<br><small>{e(sc)}, {e(r.engine)}, {r.distinct:,} states</small></td>")
+        rows.append(f"<tr><th>{e(spec)}</th>{''.join(tds)}</tr>")
+    body = [f"<h1>khomc review</h1><p>khomc {__version__}. HOLDS: every state within the "
+            "bounds explored. UNKNOWN: a budget ran out. VIOLATED: with a trace that replays.</p>",
+            f'<h2>Matrix (era × property)</h2><table id="matrix"><tr><th>era</th>{head}</tr>'
+            + "".join(rows) + "</table>"]
+    body += [f"<p>A check failed to run: {e(f)}</p>" for f in failures]
+    changes = era_changes(results)
+    if changes:
+        body.append("<h2>What changed, era by era</h2>")
+        for spec, prev, what, diffs in changes:
+            items = "".join(f"<li>{e(d)}</li>" for d in diffs) or \
+                "<li>no verdict changed on shared scenarios</li>"
+            body.append(f"<h3>{e(prev)} → {e(spec)}</h3><p>{e(what)}</p><ul>{items}</ul>")
+    for r in results:
+        body.append(_scenario_html(r, folder))
+    cov = []
+    for r in results:
+        vac = [p.name for p in r.properties
+               if p.kind == "sometimes" and p.verdict is Verdict.VIOLATED]
+        if r.unreached or vac:
+            cov.append(f"<li><b>{e(r.spec)}/{e(r.scenario)}</b>: "
+                       + (f"vacuous: {e(', '.join(vac))}; " if vac else "")
+                       + e(", ".join(f"{f}:{l} ({fn})" for f, l, fn in r.unreached)) + "</li>")
+    body.append("<h2>Coverage</h2><p>Await points (effects) no explored run reached, and "
+                "vacuous properties.</p><ul>" + "".join(cov) + "</ul>")
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>khomc review</title><style>{CSS}</style></head><body>\n"
+            + "\n".join(body) + "\n</body></html>\n")
+
+
+def _scenario_html(r: CheckResult, folder: Path) -> str:
+    e = html.escape
+    params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "no parameters"
+    rows = "".join(
+        f"<tr><td>{e(p.name)}</td><td>{e(p.kind)}</td><td class=\"{p.verdict}\">{p.verdict}</td>"
+        f"<td>{e(p.message)}"
+        + (f' <a href="{e(_rel(p.trace_path, folder))}">trace</a>'
+           if p.trace_path and p.verdict is Verdict.VIOLATED else "") + "</td></tr>"
+        for p in r.properties)
+    parts = [f'<h2 id="{_slug(r.spec + "-" + r.scenario)}">{e(r.spec)} / {e(r.scenario)}</h2>',
+             f"<p>Bounds: {e(params)}; engine {e(r.engine)}, "
+             f"{'exhaustive' if r.exhaustive else 'stopped: ' + e(r.stop)}; {r.distinct:,} "
+             f"distinct states, {r.transitions:,} transitions, depth {r.depth}, "
+             f"{r.seconds:.2f} s.</p>",
+             f"<table><tr><th>property</th><th>kind</th><th>verdict</th><th>detail</th></tr>"
+             f"{rows}</table>"]
+    for p in r.properties:
+        if p.trace is not None and p.verdict is Verdict.VIOLATED:
+            parts += [f"<h3>{e(r.scenario)}: {e(p.name)}</h3><p>{e(p.doc)}</p>",
+                      f"<pre>{e(splat(p.trace))}</pre>", sequence_diagram(p.trace),
+                      f"<details><summary>steps and state changes</summary><pre>"
+                      f"{e(p.trace.render())}</pre></details>",
+                      f"<p>Replay: <code>khomc replay {e(p.trace_path or '')}</code></p>"]
+    return "\n".join(parts)
 
 
 def run(args, out) -> int:
@@ -142,14 +302,19 @@ def run(args, out) -> int:
     bounds = Bounds(args.max_states, args.max_depth, args.time_limit)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
     if args.workers > 1:
-        results = collect_parallel(specs, bounds, args.engine, out, args.workers, folder)
+        results, failures = collect_parallel(specs, bounds, args.engine, out, args.workers,
+                                             folder)
     else:
         results = collect(specs, bounds, args.engine, out, progress=not args.no_progress)
     _save(results, folder)
-    (folder / "REPORT.md").write_text(markdown(results))
-    (folder / "index.html").write_text(page(results))
+    (folder / "REPORT.md").write_text(markdown(results, folder, failures))
+    (folder / "index.html").write_text(page(results, folder, failures))
     (folder / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=1))
     out.write(f"wrote {folder / 'REPORT.md'} and {folder / 'index.html'}\n")
-    interrupted = any(r.stop == "interrupted" for r in results)
-    return 130 if interrupted else 0
+    for f in failures:
+        sys.stderr.write(f"khomc: a check failed: {f}\n")
+    if any(r.stop == "interrupted" for r in results):
+        return 130
+    return 2 if failures else 0

@@ -56,6 +56,7 @@ class Effect:
     __slots__ = ()
     branching = False
     acquires = False      # True for lock acquisitions (lockdep's lock-order graph uses them)
+    read_only = False     # True when the effect never changes the world (a plain read)
     _fields: tuple[str, ...] = ()
 
     def __await__(self):
@@ -98,6 +99,7 @@ class Load(Effect):
     """Read one shared variable: ``READ_ONCE(x)``."""
 
     __slots__ = ("var",)
+    read_only = True
     _fields = ("var",)
 
     def __init__(self, var: Var):
@@ -206,6 +208,7 @@ class Choose(Effect):
     """Explicit nondeterminism: the observation is one of *options*, each explored."""
 
     __slots__ = ("options", "what")
+    read_only = True
     _fields = ("options", "what")
     branching = True
 

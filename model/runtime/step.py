@@ -27,6 +27,8 @@ class EffectRecord:
     label: str
     obs: Any
     choice: int | None = None
+    objects: tuple = ()        # names of the shared variables the effect may touch
+    writes: bool = False       # the effect may change them (not a plain read)
 
 
 class StepError(Exception):
@@ -114,7 +116,10 @@ class Stepper:
             indexed = list(enumerate(outcomes))
         for ci, (w2, obs) in indexed:
             if record is not None:
-                record.append(EffectRecord(eff.label(), obs, ci if branching else None))
+                slots = eff.slots() or ()
+                record.append(EffectRecord(eff.label(), obs, ci if branching else None,
+                                           tuple(self.model.vars[s].name for s in slots),
+                                           not eff.read_only))
             lid2 = table.advance(lid, obs)
             ch = choices + (ci,) if branching else choices
             if table.chained[lid2] and table.pending[lid2] is not None:
