@@ -121,6 +121,8 @@ def _search_options(p, scenario_params: bool = True) -> None:
     p.add_argument("--compact", action="store_true",
                    help="bfs/dfs: store 64-bit fingerprints, not states (prints the collision "
                         "probability)")
+    p.add_argument("--por", action="store_true",
+                   help="bfs/dfs: partial-order reduction (ample sets on task-private state)")
     p.add_argument("--symmetry", action="store_true",
                    help="bfs/dfs: identify states up to the scenario's declared symmetry "
                         "(safety properties only)")
@@ -197,7 +199,8 @@ def run_check(model, args) -> CheckResult:
         raise UsageError("--checkpoint needs --engine bfs")
     search = Search(model, args.engine, _bounds(args), progress=not args.no_progress,
                     stop_at_first=args.first, compact=args.compact, symmetry=args.symmetry,
-                    checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every)
+                    checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
+                    por=args.por)
     return search.run()
 
 

@@ -155,6 +155,9 @@ def termination_check(search, prop, pr, exhausted, build_trace):
     if search.symmetry is not None:
         pr.message = "not analysed: symmetry reduction is sound for safety properties only"
         return pr
+    if search.por is not None:
+        pr.message = "not analysed: partial-order reduction keeps safety, not the full graph"
+        return pr
     if not search.record_graph:
         pr.message = (f"the state graph ({search.count:,} states) exceeded the "
                       f"graph limit ({search.graph_limit:,}); termination was not analysed")

@@ -78,7 +78,7 @@ class Search:
                  progress: bool = False, graph_limit: int = DEFAULT_GRAPH_LIMIT,
                  stop_at_first: bool = False, compact: bool = False, symmetry: bool = False,
                  checkpoint: str | None = None, checkpoint_every: float = 60.0,
-                 shuffle: int | None = None):
+                 shuffle: int | None = None, por: bool = False):
         if engine not in ("bfs", "dfs"):
             raise ValueError(f"unknown exhaustive engine {engine!r} (bfs, dfs)")
         self.model = model
@@ -119,6 +119,11 @@ class Search:
         self.checkpoint_every = checkpoint_every
         self._resumed = False
         self.shuffle = shuffle             # a seed: explore successors in a shuffled order
+        self.por = None
+        if por:
+            from .por import AmpleSets
+            self.por = AmpleSets(model)
+            self.graph_limit = graph_limit = 0    # the reduced graph says nothing of liveness
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
 
@@ -127,6 +132,8 @@ class Search:
         model = self.model
         self._props = list(model.properties)
         self._monitor = Monitor(model)
+        if self.por is not None:
+            self._monitor.view.hidden = frozenset(model.private)
         start = time.perf_counter() - self.elapsed
         self._last_checkpoint = time.perf_counter()
         stop = "exhausted"
@@ -221,6 +228,9 @@ class Search:
 
     def _expand(self, sid: int, state) -> list:
         succ = self.stepper.expand(state)
+        if self.por is not None:
+            ids, key = self.ids, self.key
+            succ = self.por.ample(state, succ, lambda nxt: key(nxt) in ids)
         if self.shuffle is not None:
             random.Random(self.shuffle * 1_000_003 + sid).shuffle(succ)
         if not succ and not self.stepper.all_done(state):
@@ -376,6 +386,9 @@ class Search:
             res.collision_probability = collision_probability(self.count, self.transitions)
             res.notes.append(f"fingerprints: probability that a collision hid a state "
                              f"(optimistic, as TLC computes it) {res.collision_probability:.1e}")
+        if self.por is not None:
+            res.reductions.append("partial-order reduction (ample sets on private state)")
+            res.notes.append("partial-order reduction was used: termination was not analysed")
         if self.symmetry is not None:
             res.reductions.append("symmetry (safety properties only)")
             res.notes.append("symmetry reduction was used: verdicts hold for safety properties "

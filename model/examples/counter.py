@@ -93,6 +93,27 @@ def abba_serial() -> Model:
     return m
 
 
+async def prepare_then_increment(buf, count, K):
+    i = 0
+    while i < K:                      # fill a private buffer, one store per page
+        await store(buf, i + 1)
+        i += 1
+    v = await load(count)
+    await store(count, v + 1)
+
+
+def private_work(N: int = 2, K: int = 3) -> Model:
+    m = Model("counter", "private-work", {"N": N, "K": K})
+    count = m.var("count", 0)
+    for i in range(N):
+        buf = m.var(f"buf{i}", 0, private_to=f"inc{i}")
+        m.task(f"inc{i}", prepare_then_increment, buf, count, K)
+    m.final("no-lost-update", lambda s: s[count] == N,
+            doc="The racy increment after the private work still loses an update.")
+    m.sometimes("all-incremented", lambda s: s[count] == N)
+    return m
+
+
 async def waiter(flag):
     while not await load(flag):
         pass
@@ -115,6 +136,9 @@ SCENARIOS = [
     Scenario("locked", locked, {"N": 2}, "The same under a mutex."),
     Scenario("abba", abba, {}, "Two tasks take mutexes A and B in opposite orders."),
     Scenario("spin", spin, {}, "A task spins on a flag that is never set."),
+    Scenario("private-work", private_work, {"N": 2, "K": 3},
+             "Each task fills a private buffer, then increments racily: what partial-order "
+             "reduction saves."),
     Scenario("abba-serial", abba_serial, {},
              "A then B, later B then A, never at the same time: no run deadlocks, but the "
              "lock order has a cycle (what lockdep reports)."),

@@ -51,15 +51,20 @@ BUILTIN = (
 class View:
     """What a property sees of one state: ``view[var]``, task status and results."""
 
-    __slots__ = ("world", "locs", "_table", "_index")
+    __slots__ = ("world", "locs", "_table", "_index", "hidden")
 
     def __init__(self, table: TaskTable, index: dict[str, int]):
         self._table = table
         self._index = index
         self.world: tuple = ()
         self.locs: tuple = ()
+        self.hidden: frozenset = frozenset()   # slots properties may not read (under POR)
 
     def __getitem__(self, var: Var) -> Any:
+        if var.slot in self.hidden:
+            from .tasks import SpecError
+            raise SpecError(f"a property reads {var.name!r}, which is private to a task: "
+                            "partial-order reduction needs properties that do not see it")
         return self.world[var.slot]
 
     def _lid(self, task: str) -> int:
@@ -103,10 +108,15 @@ class Model:
         self.properties: list[Property] = list(BUILTIN)
         self.table = TaskTable()
         self.symmetry: list[tuple[str, tuple[Var, ...]]] = []
+        self.private: dict[int, str] = {}      # slot -> the only task that may touch it
 
     # -- building ----------------------------------------------------------------------------
-    def var(self, name: str, initial: Any) -> Var:
-        """A shared variable (one world slot); *initial* must be an immutable value."""
+    def var(self, name: str, initial: Any, private_to: str | None = None) -> Var:
+        """A shared variable (one world slot); *initial* must be an immutable value.
+
+        ``private_to`` names the only task that touches it (partial-order reduction may then
+        treat that task's steps on it as independent of everything; properties may not read it).
+        """
         try:
             hash(initial)
         except TypeError:
@@ -115,6 +125,8 @@ class Model:
         v = Var(len(self._initial), name)
         self._initial.append(initial)
         self.vars.append(v)
+        if private_to is not None:
+            self.private[v.slot] = private_to
         return v
 
     def task(self, name: str, fn: Callable, *args: Any) -> None:
