@@ -20,6 +20,7 @@ the state space; a budget or Ctrl-C leaves the undecided ones UNKNOWN with the n
 from __future__ import annotations
 
 import random
+import signal
 import sys
 import time
 from array import array
@@ -137,6 +138,11 @@ class Search:
         start = time.perf_counter() - self.elapsed
         self._last_checkpoint = time.perf_counter()
         stop = "exhausted"
+        self._stop_requested = False
+        try:
+            old_handler = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:              # not the main thread: Ctrl-C stays KeyboardInterrupt
+            old_handler = None
         try:
             init = self.stepper.initial()
             self._init = init
@@ -148,12 +154,21 @@ class Search:
             stop = "interrupted"
         finally:
             self.progress.done()
+            if old_handler is not None:
+                signal.signal(signal.SIGINT, old_handler)
         seconds = time.perf_counter() - start
         if self.checkpoint and stop not in ("exhausted", "first", "max-depth"):
             self.elapsed = seconds
             from . import checkpoint
             checkpoint.save(self, self.checkpoint)
         return self._result(stop, seconds)
+
+    def _on_sigint(self, signum, frame) -> None:
+        """Ctrl-C: stop at the next state boundary (so a checkpoint is consistent); a second
+        Ctrl-C interrupts at once."""
+        if self._stop_requested:
+            raise KeyboardInterrupt
+        self._stop_requested = True
 
     @classmethod
     def resume(cls, path: str, progress: bool = False, checkpoint_every: float = 60.0,
@@ -258,6 +273,8 @@ class Search:
         clock = time.perf_counter
         expanded = 0
         while frontier:
+            if self._stop_requested:
+                return "interrupted"
             # the state leaves the frontier only once fully expanded, so a checkpoint written
             # on Ctrl-C expands it again on resume (what was already added is found in ids)
             sid, state = frontier[0]
@@ -310,6 +327,8 @@ class Search:
         stack = [(0, self._expand(0, self._init), 0)]
         expanded = 1
         while stack:
+            if self._stop_requested:
+                return "interrupted"
             sid, succ, i = stack[-1]
             d = depth[sid]
             if i == 0:
