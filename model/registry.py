@@ -13,6 +13,7 @@ from .runtime.spec import Model, Scenario
 SPECS = {
     "counter": "model.examples.counter",
     "spinkho": "model.examples.spinkho",
+    "v5": "model.kho.v5_scenarios",
 }
 
 

@@ -1,0 +1,1 @@
+"""KHO users and operators: the tasks that drive a KHO design in the scenarios."""

@@ -1,0 +1,141 @@
+"""KHO's promises, checked on the v5 model: named properties with what a failure means.
+
+Owns the property functions the v5 scenarios register.  Each reads the world through a
+:class:`model.runtime.View`; the handover ones look only at the :class:`model.kho.v5.Handover`
+snapshot taken at machine_kexec, so whatever the old kernel's tasks do after kexec (in the
+model they are not stopped) cannot change a verdict.  The promises are those of
+../shared/reference/kho-semantics.md §6 (I1, I2, I5) and of the v5 review (§2.3, §5).
+"""
+
+from __future__ import annotations
+
+from ..drivers import fdbox
+from .fdt import FdtTree, canonical, unflatten
+from .v5 import KhoV5, Ghost, fdt_tree, live_at, segment_blob, tree_props
+from .v5_boot import boot
+
+CONVERSION = "conversion-race-free"
+NO_PAGE_LOST = "no-preserved-page-lost"
+MEMORY_SAFETY = "memory-safety"
+KEXEC_REACHED = "kexec-reached"
+FINALIZE_OK = "finalize-succeeded"
+ADD_REFUSED = "add-after-freeze-refused"
+REVIVED = "next-kernel-revived"
+
+DOCS = {
+    CONVERSION:
+        "The hashtable-to-FDT conversion is race-free: the FDT handed over at kexec equals the "
+        "state tree at the freeze point (kho_out.fdt set under down_write), with every property "
+        "holding the bytes its pointer pointed at then, and the tree at kexec is still that "
+        "tree.  A failure means an add or remove that returned success was lost or torn, or "
+        "one made after the freeze changed the tree (it should have returned -EBUSY and left "
+        "no trace).",
+    NO_PAGE_LOST:
+        "No preserved page is lost: every page whose preserve returned 0 and was not "
+        "unpreserved (with 0) before kexec is reserved by the next kernel; nothing else is "
+        "reserved except KHO's own chunk pages; every fd an FDBox recorded in the FDT restores "
+        "as an order-0 folio with the bytes the driver wrote, each page at most once.  A "
+        "failure means the next kernel hands a preserved page to the buddy allocator, reserves "
+        "memory nobody preserved, or restores wrong data.",
+    MEMORY_SAFETY:
+        "Memory safety: no KASAN report (use after free, double free, invalid free, an "
+        "out-of-bounds write of the FDT into its ksegment) and no preserved page freed before "
+        "kexec.  A failure names the access and who allocated and freed the object (the "
+        "'kasan' slot of the trace's last state).",
+    KEXEC_REACHED:
+        "Vacuity guard: some run reaches machine_kexec with a KHO FDT in its segment.",
+    FINALIZE_OK:
+        "Vacuity guard: some run has kho_finalize return 0.",
+    ADD_REFUSED:
+        "Vacuity guard: some run has a state-tree mutator return -EBUSY because KHO was frozen.",
+    REVIVED:
+        "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
+}
+
+
+def expected_fdt(ghost: Ghost, first_chunk_phys: int) -> FdtTree:
+    """The FDT the frozen tree should have produced, from the ghost's snapshot."""
+    snap = dict(ghost.frozen_values)
+    values = []
+    for _, _, value in tree_props(ghost.frozen_tree):
+        if value[0] == "mem":
+            values.append(snap[value[1]])
+        elif value[0] == "var":
+            values.append(first_chunk_phys.to_bytes(8, "little"))
+        else:
+            values.append(value[1])
+    return fdt_tree(ghost.frozen_tree, tuple(values))
+
+
+def conversion_race_free(kho: KhoV5):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        if h.ghost.frozen_tree is None or h.tree != h.ghost.frozen_tree:
+            return False
+        parsed = unflatten(segment_blob(h.image))
+        if parsed.tree is None:
+            return False
+        return canonical(parsed.tree) == canonical(expected_fdt(h.ghost, h.first_chunk_phys))
+    check.__doc__ = DOCS[CONVERSION]
+    return check
+
+
+def no_page_lost(kho: KhoV5, boxes: tuple = ()):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk = boot(h)
+        promised = h.ghost.promised
+        if not nk.revived:
+            return not promised
+        if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:
+            return False
+        return _fdboxes_restore(nk, h.pages, boxes)
+    check.__doc__ = DOCS[NO_PAGE_LOST]
+    return check
+
+
+def _fdboxes_restore(nk, pages, boxes) -> bool:
+    seen = set()
+    for box in boxes:
+        for r in fdbox.restore(nk, box, pages):
+            if r.order != 0 or r.phys in seen:
+                return False
+            if r.data != fdbox.contents(box, int(r.key[2:])):
+                return False
+            seen.add(r.phys)
+    return True
+
+
+def memory_safety(kho: KhoV5):
+    def check(s) -> bool:
+        if s[kho.heap.kasan] is not None:
+            return False
+        h = s[kho.handover]
+        return h is None or all(live_at(h.pages, pfn) for pfn in h.ghost.promised)
+    check.__doc__ = DOCS[MEMORY_SAFETY]
+    return check
+
+
+def _finalized(s, kho: KhoV5) -> bool:
+    """kho_finalize has returned 0: KHO is frozen and nobody holds the kexec lock any more, or
+    kexec went ahead (it auto-finalizes under the lock)."""
+    return s[kho.handover] is not None or (s[kho.fdt] != 0 and s[kho.kexec_lock.var] is None)
+
+
+def register(m, kho: KhoV5, boxes: tuple = (), guards: tuple = (KEXEC_REACHED, FINALIZE_OK)):
+    """Add the promises and the chosen vacuity guards to model *m*."""
+    m.always(CONVERSION, conversion_race_free(kho), DOCS[CONVERSION])
+    m.always(NO_PAGE_LOST, no_page_lost(kho, boxes), DOCS[NO_PAGE_LOST])
+    m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
+    checks = {
+        KEXEC_REACHED: lambda s: s[kho.handover] is not None,
+        FINALIZE_OK: lambda s: _finalized(s, kho),
+        ADD_REFUSED: lambda s: s[kho.ghost].refused,
+        REVIVED: lambda s: s[kho.handover] is not None and boot(s[kho.handover]).revived,
+    }
+    for g in guards:
+        m.sometimes(g, checks[g], DOCS[g])

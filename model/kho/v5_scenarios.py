@@ -1,0 +1,240 @@
+"""KHO v5 (seed design, 20250320015551.2157511-1-changyuanl@google.com): scenarios and bounds.
+
+Each scenario composes drivers and an operator over one :class:`model.kho.v5.KhoV5` machine and
+registers KHO's promises (:mod:`model.kho.v5_properties`) with the vacuity guards that make sense
+for it.  Common parameters: ``pages`` (physical pages), ``fail_allocs`` (allocation failures the
+search may inject), ``fdt_max`` (kho_out.fdt_max at boot) and ``mutants`` (comma-separated names
+from :data:`model.kho.v5.MUTANTS`; empty for the design as posted).
+"""
+
+from __future__ import annotations
+
+from ..drivers.fdbox import fdbox
+from ..drivers.finalize_notifier import NODE as NOTIF, finalize_notifier
+from ..drivers.freed_buffer import freed_buffer
+from ..drivers.operator import operator
+from ..kernel.alloc import PAGE_SIZE, Heap
+from ..kernel.errno import EINVAL
+from ..runtime import Model, Scenario
+from . import v5_properties as props
+from .v5 import ROOT, KhoV5, initial_tree, kho_preserve_phys, static
+from ..drivers.common import _alloc_filled
+from ..kernel.alloc import kvmalloc
+from ..runtime.effects import atomic
+
+FDT_MAX = 1024
+
+
+def _mutants(text: str) -> frozenset:
+    return frozenset(t.strip() for t in text.split(",") if t.strip())
+
+
+def _machine(name: str, doc: str, pages: int, fail_allocs: int, fdt_max: int, mutants: str,
+             boxes: tuple = (), nodes: tuple = (), boot_props: tuple = (),
+             fail_sites: frozenset | None = None, detached: tuple = (), ntasks: int = 3):
+    """*boxes* and *nodes* are linked under the root at boot; *detached* nodes are only
+    kho_init_node'd (their driver links them later).  *pages* is each task's own range of
+    physical pages (see :mod:`model.kernel.alloc`); *ntasks* how many tasks allocate."""
+    m = Model("v5", name, doc=doc)
+    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
+    attached = tuple((ROOT, n, n) for n in boxes + nodes)
+    tree = initial_tree(nodes=boxes + nodes + detached, attached=attached, props=boot_props)
+    kho = KhoV5(m, heap, fdt_max, tree, _mutants(mutants))
+    return m, kho
+
+
+def _operator_saw(m: Model, step: tuple):
+    def check(s) -> bool:
+        return s.done("operator") and step in s.result("operator")
+    return check
+
+
+# -- the scenarios --------------------------------------------------------------------------------
+
+def fdbox_race(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+               mutants: str = "") -> Model:
+    """Two FDBoxes save an fd each, the second drops its fd again, while the operator loads
+    the next kernel, finalizes and kexecs."""
+    boxes = ("fdbox0", "fdbox1")
+    m, kho = _machine("fdbox-race", fdbox_race.__doc__, pages, fail_allocs, fdt_max, mutants,
+                      boxes=boxes)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
+    m.task("fdbox1", fdbox, kho, "fdbox1", 1, True)
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.ADD_REFUSED,
+                                   props.REVIVED))
+    return m
+
+
+def notifier_refinalize(pages: int = 12, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                        fdboxes: int = 1, mutants: str = "") -> Model:
+    """A FINALIZE-notifier driver and an FDBox; the operator finalizes, unfreezes, finalizes
+    again, loads and kexecs."""
+    boxes = tuple(f"fdbox{i}" for i in range(fdboxes))
+    m, kho = _machine("notifier-refinalize", notifier_refinalize.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,))
+    state = m.var("notif.state", None)
+    m.task("notif", finalize_notifier, kho, state, "ok")
+    for box in boxes:
+        m.task(box, fdbox, kho, box, 1, False)
+    m.task("operator", operator, kho, (("finalize", 1), ("finalize", 0), ("finalize", 1),
+                                       ("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def autofinalize(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                 mutants: str = "") -> Model:
+    """kexec_file_load before any finalize, then kexec: kho_copy_fdt finalizes on its own,
+    while an FDBox saves and drops an fd."""
+    boxes = ("fdbox0",)
+    m, kho = _machine("autofinalize", autofinalize.__doc__, pages, fail_allocs, fdt_max,
+                      mutants, boxes=boxes)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, True)
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.ADD_REFUSED,
+                                   props.REVIVED))
+    return m
+
+
+def fdt_max_small(pages: int = 8, fail_allocs: int = 0, fdt_max: int = 128,
+                  mutants: str = "") -> Model:
+    """fdt_max is too small for the tree: finalize fails with -EINVAL (unfreezing), and so
+    does the auto-finalize of kexec, which then does not happen."""
+    boxes = ("fdbox0",)
+    m, kho = _machine("fdt-max-small", fdt_max_small.__doc__, pages, fail_allocs, fdt_max,
+                      mutants, boxes=boxes)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
+    m.task("operator", operator, kho, (("finalize", 1), ("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, ())
+    m.sometimes("finalize-overflow-refused", _operator_saw(m, ("finalize", -EINVAL)),
+                doc="Vacuity guard: some run has debugfs finalize return -EINVAL because the "
+                    "tree does not fit in fdt_max.")
+    m.sometimes("kexec-refused", _operator_saw(m, ("kexec", -EINVAL)),
+                doc="Vacuity guard: some run has kexec refuse because auto-finalize failed.")
+    return m
+
+
+BIG = 5000
+
+
+def fdt_max_grow(pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SIZE,
+                 mutants: str = "") -> Model:
+    """kexec_file_load reserves an fdt_max-sized ksegment; the operator then raises fdt_max
+    (allowed: KHO is not frozen) so that a big tree fits, and kexecs."""
+    m, kho = _machine("fdt-max-grow", fdt_max_grow.__doc__, pages, fail_allocs, fdt_max,
+                      mutants, nodes=("big",), boot_props=(("big", "blob", static(b"k" * BIG)),))
+    m.task("operator", operator, kho, (("load", 0), ("fdt_max", 4 * PAGE_SIZE), ("kexec", 0)))
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK))
+    return m
+
+
+FINALIZE_SITES = frozenset({"kho_finalize", "new_chunk"})
+
+
+def alloc_fail_finalize(pages: int = 8, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
+                        mutants: str = "") -> Model:
+    """Allocations on the finalize path (the fdt_max buffer, the chunk pages) may fail; the
+    operator retries finalize once, then loads and kexecs, while an FDBox saves an fd."""
+    boxes = ("fdbox0",)
+    m, kho = _machine("alloc-fail-finalize", alloc_fail_finalize.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, boxes=boxes, fail_sites=FINALIZE_SITES)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
+    m.task("operator", operator, kho, (("finalize", 1), ("finalize", 1), ("load", 0),
+                                       ("kexec", 0)))
+    props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    m.sometimes("finalize-enomem", _operator_saw(m, ("finalize", -12)),
+                doc="Vacuity guard: some run has finalize fail with -ENOMEM.")
+    return m
+
+
+def callback_reenters(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                      mutants: str = "") -> Model:
+    """A FINALIZE callback calls back into KHO: it unregisters its own notifier block."""
+    m, kho = _machine("callback-reenters", callback_reenters.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, detached=(NOTIF,))
+    state = m.var("notif.state", None)
+    m.task("notif", finalize_notifier, kho, state, "unregister")
+    m.task("operator", operator, kho, (("finalize", 1),))
+    props.register(m, kho, (), ())
+    return m
+
+
+def notifier_adds(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                  mutants: str = "") -> Model:
+    """A FINALIZE callback calls back into KHO the legal way: kho_add_node under the root
+    (down_write of tree_lock) from inside the chain, then the operator kexecs."""
+    m, kho = _machine("notifier-adds", notifier_adds.__doc__, pages, fail_allocs, fdt_max,
+                      mutants, detached=(NOTIF,))
+    state = m.var("notif.state", None)
+    m.task("notif", finalize_notifier, kho, state, "ok")
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def freed_buffer_scenario(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                          mutants: str = "") -> Model:
+    """A driver frees a buffer whose address is still a property in the tree, while the
+    operator finalizes and kexecs."""
+    m, kho = _machine("freed-buffer", freed_buffer_scenario.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, nodes=("freed",))
+    m.task("freed", freed_buffer, kho, "freed")
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK))
+    return m
+
+
+async def phys_preserver(kho, npages: int) -> int:
+    """A reserve_mem-like user: kvmalloc *npages* pages and kho_preserve_phys the range."""
+    heap = kho.heap
+    buf = await atomic(_alloc_filled)(heap, kvmalloc(heap, npages * PAGE_SIZE, "reserve"),
+                                      b"reserved", "reserve")
+    if not buf:
+        return -12
+    return await kho_preserve_phys(kho, buf, npages * PAGE_SIZE)
+
+
+def preserve_phys_unaligned(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                            npages: int = 3, mutants: str = "") -> Model:
+    """kho_preserve_phys of a 3-page range starting at PFN 3, then finalize and kexec."""
+    m, kho = _machine("preserve-phys-unaligned", preserve_phys_unaligned.__doc__, pages,
+                      fail_allocs, fdt_max, mutants)
+    m.task("reserve", phys_preserver, kho, npages)
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+SCENARIOS = [
+    Scenario("fdbox-race", fdbox_race, {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX,
+                                        "mutants": ""},
+             "FDBox x2 save/drop an fd || load, finalize, kexec"),
+    Scenario("notifier-refinalize", notifier_refinalize,
+             {"pages": 12, "fail_allocs": 0, "fdt_max": FDT_MAX, "fdboxes": 1, "mutants": ""},
+             "FINALIZE notifier || FDBox || finalize, unfreeze, finalize, load, kexec"),
+    Scenario("autofinalize", autofinalize,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+             "FDBox save/drop || load, then kexec auto-finalizes"),
+    Scenario("fdt-max-small", fdt_max_small,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": 128, "mutants": ""},
+             "fdt_max too small: finalize and auto-finalize fail with -EINVAL"),
+    Scenario("fdt-max-grow", fdt_max_grow,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": PAGE_SIZE, "mutants": ""},
+             "load with fdt_max 4 KiB, raise fdt_max, kexec a 5 KiB FDT"),
+    Scenario("alloc-fail-finalize", alloc_fail_finalize,
+             {"pages": 8, "fail_allocs": 1, "fdt_max": FDT_MAX, "mutants": ""},
+             "finalize-path allocation failure || FDBox; finalize retried"),
+    Scenario("callback-reenters", callback_reenters,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+             "a FINALIZE callback unregisters itself (driver misuse)"),
+    Scenario("notifier-adds", notifier_adds,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+             "a FINALIZE callback adds a root node (legal re-entry)"),
+    Scenario("freed-buffer", freed_buffer_scenario,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+             "a driver frees a buffer still recorded in the tree (driver misuse)"),
+    Scenario("preserve-phys-unaligned", preserve_phys_unaligned,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
+             "kho_preserve_phys of 3 pages at PFN 3: v5's ilog2-only split"),
+]

@@ -1,0 +1,52 @@
+"""Every KHO promise can fail: on a mutant of v5 that breaks one rule, the property is VIOLATED.
+
+The mutants are in model.kho.v5.MUTANTS; each run here is exhaustive and small.
+"""
+
+import pytest
+
+from model.engines.result import Verdict
+from model.engines.search import check
+from model.registry import build
+
+V = Verdict.VIOLATED
+
+# the second finalize of notifier-refinalize fails (one injected allocation failure), so
+# kho_unfreeze runs twice: the mutant's stale first_chunk_phys is walked again
+TWICE = {"fail_allocs": 1, "fdboxes": 0}
+
+CASES = [
+    # (property, scenario, extra parameters, mutant)
+    ("conversion-race-free", "autofinalize", {}, "add-skips-freeze-check"),
+    ("conversion-race-free", "autofinalize", {}, "serialize-before-freeze"),
+    ("no-preserved-page-lost", "autofinalize", {}, "preserve-skips-freeze-check"),
+    ("no-preserved-page-lost", "autofinalize", {}, "serialize-before-freeze"),
+    ("memory-safety", "notifier-refinalize", TWICE, "unfreeze-keeps-chunk-pointer"),
+    ("deadlock-free", "notifier-adds", {}, "chain-under-tree-lock"),
+    ("add-after-freeze-refused", "autofinalize", {}, "add-skips-freeze-check"),
+]
+
+
+@pytest.mark.parametrize("prop,scenario,params,mutant", CASES,
+                         ids=[f"{c[0]}-{c[3]}" for c in CASES])
+def test_property_fails_on_mutant(prop, scenario, params, mutant):
+    r = check(build("v5", scenario, {**params, "mutants": mutant}))
+    assert r.property(prop).verdict is V, r.property(prop).message
+    unmutated = check(build("v5", scenario, params))
+    assert unmutated.property(prop).verdict is Verdict.HOLDS
+
+
+def test_stale_chunk_pointer_is_reported_where_the_second_unfreeze_walks_it():
+    """The second kho_unfreeze walks the already freed chunk list: KASAN reports the read of
+    its next pointer, which the first kho_mem_ser_free freed."""
+    r = check(build("v5", "notifier-refinalize", {**TWICE,
+                                                  "mutants": "unfreeze-keeps-chunk-pointer"}))
+    report = r.property("memory-safety").trace.steps[-1].changes["kasan"][1]
+    assert "use-after-free" in report
+    assert "Read in kho_mem_ser_free" in report
+    assert "freed='task operator at kho_mem_ser_free'" in report
+
+
+def test_unknown_mutant_is_refused():
+    with pytest.raises(Exception, match="unknown v5 mutants"):
+        build("v5", "autofinalize", {"mutants": "no-such-mutant"})

@@ -1,0 +1,101 @@
+"""The next kernel of v5 on real and on corrupted inputs: accept what the old kernel handed over,
+refuse anything malformed with a reason, never crash; the FDT decompiles with dtc."""
+
+import shutil
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from model.engines.search import Search
+from model.kho.v5_boot import boot, boot_from
+from model.kho.v5 import segment_blob
+from model.registry import build
+
+
+@pytest.fixture(scope="module")
+def handovers():
+    """Every distinct handover reachable in two scenarios (one with a notifier driver)."""
+    out = {}
+    for name in ("autofinalize", "notifier-adds"):
+        model = build("v5", name)
+        search = Search(model)
+        search.run()
+        slot = next(v for v in model.vars if v.name == "handover").slot
+        for world, _ in search.states:
+            h = world[slot]
+            if h is not None:
+                out[(segment_blob(h.image), h.pages)] = h
+    assert out
+    return list(out.values())
+
+
+def test_every_handover_revives_kho(handovers):
+    for h in handovers:
+        nk = boot(h)
+        assert nk.revived, nk.reason
+        assert nk.metadata or not nk.reserved, "the chunk pages are reserved with the map"
+
+
+def test_fdt_decompiles_with_dtc(handovers, tmp_path):
+    dtc = shutil.which("dtc")
+    if dtc is None:
+        pytest.skip("dtc not installed (apt-get install device-tree-compiler)")
+    blobs = {segment_blob(h.image) for h in handovers}
+    for i, blob in enumerate(sorted(blobs)):
+        path = tmp_path / f"kho{i}.dtb"
+        path.write_bytes(blob)
+        out = subprocess.run([dtc, "-I", "dtb", "-O", "dts", str(path)], check=True,
+                             capture_output=True, text=True).stdout
+        assert 'compatible = "kho-v1";' in out
+        assert "preserved-memory {" in out and "metadata = " in out
+
+
+def _corrupt(data: bytes, edits) -> bytes:
+    buf = bytearray(data)
+    for pos, val in edits:
+        if buf:
+            buf[pos % len(buf)] = val
+    return bytes(buf)
+
+
+SETTINGS = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(edits=st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 255)), max_size=8),
+       cut=st.integers(0, 2048), which=st.integers(0, 1 << 10))
+def test_corrupted_fdt_is_refused_with_a_reason_or_accepted(handovers, edits, cut, which):
+    h = handovers[which % len(handovers)]
+    blob = _corrupt(segment_blob(h.image), edits)[:cut or None]
+    nk = boot_from(blob, h.pages)
+    assert nk.revived or nk.reason
+
+
+@SETTINGS
+@given(edits=st.lists(st.tuples(st.integers(0, 4095), st.integers(0, 255)), min_size=1,
+                      max_size=8),
+       which=st.integers(0, 1 << 10), target=st.integers(0, 1 << 10))
+def test_corrupted_map_pages_are_refused_with_a_reason_or_accepted(handovers, edits, which,
+                                                                  target):
+    """Corrupt one chunk or bitmap page in memory: the next kernel either reads a map (maybe a
+    different one) or disables KHO revival with a reason; it never raises."""
+    h = handovers[which % len(handovers)]
+    pages = list(h.pages)
+    candidates = [i for i, p in enumerate(pages) if p is not None and not isinstance(p, int)
+                  and isinstance(p.data, bytes)]
+    i = candidates[target % len(candidates)]
+    pages[i] = pages[i]._replace(data=_corrupt(pages[i].data.ljust(4096, b"\0"), edits))
+    nk = boot_from(segment_blob(h.image), tuple(pages))
+    assert nk.revived or nk.reason
+    assert all(0 <= pfn < len(pages) for pfn in nk.reserved)
+
+
+@pytest.mark.parametrize("blob,why", [
+    (b"", "shorter than an FDT header"),
+    (b"\xd0\x0d\xfe\xed" + b"\0" * 60, "fdt_check_header"),
+])
+def test_garbage_is_refused(blob, why):
+    nk = boot_from(blob, ())
+    assert not nk.revived and why in nk.reason

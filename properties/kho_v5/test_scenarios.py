@@ -1,0 +1,87 @@
+"""KHO v5: every scenario x property, with the verdict and the distinct-state count pinned.
+
+Each VIOLATED verdict is a finding, with its trace in traces/corpus/ (replayed by
+properties/test_corpus.py) and the reasoning below:
+
+* fdt-max-grow / memory-safety - a flaw of the design.  kho_fill_kimage (patch 10/16) sizes the
+  empty kho-fdt ksegment from fdt_max at kexec_file_load time, but the debugfs fdt_max file
+  only refuses writes once KHO is frozen (patch 07/16), not once an image has reserved the old
+  size.  Raising fdt_max between ``kexec -s -l`` and ``kexec -e`` lets auto-finalize build an FDT
+  larger than the segment, and kho_copy_fdt maps PAGE_ALIGN(fdt_max) bytes and memcpy()s
+  fdt_totalsize bytes past the segment's end.  The cover letter makes exactly this order
+  (load before finalize) a goal of v5.
+* preserve-phys-unaligned / no-preserved-page-lost - a flaw of the v5 code (patch 09/16).
+  kho_preserve_phys splits [pfn, end) with ``order = ilog2(end_pfn - pfn)`` alone, without the
+  alignment term ``count_trailing_zeros(pfn)`` that 6.16 has; __kho_preserve records bit
+  ``pfn >> order`` and the next kernel rebuilds ``(pfn >> order) << order``.  A 3-page range at
+  PFN 1 is recorded as order 1 at PFN 0 plus order 0 at PFN 3: PFN 2 is lost and PFN 0, which
+  nobody preserved, is reserved.
+* freed-buffer / memory-safety - a misuse by the driver.  kho_add_prop's kerneldoc requires
+  the value to stay valid through finalization; the driver kfree()s it while it is still in
+  the tree, and kho_convert_tree reads freed memory (KASAN use-after-free, naming the freeing
+  task and call site).  v5 cannot detect it: the tree stores only the pointer.
+* callback-reenters / deadlock-free - a misuse by the driver.  A FINALIZE callback that
+  unregisters its notifier sleeps in down_write on the chain's rwsem, which
+  blocking_notifier_call_chain holds for read in the same task (kernel/notifier.c documents
+  that callbacks must not do this).
+"""
+
+import pytest
+
+from model.engines.result import Verdict
+from model.engines.search import check
+from model.registry import build, scenarios
+
+H, V = Verdict.HOLDS, Verdict.VIOLATED
+
+BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+GUARDS = {"kexec-reached": H, "finalize-succeeded": H}
+
+PINNED = {
+    "fdbox-race": (44008, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
+                           "next-kernel-revived": H}),
+    "notifier-refinalize": (21503, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
+    "autofinalize": (403, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
+                           "next-kernel-revived": H}),
+    "fdt-max-small": (932, {**BUILTIN, **PROMISES, "finalize-overflow-refused": H,
+                            "kexec-refused": H}),
+    "fdt-max-grow": (18, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
+    "alloc-fail-finalize": (872, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
+                                  "finalize-enomem": H}),
+    "callback-reenters": (52, {**BUILTIN, **PROMISES, "deadlock-free": V}),
+    "notifier-adds": (113, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
+    "freed-buffer": (121, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
+    "preserve-phys-unaligned": (183, {**BUILTIN, **PROMISES, **GUARDS,
+                                      "next-kernel-revived": H, "no-preserved-page-lost": V}),
+}
+
+
+def test_every_v5_scenario_is_pinned():
+    assert {s.name for s in scenarios("v5")} == set(PINNED)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_v5_scenario_verdicts_and_state_count(name):
+    distinct, expected = PINNED[name]
+    r = check(build("v5", name))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == expected
+    assert r.distinct == distinct
+    assert r.seconds < 30, f"{name} took {r.seconds:.1f} s: no longer a default-size scenario"
+
+
+def test_freed_buffer_kasan_report_names_allocator_and_freer():
+    r = check(build("v5", "freed-buffer"))
+    trace = r.property("memory-safety").trace
+    report = trace.steps[-1].changes["kasan"][1]
+    assert "use-after-free" in report
+    assert "kho_flatten_tree by task operator" in report
+    assert "task freed at freed_buffer_init" in report
+    assert "task freed at freed_buffer_exit" in report
+
+
+def test_callback_reentry_deadlock_is_a_self_deadlock_on_the_chain_rwsem():
+    p = check(build("v5", "callback-reenters")).property("deadlock-free")
+    assert ("operator waits: down_write(kho_out.chain_head.rwsem) sleeps: held for read by "
+            "operator") in p.message
