@@ -148,6 +148,8 @@ def _search_options(p, scenario_params: bool = True) -> None:
     if scenario_params:
         p.add_argument("-D", dest="params", action="append", metavar="NAME=VALUE",
                        help="scenario parameter (bound), e.g. -D N=4 -D K=6")
+        p.add_argument("--fail-allocs", type=int, metavar="K",
+                       help="allocation failures the search may inject (-D fail_allocs=K)")
 
 
 # -- commands ----------------------------------------------------------------------------------
@@ -245,6 +247,8 @@ def _exit_for(results: list[CheckResult]) -> int:
 
 def cmd_check(args, out) -> int:
     params = _params(args.params)
+    if args.fail_allocs is not None:
+        params["fail_allocs"] = str(args.fail_allocs)
     if args.scenario:
         names = [registry.scenario(args.spec, args.scenario).name]
     else:

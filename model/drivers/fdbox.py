@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..kernel.alloc import PAGE_SIZE, folio_put, kfree
-from ..kernel.errno import ENOMEM
+from ..kernel.errno import EBUSY, ENOMEM
 from ..kho import v5
 from ..kho.fdt import FdtTree
 from .common import folio_alloc_filled, kmalloc_filled
@@ -45,6 +45,8 @@ async def save_fd(kho, node: str, k: int):
     if not folio:
         return (-ENOMEM, 0, 0)
     err = await v5.kho_preserve_folio(kho, folio, 0)
+    while err == -EBUSY and "fdbox-retries-ebusy" in kho.mutants:
+        err = await v5.kho_preserve_folio(kho, folio, 0)     # the misuse: spin until unfrozen
     if err:
         await folio_put(heap, folio, "fdbox_save_fd")
         return (err, 0, 0)

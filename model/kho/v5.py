@@ -101,6 +101,8 @@ MUTANTS = {
     "unfreeze-keeps-chunk-pointer": "kho_unfreeze frees the chunk list but leaves "
                                     "kho_out.first_chunk_phys pointing at it",
     "chain-under-tree-lock": "kho_finalize runs the FINALIZE chain holding tree_lock for write",
+    "fdbox-retries-ebusy": "(a driver mutant) the FDBox retries kho_preserve_folio while it "
+                           "returns -EBUSY, busy-waiting for an unfreeze that never comes",
 }
 
 

@@ -24,6 +24,8 @@ CASES = [
     ("memory-safety", "notifier-refinalize", TWICE, "unfreeze-keeps-chunk-pointer"),
     ("deadlock-free", "notifier-adds", {}, "chain-under-tree-lock"),
     ("add-after-freeze-refused", "autofinalize", {}, "add-skips-freeze-check"),
+    # a driver that busy-waits on -EBUSY never finishes once KHO froze: a fair cycle
+    ("terminates", "autofinalize", {}, "fdbox-retries-ebusy"),
 ]
 
 
