@@ -3,10 +3,12 @@
 Owns the last pass every sampling engine applies to its counterexample.  Hypothesis shrinks the
 *choice sequence* of its state machine, where a step is an index into the current state's
 successors; removing an early step changes what later indices mean, so it can stop short of the
-shortest schedule.  This pass works on steps as (task, choices) instead: it tries to delete each
-run of one to four consecutive steps (an add-then-remove cycle of a driver is three), replays
-the rest by task name, and keeps the shorter schedule when every step still applies and the
-same property still fails.  The result is 1-minimal: no single step can be removed.
+shortest schedule.  This pass works on steps as (task, choices) instead: it tries to drop a
+task's steps (all of them, or its last k), then each run of one to four consecutive steps (an
+add-then-remove cycle of a driver is three), replays the rest by task name, and keeps the
+shorter schedule when every step still applies and the same property still fails.  The result
+is 1-minimal: no single step can be removed.  It is not always the shortest counterexample:
+that may need the steps in another order, which only a breadth-first search finds.
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ def shrink(model, schedule: list, name: str, stepper: Stepper | None = None) -> 
     improved = True
     while improved:
         improved = False
+        for candidate in _task_cuts(named):
+            if len(candidate) < len(named) and _fails(stepper, monitor, candidate, name, None):
+                named = _shortest_prefix(stepper, monitor, candidate, name)
+                improved = True
+                break
+        if improved:
+            continue
         for width in (1, 2, 3, 4):
             i = 0
             while i + width <= len(named):
@@ -68,6 +77,16 @@ def shrink(model, schedule: list, name: str, stepper: Stepper | None = None) -> 
                 else:
                     i += 1
     return _to_tids(stepper, named)
+
+
+def _task_cuts(named):
+    """Candidates that drop one task's steps: all of them, or its last k (its tail)."""
+    tasks = list(dict.fromkeys(task for task, _ in named))
+    for task in tasks:
+        positions = [i for i, (t, _) in enumerate(named) if t == task]
+        for k in range(len(positions), 0, -1):
+            cut = set(positions[-k:])
+            yield [step for i, step in enumerate(named) if i not in cut]
 
 
 def _to_tids(stepper: Stepper, named) -> list:

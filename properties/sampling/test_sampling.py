@@ -97,3 +97,29 @@ def test_pct_depth_one_runs_each_task_to_completion_in_priority_order():
     r = Sampler(build("counter", "racy", {"N": 2}), "pct", seed=0, runs=200, steps=4,
                 depth=2).run()
     assert "no-lost-update" in violated(r)
+
+
+# -- on KHO v5 ---------------------------------------------------------------------------------
+
+def test_stateful_matches_bfs_on_a_kho_violation():
+    """v5 with the tree mutators' freeze check removed, two FDBoxes of one fd: the stateful
+    engine finds the use-after-free (a drop after the freeze frees a record the conversion
+    still reads) and shrinks it to the BFS-shortest 27 steps."""
+    params = {"boxes": 2, "fds": 1, "mutants": "add-skips-freeze-check"}
+    bfs = check(build("v5", "fdbox-many", params))
+    shortest = len(bfs.property("memory-safety").trace.steps)
+    r = Stateful(build("v5", "fdbox-many", params), examples=200, steps=80, seed=1).run()
+    assert "memory-safety" in violated(r)
+    assert len(r.property("memory-safety").trace.steps) == shortest == 27
+
+
+@pytest.mark.slow
+def test_stateful_finds_the_race_at_six_fdboxes_of_four_fds():
+    """Six FDBoxes of four fds each is far beyond exhaustive search; the stateful engine finds
+    the conversion race of the mutant in seconds (time to first counterexample and the length
+    before and after shrinking are in the result's notes)."""
+    e = Stateful(build("v5", "fdbox-many", {"mutants": "add-skips-freeze-check"}),
+                 examples=100, steps=150, seed=1)
+    r = e.run()
+    assert violated(r) & {"conversion-race-free", "memory-safety"}
+    assert any("first counterexample after" in n for n in r.notes)
