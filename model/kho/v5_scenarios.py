@@ -66,6 +66,21 @@ def fdbox_race(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
     return m
 
 
+def fdbox_many(boxes: int = 6, fds: int = 4, pages: int = 12, fail_allocs: int = 0,
+               fdt_max: int = 4096, mutants: str = "") -> Model:
+    """*boxes* FDBoxes save *fds* fds each (every odd box then drops its fd 0) while the
+    operator loads, finalizes and kexecs: too large to exhaust at the defaults (six boxes of
+    four fds), the stateful and PCT engines' scope."""
+    names = tuple(f"fdbox{i}" for i in range(boxes))
+    m, kho = _machine("fdbox-many", fdbox_many.__doc__, pages, fail_allocs, fdt_max, mutants,
+                      boxes=names, ntasks=boxes + 1)
+    for i, box in enumerate(names):
+        m.task(box, fdbox, kho, box, fds, i % 2 == 1)
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, names, (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
 def notifier_refinalize(pages: int = 12, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
                         fdboxes: int = 1, mutants: str = "") -> Model:
     """A FINALIZE-notifier driver and an FDBox; the operator finalizes, unfreezes, finalizes
@@ -210,6 +225,11 @@ SCENARIOS = [
     Scenario("fdbox-race", fdbox_race, {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX,
                                         "mutants": ""},
              "FDBox x2 save/drop an fd || load, finalize, kexec"),
+    Scenario("fdbox-many", fdbox_many,
+             {"boxes": 6, "fds": 4, "pages": 12, "fail_allocs": 0, "fdt_max": 4096,
+              "mutants": ""},
+             "FDBox x6 with 4 fds each || load, finalize, kexec (too big to exhaust)",
+             default=False),
     Scenario("notifier-refinalize", notifier_refinalize,
              {"pages": 12, "fail_allocs": 0, "fdt_max": FDT_MAX, "fdboxes": 1, "mutants": ""},
              "FINALIZE notifier || FDBox || finalize, unfreeze, finalize, load, kexec"),
