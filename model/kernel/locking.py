@@ -13,17 +13,18 @@ from ..runtime.effects import Update, Var
 from ..runtime.spec import Model
 
 
-class Mutex:
-    """A mutex living in one world slot (its owner)."""
+class _Lock:
+    """A lock living in one world slot; subclasses say what a free lock holds."""
 
     __slots__ = ("var",)
+    FREE = None
 
     def __init__(self, var: Var):
         self.var = var
 
     @classmethod
-    def new(cls, model: Model, name: str) -> "Mutex":
-        return cls(model.var(name, None))
+    def new(cls, model: Model, name: str):
+        return cls(model.var(name, cls.FREE))
 
     @property
     def name(self) -> str:
@@ -33,10 +34,16 @@ class Mutex:
         return self.var.name
 
     def __eq__(self, other):
-        return isinstance(other, Mutex) and other.var == self.var
+        return type(other) is type(self) and other.var == self.var
 
     def __hash__(self):
-        return hash((Mutex, self.var))
+        return hash((type(self), self.var))
+
+
+class Mutex(_Lock):
+    """A mutex living in one world slot (its owner's task index, None when free)."""
+
+    __slots__ = ()
 
 
 def _lock(owner, tid):
@@ -89,30 +96,11 @@ async def mutex_unlock(m: Mutex) -> None:
 RWSEM_FREE = (None, frozenset())
 
 
-class RwSemaphore:
+class RwSemaphore(_Lock):
     """A ``struct rw_semaphore`` living in one world slot."""
 
-    __slots__ = ("var",)
-
-    def __init__(self, var: Var):
-        self.var = var
-
-    @classmethod
-    def new(cls, model: Model, name: str) -> "RwSemaphore":
-        return cls(model.var(name, RWSEM_FREE))
-
-    @property
-    def name(self) -> str:
-        return self.var.name
-
-    def __repr__(self) -> str:
-        return self.var.name
-
-    def __eq__(self, other):
-        return isinstance(other, RwSemaphore) and other.var == self.var
-
-    def __hash__(self):
-        return hash((RwSemaphore, self.var))
+    __slots__ = ()
+    FREE = RWSEM_FREE
 
 
 def _down_read(state, tid):

@@ -58,7 +58,9 @@ PINNED = {
 
 
 def test_every_v5_scenario_is_pinned():
-    assert {s.name for s in scenarios("v5")} == set(PINNED)
+    """Every default scenario is pinned (fdbox-many is the sampling engines' scope, too large
+    to exhaust, and is checked in properties/sampling)."""
+    assert {s.name for s in scenarios("v5") if s.default} == set(PINNED)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
