@@ -111,6 +111,12 @@ def matrix_cells(results):
     return cells
 
 
+def _matrix_rows(cells, props):
+    """(era, [cell or None per property]) in matrix order; a cell is (verdict, scenario, result)."""
+    for spec, row in cells.items():
+        yield spec, [row.get(name) for name in props]
+
+
 def era_changes(results) -> list[tuple[str, str, str, list[str]]]:
     """(era, previous era, what changed, [verdict changes]) for eras that name a PREVIOUS."""
     by_spec: dict[str, dict] = {}
@@ -146,14 +152,9 @@ def markdown(results, folder: Path, failures=()) -> str:
              "the stated bounds was explored. UNKNOWN: a budget ran out. VIOLATED: with a trace "
              "that replays (command given).", "", "## Matrix (era × property)", "",
              "| era | " + " | ".join(props) + " |", "|---" * (len(props) + 1) + "|"]
-    for spec, row in cells.items():
-        cols = []
-        for name in props:
-            if name not in row:
-                cols.append("")
-                continue
-            v, sc, r = row[name]
-            cols.append(f"[{v}](#{_slug(spec + '-' + sc)}) ({sc}, {r.engine})")
+    for spec, row in _matrix_rows(cells, props):
+        cols = ["" if c is None else f"[{c[0]}](#{_slug(spec + '-' + c[1])}) ({c[1]}, "
+                f"{c[2].engine})" for c in row]
         lines.append(f"| {spec} | " + " | ".join(cols) + " |")
     lines.append("")
     for f in failures:
@@ -230,15 +231,11 @@ def page(results, folder: Path, failures=()) -> str:
     cells = matrix_cells(results)
     head = "".join(f"<th>{e(n)}</th>" for n in props)
     rows = []
-    for spec, row in cells.items():
-        tds = []
-        for name in props:
-            if name not in row:
-                tds.append("<td></td>")
-                continue
-            v, sc, r = row[name]
-            tds.append(f'<td class="{v}"><a href="#{_slug(spec + "-" + sc)}">{v}</a>'
-                       f"<br><small>{e(sc)}, {e(r.engine)}, {r.distinct:,} states</small></td>")
+    for spec, row in _matrix_rows(cells, props):
+        tds = ["<td></td>" if c is None else
+               f'<td class="{c[0]}"><a href="#{_slug(spec + "-" + c[1])}">{c[0]}</a>'
+               f"<br><small>{e(c[1])}, {e(c[2].engine)}, {c[2].distinct:,} states</small></td>"
+               for c in row]
         rows.append(f"<tr><th>{e(spec)}</th>{''.join(tds)}</tr>")
     body = [f"<h1>khomc review</h1><p>khomc {__version__}. HOLDS: every state within the "
             "bounds explored. UNKNOWN: a budget ran out. VIOLATED: with a trace that replays.</p>",
