@@ -222,17 +222,20 @@ def replay(trace: Trace, model: Model) -> ReplayResult:
 
 
 def _step_mismatch(model, stepper, state, step: Step, names):
-    """The next state if *step* replays exactly, else the reason (a string)."""
-    if step.tid >= len(names) or names[step.tid] != step.task:
-        if step.task in names:
-            return (f"task {step.task!r} is task #{names.index(step.task)} here, "
-                    f"not #{step.tid}")
-        return f"no task {step.task!r} in this state (tasks: {', '.join(names)})"
+    """The next state if *step* replays exactly, else the reason (a string).
+
+    Steps name their task; the task's number is only a hint (another era may start an extra
+    task, numbering the others differently)."""
+    tid = step.tid
+    if tid >= len(names) or names[tid] != step.task:
+        if step.task not in names:
+            return f"no task {step.task!r} in this state (tasks: {', '.join(names)})"
+        tid = names.index(step.task)
     try:
-        nxt, record = stepper.execute(state, step.tid, step.choices)
+        nxt, record = stepper.execute(state, tid, step.choices)
     except StepError as exc:
         return str(exc)
-    got = _make_step(model, stepper, state, nxt, step.tid, step.choices, record, names)
+    got = _make_step(model, stepper, state, nxt, tid, step.choices, record, names)
     for k, (want, have) in enumerate(zip(step.effects, got.effects)):
         if want[0] != have[0]:
             return f"{step.task} ran {have[0]!r} where the trace has {want[0]!r}"
