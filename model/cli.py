@@ -1,4 +1,4 @@
-"""khomc: the command line.  ``list``, ``check``, ``replay``, ``review``.
+"""khomc: the command line.  ``list``, ``check``, ``replay``, ``review``, ``prove``.
 
 Owns argument parsing, the printed tables and the exit codes:
 
@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="review", help="output folder (default: review/)")
     _search_options(v, scenario_params=False)
     v.set_defaults(workers=max(1, min(os.cpu_count() or 1, 4)))
+
+    pr = sub.add_parser("prove", help="z3 proofs of the preserved-memory encodings of an era")
+    pr.add_argument("era", nargs="?", help="v5, 6.16, 6.18, 6.19 or 7.1 (default: all)")
+    pr.add_argument("--seed", type=int, default=0, help="z3 random seed (smt and sat)")
+    pr.add_argument("--json", action="store_true", help="print results as JSON")
     return p
 
 
@@ -387,8 +392,41 @@ def cmd_review(args, out) -> int:
     return review.run(args, out)
 
 
+def cmd_prove(args, out) -> int:
+    """Exit 0 when every obligation is as expected, 1 when one is not, 3 on UNKNOWN, 2 for an
+    unknown era (see model.smt.catalog)."""
+    from . import smt
+    try:
+        runs = smt.plan(args.era)
+    except smt.UnknownEra as exc:
+        raise UsageError(exc.args[0]) from None
+    results = []
+    if not args.json:
+        out.write(f"{'obligation':<72} {'eras':<21} {'kind':<13} {'status':<8} {'time':>7}  "
+                  "counterexample / reason\n")
+    for _, run in runs:
+        r = run(args.seed)
+        results.append(r)
+        if not args.json:
+            flag = "" if r.as_expected else f" (expected {r.expected})"
+            detail = r.counterexample_text() or r.reason
+            out.write(f"{r.name:<72} {','.join(r.eras):<21} {r.kind:<13} {r.status!s:<8} "
+                      f"{r.seconds:6.2f}s  {detail}{flag}\n")
+            out.flush()
+    if args.json:
+        out.write(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
+    else:
+        proved = sum(r.status is smt.Status.PROVED for r in results)
+        refuted = sum(r.status is smt.Status.REFUTED for r in results)
+        odd = sum(not r.as_expected for r in results)
+        out.write(f"{len(results)} obligations: {proved} PROVED, {refuted} REFUTED, "
+                  f"{len(results) - proved - refuted} UNKNOWN; {odd} not as expected; "
+                  f"seed {args.seed}\n")
+    return smt.exit_code(results)
+
+
 COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "graph": cmd_graph,
-            "review": cmd_review}
+            "review": cmd_review, "prove": cmd_prove}
 
 
 def entry() -> None:

@@ -14,6 +14,10 @@ SPECS = {
     "counter": "model.examples.counter",
     "spinkho": "model.examples.spinkho",
     "v5": "model.kho.v5_scenarios",
+    "k6.19": "model.kho.k6_19_scenarios",
+    "k7.1": "model.kho.k7_1_scenarios",
+    "k6.16": "model.kho.k6_16_scenarios",
+    "k6.18": "model.kho.k6_18_scenarios",
 }
 
 

@@ -77,18 +77,17 @@ from ..runtime.effects import Op, atomic, load, store
 from ..runtime.spec import Model
 from ..runtime.tasks import SpecError
 from .fdt import FdtTree, flatten
+# The xarray-of-bitmaps tracker and its chunk list are shared with 6.16/6.18 (model.kho.common).
+from .common import (BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHOSER_BITMAP_SIZE,  # noqa: F401
+                     PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, __kho_preserve, __kho_unpreserve,
+                     chunk_body, kho_mem_ser_free, kho_mem_serialize, new_chunk, phys_bits,
+                     xa_load_or_alloc)
 
 KEXEC_KHO_FINALIZE = 0
 KEXEC_KHO_UNFREEZE = 1
 
 KHO_FDT_COMPATIBLE = b"kho-v1\0"
 FDT_MAX_DEFAULT = 10 << 20            # kho_out.fdt_max = 10 * SZ_1M
-PRESERVE_BITS = 512 * 8               # bits in one struct kho_mem_phys_bits
-BITMAP_BYTES = PRESERVE_BITS // 8
-SIZEOF_KHO_MEM_PHYS = 16              # struct kho_mem_phys { struct xarray phys_bits; }
-CHUNK_HDR = 16                        # next (u64), order (u32), num_elms (u32)
-CHUNK_ELM = 16                        # phys_start (u64), bitmap (u64)
-KHOSER_BITMAP_SIZE = ((1 << PAGE_SHIFT) - CHUNK_HDR) // CHUNK_ELM
 
 ROOT = "/"                            # the node id of kho_out.root (its FDT name is "")
 PRESERVED_MEMORY = "preserved-memory"
@@ -122,7 +121,11 @@ def static(value: bytes) -> tuple:
 
 
 def string(text: str) -> tuple:
-    """``kho_add_string_prop``'s value: the string and its NUL."""
+    """``kho_add_string_prop``'s value: the string and its NUL.
+
+    >>> string("kho")
+    ('static', b'kho\\x00')
+    """
     return ("static", text.encode() + b"\0")
 
 
@@ -346,50 +349,6 @@ async def unregister_kho_notifier(kho: KhoV5, nb: NotifierBlock) -> int:
 
 # -- the memory tracker (patch 09) ---------------------------------------------------------------
 
-async def xa_load_or_alloc(kho: KhoV5, xa: XArray, index: int, size: int, site: str):
-    """The element at *index*, allocating and installing a zeroed one if there is none."""
-    elm = await xa_load(xa, index)
-    if elm:
-        return elm
-    elm = await kzalloc(kho.heap, size, site)
-    if not elm:
-        return -ENOMEM
-    res = await xa_cmpxchg(xa, index, None, elm)
-    if res:
-        await kfree(kho.heap, elm, site)     # another task installed one first
-        return res
-    return elm
-
-
-def phys_bits(kho: KhoV5, physxa: int) -> XArray:
-    return XArray.in_object(kho.heap, physxa, "phys_bits")
-
-
-async def __kho_preserve(kho: KhoV5, pfn: int, order: int) -> int:
-    pfn_hi = pfn >> order
-    physxa = await xa_load_or_alloc(kho, kho.orders, order, SIZEOF_KHO_MEM_PHYS,
-                                    "xa_load_or_alloc(orders)")
-    if physxa < 0:
-        return physxa
-    bits = await xa_load_or_alloc(kho, phys_bits(kho, physxa), pfn_hi // PRESERVE_BITS,
-                                  BITMAP_BYTES, "xa_load_or_alloc(phys_bits)")
-    if bits < 0:
-        return bits
-    await set_bit(kho.heap, bits, pfn_hi % PRESERVE_BITS, "__kho_preserve")
-    return 0
-
-
-async def __kho_unpreserve(kho: KhoV5, pfn: int, order: int) -> None:
-    pfn_hi = pfn >> order
-    physxa = await xa_load(kho.orders, order)
-    if not physxa:
-        return
-    bits = await xa_load(phys_bits(kho, physxa), pfn_hi // PRESERVE_BITS)
-    if not bits:
-        return
-    await clear_bit(kho.heap, bits, pfn_hi % PRESERVE_BITS, "__kho_unpreserve")
-
-
 def _up_read_noting(values, tid, pfns, err, adding):
     """up_read(tree_lock), and in the same step the ghost learns what KHO promised."""
     (writer, readers), ghost = values
@@ -490,71 +449,6 @@ async def kho_unpreserve_phys(kho: KhoV5, phys: int, size: int) -> int:
 
 
 # -- serialization of the tracker (patch 09) -------------------------------------------------------
-
-def chunk_body(order: int, elms: tuple) -> bytes:
-    """``hdr.order``, ``hdr.num_elms`` and the bitmaps[] of a khoser_mem_chunk (after hdr.next).
-
-    >>> len(chunk_body(0, ((0, 0x3000),)))
-    24
-    """
-    out = order.to_bytes(4, "little") + len(elms).to_bytes(4, "little")
-    for phys_start, bitmap in elms:
-        out += phys_start.to_bytes(8, "little") + bitmap.to_bytes(8, "little")
-    return out
-
-
-async def kho_mem_ser_free(kho: KhoV5, first: int) -> None:
-    chunk = first
-    while chunk:
-        head = await heap_read_bytes(kho.heap, chunk, 8, "kho_mem_ser_free")
-        await free_page(kho.heap, chunk, "kho_mem_ser_free")
-        chunk = int.from_bytes(head, "little")
-
-
-async def new_chunk(kho: KhoV5, cur: int) -> int:
-    chunk = await get_zeroed_page(kho.heap, "new_chunk")
-    if chunk and cur:
-        await memcpy_to(kho.heap, cur, chunk.to_bytes(8, "little"), "new_chunk")
-    return chunk
-
-
-async def kho_mem_serialize(kho: KhoV5) -> int:
-    """The physical address of the first chunk (0 if nothing is tracked), or -ENOMEM.
-
-    The chunks hold pointers to the live bitmaps, not copies (§2.3).  Each chunk's body is
-    written once it is complete: nobody else can see a chunk before kho_out.first_chunk_phys
-    is set, so the number of steps used to fill it is not observable.
-    """
-    orders = await xa_entries(kho.orders)
-    first = 0
-    chunk = 0
-    i = 0
-    while i < len(orders):
-        order, physxa = orders[i]
-        chunk = await new_chunk(kho, chunk)
-        if not chunk:
-            await kho_mem_ser_free(kho, first)
-            return -ENOMEM
-        if not first:
-            first = chunk
-        bitmaps = await xa_entries(phys_bits(kho, physxa))
-        elms = ()
-        j = 0
-        while j < len(bitmaps):
-            if len(elms) == KHOSER_BITMAP_SIZE:
-                await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
-                chunk = await new_chunk(kho, chunk)
-                if not chunk:
-                    await kho_mem_ser_free(kho, first)
-                    return -ENOMEM
-                elms = ()
-            idx, bits = bitmaps[j]
-            elms = elms + (((idx * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
-            j += 1
-        await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
-        i += 1
-    return first
-
 
 # -- conversion to an FDT (patch 07) ---------------------------------------------------------------
 

@@ -67,7 +67,10 @@ def boot_from(blob: bytes, pages: tuple) -> NextKernel:
     return _deserialize(fdt, int.from_bytes(meta, "little"), pages)
 
 
-def _deserialize(fdt: FdtTree, first: int, pages: tuple) -> NextKernel:
+def _deserialize(fdt: FdtTree, first: int, pages: tuple,
+                 bitmap_bytes: int = BITMAP_BYTES) -> NextKernel:
+    """Walk the chunk list at *first*; *bitmap_bytes* is one bitmap's size (512 in v5, a page
+    since a2fff99f92da; the 6.19 model passes PAGE_SIZE)."""
     limit = len(pages) << PAGE_SHIFT
     reserved: set = set()
     metadata: set = set()
@@ -94,7 +97,8 @@ def _deserialize(fdt: FdtTree, first: int, pages: tuple) -> NextKernel:
             off = CHUNK_HDR + i * CHUNK_ELM
             phys_start = int.from_bytes(page[off:off + 8], "little")
             bitmap = int.from_bytes(page[off + 8:off + 16], "little")
-            why = _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders)
+            why = _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders,
+                                      bitmap_bytes)
             if why:
                 return refused(f"chunk {chunk:#x} bitmap {i}: {why}", fdt)
             i += 1
@@ -103,17 +107,18 @@ def _deserialize(fdt: FdtTree, first: int, pages: tuple) -> NextKernel:
                       tuple(sorted(orders.items())))
 
 
-def _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders) -> str:
+def _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders,
+                        bitmap_bytes=BITMAP_BYTES) -> str:
     if phys_start % (PAGE_SIZE << order):
         return f"phys_start {phys_start:#x} not aligned to order {order}"
-    if not bitmap or bitmap + BITMAP_BYTES > limit:
+    if not bitmap or bitmap + bitmap_bytes > limit:
         return f"bitmap at {bitmap:#x} is outside memory"
-    bits = int.from_bytes(read_phys(pages, bitmap, BITMAP_BYTES), "little")
+    bits = int.from_bytes(read_phys(pages, bitmap, bitmap_bytes), "little")
     while bits:
         bit = (bits & -bits).bit_length() - 1
         bits &= bits - 1
         phys = phys_start + (bit << (order + PAGE_SHIFT))
-        if bit >= PRESERVE_BITS or phys + (PAGE_SIZE << order) > limit:
+        if bit >= bitmap_bytes * 8 or phys + (PAGE_SIZE << order) > limit:
             return f"preserved range {phys:#x} is outside memory"
         pfn = phys >> PAGE_SHIFT
         reserved.update(range(pfn, pfn + (1 << order)))

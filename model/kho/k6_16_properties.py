@@ -1,0 +1,131 @@
+"""KHO's promises on the 6.16 / 6.18 models, named as on v5 so the review matrix lines up.
+
+Each property looks only at the :class:`model.kho.k6_16.Handover` taken at machine_kexec (and
+the KASAN slot).  The next kernel is :mod:`model.kho.k6_16_boot`; the drivers' own next-kernel
+code (test_kho, the notifier FDBox) runs on it as pure functions, sharing one restore state, so
+a page restored twice is seen.  Promises: ../shared/reference/kho-semantics.md §6 (I1, I2, I4,
+I5).
+"""
+
+from __future__ import annotations
+
+from ..drivers import fdbox_notifier
+from ..drivers import test_kho_notifier as test_kho
+from .fdt import canonical, unflatten
+from .k6_16 import K616, root_fdt
+from .k6_16_boot import Restorer, boot, kho_retrieve_subtree
+from .v5 import live_at
+from .v5_properties import (CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED,
+                            MEMORY_SAFETY, NO_PAGE_LOST, REVIVED)
+from ..kernel.alloc import PAGE_SIZE, read_phys
+
+RESTORE_ONCE = "restore-at-most-once"
+TEST_KHO_OK = "test-kho-restore-succeeded"
+
+DOCS = {
+    CONVERSION:
+        "The handover is race-free: the root FDT the image points at is the finished kho-v1 "
+        "FDT of the finalize in effect at kexec (not aborted since), with exactly the subtrees "
+        "its FINALIZE callbacks added and its chunk list.  A failure means kexec handed over "
+        "an FDT that no successful finalize produced (a stale one after abort, or a page that "
+        "is not an FDT at all).",
+    NO_PAGE_LOST: V5_DOCS[NO_PAGE_LOST] + "  Here: every page a client preserved (returned 0) "
+        "is reserved, nothing but the chunk pages and the root FDT page is reserved besides, "
+        "and every FDBox record restores with its bytes (test_kho's own verdict is the "
+        "test-kho-restore-succeeded guard).",
+    MEMORY_SAFETY: V5_DOCS[MEMORY_SAFETY],
+    RESTORE_ONCE:
+        "Each preserved page is restored at most once in the next kernel: across all drivers' "
+        "restores, kho_restore_folio never returns the same page twice (I5).",
+    KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
+    FINALIZE_OK: "Vacuity guard: some run has a debugfs finalize return 0.",
+    REVIVED: V5_DOCS[REVIVED],
+    TEST_KHO_OK: "Vacuity guard / the kernel selftest's pass line: some run's next kernel "
+                 "prints \"KHO restore succeeded\" from test_kho.",
+}
+
+
+class Watch:
+    """Which drivers' slots a scenario snapshots at kexec, and how to read them back."""
+
+    def __init__(self, kho: K616, boxes: tuple = (), test_kho: bool = False):
+        self.kho = kho
+        self.boxes = boxes            # ((name, state var), ...)
+        self.test_kho = test_kho
+        for _, var in boxes:
+            kho.watched.append(var)
+
+
+def next_kernel(h, watch: Watch):
+    """(next kernel, test_kho result or None, every box ok, all restores in order)."""
+    nk = boot(h)
+    r = Restorer(nk, watch.kho.era == "6.18")
+    restored = []
+    boxes_ok = True
+    for i, (name, _) in enumerate(watch.boxes):
+        _, fds = h.watched[i]
+        ok, r, got = fdbox_notifier.restore(nk, name, h.pages, r, kho_retrieve_subtree, fds)
+        boxes_ok = boxes_ok and ok
+        restored.extend(got)
+    tk = None
+    if watch.test_kho:
+        tk = test_kho.restore(nk, h.pages, r, kho_retrieve_subtree)
+        restored.extend(tk.restored)
+    return nk, tk, boxes_ok, tuple(restored)
+
+
+def _handover_ok(h) -> bool:
+    final = h.ghost.final
+    fdt = h.image.kho_fdt
+    if fdt is None:
+        return True                       # no KHO handed over at all (6.18 when not finalized)
+    parsed = unflatten(read_phys(h.pages, fdt, PAGE_SIZE))
+    if final is None:
+        return parsed.tree is None        # no finalize in effect: no FDT may look valid
+    return parsed.tree is not None and \
+        canonical(parsed.tree) == canonical(root_fdt(final[0], final[1]))
+
+
+def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZE_OK)):
+    def conversion(s):
+        h = s[kho.handover]
+        return h is None or _handover_ok(h)
+
+    def no_page_lost(s):
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk, _, boxes_ok, _ = next_kernel(h, watch)
+        promised = h.ghost.promised
+        if not nk.revived:
+            return not promised and boxes_ok
+        if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:
+            return False
+        return boxes_ok
+
+    def memory_safety(s):
+        if s[kho.heap.kasan] is not None:
+            return False
+        h = s[kho.handover]
+        return h is None or all(live_at(h.pages, pfn) for pfn in h.ghost.promised)
+
+    def restore_once(s):
+        h = s[kho.handover]
+        if h is None:
+            return True
+        restored = next_kernel(h, watch)[3]
+        return len(restored) == len(set(restored))
+
+    m.always(CONVERSION, conversion, DOCS[CONVERSION])
+    m.always(NO_PAGE_LOST, no_page_lost, DOCS[NO_PAGE_LOST])
+    m.always(MEMORY_SAFETY, memory_safety, DOCS[MEMORY_SAFETY])
+    m.always(RESTORE_ONCE, restore_once, DOCS[RESTORE_ONCE])
+    checks = {
+        KEXEC_REACHED: lambda s: s[kho.handover] is not None,
+        FINALIZE_OK: lambda s: s[kho.finalized] and s[kho.lock.var] is None,
+        REVIVED: lambda s: s[kho.handover] is not None and boot(s[kho.handover]).revived,
+        TEST_KHO_OK: lambda s: s[kho.handover] is not None and
+        next_kernel(s[kho.handover], watch)[1].message == test_kho.SUCCEEDED,
+    }
+    for g in guards:
+        m.sometimes(g, checks[g], DOCS[g])

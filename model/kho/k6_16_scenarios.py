@@ -1,0 +1,187 @@
+"""KHO 6.16 (torvalds/linux:kernel/kexec_handover.c@00c010e130e5): scenarios and bounds.
+
+Scenario names are shared with the other eras where they mean the same thing (``test-kho``,
+``fdbox-race``), so ``khomc replay TRACE --against ERA`` and the review's era comparison work.
+The 6.18 spec (:mod:`model.kho.k6_18_scenarios`) builds the same scenarios on
+``K616(era="6.18")``.  Common parameter: ``pages`` (physical pages per allocating task).
+"""
+
+from __future__ import annotations
+
+from ..drivers import eras
+from ..drivers import fdbox_notifier
+from ..drivers.common import folio_alloc_filled
+from ..drivers.test_kho_notifier import ORDERS, test_kho
+from ..kernel.alloc import Heap
+from ..kernel.locking import Mutex
+from ..runtime import Model, Scenario
+from ..runtime.effects import Update, choose
+from . import k6_16 as k
+from . import k6_16_properties as props
+
+PREVIOUS = "v5"
+CHANGES = (
+    "6.16 (v6-v8, merged as 3dc92c311498..4e1d010e3bda; the series "
+    "20250509074635.3187114-1-changyuanl@google.com) drops v5's hashtable state tree and fdt_max: "
+    "each user builds its own FDT and links it with kho_add_subtree(ser, name, fdt) from its "
+    "KEXEC_KHO_FINALIZE callback into a one-page root FDT (kho-v1, preserved-memory-map).  Since "
+    "v7 (20250501225425.635167-1-changyuanl@google.com) kho_preserve_folio takes no ser argument "
+    "and reads kho_out.finalized with no lock (Jason Gunthorpe asked for a lock-free preserve, "
+    "20250321134629.GA252045@nvidia.com).  Finalize and abort are debugfs writes under "
+    "kho_out.lock; kho_abort frees every bitmap (unpreserving everything, client pages included); "
+    "kho_fill_kimage passes the root FDT's address at kexec_file_load whether or not finalized "
+    "(torvalds/linux:kernel/kexec_handover.c@00c010e130e5).")
+
+
+def _count_up(n, tid):
+    return n + 1, None
+
+
+def _wait_for(n, tid, want):
+    return None if n != want else (n, None)
+
+
+async def module(kho, fn, loaded, *args):
+    """A driver's module init, then ``loaded += 1`` (the init script waits for all)."""
+    ret = await fn(kho, *args)
+    await Update(loaded, _count_up, text="module loaded")
+    return ret
+
+
+async def operator(kho, loaded, modules: int, steps: tuple):
+    """The init script of tools/testing/selftests/kho (init.c@82ee50252dc8): after every module
+    has loaded, ``finalize`` (debugfs), ``load`` (kexec_file_load), ``kexec``; kho_init first."""
+    ret = await k.kho_init(kho)
+    results = (("kho_init", ret),)
+    await Update(loaded, _wait_for, modules, text=f"wait for {modules} modules")
+    i = 0
+    while i < len(steps):
+        name, arg = steps[i]
+        if name == "finalize":
+            ret = await k.kho_out_finalize_set(kho, arg)
+        elif name == "load":
+            ret = await k.kexec_file_load(kho)
+        elif name == "kexec":
+            ret = await k.kernel_kexec(kho)
+        else:
+            raise AssertionError(f"operator: unknown step {name!r}")
+        results = results + ((name, ret),)
+        i += 1
+    return results
+
+
+def _machine(spec: str, era: str, name: str, doc: str, pages: int, ntasks: int):
+    m = Model(spec, name, doc=doc)
+    heap = Heap(m, pages, ntasks, 0)
+    kho = k.K616(m, heap, era)
+    loaded = m.var("modules_loaded", 0)
+    return m, kho, loaded
+
+
+def _adapter(era: str):
+    return eras.K616 if era == "6.16" else eras.K618
+
+
+SELFTEST = (("finalize", 1), ("load", 0), ("kexec", 0))
+
+
+def build_test_kho(spec, era, nr_folios=1, pages=8, dup=False, steps=SELFTEST,
+                   name="test-kho", doc=""):
+    m, kho, loaded = _machine(spec, era, name, doc, pages, 2)
+    done = m.var("test_kho.done", False)
+    m.task("test_kho", module, kho, test_kho, loaded, _adapter(era), nr_folios, ORDERS, dup,
+           done)
+    m.task("operator", operator, kho, loaded, 1, steps)
+    watch = props.Watch(kho, test_kho=True)
+    guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
+    props.register(m, kho, watch, guards)
+    return m
+
+
+def build_fdbox_race(spec, era, pages=8, steps=(("load", 0), ("finalize", 1), ("kexec", 0))):
+    """Two FDBoxes save an fd each, the second drops it again, while the operator loads,
+    finalizes and kexecs (the v5 scenario of the same name)."""
+    m, kho, loaded = _machine(spec, era, "fdbox-race", build_fdbox_race.__doc__, pages, 3)
+    boxes = []
+    for i, drop in ((0, False), (1, True)):
+        box = f"fdbox{i}"
+        lock = Mutex.new(m, f"{box}.lock")
+        state = m.var(f"{box}.state", (False, ()))
+        m.task(box, fdbox_notifier.fdbox, kho, _adapter(era), box, lock, state, 1, drop, loaded)
+        boxes.append((box, state))
+    m.task("operator", operator, kho, loaded, 2, steps)
+    props.register(m, kho, props.Watch(kho, tuple(boxes)),
+                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+async def late_preserver(kho, era, orders: tuple) -> int:
+    """A user preserving one folio of a chosen order at any time, racing finalize (the v7 API
+    promises "anytime before KHO finalization"; -EBUSY after is fine)."""
+    order = await choose(orders, "folio order")
+    folio = await folio_alloc_filled(kho.heap, order, b"late", "late_preserver")
+    return await era.preserve_folio(kho, folio, order)
+
+
+def build_preserve_race(spec, era, pages=8):
+    """A preserve of an order-0 or order-1 folio races the operator's finalize, load, kexec:
+    the unlocked ``finalized`` check the v5 review asked about."""
+    m, kho, loaded = _machine(spec, era, "preserve-race", build_preserve_race.__doc__, pages, 2)
+    m.task("late", late_preserver, kho, _adapter(era), ORDERS)
+    m.task("operator", operator, kho, loaded, 0, SELFTEST)
+    props.register(m, kho, props.Watch(kho), (props.KEXEC_REACHED, props.FINALIZE_OK,
+                                              props.REVIVED))
+    return m
+
+
+def test_kho_scenario(nr_folios: int = 1, pages: int = 8) -> Model:
+    """lib/test_kho.c: module init preserves folios of a chosen order; the selftest finalizes,
+    loads and kexecs; the next kernel restores and checks the checksum."""
+    return build_test_kho("k6.16", "6.16", nr_folios, pages, doc=test_kho_scenario.__doc__)
+
+
+def test_kho_refinalize(nr_folios: int = 1, pages: int = 8) -> Model:
+    """test_kho, then finalize, abort, finalize again, load, kexec."""
+    return build_test_kho("k6.16", "6.16", nr_folios, pages,
+                          steps=(("finalize", 1), ("finalize", 0)) + SELFTEST,
+                          name="test-kho-refinalize", doc=test_kho_refinalize.__doc__)
+
+
+def abort_then_kexec(nr_folios: int = 1, pages: int = 8) -> Model:
+    """test_kho, then load, finalize, abort and kexec without finalizing again."""
+    return build_test_kho("k6.16", "6.16", nr_folios, pages,
+                          steps=(("load", 0), ("finalize", 1), ("finalize", 0), ("kexec", 0)),
+                          name="abort-then-kexec", doc=abort_then_kexec.__doc__)
+
+
+def double_restore(pages: int = 8) -> Model:
+    """test_kho lists its folio twice (driver misuse): the next kernel restores it twice."""
+    return build_test_kho("k6.16", "6.16", 1, pages, dup=True, name="double-restore",
+                          doc=double_restore.__doc__)
+
+
+def fdbox_race(pages: int = 8) -> Model:
+    return build_fdbox_race("k6.16", "6.16", pages)
+
+
+def preserve_race(pages: int = 8) -> Model:
+    return build_preserve_race("k6.16", "6.16", pages)
+
+
+fdbox_race.__doc__ = build_fdbox_race.__doc__
+preserve_race.__doc__ = build_preserve_race.__doc__
+
+SCENARIOS = [
+    Scenario("test-kho", test_kho_scenario, {"nr_folios": 1, "pages": 8},
+             "lib/test_kho.c: preserve, finalize, load, kexec, restore + checksum"),
+    Scenario("fdbox-race", fdbox_race, {"pages": 8},
+             "FDBox x2 save/drop an fd || load, finalize, kexec"),
+    Scenario("preserve-race", preserve_race, {"pages": 8},
+             "a folio preserve racing finalize's unlocked finalized check"),
+    Scenario("test-kho-refinalize", test_kho_refinalize, {"nr_folios": 1, "pages": 8},
+             "test_kho; finalize, abort, finalize, load, kexec"),
+    Scenario("abort-then-kexec", abort_then_kexec, {"nr_folios": 1, "pages": 8},
+             "test_kho; load, finalize, abort, kexec"),
+    Scenario("double-restore", double_restore, {"pages": 8},
+             "test_kho lists one folio twice (driver misuse): restore at most once"),
+]

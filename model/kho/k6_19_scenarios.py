@@ -1,0 +1,68 @@
+"""KHO 6.19 (torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd): scenarios.
+
+The shared LUO-era scenarios of :mod:`model.kho.luo_scenarios` on :class:`model.kho.k6_19.K619`,
+plus ``refinalize-race``, which only this era has (a re-runnable finalize).  Parameters:
+``pages`` (each task's physical pages), ``fail_allocs`` (allocation failures the search may
+inject), ``mutants`` (names from :data:`model.kho.k6_19.MUTANTS`), and per scenario ``luo``
+(liveupdate_reboot finalizes), ``finalize`` (the selftest writes debugfs finalize).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..drivers.luo_operator import operator
+from ..runtime import Scenario
+from . import luo_properties as props
+from . import luo_scenarios as luo
+from .k6_19 import K619
+from .v5_properties import REVIVED
+
+PREVIOUS = "k6.18"
+CHANGES = (
+    "6.19 moves KHO to kernel/liveupdate/ and drops the notifiers (70f9133096c8): users link "
+    "their FDTs with kho_add_subtree(name, fdt) under kho_out.lock at any time, and the root FDT "
+    "is a preserved page edited in place (8e068a286aef).  Preserve and unpreserve take no KHO "
+    "lock and no longer check finalized (de51999e687c); abort is gone and kho_finalize may be "
+    "re-run, kho_update_memory_map freeing the previously published chunk list (9a4301f715c8); "
+    "kexec_file_load may precede finalize (d7255959b69a) and kernel_kexec finalizes through "
+    "liveupdate_reboot (db8bed8082dc); the next kernel disables revival when the map is 0.  "
+    "Source: torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, "
+    "kernel/liveupdate/luo_core.c@cab056f2aae7.")
+
+
+def refinalize_race(pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """A debugfs finalize (re-)runs while the operator loads and reboots; the reboot's own
+    finalize (liveupdate_reboot) and the debugfs one serialize on kho_out.lock, machine_kexec
+    takes no KHO lock."""
+    m, kho = luo.machine(K619, "refinalize-race", refinalize_race.__doc__, pages, fail_allocs,
+                         mutants, 2)
+    m.task("debugfs", operator, kho, (("finalize", 1),))
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), False, luo._guards(kho, REVIVED))
+    return m
+
+
+def _on(fn):
+    @functools.wraps(fn)
+    def build(**params):
+        return fn(K619, **params)
+    return build
+
+
+SCENARIOS = [
+    Scenario("test-kho", _on(luo.test_kho_scenario),
+             {"pages": 8, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
+             "lib/test_kho.c at boot; debugfs finalize, load, kexec; restore in the next kernel"),
+    Scenario("test-kho-race", _on(luo.test_kho_race),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "lib/test_kho.c's init || load, kexec (the reboot finalizes)"),
+    Scenario("fdbox-race", _on(luo.fdbox_race),
+             {"pages": 8, "fail_allocs": 0, "fdt_max": luo.FDT_MAX, "mutants": ""},
+             "FDBox x2 save/drop an fd || load, finalize, kexec"),
+    Scenario("fdt-max-grow", _on(luo.fdt_max_grow),
+             {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
+             "load, then a user links a 5 KiB FDT, then kexec"),
+    Scenario("refinalize-race", refinalize_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "debugfs finalize || load, kexec (liveupdate_reboot finalizes again)"),
+]

@@ -1,0 +1,279 @@
+"""KHO in 7.1: the preserved-memory radix tree handed over directly, no finalize ("stateless").
+
+Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237 (3f2ad90060f6 "kho: adopt
+radix tree for preserved memory tracking", 6b0dd42d7681 "kho: remove finalize state and
+clients"; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6), as deltas on
+:mod:`model.kho.k6_19`, whose subtree, kexec and next-kernel code 7.1 keeps:
+
+* ``kho_radix_encode_key``: ``(1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT +
+  order))``; ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
+* ``kho_radix_add_page``: under ``tree->lock`` (a mutex) descend levels 5..1, allocating each
+  missing node with ``get_zeroed_page`` and linking it with ``node->table[idx] = phys``; on a
+  failed allocation free the nodes made and clear the anchor link; then ``__set_bit`` in the
+  leaf;
+* ``kho_radix_del_page``: the same descent, WARN and return at a missing node, ``__clear_bit``;
+  empty nodes are never freed;
+* ``kho_preserve_folio`` / ``kho_unpreserve_folio`` on the tree;
+* ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root's
+  physical address, written once at kho_init; subtrees carry ``preserved-data``;
+* no ``kho_finalize``: the debugfs file is gone (kexec_handover_debugfs.c@062dd306d99c),
+  liveupdate_reboot no longer calls it;
+* next kernel: ``kho_mem_retrieve`` rejects a missing or zero map, walks the tree
+  (``kho_radix_walk_tree``) and reserves every set bit (``kho_preserved_memory_reserve``).
+
+Reduction: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the lock
+and unlock are steps of their own).  Every tree access but one is made under that lock; the
+exception, machine_kexec's snapshot of memory, can only observe a partly linked path of zeroed
+nodes, which carries no set bit, so the next kernel reserves the same set from it as from the
+state before or after the descent.
+
+Facts: ../shared/reference/kho-semantics.md §2.7, §3.3, §5 (Mike Rapoport on never freeing
+intermediate nodes, kexec list 2026-January/034745.html).
+"""
+
+from __future__ import annotations
+
+from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, \
+    memcpy_to, read_phys
+from ..kernel.bitops import _clear, _set
+from ..kernel.errno import EINVAL, ENOENT, ENOMEM
+from ..kernel.locking import Mutex, mutex_lock, mutex_unlock
+from ..runtime.effects import atomic, load, store
+from ..runtime.spec import Model
+from . import k6_19, rootfdt
+from .fdt import prop, unflatten
+from .k6_19 import K619, MAP_PROP, Handover, modify_noting, pfns
+from .v5_boot import MAX_PAGE_ORDER, NextKernel, refused
+
+KHO_FDT_COMPATIBLE = "kho-v2"
+SUB_PROP = "preserved-data"
+KHO_ORDER_0_LOG2 = 64 - PAGE_SHIFT
+KHO_TABLE_SIZE_LOG2 = 9                    # 512 u64 entries in a node
+KHO_BITMAP_SIZE_LOG2 = PAGE_SHIFT + 3      # a leaf is one page of bits
+KHO_TREE_MAX_DEPTH = 6                     # levels 5..1 are tables, 0 the bitmap (4 KiB pages)
+
+
+def encode_key(phys: int, order: int) -> int:
+    """kho_radix_encode_key.
+
+    >>> hex(encode_key(0x3000, 0))
+    '0x10000000000003'
+    """
+    return (1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT + order))
+
+
+def decode_key(key: int) -> tuple:
+    """kho_radix_decode_key: ``(phys, order)``.
+
+    >>> decode_key(encode_key(0x4000, 1))
+    (16384, 1)
+    """
+    order = KHO_ORDER_0_LOG2 - key.bit_length() + 1
+    return (key << (PAGE_SHIFT + order)) & ((1 << 64) - 1), order
+
+
+def table_index(key: int, level: int) -> int:
+    return (key >> ((level - 1) * KHO_TABLE_SIZE_LOG2 + KHO_BITMAP_SIZE_LOG2)) % \
+        (1 << KHO_TABLE_SIZE_LOG2)
+
+
+def bitmap_index(key: int) -> int:
+    return key % (1 << KHO_BITMAP_SIZE_LOG2)
+
+
+MUTANTS: dict = {}
+
+
+class K71(K619):
+    """``kho_out`` of one 7.1 scenario: the radix tree instead of the xarray tracker."""
+
+    era = "k7.1"
+    compatible = KHO_FDT_COMPATIBLE
+    sub_prop = SUB_PROP
+    has_finalize = False
+
+    def _tracker_vars(self, model: Model) -> None:
+        self.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
+        self.tree_root = model.var("kho_out.radix_tree.root", 0)
+
+    @classmethod
+    def mutants_known(cls) -> dict:
+        return MUTANTS
+
+    async def preserve_folio(self, phys: int, order: int) -> int:
+        return await kho_preserve_folio(self, phys, order)
+
+    async def unpreserve_folio(self, phys: int, order: int) -> None:
+        await kho_unpreserve_folio(self, phys, order)
+
+    async def debugfs_finalize(self, val: int) -> int:
+        return -ENOENT                      # no kho/out/finalize file since 6b0dd42d7681
+
+    def boot(self, handover: Handover) -> NextKernel:
+        return boot(handover)
+
+    @staticmethod
+    def retrieve_subtree(nk: NextKernel, name: str, sub_prop: str = SUB_PROP) -> int:
+        return k6_19.retrieve_subtree(nk, name, sub_prop)
+
+
+async def _tree_init(kho) -> int:
+    root = await get_zeroed_page(kho.heap, "kho_init(radix root)")
+    if not root:
+        return -ENOMEM
+    await store(kho.tree_root, root)
+    return 0
+
+
+def _write_blob(data, blob):
+    return blob, None
+
+
+async def _fdt_setup(kho, root_fdt: int) -> None:
+    tree = await load(kho.tree_root)
+    await k6_19.heap_modify(kho.heap, root_fdt, "kho_out_fdt_setup", _write_blob,
+                            rootfdt.setup(KHO_FDT_COMPATIBLE, MAP_PROP, tree))
+
+
+K71.tracker_init = staticmethod(_tree_init)
+K71.fdt_setup = staticmethod(_fdt_setup)
+
+
+# -- the radix tree -------------------------------------------------------------------------------
+
+async def _read_entry(kho, node: int, idx: int, site: str) -> int:
+    raw = await heap_read_bytes(kho.heap, node + idx * 8, 8, site)
+    return int.from_bytes(raw, "little")
+
+
+async def _descend_add(kho, pfn: int, order: int) -> int:
+    key = encode_key(pfn << PAGE_SHIFT, order)
+    node = await load(kho.tree_root)
+    if not node:
+        return -EINVAL                                  # WARN_ON_ONCE(!tree->root)
+    made = ()
+    anchor = None
+    i = KHO_TREE_MAX_DEPTH - 1
+    while i > 0:
+        idx = table_index(key, i)
+        nxt = await _read_entry(kho, node, idx, "kho_radix_add_page")
+        if nxt:
+            node = nxt
+            i -= 1
+            continue
+        new = await get_zeroed_page(kho.heap, "kho_radix_add_page")
+        if not new:
+            j = 0
+            while j < len(made):
+                await free_page(kho.heap, made[j], "kho_radix_add_page")
+                j += 1
+            if anchor is not None:
+                await memcpy_to(kho.heap, anchor[0], bytes(8), "kho_radix_add_page", anchor[1] * 8)
+            return -ENOMEM
+        await memcpy_to(kho.heap, node, new.to_bytes(8, "little"), "kho_radix_add_page", idx * 8)
+        if anchor is None:
+            anchor = (node, idx)
+        made = made + (new,)
+        node = new
+        i -= 1
+    bit = bitmap_index(key)
+    await modify_noting(kho, node, "kho_radix_add_page", _set, (bit,), k6_19._promise,
+                        (pfns(pfn, order),), f"__set_bit({bit}) in kho_radix_add_page")
+    return 0
+
+
+async def kho_radix_add_page(kho, pfn: int, order: int) -> int:
+    await mutex_lock(kho.tree_lock)
+    err = await atomic(_descend_add)(kho, pfn, order)
+    await mutex_unlock(kho.tree_lock)
+    return err
+
+
+async def _descend_del(kho, pfn: int, order: int) -> None:
+    key = encode_key(pfn << PAGE_SHIFT, order)
+    node = await load(kho.tree_root)
+    if not node:
+        return
+    i = KHO_TREE_MAX_DEPTH - 1
+    while i > 0:
+        idx = table_index(key, i)
+        nxt = await _read_entry(kho, node, idx, "kho_radix_del_page")
+        if not nxt:
+            return                                      # WARN_ON: never preserved
+        node = nxt
+        i -= 1
+    bit = bitmap_index(key)
+    await modify_noting(kho, node, "kho_radix_del_page", _clear, (bit,), k6_19._release,
+                        (pfns(pfn, order),), f"__clear_bit({bit}) in kho_radix_del_page")
+
+
+async def kho_radix_del_page(kho, pfn: int, order: int) -> None:
+    await mutex_lock(kho.tree_lock)
+    await atomic(_descend_del)(kho, pfn, order)
+    await mutex_unlock(kho.tree_lock)
+
+
+async def kho_preserve_folio(kho, phys: int, order: int) -> int:
+    return await kho_radix_add_page(kho, phys >> PAGE_SHIFT, order)
+
+
+async def kho_unpreserve_folio(kho, phys: int, order: int) -> None:
+    await kho_radix_del_page(kho, phys >> PAGE_SHIFT, order)
+
+
+# -- the next kernel ------------------------------------------------------------------------------
+
+MAX_NODES = 256
+
+
+def boot(h: Handover) -> NextKernel:
+    """kho_populate + kho_mem_retrieve: walk the tree at ``preserved-memory-map``."""
+    parsed = unflatten(k6_19.root_blob(h))
+    if parsed.tree is None:
+        return refused(f"disabling KHO revival: {parsed.reason}")
+    fdt = parsed.tree
+    if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE.encode() + b"\0":
+        return refused("disabling KHO revival: root is not compatible with 'kho-v2'", fdt)
+    mem = prop(fdt, MAP_PROP)
+    if mem is None or len(mem) != 8:
+        return refused("kho_mem_retrieve: -ENOENT (no preserved-memory-map)", fdt)
+    root = int.from_bytes(mem, "little")
+    if not root:
+        return refused("kho_mem_retrieve: -EINVAL (preserved-memory-map is 0)", fdt)
+    limit = len(h.pages) << PAGE_SHIFT
+    reserved: set = set()
+    metadata: set = set()
+    orders: dict = {}
+    stack = [(root, KHO_TREE_MAX_DEPTH - 1, 0)]
+    while stack:
+        node, level, start = stack.pop()
+        if node % PAGE_SIZE or node + PAGE_SIZE > limit or len(metadata) >= MAX_NODES:
+            return refused(f"radix node {node:#x} is not a page of memory", fdt)
+        metadata.add(node >> PAGE_SHIFT)
+        page = read_phys(h.pages, node, PAGE_SIZE)
+        if level == 0:
+            bits = int.from_bytes(page, "little")
+            while bits:
+                b = (bits & -bits).bit_length() - 1
+                bits &= bits - 1
+                phys, order = decode_key(start | b)
+                if order > MAX_PAGE_ORDER or phys + (PAGE_SIZE << order) > limit:
+                    return refused(f"preserved range {phys:#x} order {order} is outside memory",
+                                   fdt)
+                pfn = phys >> PAGE_SHIFT
+                reserved.update(range(pfn, pfn + (1 << order)))
+                orders[pfn] = order
+            continue
+        i = 0
+        while i < PAGE_SIZE // 8:
+            child = int.from_bytes(page[i * 8:i * 8 + 8], "little")
+            if child:
+                shift = (level - 1) * KHO_TABLE_SIZE_LOG2 + KHO_BITMAP_SIZE_LOG2
+                stack.append((child, level - 1, start | (i << shift)))
+            i += 1
+    return NextKernel(True, "", fdt, frozenset(reserved), frozenset(metadata),
+                      tuple(sorted(orders.items())))
+
+
+__all__ = ["K71", "MUTANTS", "encode_key", "decode_key", "kho_radix_add_page",
+           "kho_radix_del_page", "kho_preserve_folio", "kho_unpreserve_folio", "boot"]

@@ -1,0 +1,46 @@
+"""KHO 7.1 (torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237): scenarios.
+
+The shared LUO-era scenarios of :mod:`model.kho.luo_scenarios` on :class:`model.kho.k7_1.K71`;
+the operator never finalizes (there is nothing to finalize).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..runtime import Scenario
+from . import luo_scenarios as luo
+from .k7_1 import K71
+
+PREVIOUS = "k6.19"
+CHANGES = (
+    "7.1 makes KHO stateless: the xarray-of-bitmaps tracker and its chunk list are replaced by "
+    "a radix tree of page-sized nodes under its own mutex (kho_radix_add_page / "
+    "kho_radix_del_page, 3f2ad90060f6), whose root address is written into the root FDT once at "
+    "init and handed over as is; kho_finalize, its debugfs file and the finalized state are "
+    "removed (6b0dd42d7681); the ABI becomes kho-v2 with subtrees under preserved-data, and the "
+    "next kernel walks the tree (kho_mem_retrieve).  Source: torvalds/linux:kernel/liveupdate/"
+    "kexec_handover.c@019fc3687237, include/linux/kho/abi/kexec_handover.h@3f2ad90060f6.")
+
+
+def _on(fn):
+    @functools.wraps(fn)
+    def build(**params):
+        return fn(K71, **params)
+    return build
+
+
+SCENARIOS = [
+    Scenario("test-kho", _on(luo.test_kho_scenario),
+             {"pages": 8, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
+             "lib/test_kho.c at boot; load, kexec; restore in the next kernel"),
+    Scenario("test-kho-race", _on(luo.test_kho_race),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "lib/test_kho.c's init || load, kexec"),
+    Scenario("fdbox-race", _on(luo.fdbox_race),
+             {"pages": 8, "fail_allocs": 0, "fdt_max": luo.FDT_MAX, "mutants": ""},
+             "FDBox x2 save/drop an fd || load, kexec"),
+    Scenario("fdt-max-grow", _on(luo.fdt_max_grow),
+             {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
+             "load, then a user links a 5 KiB FDT, then kexec"),
+]

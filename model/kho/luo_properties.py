@@ -1,0 +1,161 @@
+"""KHO's promises on the LUO-era designs (6.19, 7.1), named as on v5 so the matrix lines up.
+
+Owns the property functions of :mod:`model.kho.luo_scenarios`.  Each looks only at the
+:class:`model.kho.k6_19.Handover` snapshot taken at machine_kexec and at the next kernel the
+era's ``boot`` builds from it.  The promises are those of v5 (:mod:`model.kho.v5_properties`),
+restated for an API whose users own their FDTs (../shared/reference/kho-semantics.md §6 I1, I2,
+I5, I7):
+
+* ``conversion-race-free`` - the handed-over root FDT holds exactly the subtrees whose
+  kho_add_subtree returned 0 and that were not removed, each with its address;
+* ``no-preserved-page-lost`` - the reserved set of the next kernel is the set of pages whose
+  preserve returned 0 and were not unpreserved, plus nothing but KHO metadata; every driver's
+  next-kernel restore finds its data, each page restored at most once;
+* ``memory-safety`` - no KASAN report, no preserved page freed before kexec, and nothing the next
+  kernel reads before it reserves memory (the chunk list or the radix tree's nodes, and each
+  subtree's FDT page) was freed before kexec.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..drivers import fdbox_luo, test_kho
+from ..drivers.fdbox import contents
+from . import rootfdt
+from .fdt import prop, unflatten
+from .v5 import live_at
+from .v5_properties import (CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST,
+                            REVIVED)
+
+RESTORE_OK = "kho-restore-succeeded"
+BIG = "big"
+BIG_BYTES = 5000
+
+DOCS = {
+    CONVERSION:
+        "The handover is race-free: the root FDT at kexec holds exactly the subtrees whose "
+        "kho_add_subtree returned 0 and were not removed, with their addresses.  A failure means "
+        "an add that succeeded is missing, or a subtree the caller was told failed (or removed) "
+        "is still handed over.",
+    NO_PAGE_LOST:
+        "No preserved page is lost: every page whose preserve returned 0 and was not "
+        "unpreserved before kexec is reserved by the next kernel; nothing else is reserved but "
+        "KHO's metadata; each driver's next-kernel restore (FDBox records, lib/test_kho.c's "
+        "checksum, a big subtree's bytes) finds its data, each page restored at most once.",
+    MEMORY_SAFETY:
+        "Memory safety: no KASAN report, no preserved page freed before kexec, and every page the "
+        "next kernel reads before reserving memory - the preserved-memory map (chunk list or "
+        "radix-tree nodes) and each subtree's FDT - still allocated at kexec.",
+    KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
+    FINALIZE_OK: "Vacuity guard: some run has kho_finalize return 0.",
+    REVIVED: "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
+    RESTORE_OK: "Vacuity guard and the selftest's pass line: some run has lib/test_kho.c print "
+                "\"KHO restore succeeded\" in the next kernel.",
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def next_kernel(kho, h):
+    return kho.boot(h)
+
+
+def _retrieve(kho):
+    def retrieve(nk, name):
+        return type(kho).retrieve_subtree(nk, name, kho.sub_prop)
+    return retrieve
+
+
+def test_kho_message(kho, h):
+    """What lib/test_kho.c prints in the next kernel (None: a cold boot, nothing to check)."""
+    nk = next_kernel(kho, h)
+    return test_kho.restore(nk, h.pages, set(), _retrieve(kho), type(kho).restore_folio)
+
+
+def _big_ok(kho, nk, pages, restored) -> bool:
+    from ..kernel.alloc import PAGE_SIZE, read_phys
+    phys = _retrieve(kho)(nk, BIG)
+    if phys == -2:
+        return True
+    if phys < 0 or type(kho).restore_folio(nk, phys, restored) != 1:
+        return False
+    parsed = unflatten(read_phys(pages, phys, 2 * PAGE_SIZE))
+    return parsed.tree is not None and prop(parsed.tree, "blob") == b"k" * BIG_BYTES
+
+
+def handover_race_free(kho):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        blob = type(kho).root_blob(h)
+        if unflatten(blob).tree is None:
+            return False
+        return tuple(sorted(rootfdt.subtrees(blob, kho.sub_prop))) == h.ghost.subtrees
+    check.__doc__ = DOCS[CONVERSION]
+    return check
+
+
+def no_page_lost(kho, boxes: tuple = (), test: bool = False):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk = next_kernel(kho, h)
+        promised = h.ghost.promised
+        if not nk.revived:
+            return not promised
+        if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:
+            return False
+        restored: set = set()
+        retrieve = _retrieve(kho)
+        for box in boxes:
+            got = fdbox_luo.restore(nk, box, h.pages, restored, retrieve,
+                                    type(kho).restore_folio)
+            if got is False:
+                return False
+            for r in got or ():
+                if r.order != 0 or r.data != contents(box, int(r.key[2:])):
+                    return False
+        if test and test_kho.restore(nk, h.pages, restored, retrieve,
+                                     type(kho).restore_folio) == test_kho.FAILED:
+            return False
+        return _big_ok(kho, nk, h.pages, restored)
+    check.__doc__ = DOCS[NO_PAGE_LOST]
+    return check
+
+
+def memory_safety(kho):
+    def check(s) -> bool:
+        if s[kho.heap.kasan] is not None:
+            return False
+        h = s[kho.handover]
+        if h is None:
+            return True
+        if not all(live_at(h.pages, pfn) for pfn in h.ghost.promised):
+            return False
+        nk = next_kernel(kho, h)
+        if not all(live_at(h.pages, pfn) for pfn in nk.metadata):
+            return False
+        for _, phys in rootfdt.subtrees(type(kho).root_blob(h), kho.sub_prop):
+            if phys is None or not live_at(h.pages, phys >> 12):
+                return False
+        return True
+    check.__doc__ = DOCS[MEMORY_SAFETY]
+    return check
+
+
+def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = ()):
+    m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
+    m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test), DOCS[NO_PAGE_LOST])
+    m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
+    checks = {
+        KEXEC_REACHED: lambda s: s[kho.handover] is not None,
+        FINALIZE_OK: lambda s: kho.has_finalize and s[kho.finalized],
+        REVIVED: lambda s: s[kho.handover] is not None and
+        next_kernel(kho, s[kho.handover]).revived,
+        RESTORE_OK: lambda s: s[kho.handover] is not None and
+        test_kho_message(kho, s[kho.handover]) == test_kho.SUCCEEDED,
+    }
+    for g in guards:
+        m.sometimes(g, checks[g], DOCS[g])

@@ -1,0 +1,107 @@
+"""Scenarios shared by the LUO-era designs (6.19, 7.1), built over an era's machine class.
+
+Each builder takes the era's class (:class:`model.kho.k6_19.K619` or
+:class:`model.kho.k7_1.K71`) and composes the kho_init task, drivers and an operator over it,
+then registers the promises of :mod:`model.kho.luo_properties`.  Scenario names and parameters
+match v5's where the scenario means the same thing (``fdbox-race``, ``fdt-max-grow``), so a v5
+trace can be replayed against these eras; ``fdt_max`` is accepted there only for that reason
+(these eras have no such knob).
+"""
+
+from __future__ import annotations
+
+from ..drivers import test_kho
+from ..drivers.fdbox_luo import fdbox
+from ..drivers.luo_operator import operator
+from ..kernel.alloc import PAGE_SIZE, Heap, memcpy_to
+from ..kernel.errno import ENOMEM
+from ..runtime import Model
+from . import luo_properties as props
+from .fdt import FdtTree, flatten
+from .k6_19 import kho_alloc_preserve, kho_init
+from .v5_properties import FINALIZE_OK, KEXEC_REACHED, REVIVED
+
+FDT_MAX = 1024
+TEST_SITES = frozenset({"kho_debugfs_fdt_add", "kho_test_save", "kho_test_save(fdt)"})
+
+
+def _mutants(text: str) -> frozenset:
+    return frozenset(t.strip() for t in text.split(",") if t.strip())
+
+
+def machine(cls, name: str, doc: str, pages: int, fail_allocs: int, mutants: str, ntasks: int,
+            fail_sites: frozenset | None = None, luo: bool = True):
+    """The model, the heap (one page range per task, kho_init's first) and kho_out; the
+    kho_init task is added here."""
+    m = Model(cls.era, name, doc=doc)
+    heap = Heap(m, pages, ntasks + 1, fail_allocs, fail_sites)
+    kho = cls(m, heap, _mutants(mutants), luo)
+    m.task("kho_init", kho_init, kho)
+    return m, kho
+
+
+def _guards(kho, *extra) -> tuple:
+    base = (KEXEC_REACHED, FINALIZE_OK) if kho.has_finalize else (KEXEC_REACHED,)
+    return base + extra
+
+
+def test_kho_scenario(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = "",
+                      luo: bool = True, finalize: bool = True):
+    """lib/test_kho.c's module_init at boot, then the selftest's init: (debugfs finalize,)
+    kexec_file_load, reboot(RB_KEXEC); the next kernel restores and checks."""
+    m, kho = machine(cls, "test-kho", test_kho_scenario.__doc__, pages, fail_allocs, mutants, 1,
+                     TEST_SITES, luo)
+    steps = (("module", (test_kho.kho_test_init, ())),)
+    if finalize and kho.has_finalize:
+        steps += (("finalize", 1),)
+    steps += (("load", 0), ("kexec", 0))
+    m.task("operator", operator, kho, steps)
+    props.register(m, kho, (), True, _guards(kho, REVIVED, props.RESTORE_OK))
+    return m
+
+
+def test_kho_race(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """lib/test_kho.c's module_init races the operator's kexec_file_load and reboot (an insmod
+    while userspace reboots); no debugfs finalize, the reboot path does it (6.19: LUO)."""
+    m, kho = machine(cls, "test-kho-race", test_kho_race.__doc__, pages, fail_allocs, mutants, 2)
+    m.task("kho_test", test_kho.kho_test_init, kho)
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), True, _guards(kho, REVIVED, props.RESTORE_OK))
+    return m
+
+
+def fdbox_race(cls, pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+               mutants: str = ""):
+    """Two FDBoxes save an fd each, the second drops its fd again, while the operator loads
+    the next kernel, finalizes (6.19) and kexecs.  (``fdt_max``: v5's parameter, unused.)"""
+    boxes = ("fdbox0", "fdbox1")
+    m, kho = machine(cls, "fdbox-race", fdbox_race.__doc__, pages, fail_allocs, mutants, 3)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
+    m.task("fdbox1", fdbox, kho, "fdbox1", 1, True)
+    steps = (("load", 0),) + ((("finalize", 1),) if kho.has_finalize else ()) + (("kexec", 0),)
+    m.task("operator", operator, kho, steps)
+    props.register(m, kho, boxes, False, _guards(kho, REVIVED))
+    return m
+
+
+async def big_user(kho) -> int:
+    """A user whose FDT is bigger than a page: 5000 bytes in an order-1 folio it preserves."""
+    fdt = await kho_alloc_preserve(kho, 1, "big_user")
+    if fdt < 0:
+        return fdt
+    blob = flatten(FdtTree("", (("blob", b"k" * props.BIG_BYTES),), ()), 2 * PAGE_SIZE)
+    if isinstance(blob, int):
+        return -ENOMEM
+    await memcpy_to(kho.heap, fdt, blob, "big_user")
+    return await kho.add_subtree(props.BIG, fdt)
+
+
+def fdt_max_grow(cls, pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SIZE,
+                 mutants: str = ""):
+    """v5's fdt-max-grow on this era: kexec_file_load first, then the handed-over data grows
+    past a page (a user links a 5000-byte FDT), then kexec.  (``fdt_max``: v5's parameter;
+    this era has no fdt_max, kexec_file_load records only the root FDT's address.)"""
+    m, kho = machine(cls, "fdt-max-grow", fdt_max_grow.__doc__, pages, fail_allocs, mutants, 1)
+    m.task("operator", operator, kho, (("load", 0), ("module", (big_user, ())), ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED))
+    return m

@@ -1,0 +1,20 @@
+"""z3 proofs for all inputs of KHO's bit-level encodings (issue 5, item 3, the encoding part).
+
+One module per encoding family, each citing the kernel source it follows:
+
+* :mod:`model.smt.khoser` — the khoser chunk encoding of the preserved-memory map (v5..6.19);
+* :mod:`model.smt.radix` — the 7.1 radix-tree key and tree path;
+* :mod:`model.smt.split` — splitting a range into naturally aligned blocks, and the restore side;
+
+with the shared result type and solver plumbing in :mod:`model.smt.core` and the era catalog in
+:mod:`model.smt.catalog`.  The plain-Python twins of the encodings (the reference the hypothesis
+agreement tests compare against) are in :mod:`model.kho.encoding`.  Spec modules never import
+this package; ``khomc prove`` and ``properties/smt`` do.  The inductive page-accounting
+protocols of each era are not here yet.
+"""
+
+from .catalog import ERAS, UnknownEra, exit_code, plan, prove
+from .core import IN_DOMAIN, KINDS, ObligationResult, Status
+
+__all__ = ["ERAS", "IN_DOMAIN", "KINDS", "ObligationResult", "Status", "UnknownEra", "exit_code",
+           "plan", "prove"]

@@ -1,0 +1,94 @@
+"""KHO 6.19 (LUO era): every scenario x property, verdicts and distinct-state counts pinned.
+
+Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/test_corpus.py):
+
+* test-kho-race / no-preserved-page-lost - a gap in the 6.19 design.  Preserve takes no KHO lock
+  and no longer refuses after finalize (de51999e687c), and the reboot path finalizes once, in
+  liveupdate_reboot, before machine_kexec.  A preserve that needs a new tracker entry (here
+  test_kho's order-1 folio: a new ``kho_mem_phys`` and bitmap) and completes after that walk
+  returns 0 but is in no chunk: the next kernel does not reserve the folio and test_kho prints
+  "KHO restore failed".  A preserve into an existing bitmap is not lost (the chunks point at the
+  live bitmaps), which is why fdbox-race (order-0 folios, the bitmap kho_init created) holds.
+  7.1 closes it: the tree itself is handed over (test_k7_1.py pins HOLDS on the same scenario).
+* refinalize-race / memory-safety - a flaw of the design.  kho_finalize may be re-run
+  (9a4301f715c8), and kho_update_memory_map frees the published chunk list before it stores the
+  new address.  The debugfs finalize takes kho_out.lock but not the kexec lock, and
+  machine_kexec takes neither, so a reboot whose own finalize has finished can hand over the
+  root FDT while the debugfs one sits between the free and the store: the next kernel walks a
+  freed chunk list (KHO revival reads memory the old kernel may already have reused).
+* test-kho with luo=0, finalize=0 / no-preserved-page-lost (and the guards vacuous) - operator
+  misuse, pinned so the difference is visible: with neither LUO nor the selftest's debugfs
+  finalize (init.c@82ee50252dc8 writes it), the memory map stays 0 and the next kernel disables
+  revival, so lib/test_kho.c cannot print "KHO restore succeeded".
+* test-kho with the mutant subtree-error-keeps-node / memory-safety (and the handover and
+  page-lost promises) - the use-after-free Pratyush Yadav found in review of the revision in
+  20251022005719.3670224-4-pasha.tatashin@soleen.com: kho_add_subtree signals the debugfs error
+  but leaves the subtree linked; test_kho unwinds (unpreserve, folio_put) and the handed-over
+  root FDT names a freed page.  The merged code WARNs instead (pinned HOLDS below).
+"""
+
+import pytest
+
+from model.engines.result import Verdict
+from model.engines.search import check
+from model.registry import build, scenarios
+
+H, V = Verdict.HOLDS, Verdict.VIOLATED
+
+BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+GUARDS = {"kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
+ALL = {**BUILTIN, **PROMISES, **GUARDS}
+
+PINNED = {
+    "test-kho": (99, {**ALL, "kho-restore-succeeded": H}),
+    "test-kho-race": (802, {**ALL, "kho-restore-succeeded": H, "no-preserved-page-lost": V}),
+    "fdbox-race": (17693, ALL),
+    "fdt-max-grow": (44, ALL),
+    "refinalize-race": (155, {**ALL, "memory-safety": V}),
+}
+
+VARIANTS = [
+    # (scenario, parameters, distinct states, verdicts)
+    ("test-kho", {"luo": False, "finalize": False}, 54,
+     {**ALL, "no-preserved-page-lost": V, "finalize-succeeded": V, "next-kernel-revived": V,
+      "kho-restore-succeeded": V}),
+    ("test-kho", {"fail_allocs": 1}, 241, {**ALL, "kho-restore-succeeded": H}),
+    ("test-kho", {"fail_allocs": 1, "mutants": "subtree-error-keeps-node"}, 259,
+     {**ALL, "kho-restore-succeeded": H, "conversion-race-free": V,
+      "no-preserved-page-lost": V, "memory-safety": V}),
+]
+
+
+def test_every_k6_19_scenario_is_pinned():
+    assert {s.name for s in scenarios("k6.19")} == set(PINNED)
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_k6_19_scenario_verdicts_and_state_count(name):
+    distinct, expected = PINNED[name]
+    r = check(build("k6.19", name))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == expected
+    assert r.distinct == distinct
+    assert r.seconds < 20, f"{name} took {r.seconds:.1f} s: no longer a default-size scenario"
+
+
+@pytest.mark.parametrize("name,params,distinct,expected", VARIANTS,
+                         ids=[f"{v[0]}-{'-'.join(f'{k}={x}' for k, x in v[1].items())}"
+                              for v in VARIANTS])
+def test_k6_19_variant(name, params, distinct, expected):
+    r = check(build("k6.19", name, params))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == expected
+    assert r.distinct == distinct
+
+
+def test_refinalize_race_hands_over_a_freed_chunk_list():
+    """The counterexample's last steps: the debugfs task frees the old chunk, then the
+    operator's machine_kexec snapshots memory with the root FDT still pointing at it."""
+    r = check(build("k6.19", "refinalize-race"))
+    steps = r.property("memory-safety").trace.steps
+    labels = [(s.task, e[0]) for s in steps for e in s.effects]
+    assert labels[-1] == ("operator", "machine_kexec()")
+    assert any(t == "debugfs" and lab.startswith("free_page(") for t, lab in labels[-4:])
