@@ -27,7 +27,12 @@ class UnknownEra(LookupError):
 
 
 def plan(era: str | None = None) -> list[tuple[tuple[str, ...], Callable[[int], ObligationResult]]]:
-    """(eras, run(seed)) of every obligation covering *era* (all of them for None)."""
+    """(eras, run(seed)) of every obligation covering *era* (all of them for None).
+
+    Eras are named as ``khomc check`` names the specs (``k6.16``) or by kernel version
+    (``6.16``)."""
+    if era is not None and era.startswith("k") and era[1:] in ERAS:
+        era = era[1:]
     if era is not None and era not in ERAS:
         raise UnknownEra(f"unknown era {era!r}; known eras: {', '.join(ERAS)}")
     everything = khoser.plan() + radix.plan() + split.plan()
