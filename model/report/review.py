@@ -205,12 +205,17 @@ def _scenario_md(r: CheckResult, folder: Path) -> list[str]:
 
 
 def _property_names(results) -> list[str]:
+    """The matrix columns: the promises several eras share (a guard that only one era's
+    scenarios declare stays in that scenario's own table)."""
     names: list[str] = []
+    specs: dict[str, set] = {}
     for r in results:
         for p in r.properties:
+            specs.setdefault(p.name, set()).add(r.spec)
             if p.name not in names:
                 names.append(p.name)
-    return names
+    shared = [n for n in names if len(specs[n]) > 1]
+    return shared or names
 
 
 # -- HTML ----------------------------------------------------------------------------------------
