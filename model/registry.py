@@ -14,10 +14,12 @@ SPECS = {
     "counter": "model.examples.counter",
     "spinkho": "model.examples.spinkho",
     "v5": "model.kho.v5_scenarios",
-    "k6.19": "model.kho.k6_19_scenarios",
-    "k7.1": "model.kho.k7_1_scenarios",
+    "v5-recursive": "model.kho.v5_recursive",
+    "v5-anchor": "model.kho.v5_anchor",
     "k6.16": "model.kho.k6_16_scenarios",
     "k6.18": "model.kho.k6_18_scenarios",
+    "k6.19": "model.kho.k6_19_scenarios",
+    "k7.1": "model.kho.k7_1_scenarios",
 }
 
 

@@ -57,9 +57,12 @@ async def fdbox(kho, node: str, nr_fds: int, drop: bool):
         k, folio = records[0]
         records = records[1:]
         await memcpy_to(heap, fdt, box_fdt(records), "fdbox_drop_fd")
-        await kho.unpreserve_folio(folio, 0)
-        await folio_put(heap, folio, "fdbox_drop_fd")
-        results = results + (("drop", k, 0),)
+        err = await kho.unpreserve_folio(folio, 0)
+        if err:     # v5-recursive: -EBUSY once frozen; the fd stays handed over, record restored
+            await memcpy_to(heap, fdt, box_fdt(((k, folio),) + records), "fdbox_drop_fd")
+        else:
+            await folio_put(heap, folio, "fdbox_drop_fd")
+        results = results + (("drop", k, err or 0),)
     return results
 
 

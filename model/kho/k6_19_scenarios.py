@@ -63,6 +63,9 @@ SCENARIOS = [
     Scenario("fdt-max-grow", _on(luo.fdt_max_grow),
              {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
              "load, then a user links a 5 KiB FDT, then kexec"),
+    Scenario("memfd-luo", _on(luo.memfd_luo_scenario),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "a 2-page memfd preserved through LUO; load, kexec (the reboot finalizes); memfd_luo_retrieve checks it"),
     Scenario("refinalize-race", refinalize_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "debugfs finalize || load, kexec (liveupdate_reboot finalizes again)"),
 ]

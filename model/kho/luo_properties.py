@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 
-from ..drivers import fdbox_luo, test_kho
+from ..drivers import fdbox_luo, memfd_luo, test_kho
 from ..drivers.fdbox import contents
 from . import rootfdt
 from .fdt import prop, unflatten
@@ -29,6 +29,7 @@ from .v5_properties import (CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFET
                             REVIVED)
 
 RESTORE_OK = "kho-restore-succeeded"
+MEMFD_OK = "memfd-restored"
 BIG = "big"
 BIG_BYTES = 5000
 
@@ -52,6 +53,8 @@ DOCS = {
     REVIVED: "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
     RESTORE_OK: "Vacuity guard and the selftest's pass line: some run has lib/test_kho.c print "
                 "\"KHO restore succeeded\" in the next kernel.",
+    MEMFD_OK: "Vacuity guard: some run has memfd_luo_retrieve restore every folio of the memfd "
+              "with its contents in the next kernel (model/drivers/memfd_luo.py).",
 }
 
 
@@ -96,7 +99,7 @@ def handover_race_free(kho):
     return check
 
 
-def no_page_lost(kho, boxes: tuple = (), test: bool = False):
+def no_page_lost(kho, boxes: tuple = (), test: bool = False, memfd: bool = False):
     def check(s) -> bool:
         h = s[kho.handover]
         if h is None:
@@ -119,6 +122,9 @@ def no_page_lost(kho, boxes: tuple = (), test: bool = False):
                     return False
         if test and test_kho.restore(nk, h.pages, restored, retrieve,
                                      type(kho).restore_folio) == test_kho.FAILED:
+            return False
+        if memfd and memfd_luo.restore(nk, h.pages, restored, retrieve,
+                                       type(kho).restore_folio) == memfd_luo.FAILED:
             return False
         return _big_ok(kho, nk, h.pages, restored)
     check.__doc__ = DOCS[NO_PAGE_LOST]
@@ -145,9 +151,10 @@ def memory_safety(kho):
     return check
 
 
-def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = ()):
+def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
+             memfd: bool = False):
     m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
-    m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test), DOCS[NO_PAGE_LOST])
+    m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test, memfd), DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
@@ -156,6 +163,9 @@ def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = ()):
         next_kernel(kho, s[kho.handover]).revived,
         RESTORE_OK: lambda s: s[kho.handover] is not None and
         test_kho_message(kho, s[kho.handover]) == test_kho.SUCCEEDED,
+        MEMFD_OK: lambda s: s[kho.handover] is not None and memfd_luo.restore(
+            next_kernel(kho, s[kho.handover]), s[kho.handover].pages, set(), _retrieve(kho),
+            type(kho).restore_folio) == memfd_luo.SUCCEEDED,
     }
     for g in guards:
         m.sometimes(g, checks[g], DOCS[g])

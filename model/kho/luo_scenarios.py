@@ -10,7 +10,7 @@ trace can be replayed against these eras; ``fdt_max`` is accepted there only for
 
 from __future__ import annotations
 
-from ..drivers import test_kho
+from ..drivers import memfd_luo, test_kho
 from ..drivers.fdbox_luo import fdbox
 from ..drivers.luo_operator import operator
 from ..kernel.alloc import PAGE_SIZE, Heap, memcpy_to
@@ -104,4 +104,15 @@ def fdt_max_grow(cls, pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_
     m, kho = machine(cls, "fdt-max-grow", fdt_max_grow.__doc__, pages, fail_allocs, mutants, 1)
     m.task("operator", operator, kho, (("load", 0), ("module", (big_user, ())), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED))
+    return m
+
+
+def memfd_luo_scenario(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """A memfd of two pages preserved through LUO (mm/memfd_luo.c@02e117b8ca58, see
+    model/drivers/memfd_luo.py), then kexec_file_load and reboot (6.19: liveupdate_reboot
+    finalizes); the next kernel's memfd_luo_retrieve restores and checks every folio."""
+    m, kho = machine(cls, "memfd-luo", memfd_luo_scenario.__doc__, pages, fail_allocs, mutants, 1)
+    m.task("operator", operator, kho, (("module", (memfd_luo.memfd_luo_preserve, ())),
+                                       ("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED, props.MEMFD_OK), memfd=True)
     return m

@@ -61,7 +61,7 @@ VARIANTS = [
 
 
 def test_every_k6_19_scenario_is_pinned():
-    assert {s.name for s in scenarios("k6.19")} == set(PINNED)
+    assert {s.name for s in scenarios("k6.19")} - {"memfd-luo"} == set(PINNED)  # memfd-luo: test_memfd_luo.py
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))

@@ -31,7 +31,7 @@ PINNED = {
 
 
 def test_every_k7_1_scenario_is_pinned():
-    assert {s.name for s in scenarios("k7.1")} == set(PINNED)
+    assert {s.name for s in scenarios("k7.1")} - {"memfd-luo"} == set(PINNED)  # memfd-luo: test_memfd_luo.py
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))

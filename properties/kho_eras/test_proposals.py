@@ -1,0 +1,86 @@
+"""The seed thread's proposals as variants of v5: every scenario x property pinned, side by side
+with v5's verdict on the same scenario.
+
+* v5-recursive (Jason Gunthorpe's recursive FDTs, model/kho/v5_recursive.py) and v5-anchor
+  (Changyuan Lyu's anchor pages, model/kho/v5_anchor.py) both run ``fdt-max-grow`` and
+  ``fdbox-race`` with v5's meaning.
+* No VIOLATED verdict on either proposal.  The one VIOLATED verdict shown here is v5's own:
+  fdt-max-grow / memory-safety, a design flaw of v5 (kho_fill_kimage sizes the kho-fdt
+  ksegment from fdt_max at kexec_file_load, debugfs lets fdt_max grow afterwards, and
+  kho_copy_fdt memcpy()s the larger FDT past the segment; trace
+  traces/corpus/v5-fdt-max-grow-memory-safety.json).  Both proposals close it: the recursive
+  root is one fixed page and the image carries only its 16-byte address/size; the anchor
+  scheme lists the blob's pages (over two linked anchors in this scenario) instead of
+  copying into a pre-sized segment.
+* What the anchor scheme adds - the blob pages and linked anchors are ordinary old-kernel memory
+  the next kernel must reserve and read - is checked by memory-safety (every such page is
+  still allocated at machine_kexec) and no-preserved-page-lost (only KHO metadata is reserved
+  besides preserved pages); both hold, because only kho_unfreeze frees the blob and debugfs
+  cannot run it while kernel_kexec holds the kexec lock and fills the anchor.
+"""
+
+import pytest
+
+from model.engines.result import Verdict
+from model.engines.search import check
+from model.registry import build, scenarios
+
+H, V = Verdict.HOLDS, Verdict.VIOLATED
+
+BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+GUARDS = {"kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
+ALL = {**BUILTIN, **PROMISES, **GUARDS}
+
+PINNED = {
+    ("v5-recursive", "fdt-max-grow"): (33, ALL),
+    ("v5-recursive", "fdbox-race"): (83505, {**ALL, "add-after-freeze-refused": H}),
+    ("v5-anchor", "fdt-max-grow"): (21, ALL),
+    ("v5-anchor", "fdbox-race"): (45541, {**ALL, "add-after-freeze-refused": H}),
+}
+
+
+@pytest.mark.parametrize("spec", ["v5-recursive", "v5-anchor"])
+def test_every_proposal_scenario_is_pinned(spec):
+    assert {(spec, s.name) for s in scenarios(spec)} == {k for k in PINNED if k[0] == spec}
+
+
+@pytest.mark.parametrize("spec,name", sorted(PINNED))
+def test_proposal_verdicts_and_state_count(spec, name):
+    distinct, expected = PINNED[(spec, name)]
+    r = check(build(spec, name))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == expected
+    assert r.distinct == distinct
+    assert r.seconds < 20, f"{spec}/{name} took {r.seconds:.1f} s"
+
+
+@pytest.mark.parametrize("spec", ["v5-recursive", "v5-anchor"])
+def test_fdt_max_grow_overflow_of_v5_is_closed(spec):
+    old = check(build("v5", "fdt-max-grow")).property("memory-safety")
+    new = check(build(spec, "fdt-max-grow")).property("memory-safety")
+    assert (old.verdict, new.verdict) == (V, H)
+    assert "kho_copy_fdt" in old.trace.steps[-1].changes["kasan"][1]
+
+
+def test_anchor_chain_is_walked_and_reserved():
+    """Two blob pages over two anchors (slots = 1): the next kernel lists both blob pages and
+    reserves the linked anchor page too."""
+    from types import SimpleNamespace
+
+    from model.kernel.alloc import Obj
+    from model.kernel.kexec import Kimage, Segment
+    from model.kho.v5_anchor import anchor_bytes, walk_anchors
+    linked = Obj("page", 1, 4096, True, 0, "kho_fill_anchors", None, None,
+                 anchor_bytes(0, (0x6000,)))
+    pages = (None,) * 7 + (linked,)
+    image = Kimage(True, (Segment("kho-anchor", 0x4000_0000, 4096,
+                                  anchor_bytes(0x7000, (0x5000,))),))
+    blob_pages, anchors = walk_anchors(SimpleNamespace(image=image, pages=pages))
+    assert blob_pages == (0x5000, 0x6000) and anchors == {7}
+
+
+def test_proposals_declare_their_predecessor():
+    from model.kho import v5_anchor, v5_recursive
+    for mod in (v5_anchor, v5_recursive):
+        assert mod.PREVIOUS == "v5" and "@" in mod.CHANGES
