@@ -20,7 +20,7 @@ from .v5_properties import (CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REAC
 from ..kernel.alloc import PAGE_SIZE, read_phys
 
 RESTORE_ONCE = "restore-at-most-once"
-TEST_KHO_OK = "test-kho-restore-succeeded"
+TEST_KHO_OK = "kho-restore-succeeded"
 
 DOCS = {
     CONVERSION:
@@ -32,7 +32,7 @@ DOCS = {
     NO_PAGE_LOST: V5_DOCS[NO_PAGE_LOST] + "  Here: every page a client preserved (returned 0) "
         "is reserved, nothing but the chunk pages and the root FDT page is reserved besides, "
         "and every FDBox record restores with its bytes (test_kho's own verdict is the "
-        "test-kho-restore-succeeded guard).",
+        "kho-restore-succeeded guard).",
     MEMORY_SAFETY: V5_DOCS[MEMORY_SAFETY],
     RESTORE_ONCE:
         "Each preserved page is restored at most once in the next kernel: across all drivers' "

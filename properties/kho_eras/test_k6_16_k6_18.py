@@ -15,7 +15,7 @@ both verdicts are pinned side by side.
   new order or a new bitmap index is lost.)  6.18's 469661d0d3a5 moves the check into
   __kho_preserve_order but leaves it unlocked and before xa_load_or_alloc, so the same schedule
   still loses the folio.
-* test-kho-refinalize / no-preserved-page-lost and test-kho-restore-succeeded, 6.16 and 6.18 -
+* test-kho-refinalize / no-preserved-page-lost and kho-restore-succeeded, 6.16 and 6.18 -
   a flaw of the design's abort.  test_kho preserves its data folios at module init ("anytime
   before finalization", v7's API) and only the FDT folio in its FINALIZE callback.  kho_abort
   frees every bitmap, unpreserving the client's data folios too; the second finalize re-runs
@@ -45,7 +45,7 @@ both verdicts are pinned side by side.
   detect.  test_kho lists its folio twice; 6.16's kho_restore_folio reads the order from
   page->private and hands the same page out twice.  6.18's page magic (89a3ecca49ee) is cleared
   by the first restore, so the second returns NULL (and test_kho reports "KHO restore failed",
-  pinned as test-kho-restore-succeeded VIOLATED in 6.18 double-restore).
+  pinned as kho-restore-succeeded VIOLATED in 6.18 double-restore).
 """
 
 import pytest
@@ -59,7 +59,7 @@ H, V = Verdict.HOLDS, Verdict.VIOLATED
 BASE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
         "no-preserved-page-lost": H, "memory-safety": H, "restore-at-most-once": H,
         "kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
-TK = {**BASE, "test-kho-restore-succeeded": H}
+TK = {**BASE, "kho-restore-succeeded": H}
 LOST = {"no-preserved-page-lost": V}
 
 PINNED = {
@@ -67,7 +67,7 @@ PINNED = {
         "test-kho": (165, TK),
         "fdbox-race": (227169, BASE),
         "preserve-race": (1437, {**BASE, **LOST}),
-        "test-kho-refinalize": (258, {**TK, **LOST, "test-kho-restore-succeeded": V}),
+        "test-kho-refinalize": (258, {**TK, **LOST, "kho-restore-succeeded": V}),
         "abort-then-kexec": (200, {**TK, "conversion-race-free": V}),
         "double-restore": (165, {**TK, "restore-at-most-once": V}),
     },
@@ -75,10 +75,10 @@ PINNED = {
         "test-kho": (165, TK),
         "fdbox-race": (227169, {**BASE, **LOST, "next-kernel-revived": V}),
         "preserve-race": (1437, {**BASE, **LOST}),
-        "test-kho-refinalize": (258, {**TK, **LOST, "test-kho-restore-succeeded": V}),
+        "test-kho-refinalize": (258, {**TK, **LOST, "kho-restore-succeeded": V}),
         "abort-then-kexec": (200, {**TK, **LOST, "next-kernel-revived": V,
-                                   "test-kho-restore-succeeded": V}),
-        "double-restore": (165, {**TK, "test-kho-restore-succeeded": V}),
+                                   "kho-restore-succeeded": V}),
+        "double-restore": (165, {**TK, "kho-restore-succeeded": V}),
     },
 }
 
@@ -104,7 +104,7 @@ def test_verdicts_and_state_count(spec, name):
 def test_selftest_prints_restore_succeeded(spec):
     """The kernel selftest's sequence (module init, finalize, load, kexec) passes in both."""
     r = check(build(spec, "test-kho"))
-    assert r.property("test-kho-restore-succeeded").verdict is H
+    assert r.property("kho-restore-succeeded").verdict is H
     assert r.property("no-preserved-page-lost").verdict is H
 
 
