@@ -13,6 +13,7 @@ from .runtime.spec import Model, Scenario
 SPECS = {
     "counter": "model.examples.counter",
     "spinkho": "model.examples.spinkho",
+    "v4": "model.kho.v4_scenarios",
     "v5": "model.kho.v5_scenarios",
     "v5-recursive": "model.kho.v5_recursive",
     "v5-anchor": "model.kho.v5_anchor",

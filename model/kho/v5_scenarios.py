@@ -22,6 +22,24 @@ from ..drivers.common import _alloc_filled
 from ..kernel.alloc import kvmalloc
 from ..runtime.effects import atomic
 
+PREVIOUS = "v4"
+CHANGES = (
+    "v5 (Changyuan Lyu, 20250320015551.2157511-1-changyuanl@google.com) replaces v4's "
+    "one-shot serialization, in which every user had to write its nodes into the one shared "
+    "dt_max FDT from inside the KEXEC_KHO_DUMP notifier, with a hashtable state tree that "
+    "users fill at any time and concurrently (kho_add_node/kho_add_prop under tree_lock) and "
+    "an xarray-of-bitmaps tracker (kho_preserve_folio/phys) in place of v4's mem properties; "
+    "\"active\" becomes debugfs \"finalize\", whose notifier only announces the last chance "
+    "to save data before kho_finalize freezes and converts the tree (Changyuan's reply, "
+    "20250323190204.742672-1-changyuanl@google.com, answering Jason Gunthorpe's v4 review "
+    "20250210202220.GC3765641@nvidia.com that the notifier-wrapped FDT \"requires that the "
+    "whole thing be wrapped in a notifier callback\").  kexec_file_load may now come before "
+    "finalization: it reserves an empty fdt_max ksegment and kernel_kexec copies the final "
+    "FDT in (auto-finalizing), and fdt_max is set under the kexec lock and refused once frozen. "
+    "The v5 review still objected to fdt_max (\"still can't automatically size the fdt\", "
+    "20250321133447.GA251739@nvidia.com) and to the locked preserve path "
+    "(20250321134629.GA252045@nvidia.com).")
+
 FDT_MAX = 1024
 
 
