@@ -99,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest graph (states) to export")
 
     v = sub.add_parser("review", help="check the default matrix and write a report")
-    v.add_argument("--spec", action="append", help="specs to include (default: all)")
+    v.add_argument("--spec", action="append", help="eras (specs) to include (default: all)")
+    v.add_argument("--scenario", action="append",
+                   help="scenarios to include, by name, in every chosen era (default: each "
+                        "era's default scenarios)")
     v.add_argument("--out", default="review", help="output folder (default: review/)")
     _search_options(v, scenario_params=False)
     v.set_defaults(workers=max(1, min(os.cpu_count() or 1, 4)))

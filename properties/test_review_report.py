@@ -81,3 +81,17 @@ def test_review_report_has_every_part(tmp_path):
     assert (tmp_path / "traces" / "counter-abba-deadlock-free.svg").exists()
     assert "## Coverage" in md
     assert page.count("<svg") >= 3 and 'id="matrix"' in page
+
+
+def test_review_chooses_eras_and_scenarios(tmp_path):
+    out = io.StringIO()
+    code = main(["review", "--spec", "k6.19", "--spec", "k7.1", "--scenario", "test-kho-race",
+                 "--workers", "1", "--no-progress", "--out", str(tmp_path)], out=out)
+    assert code == 0
+    md = (tmp_path / "REPORT.md").read_text()
+    assert "## k6.19 / test-kho-race" in md and "## k7.1 / test-kho-race" in md
+    assert "fdbox-race" not in md
+    # 7.1 closes 6.19's lost preserve: the era-to-era section says so
+    assert "test-kho-race / no-preserved-page-lost: VIOLATED in k6.19 -> HOLDS in k7.1" in md
+    assert main(["review", "--scenario", "nosuch", "--out", str(tmp_path / "x")],
+                out=io.StringIO()) == 2

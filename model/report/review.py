@@ -36,12 +36,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
-def _jobs(specs):
-    return [(spec, sc) for spec in specs for sc in registry.scenarios(spec) if sc.default]
+def _jobs(specs, names=None):
+    """(spec, scenario) pairs: the default scenarios, or those named in *names*."""
+    return [(spec, sc) for spec in specs for sc in registry.scenarios(spec)
+            if (sc.name in names if names else sc.default)]
 
 
-def collect(specs, bounds: Bounds, engine: str, out, progress: bool) -> list[CheckResult]:
-    jobs = _jobs(specs)
+def collect(specs, bounds: Bounds, engine: str, out, progress: bool,
+            names=None) -> list[CheckResult]:
+    jobs = _jobs(specs, names)
     results = []
     for i, (spec, sc) in enumerate(jobs, start=1):
         out.write(f"[{i}/{len(jobs)}] {spec}/{sc.name} ... ")
@@ -56,10 +59,10 @@ def collect(specs, bounds: Bounds, engine: str, out, progress: bool) -> list[Che
 
 
 def collect_parallel(specs, bounds: Bounds, engine: str, out, workers: int,
-                     folder: Path) -> tuple[list[CheckResult], list[str]]:
+                     folder: Path, names=None) -> tuple[list[CheckResult], list[str]]:
     """The same matrix, *workers* checks at a time in worker processes (trio coordinator)."""
     from ..engines.parallel import matrix
-    pairs = _jobs(specs)
+    pairs = _jobs(specs, names)
     jobs = [{"spec": spec, "scenario": sc.name, "params": dict(sc.params), "engine": engine,
              "bounds": bounds.as_dict(), "trace_dir": str(folder / "traces")}
             for spec, sc in pairs]
@@ -302,14 +305,22 @@ def run(args, out) -> int:
     for s in specs:
         registry.spec_module(s)  # unknown names fail before any work
     bounds = Bounds(args.max_states, args.max_depth, args.time_limit)
+    names = args.scenario or None
+    if names:
+        known = {sc.name for spec in specs for sc in registry.scenarios(spec)}
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise registry.UnknownName(f"unknown scenario(s) {', '.join(unknown)} in "
+                                       f"{', '.join(specs)}")
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
     if args.workers > 1:
         results, failures = collect_parallel(specs, bounds, args.engine, out, args.workers,
-                                             folder)
+                                             folder, names)
     else:
-        results = collect(specs, bounds, args.engine, out, progress=not args.no_progress)
+        results = collect(specs, bounds, args.engine, out, progress=not args.no_progress,
+                          names=names)
     _save(results, folder)
     (folder / "REPORT.md").write_text(markdown(results, folder, failures))
     (folder / "index.html").write_text(page(results, folder, failures))
