@@ -703,15 +703,18 @@ def _machine_kexec(values, tid):
             Handover(image, pages, ghost, tree, first)), None
 
 
-async def kernel_kexec(kho: KhoV5) -> int:
-    """reboot(LINUX_REBOOT_CMD_KEXEC): on success the old kernel stops (``halted``)."""
+async def kernel_kexec(kho: KhoV5, copy_fdt=None) -> int:
+    """reboot(LINUX_REBOOT_CMD_KEXEC): on success the old kernel stops (``halted``).
+
+    *copy_fdt* is how the FDT reaches the image (kho_copy_fdt; the seed thread's proposals
+    pass their own)."""
     taken, image = await atomic(_trylock_and_load)(kho, kho.image)
     if not taken:
         return -EBUSY
     if image is None:
         await kexec_unlock(kho.kexec_lock)
         return -EINVAL
-    err = await kho_copy_fdt(kho, image)
+    err = await (copy_fdt or kho_copy_fdt)(kho, image)
     if err:
         await kexec_unlock(kho.kexec_lock)
         return err

@@ -46,7 +46,7 @@ from ..drivers.fdbox_luo import fdbox
 from ..drivers.fdbox_luo import restore as fdbox_restore
 from ..drivers.luo_operator import operator
 from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, heap_read_bytes, read_phys
-from ..kernel.errno import EBUSY, EINVAL, ENOENT
+from ..kernel.errno import EBUSY, ENOENT
 from ..kernel.kexec import Kimage, add_buffer, fill_segment
 from ..kernel.locking import kexec_trylock, kexec_unlock
 from ..runtime import Model, Scenario
@@ -154,19 +154,8 @@ async def kho_copy_fdt(kho: KhoRecursive, image: Kimage) -> int:
 
 
 async def kernel_kexec(kho: KhoRecursive) -> int:
-    taken, image = await atomic(v5._trylock_and_load)(kho, kho.image)
-    if not taken:
-        return -EBUSY
-    if image is None:
-        await kexec_unlock(kho.kexec_lock)
-        return -EINVAL
-    err = await kho_copy_fdt(kho, image)
-    if err:
-        await kexec_unlock(kho.kexec_lock)
-        return err
-    await Op((kho.image, kho.heap.pages, kho.ghost, kho.tree, kho.first_chunk_phys,
-              kho.heap.halted, kho.handover), v5._machine_kexec, text="machine_kexec()")
-    return 0
+    """v5's kernel_kexec with this proposal's way of passing the FDT."""
+    return await v5.kernel_kexec(kho, kho_copy_fdt)
 
 
 # -- the next kernel --------------------------------------------------------------------------
