@@ -9,8 +9,13 @@ One module per encoding family, each citing the kernel source it follows:
 with the shared result type and solver plumbing in :mod:`model.smt.core` and the era catalog in
 :mod:`model.smt.catalog`.  The plain-Python twins of the encodings (the reference the hypothesis
 agreement tests compare against) are in :mod:`model.kho.encoding`.  Spec modules never import
-this package; ``khomc prove`` and ``properties/smt`` do.  The inductive page-accounting
-protocols of each era are not here yet.
+this package; ``khomc prove`` and ``properties/smt`` do.
+
+* :mod:`model.smt.protocol` — each era's page-accounting protocol over uninterpreted sorts
+  (issue 5, item 3, third bullet): invariant I1 proved inductive (v5, 7.1), or a
+  counterexample to induction shown reachable by bounded model checking and reproduced on the
+  era's Python spec before it is reported (6.16, 6.18, 6.19); its plain-Python twin
+  :func:`model.smt.protocol.py_step` is what the agreement tests compare with.
 """
 
 from .catalog import ERAS, UnknownEra, exit_code, plan, prove

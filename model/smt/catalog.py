@@ -5,14 +5,16 @@ exit code of a run (the CLI maps it unchanged): 0 when every obligation came out
 (in-domain ones PROVED; out-of-domain ones, known bugs and pinned findings REFUTED), 1 when one
 did not (above all: an in-domain obligation REFUTED), 3 when any is UNKNOWN.  The encodings and
 the kernel versions they follow are in :mod:`model.smt.khoser`, :mod:`model.smt.radix` and
-:mod:`model.smt.split`.
+:mod:`model.smt.split`; each era's inductive page-accounting protocol (``protocol.I1[ERA]``:
+PROVED for v5 and 7.1, REFUTED with a trace the Python spec reproduces for 6.16, 6.18 and
+6.19) is in :mod:`model.smt.protocol`.
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterator
 
-from . import khoser, radix, split
+from . import khoser, protocol, radix, split
 from .core import DEFAULT_SEED, ObligationResult, Status
 
 ERAS = ("v5", "6.16", "6.18", "6.19", "7.1")
@@ -35,7 +37,7 @@ def plan(era: str | None = None) -> list[tuple[tuple[str, ...], Callable[[int], 
         era = era[1:]
     if era is not None and era not in ERAS:
         raise UnknownEra(f"unknown era {era!r}; known eras: {', '.join(ERAS)}")
-    everything = khoser.plan() + radix.plan() + split.plan()
+    everything = khoser.plan() + radix.plan() + split.plan() + protocol.plan()
     return [(eras, run) for eras, run in everything if era is None or era in eras]
 
 
