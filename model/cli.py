@@ -130,7 +130,8 @@ def _search_options(p, scenario_params: bool = True) -> None:
                    help="bfs/dfs: store 64-bit fingerprints, not states (prints the collision "
                         "probability)")
     p.add_argument("--por", action="store_true",
-                   help="bfs/dfs: partial-order reduction (ample sets on task-private state)")
+                   help="bfs/dfs: partial-order reduction (ample sets on task-private "
+                        "state; bfs also sleep sets on effect independence)")
     p.add_argument("--symmetry", action="store_true",
                    help="bfs/dfs: identify states up to the scenario's declared symmetry "
                         "(safety properties only)")

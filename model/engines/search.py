@@ -121,10 +121,18 @@ class Search:
         self._resumed = False
         self.shuffle = shuffle             # a seed: explore successors in a shuffled order
         self.por = None
+        self.sleep = None
         if por:
-            from .por import AmpleSets
+            from .por import AmpleSets, SleepSets
+            if checkpoint:
+                raise ValueError("checkpoints do not record partial-order reduction's sleep "
+                                 "sets: run a checkpointed search without --por")
             self.por = AmpleSets(model)
             self.graph_limit = graph_limit = 0    # the reduced graph says nothing of liveness
+            # sleep sets: breadth-first, no depth bound (a state's depth may exceed its
+            # distance), not with symmetry (steps name tasks of the state, not of its orbit)
+            if engine == "bfs" and self.symmetry is None and self.bounds.max_depth is None:
+                self.sleep = SleepSets()
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
 
@@ -242,7 +250,10 @@ class Search:
                 self.witness[name] = sid
 
     def _expand(self, sid: int, state) -> list:
-        succ = self.stepper.expand(state)
+        if self.sleep is not None:
+            succ = self.stepper.expand_footprints(state)
+        else:
+            succ = self.stepper.expand(state)
         if self.por is not None:
             ids, key = self.ids, self.key
             succ = self.por.ample(state, succ, lambda nxt: key(nxt) in ids)
@@ -277,7 +288,8 @@ class Search:
                 return "interrupted"
             # the state leaves the frontier only once fully expanded, so a checkpoint written
             # on Ctrl-C expands it again on resume (what was already added is found in ids)
-            sid, state = frontier[0]
+            entry = frontier[0]
+            sid, state = entry[0], entry[1]
             expanded += 1
             d = depth[sid]
             succ = self._expand(sid, state)
@@ -286,6 +298,9 @@ class Search:
                     self.truncated = True
                 frontier.popleft()
                 continue
+            if self.sleep is not None:
+                self._bfs_sleep(sid, d, succ, entry[2] if len(entry) > 2 else None)
+                succ = ()
             record = self.record_graph
             for tid, choices, nxt in succ:
                 k = key(nxt)
@@ -317,6 +332,23 @@ class Search:
                     checkpoint.save(self, self.checkpoint)
                     self._last_checkpoint = clock()
         return "max-depth" if self.truncated else "exhausted"
+
+    def _bfs_sleep(self, sid: int, d: int, succ: list, only) -> None:
+        """Expand *sid* exploring only the steps its sleep set leaves awake (see SleepSets)."""
+        ids, key, sleep, frontier = self.ids, self.key, self.sleep, self.frontier
+        items = sleep.explore(sid, succ, only)
+        for tid, choices, nxt, zs in items:
+            k = key(nxt)
+            nid = ids.get(k)
+            if nid is None:
+                nid = self._add(nxt, sid, tid, choices, d + 1, k)
+                frontier.append((nid, nxt))
+                sleep.arrive(nid, zs, True)
+            else:
+                woke = sleep.arrive(nid, zs, False)
+                if woke:
+                    frontier.append((nid, nxt, woke))
+        self.transitions += len(items)
 
     def _dfs(self, start: float) -> str:
         ids, depth, key = self.ids, self.depth, self.key
@@ -408,6 +440,11 @@ class Search:
         if self.por is not None:
             res.reductions.append("partial-order reduction (ample sets on private state)")
             res.notes.append("partial-order reduction was used: termination was not analysed")
+        if self.sleep is not None:
+            res.reductions.append("sleep sets on effect independence")
+            res.notes.append(f"sleep sets: {self.sleep.slept:,} steps not explored (asleep), "
+                             f"{self.sleep.reexpanded:,} states re-expanded for steps woken "
+                             "up; every state is visited, traces may not be the shortest")
         if self.symmetry is not None:
             res.reductions.append("symmetry (safety properties only)")
             res.notes.append("symmetry reduction was used: verdicts hold for safety properties "

@@ -228,6 +228,9 @@ class Alloc(Effect):
     def label(self):
         return f"{self.kind}({self.size}) in {self.site}"
 
+    def slots(self):
+        return (self.heap.pages.slot, self.heap.budget.slot)
+
 
 def _pages_for(size: int) -> int:
     return max(1, -(-size // PAGE_SIZE))

@@ -29,6 +29,20 @@ class EffectRecord:
     choice: int | None = None
     objects: tuple = ()        # names of the shared variables the effect may touch
     writes: bool = False       # the effect may change them (not a plain read)
+    slots: tuple | None = ()   # their world slots; None when the effect does not declare them
+
+
+def _footprint(slot_lists, writes) -> tuple | None:
+    """(reads, writes) as frozensets of slots, or None if any effect's slots are unknown."""
+    reads: set = set()
+    written: set = set()
+    for slots, w in zip(slot_lists, writes):
+        if slots is None:
+            return None
+        reads.update(slots)
+        if w:
+            written.update(slots)
+    return frozenset(reads), frozenset(written)
 
 
 class StepError(Exception):
@@ -42,6 +56,7 @@ class Stepper:
         self.model = model
         self.table = model.table
         self.names = self.table.name
+        self._single_fp: dict = {}      # local id -> footprint of its one-effect step
 
     def initial(self) -> tuple:
         return self.model.initial_state()
@@ -76,6 +91,45 @@ class Stepper:
                 self._run(w2, locs, tid, lid2, (), (), out, False, None, None)
                 continue
             out.append((tid, (), (w2, locs[:tid] + (lid2,) + locs[tid + 1:])))
+        return out
+
+    def expand_footprints(self, state) -> list:
+        """As :meth:`expand`, each successor with the footprint of its step appended:
+        ``(tid, choices, state2, (reads, writes))`` with frozensets of world slots, or None when
+        the step spawns a task or runs an effect that does not declare its slots.  A step that
+        branches or runs an atomic section gets the union over all its outcomes (sound: a larger
+        footprint only makes more steps dependent).  Used by the sleep sets of --por."""
+        world, locs = state
+        table = self.table
+        pending = table.pending
+        chained = table.chained
+        trans = table.trans
+        single = self._single_fp
+        out = []
+        for tid, lid in enumerate(locs):
+            eff = pending[lid]
+            if eff is None:
+                continue
+            if not eff.branching and type(eff) is not Spawn:
+                r = eff.step(world, tid)
+                if r is None:
+                    continue
+                w2, obs = r
+                lid2 = trans.get((lid, obs))
+                if lid2 is None:
+                    lid2 = table.advance(lid, obs)
+                if not (chained[lid2] and pending[lid2] is not None):
+                    fp = single.get(lid, False)
+                    if fp is False:
+                        fp = single[lid] = _footprint([eff.slots()], [not eff.read_only])
+                    out.append((tid, (), (w2, locs[:tid] + (lid2,) + locs[tid + 1:]), fp))
+                    continue
+            mine: list = []
+            record: list = []
+            self._run(world, locs, tid, lid, (), (), mine, True, None, record)
+            fp = _footprint([r.slots for r in record], [r.writes for r in record])
+            for t, ch, nxt in mine:
+                out.append((t, ch, nxt, fp if len(nxt[1]) == len(locs) else None))
         return out
 
     def _run(self, world, locs, tid, lid, choices, spawned, out, first, follow, record):
@@ -116,10 +170,10 @@ class Stepper:
             indexed = list(enumerate(outcomes))
         for ci, (w2, obs) in indexed:
             if record is not None:
-                slots = eff.slots() or ()
+                slots = eff.slots()
                 record.append(EffectRecord(eff.label(), obs, ci if branching else None,
-                                           tuple(self.model.vars[s].name for s in slots),
-                                           not eff.read_only))
+                                           tuple(self.model.vars[s].name for s in slots or ()),
+                                           not eff.read_only, slots))
             lid2 = table.advance(lid, obs)
             ch = choices + (ci,) if branching else choices
             if table.chained[lid2] and table.pending[lid2] is not None:

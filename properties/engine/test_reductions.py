@@ -6,6 +6,7 @@ from model.engines.result import Verdict
 from model.engines.search import check
 from model.registry import build
 from model.runtime import Model, SpecError, load, store
+from model.trace import replay
 
 EXAMPLES = [("counter", "racy", {"N": 3}), ("counter", "locked", {"N": 3}),
             ("counter", "abba", {}), ("counter", "spin", {}),
@@ -89,10 +90,15 @@ def test_por_keeps_every_safety_verdict(spec, scenario, params, engine):
     assert v == w
     assert por.distinct <= plain.distinct and por.transitions <= plain.transitions
     assert "partial-order reduction (ample sets on private state)" in por.reductions
+    # sleep sets run breadth-first only; they visit every state the ample sets leave
+    assert ("sleep sets on effect independence" in por.reductions) == (engine == "bfs")
+    for p in por.properties:       # every counterexample is a real schedule
+        if p.verdict is Verdict.VIOLATED and p.trace is not None:
+            assert replay(p.trace, build(spec, scenario, params)).ok
 
 
-@pytest.mark.parametrize("N,K,full,reduced", [(2, 3, (39, 62), (18, 20)),
-                                              (3, 3, (275, 630), (68, 108))])
+@pytest.mark.parametrize("N,K,full,reduced", [(2, 3, (39, 62), (18, 19)),
+                                              (3, 3, (275, 630), (68, 100))])
 def test_por_reduces_states_and_transitions(N, K, full, reduced):
     plain = check(build("counter", "private-work", {"N": N, "K": K}))
     por = check(build("counter", "private-work", {"N": N, "K": K}), por=True)
@@ -100,6 +106,47 @@ def test_por_reduces_states_and_transitions(N, K, full, reduced):
     assert (por.distinct, por.transitions) == reduced
     trace = por.property("no-lost-update").trace
     assert len(trace.steps) == len(plain.property("no-lost-update").trace.steps)
+
+
+@pytest.mark.parametrize("scenario,params,full,reduced", [
+    ("ok", {"N": 3, "K": 3}, (8704, 24544), (8704, 17824)),
+    ("bug", {"N": 3, "K": 3}, (69463, 199549), (69463, 131815)),
+])
+def test_sleep_sets_prune_transitions_and_visit_every_state(scenario, params, full, reduced):
+    """No private state here: the ample sets never apply, the sleep sets alone prune steps
+    whose other order was already explored - every state is still reached."""
+    plain = check(build("spinkho", scenario, params))
+    por = check(build("spinkho", scenario, params), por=True)
+    assert (plain.distinct, plain.transitions) == full
+    assert (por.distinct, por.transitions) == reduced
+    v, w = verdicts(plain), verdicts(por)
+    v.pop("terminates"), w.pop("terminates")
+    assert v == w
+
+
+def test_sleep_sets_need_sound_independence(monkeypatch):
+    """The check can fail: if every pair of steps were independent (a wrong independence
+    relation), the sleep sets would prune steps whose results nothing else reaches."""
+    from model.engines import por as por_module
+    plain = check(build("spinkho", "bug", {"N": 3, "K": 3}))
+    monkeypatch.setattr(por_module, "independent", lambda a, b: True)
+    wrong = check(build("spinkho", "bug", {"N": 3, "K": 3}), por=True)
+    assert wrong.distinct < plain.distinct
+
+
+def test_sleep_sets_re_expand_states_reached_with_fewer_steps_asleep():
+    """With state caching, a state reached again with a smaller sleep set explores the steps
+    woken up (Godefroid's rule); the BUG model exercises it (the OK one never does)."""
+    plain = check(build("spinkho", "bug", {"N": 3, "K": 3}))
+    por = check(build("spinkho", "bug", {"N": 3, "K": 3}), por=True)
+    assert por.distinct == plain.distinct and por.transitions < plain.transitions
+    note = next(n for n in por.notes if n.startswith("sleep sets:"))
+    assert "167 states re-expanded" in note
+
+
+def test_por_refuses_checkpoints():
+    with pytest.raises(ValueError, match="sleep sets"):
+        check(build("counter", "racy", {"N": 2}), por=True, checkpoint="x.ckpt")
 
 
 async def pokes(buf):
