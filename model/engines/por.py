@@ -6,18 +6,20 @@ depth bound or symmetry; see :class:`SleepSets`).
 **Ample sets.**  Two steps are independent when their effects touch disjoint world slots (or
 both only read).  A scenario declares slots private to one task (``model.var(..., private_to=
 "task")``): only that task may touch them, and properties may not read them (both enforced when
-reduction is on - a violation is a SpecError, not a silent unsoundness).  A step whose effect
-touches only its own task's private slots is then independent of every step any other task can
-ever take, and invisible to every property, so exploring it alone from a state - an *ample set*
-of one task - is enough (Peled's conditions C0-C2; Clarke, Grumberg and Peled, "Model Checking",
-ch. 10).  The cycle proviso C3 in the breadth-first form of Bošnački and Holzmann: the ample set
-is used only if one of its successors is a new state; otherwise the state is fully expanded.
+reduction is on - a violation is a SpecError, not a silent unsoundness).  A step whose whole
+footprint (every effect of its atomic section, every outcome) is its own task's private slots -
+or no shared slot at all, like a pure ``choose`` - and after which the task goes on, is
+independent of every step any other task can ever take and invisible to every property, so
+exploring one task's such steps alone from a state - an *ample set* - is enough (Peled's
+conditions C0-C2; Clarke, Grumberg and Peled, "Model Checking", ch. 10).  The cycle proviso C3
+in the breadth-first form of Bošnački and Holzmann: the ample set is used only if all its
+successors are new states; otherwise the state is fully expanded.
 
 This preserves every reachable *visible* state, hence the verdicts of ``always``, ``final``,
 ``sometimes``, ``assertions`` and ``deadlock-free`` (a state has an ample set exactly when it
 has an enabled step).  The graph of a reduced search is not the full graph, so ``terminates`` is
-not analysed under reduction (UNKNOWN, said in the result).  Steps that spawn tasks, continue an
-atomic section, or touch an unknown footprint are never ample.
+not analysed under reduction (UNKNOWN, said in the result).  Steps that spawn tasks, finish
+their task, or touch an undeclared footprint are never ample.
 
 **Sleep sets** (:class:`SleepSets`) need no declaration: they use the footprint of each step,
 the world slots its effects declare (:meth:`model.runtime.step.Stepper.expand_footprints`), and
@@ -35,50 +37,65 @@ from ..runtime.tasks import SpecError
 
 
 class AmpleSets:
+    """Ample sets of one task's steps whose whole footprint is private to that task."""
+
     def __init__(self, model):
         self.model = model
         self.table = model.table
         self.owner = dict(model.private)          # slot -> task name
         self.names = {v.slot: v.name for v in model.vars}
-        self._private_lid: dict[int, bool] = {}
+        self._checked: set[int] = set()
 
-    def _check(self, lid: int) -> bool:
-        """Is the pending effect of *lid* private to its task?  Refuse foreign accesses."""
-        table = self.table
-        eff = table.pending[lid]
-        task = table.name[lid]
+    def _refuse_foreign(self, task: str, slots, what: str) -> None:
+        for s in slots:
+            owner = self.owner.get(s)
+            if owner is not None and owner != task:
+                raise SpecError(f"task {task!r} touches {self.names[s]!r}, which is private "
+                                f"to task {owner!r} ({what})")
+
+    def _check_pending(self, lid: int) -> None:
+        """Refuse a pending effect (enabled or not) that names another task's private slot."""
+        self._checked.add(lid)
+        eff = self.table.pending[lid]
         slots = eff.slots()
-        if slots is not None:
-            for s in slots:
-                owner = self.owner.get(s)
-                if owner is not None and owner != task:
-                    raise SpecError(f"task {task!r} touches {self.names[s]!r}, which is private "
-                                    f"to task {owner!r} ({eff.label()})")
-        private = (slots is not None and bool(slots) and type(eff) is not Spawn
-                   and all(self.owner.get(s) == task for s in slots))
-        self._private_lid[lid] = private
-        return private
+        if slots:
+            self._refuse_foreign(self.table.name[lid], slots, eff.label())
+
+    def _private_step(self, task: str, lid: int, step) -> bool:
+        """Is *step* (``(tid, choices, state2, footprint)``) invisible and independent of every
+        step of every other task?  Its whole footprint - every effect of its atomic section,
+        every outcome - must be this task's private slots (an empty footprint, a pure
+        ``choose``, qualifies), and the task must go on (finishing or crashing is visible)."""
+        tid, _, nxt, fp = step
+        if fp is None:
+            return False
+        reads, writes = fp
+        self._refuse_foreign(task, reads, f"a step of {task!r}")
+        owner = self.owner
+        if not all(owner.get(s) == task for s in reads):
+            return False
+        lid2 = nxt[1][tid]
+        return self.table.pending[lid2] is not None and lid2 != lid
 
     def ample(self, state, succ, seen) -> list:
-        """The successors to explore: one private task's steps, or all of them."""
-        pending = self.table.pending
-        chained = self.table.chained
-        cache = self._private_lid
+        """The successors to explore: one task's private steps, or all of them.  *succ* holds
+        ``(tid, choices, state2, footprint)`` (:meth:`Stepper.expand_footprints`)."""
+        names = self.table.name
+        checked = self._checked
         for lid in state[1]:                  # every pending effect must respect privacy
-            if pending[lid] is not None and lid not in cache:
-                self._check(lid)
-        if len(succ) < 2:
-            return succ
+            if lid not in checked and self.table.pending[lid] is not None:
+                self._check_pending(lid)
+        ample = None
         for tid, lid in enumerate(state[1]):
-            if pending[lid] is None or not cache[lid]:
-                continue
             mine = [s for s in succ if s[0] == tid]
-            if not mine or any(chained[s[2][1][tid]] for s in mine):
+            if not mine:
                 continue
-            if any(seen(s[2]) for s in mine):
-                continue                      # cycle proviso: fully expand instead
-            return mine
-        return succ
+            task = names[lid]
+            private = all([self._private_step(task, lid, s) for s in mine])
+            if ample is None and private and len(mine) < len(succ) and \
+                    not any(seen(s[2]) for s in mine):   # cycle proviso: else expand fully
+                ample = mine
+        return succ if ample is None else ample
 
 
 def independent(a, b) -> bool:

@@ -250,13 +250,14 @@ class Search:
                 self.witness[name] = sid
 
     def _expand(self, sid: int, state) -> list:
-        if self.sleep is not None:
-            succ = self.stepper.expand_footprints(state)
-        else:
-            succ = self.stepper.expand(state)
         if self.por is not None:
             ids, key = self.ids, self.key
-            succ = self.por.ample(state, succ, lambda nxt: key(nxt) in ids)
+            succ = self.por.ample(state, self.stepper.expand_footprints(state),
+                                  lambda nxt: key(nxt) in ids)
+            if self.sleep is None:
+                succ = [s[:3] for s in succ]
+        else:
+            succ = self.stepper.expand(state)
         if self.shuffle is not None:
             random.Random(self.shuffle * 1_000_003 + sid).shuffle(succ)
         if not succ and not self.stepper.all_done(state):

@@ -6,6 +6,7 @@ from model.engines.result import Verdict
 from model.engines.search import check
 from model.registry import build
 from model.runtime import Model, SpecError, load, store
+from model.runtime.effects import atomic
 from model.trace import replay
 
 EXAMPLES = [("counter", "racy", {"N": 3}), ("counter", "locked", {"N": 3}),
@@ -174,3 +175,29 @@ def test_properties_may_not_read_private_state_under_por():
     with pytest.raises(SpecError, match="private to a task"):
         check(m, por=True)
     assert verdicts(check(m))["buf-small"] is Verdict.HOLDS   # fine without reduction
+
+
+async def private_then_shared(buf, x):
+    async with atomic():
+        await store(buf, 1)              # private...
+        await store(x, 1)                # ...but the same step writes a shared variable
+
+
+async def shared_writer(x):
+    await store(x, 2)
+
+
+def test_an_atomic_section_that_starts_private_is_not_ample():
+    """The ample check looks at the whole step, every effect of its atomic section: taking
+    this step alone would lose the final state x == 1 (a soundness bug found and fixed)."""
+    def build_model():
+        m = Model("t", "atomic-private")
+        buf = m.var("buf", 0, private_to="a")
+        x = m.var("x", 0)
+        m.task("a", private_then_shared, buf, x)
+        m.task("b", shared_writer, x)
+        m.final("x-is-2", lambda s: s[x] == 2)
+        return m
+    plain, por = check(build_model()), check(build_model(), por=True)
+    assert plain.distinct == por.distinct == 5
+    assert verdicts(por)["x-is-2"] is Verdict.VIOLATED
