@@ -199,6 +199,9 @@ def run_check(model, args) -> CheckResult:
         return Stateful(model, examples=args.examples, steps=args.steps, seed=args.seed,
                         derandomize=args.derandomize, bounds=_bounds(args),
                         shrink=not args.no_shrink).run()
+    if args.por and (args.checkpoint or args.resume):
+        raise UsageError("--por cannot be checkpointed (its sleep sets are not saved): drop "
+                         "--por or --checkpoint/--resume")
     if args.resume:
         search = Search.resume(args.resume, progress=not args.no_progress,
                                checkpoint_every=args.checkpoint_every, bounds=_bounds(args))

@@ -96,6 +96,8 @@ def test_whole_spec_checks_its_default_scenarios(tmp_path):
     (["check", "counter", "racy", "-D", "N=x"], "bad parameter value"),
     (["check", "counter", "racy", "-D", "N"], "-D expects NAME=VALUE"),
     (["check", "counter", "racy", "--max-states", "-5"], "must be positive"),
+    (["check", "counter", "racy", "--por", "--checkpoint", "x.ckpt"],
+     "--por cannot be checkpointed"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "required: command"),
 ])
