@@ -69,11 +69,14 @@ class AmpleSets:
         tid, _, nxt, fp = step
         if fp is None:
             return False
-        reads, writes = fp
-        self._refuse_foreign(task, reads, f"a step of {task!r}")
+        reads = fp[0]
         owner = self.owner
-        if not all(owner.get(s) == task for s in reads):
-            return False
+        if reads and owner:
+            self._refuse_foreign(task, reads, f"a step of {task!r}")
+            if not all(owner.get(s) == task for s in reads):
+                return False
+        elif reads:
+            return False                  # no private state: only empty footprints qualify
         lid2 = nxt[1][tid]
         return self.table.pending[lid2] is not None and lid2 != lid
 
@@ -85,16 +88,22 @@ class AmpleSets:
         for lid in state[1]:                  # every pending effect must respect privacy
             if lid not in checked and self.table.pending[lid] is not None:
                 self._check_pending(lid)
+        if not self.owner:                    # no private state: only empty footprints
+            if not any(s[3] is not None and not s[3][0] for s in succ):
+                return succ
         ample = None
         for tid, lid in enumerate(state[1]):
             mine = [s for s in succ if s[0] == tid]
             if not mine:
                 continue
             task = names[lid]
+            # every step is checked (for foreign accesses) even once an ample set is found
             private = all([self._private_step(task, lid, s) for s in mine])
             if ample is None and private and len(mine) < len(succ) and \
                     not any(seen(s[2]) for s in mine):   # cycle proviso: else expand fully
                 ample = mine
+                if not self.owner:
+                    break                         # nothing left to check
         return succ if ample is None else ample
 
 

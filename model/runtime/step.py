@@ -45,6 +45,34 @@ def _footprint(slot_lists, writes) -> tuple | None:
     return frozenset(reads), frozenset(written)
 
 
+class _Footprints:
+    """Collects the union of the footprints of the effects a step runs (``_run``'s record
+    argument, without building EffectRecords)."""
+
+    __slots__ = ("stepper", "reads", "writes", "unknown")
+
+    def __init__(self, stepper):
+        self.stepper = stepper
+        self.reads: set = set()
+        self.writes: set = set()
+        self.unknown = False
+
+    def add(self, lid: int) -> None:
+        cache = self.stepper._single_fp
+        fp = cache.get(lid, False)
+        if fp is False:
+            eff = self.stepper.table.pending[lid]
+            fp = cache[lid] = _footprint([eff.slots()], [not eff.read_only])
+        if fp is None:
+            self.unknown = True
+        else:
+            self.reads |= fp[0]
+            self.writes |= fp[1]
+
+    def value(self) -> tuple | None:
+        return None if self.unknown else (frozenset(self.reads), frozenset(self.writes))
+
+
 class StepError(Exception):
     """A step that cannot be taken in this state (used by replay to explain divergence)."""
 
@@ -125,9 +153,9 @@ class Stepper:
                     out.append((tid, (), (w2, locs[:tid] + (lid2,) + locs[tid + 1:]), fp))
                     continue
             mine: list = []
-            record: list = []
-            self._run(world, locs, tid, lid, (), (), mine, True, None, record)
-            fp = _footprint([r.slots for r in record], [r.writes for r in record])
+            sink = _Footprints(self)
+            self._run(world, locs, tid, lid, (), (), mine, True, None, sink)
+            fp = sink.value()
             for t, ch, nxt in mine:
                 out.append((t, ch, nxt, fp if len(nxt[1]) == len(locs) else None))
         return out
@@ -169,7 +197,9 @@ class Stepper:
         else:
             indexed = list(enumerate(outcomes))
         for ci, (w2, obs) in indexed:
-            if record is not None:
+            if type(record) is _Footprints:
+                record.add(lid)
+            elif record is not None:
                 slots = eff.slots()
                 record.append(EffectRecord(eff.label(), obs, ci if branching else None,
                                            tuple(self.model.vars[s].name for s in slots or ()),
