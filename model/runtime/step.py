@@ -29,20 +29,15 @@ class EffectRecord:
     choice: int | None = None
     objects: tuple = ()        # names of the shared variables the effect may touch
     writes: bool = False       # the effect may change them (not a plain read)
-    slots: tuple | None = ()   # their world slots; None when the effect does not declare them
 
 
-def _footprint(slot_lists, writes) -> tuple | None:
-    """(reads, writes) as frozensets of slots, or None if any effect's slots are unknown."""
-    reads: set = set()
-    written: set = set()
-    for slots, w in zip(slot_lists, writes):
-        if slots is None:
-            return None
-        reads.update(slots)
-        if w:
-            written.update(slots)
-    return frozenset(reads), frozenset(written)
+def _effect_footprint(eff) -> tuple | None:
+    """(reads, writes) of one effect as frozensets of slots, or None if it declares none."""
+    slots = eff.slots()
+    if slots is None:
+        return None
+    reads = frozenset(slots)
+    return reads, (reads if not eff.read_only else frozenset())
 
 
 class _Footprints:
@@ -58,11 +53,7 @@ class _Footprints:
         self.unknown = False
 
     def add(self, lid: int) -> None:
-        cache = self.stepper._single_fp
-        fp = cache.get(lid, False)
-        if fp is False:
-            eff = self.stepper.table.pending[lid]
-            fp = cache[lid] = _footprint([eff.slots()], [not eff.read_only])
+        fp = self.stepper.footprint(lid)
         if fp is None:
             self.unknown = True
         else:
@@ -149,7 +140,7 @@ class Stepper:
                 if not (chained[lid2] and pending[lid2] is not None):
                     fp = single.get(lid, False)
                     if fp is False:
-                        fp = single[lid] = _footprint([eff.slots()], [not eff.read_only])
+                        fp = self.footprint(lid)
                     out.append((tid, (), (w2, locs[:tid] + (lid2,) + locs[tid + 1:]), fp))
                     continue
             mine: list = []
@@ -159,6 +150,13 @@ class Stepper:
             for t, ch, nxt in mine:
                 out.append((t, ch, nxt, fp if len(nxt[1]) == len(locs) else None))
         return out
+
+    def footprint(self, lid: int) -> tuple | None:
+        """The footprint of the effect local *lid* waits on (cached per local id)."""
+        fp = self._single_fp.get(lid, False)
+        if fp is False:
+            fp = self._single_fp[lid] = _effect_footprint(self.table.pending[lid])
+        return fp
 
     def _run(self, world, locs, tid, lid, choices, spawned, out, first, follow, record):
         """Run task *tid* from local *lid* to the end of its step; append results to *out*.
@@ -200,10 +198,10 @@ class Stepper:
             if type(record) is _Footprints:
                 record.add(lid)
             elif record is not None:
-                slots = eff.slots()
+                slots = eff.slots() or ()
                 record.append(EffectRecord(eff.label(), obs, ci if branching else None,
-                                           tuple(self.model.vars[s].name for s in slots or ()),
-                                           not eff.read_only, slots))
+                                           tuple(self.model.vars[s].name for s in slots),
+                                           not eff.read_only))
             lid2 = table.advance(lid, obs)
             ch = choices + (ci,) if branching else choices
             if table.chained[lid2] and table.pending[lid2] is not None:
