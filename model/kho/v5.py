@@ -221,56 +221,51 @@ def _refuse(values, skip):
     return None
 
 
-def _add_node(values, tid, parent, name, child, skip):
-    refused = _refuse(values, skip)
-    if refused:
-        return refused
-    fdt, tree, ghost = values
-    node = _node(tree, parent)
-    for cname, cid in node.children:
-        if cname == name:
-            return values, (1 if cid == child else -EEXIST)
-    node = node._replace(children=tuple(sorted(node.children + ((name, child),))))
-    return (fdt, _with_node(tree, parent, node), ghost), 0
-
-
-def _remove_node(values, tid, parent, name, skip):
-    refused = _refuse(values, skip)
-    if refused:
-        return refused
-    fdt, tree, ghost = values
-    node = _node(tree, parent)
-    for cname, cid in node.children:
-        if cname == name:
-            node = node._replace(children=tuple(c for c in node.children if c[0] != name))
-            return (fdt, _with_node(tree, parent, node), ghost), cid
-    return values, -ENOENT
-
-
-def _add_prop(values, tid, node_id, key, value, skip):
+def _add_entry(values, node_id, field: str, key, value, skip):
+    """Add (key, value) to a node's ``children`` or ``props``: 0, 1 if already there with the
+    same value, -EEXIST with another, -EBUSY once frozen."""
     refused = _refuse(values, skip)
     if refused:
         return refused
     fdt, tree, ghost = values
     node = _node(tree, node_id)
-    for k, v in node.props:
+    entries = getattr(node, field)
+    for k, v in entries:
         if k == key:
             return values, (1 if v == value else -EEXIST)
-    node = node._replace(props=tuple(sorted(node.props + ((key, value),))))
+    node = node._replace(**{field: tuple(sorted(entries + ((key, value),)))})
     return (fdt, _with_node(tree, node_id, node), ghost), 0
 
 
-def _remove_prop(values, tid, node_id, key, skip):
+def _remove_entry(values, node_id, field: str, key, skip):
+    """Remove *key* from a node's ``children`` or ``props``: its value, -ENOENT, -EBUSY."""
     refused = _refuse(values, skip)
     if refused:
         return refused
     fdt, tree, ghost = values
     node = _node(tree, node_id)
-    for k, v in node.props:
+    entries = getattr(node, field)
+    for k, v in entries:
         if k == key:
-            node = node._replace(props=tuple(p for p in node.props if p[0] != key))
+            node = node._replace(**{field: tuple(e for e in entries if e[0] != key)})
             return (fdt, _with_node(tree, node_id, node), ghost), v
     return values, -ENOENT
+
+
+def _add_node(values, tid, parent, name, child, skip):
+    return _add_entry(values, parent, "children", name, child, skip)
+
+
+def _remove_node(values, tid, parent, name, skip):
+    return _remove_entry(values, parent, "children", name, skip)
+
+
+def _add_prop(values, tid, node_id, key, value, skip):
+    return _add_entry(values, node_id, "props", key, value, skip)
+
+
+def _remove_prop(values, tid, node_id, key, skip):
+    return _remove_entry(values, node_id, "props", key, skip)
 
 
 def _tree_vars(kho: KhoV5):
