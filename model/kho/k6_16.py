@@ -43,6 +43,7 @@ from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, kfree
 from ..kernel.alloc import _heap_modify, heap_modify
 from ..kernel.bitops import _clear, _set
 from ..kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
+from ..kernel import kexec
 from ..kernel.kexec import Kimage, add_buffer
 from ..kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
 from ..kernel.notifier import (BlockingNotifierHead, NotifierBlock,
@@ -370,21 +371,8 @@ def _machine_kexec(values, tid):
     return (image, pages, ghost, True, Handover(image, pages, ghost, watched)) + watched, None
 
 
-async def _trylock_image(kho: K616):
-    if not await kexec_trylock(kho.kexec_lock):
-        return (False, None)
-    image = await load(kho.image)
-    return (True, image)
-
-
 async def kernel_kexec(kho: K616) -> int:
     """reboot(LINUX_REBOOT_CMD_KEXEC): 6.16 does nothing KHO-specific here."""
-    taken, image = await atomic(_trylock_image)(kho)
-    if not taken:
-        return -EBUSY
-    if image is None:
-        await kexec_unlock(kho.kexec_lock)
-        return -EINVAL
-    await Op((kho.image, kho.heap.pages, kho.ghost, kho.heap.halted, kho.handover)
-             + tuple(kho.watched), _machine_kexec, text="machine_kexec()")
-    return 0
+    return await kexec.kernel_kexec(
+        kho, (kho.image, kho.heap.pages, kho.ghost, kho.heap.halted, kho.handover)
+        + tuple(kho.watched), _machine_kexec)

@@ -61,6 +61,7 @@ from ..kernel.alloc import (PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_rea
                             may_allocate, read_phys)
 from ..kernel.bitops import _clear, _set
 from ..kernel.errno import EAGAIN, EBUSY, EINVAL, ENOENT, ENOMEM
+from ..kernel import kexec
 from ..kernel.kexec import Kimage, add_buffer
 from ..kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
 from ..kernel.xarray import XArray, xa_cmpxchg, xa_load
@@ -438,12 +439,6 @@ async def kexec_file_load(kho) -> int:
     return await atomic(_kexec_file_load)(kho)
 
 
-async def _trylock_and_load(kho, var):
-    if not await kexec_trylock(kho.kexec_lock):
-        return (False, None)
-    return (True, await load(var))
-
-
 async def liveupdate_reboot(kho) -> int:
     """luo_core.c: serialize the sessions (no LUO file in these scenarios), then kho_finalize;
     a failure becomes -EAGAIN.  A no-op when LUO is disabled."""
@@ -467,19 +462,9 @@ def _machine_kexec(values, tid):
 
 async def kernel_kexec(kho) -> int:
     """reboot(LINUX_REBOOT_CMD_KEXEC): liveupdate_reboot, then machine_kexec."""
-    taken, image = await atomic(_trylock_and_load)(kho, kho.image)
-    if not taken:
-        return -EBUSY
-    if image is None:
-        await kexec_unlock(kho.kexec_lock)
-        return -EINVAL
-    err = await liveupdate_reboot(kho)
-    if err:
-        await kexec_unlock(kho.kexec_lock)
-        return err
-    await Op((kho.image, kho.heap.pages, kho.ghost, kho.heap.halted, kho.handover),
-             _machine_kexec, text="machine_kexec()")
-    return 0
+    return await kexec.kernel_kexec(
+        kho, (kho.image, kho.heap.pages, kho.ghost, kho.heap.halted, kho.handover),
+        _machine_kexec, lambda kho, image: liveupdate_reboot(kho))
 
 
 # -- the next kernel ------------------------------------------------------------------------------

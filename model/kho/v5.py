@@ -66,7 +66,8 @@ from ..kernel.alloc import (PAGE_SHIFT, Heap, free_page, get_zeroed_page,
 from ..kernel.alloc import KasanReport, _check
 from ..kernel.bitops import clear_bit, set_bit
 from ..kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
-from ..kernel.kexec import Kimage, Segment, add_buffer, page_align
+from ..kernel import kexec
+from ..kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
 from ..kernel.locking import (KexecLock, RwSemaphore, down_read, down_write, kexec_trylock,
                               kexec_unlock, up_read, up_write)
 from ..kernel.notifier import (BlockingNotifierHead, NotifierBlock,
@@ -595,18 +596,9 @@ async def kho_finalize(kho: KhoV5) -> int:
 
 # -- debugfs (patch 07) ---------------------------------------------------------------------------
 
-async def _trylock_and_load(kho: KhoV5, var):
-    """kexec_trylock() and, if it was taken, a read of data only kexec-lock holders write:
-    ``(taken, value)``, one step (see Reduction)."""
-    if not await kexec_trylock(kho.kexec_lock):
-        return (False, None)
-    value = await load(var)
-    return (True, value)
-
-
 async def kho_out_finalize_set(kho: KhoV5, val: int) -> int:
     """``echo val > /sys/kernel/debug/kho/out/finalize``."""
-    taken, fdt = await atomic(_trylock_and_load)(kho, kho.fdt)
+    taken, fdt = await kexec_trylock_and_load(kho.kexec_lock, kho.fdt)
     if not taken:
         return -EBUSY
     if bool(val) == bool(fdt):
@@ -703,19 +695,9 @@ async def kernel_kexec(kho: KhoV5, copy_fdt=None) -> int:
 
     *copy_fdt* is how the FDT reaches the image (kho_copy_fdt; the seed thread's proposals
     pass their own)."""
-    taken, image = await atomic(_trylock_and_load)(kho, kho.image)
-    if not taken:
-        return -EBUSY
-    if image is None:
-        await kexec_unlock(kho.kexec_lock)
-        return -EINVAL
-    err = await (copy_fdt or kho_copy_fdt)(kho, image)
-    if err:
-        await kexec_unlock(kho.kexec_lock)
-        return err
-    await Op((kho.image, kho.heap.pages, kho.ghost, kho.tree, kho.first_chunk_phys,
-              kho.heap.halted, kho.handover), _machine_kexec, text="machine_kexec()")
-    return 0
+    return await kexec.kernel_kexec(
+        kho, (kho.image, kho.heap.pages, kho.ghost, kho.tree, kho.first_chunk_phys,
+              kho.heap.halted, kho.handover), _machine_kexec, copy_fdt or kho_copy_fdt)
 
 
 def segment_blob(image: Kimage) -> bytes:
