@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model import registry  # noqa: E402
-from model.engines.search import Search  # noqa: E402
+from khomc import registry  # noqa: E402
+from khomc.engines.search import Search  # noqa: E402
 
 
 def run(spec: str, scenario, memo: bool):

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "properties" / "engine"))
 
-from model.engines.search import Search  # noqa: E402
-from model.registry import build  # noqa: E402
+from khomc.engines.search import Search  # noqa: E402
+from khomc.registry import build  # noqa: E402
 import oracle  # noqa: E402
 
 

@@ -158,8 +158,8 @@ def children_cpu() -> float:
 # -- khomc -----------------------------------------------------------------------------------
 
 def run_khomc(n: int, k: int, por: bool = False) -> dict:
-    from model.engines.search import Search
-    from model.registry import build
+    from khomc.engines.search import Search
+    from khomc.registry import build
     t0 = time.perf_counter()
     model = build("spinkho", "ok", {"N": n, "K": k})
     c0 = time.process_time()
@@ -189,8 +189,8 @@ def run_oracle(n: int, k: int) -> dict:
 
 
 def khomc_first_bfs(n: int, k: int) -> dict:
-    from model.engines.search import Search
-    from model.registry import build
+    from khomc.engines.search import Search
+    from khomc.registry import build
     t0 = time.perf_counter()
     r = Search(build("spinkho", "bug", {"N": n, "K": k}), "bfs", graph_limit=0,
                stop_at_first=True).run()
@@ -203,7 +203,7 @@ def khomc_first_bfs(n: int, k: int) -> dict:
 
 
 def khomc_first_cli(n: int, k: int, workdir: Path) -> dict:
-    cmd = [sys.executable, "-m", "model.cli", "check", "spinkho", "bug", "-D", f"N={n}",
+    cmd = [sys.executable, "-m", "khomc.cli", "check", "spinkho", "bug", "-D", f"N={n}",
            "-D", f"K={k}", "--first", "--no-progress", "--trace-dir", str(workdir / "traces")]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
@@ -214,8 +214,8 @@ def khomc_first_cli(n: int, k: int, workdir: Path) -> dict:
 
 
 def khomc_first_stateful(n: int, k: int) -> dict:
-    from model.engines.stateful import Stateful
-    from model.registry import build
+    from khomc.engines.stateful import Stateful
+    from khomc.registry import build
     t0 = time.perf_counter()
     model = build("spinkho", "bug", {"N": n, "K": k})
     built = time.perf_counter() - t0

@@ -401,7 +401,7 @@ def cmd_review(args, out) -> int:
 
 def cmd_prove(args, out) -> int:
     """Exit 0 when every obligation is as expected, 1 when one is not, 3 on UNKNOWN, 2 for an
-    unknown era (see model.smt.catalog)."""
+    unknown era (see khomc.smt.catalog)."""
     from . import smt
     try:
         runs = smt.plan(args.era)
@@ -441,7 +441,7 @@ def entry() -> None:
     checkpoints) are reproducible across processes, then :func:`main`."""
     if os.environ.get("PYTHONHASHSEED") is None:
         os.environ["PYTHONHASHSEED"] = "0"
-        os.execv(sys.executable, [sys.executable, "-m", "model.cli"] + sys.argv[1:])
+        os.execv(sys.executable, [sys.executable, "-m", "khomc.cli"] + sys.argv[1:])
     sys.exit(main())
 
 

@@ -11,16 +11,16 @@ import importlib
 from .runtime.spec import Model, Scenario
 
 SPECS = {
-    "counter": "model.examples.counter",
-    "spinkho": "model.examples.spinkho",
-    "v4": "model.kho.v4_scenarios",
-    "v5": "model.kho.v5_scenarios",
-    "v5-recursive": "model.kho.v5_recursive",
-    "v5-anchor": "model.kho.v5_anchor",
-    "k6.16": "model.kho.k6_16_scenarios",
-    "k6.18": "model.kho.k6_18_scenarios",
-    "k6.19": "model.kho.k6_19_scenarios",
-    "k7.1": "model.kho.k7_1_scenarios",
+    "counter": "khomc.examples.counter",
+    "spinkho": "khomc.examples.spinkho",
+    "v4": "khomc.kho.v4_scenarios",
+    "v5": "khomc.kho.v5_scenarios",
+    "v5-recursive": "khomc.kho.v5_recursive",
+    "v5-anchor": "khomc.kho.v5_anchor",
+    "k6.16": "khomc.kho.k6_16_scenarios",
+    "k6.18": "khomc.kho.k6_18_scenarios",
+    "k6.19": "khomc.kho.k6_19_scenarios",
+    "k7.1": "khomc.kho.k7_1_scenarios",
 }
 
 

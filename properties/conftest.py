@@ -2,8 +2,8 @@
 
 import pytest
 
-from model.engines.search import check
-from model.registry import build
+from khomc.engines.search import check
+from khomc.registry import build
 
 
 @pytest.fixture

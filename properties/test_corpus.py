@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from model.registry import build
-from model.trace import Trace, replay
+from khomc.registry import build
+from khomc.trace import Trace, replay
 
 CORPUS = Path(__file__).resolve().parents[1] / "traces" / "corpus"
 

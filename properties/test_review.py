@@ -1,6 +1,6 @@
 """`khomc review`: checks the default matrix and writes REPORT.md and index.html."""
 
-from model.cli import main
+from khomc.cli import main
 
 
 def test_review_writes_both_files(tmp_path):

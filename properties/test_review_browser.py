@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from model.cli import main
+from khomc.cli import main
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")

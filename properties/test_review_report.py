@@ -4,13 +4,13 @@ against another era."""
 import io
 import xml.etree.ElementTree as ET
 
-from model import registry
-from model.cli import main
-from model.engines.result import Bounds, CheckResult, PropertyResult, Verdict
-from model.engines.search import check
-from model.report.review import era_changes, matrix_cells
-from model.report.splat import splat
-from model.report.svg import sequence_diagram
+from khomc import registry
+from khomc.cli import main
+from khomc.engines.result import Bounds, CheckResult, PropertyResult, Verdict
+from khomc.engines.search import check
+from khomc.report.review import era_changes, matrix_cells
+from khomc.report.splat import splat
+from khomc.report.svg import sequence_diagram
 
 
 def test_deadlock_splat_is_lockdep_shaped():

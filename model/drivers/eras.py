@@ -4,10 +4,10 @@ A driver written once (test_kho, the notifier FDBox) calls ``era.preserve_folio`
 ``era.add_subtree``, ``era.register_notifier`` and compares events with ``era.FINALIZE`` /
 ``era.ABORT``; each adapter maps those onto its era's functions:
 
-* :class:`K616` and :class:`K618`: model.kho.k6_16 (torvalds/linux:kernel/kexec_handover.c
+* :class:`K616` and :class:`K618`: khomc.kho.k6_16 (torvalds/linux:kernel/kexec_handover.c
   @00c010e130e5, and its 6.18 variant): kho_preserve_folio, kho_add_subtree(ser, ...),
   register_kho_notifier, KEXEC_KHO_FINALIZE / KEXEC_KHO_ABORT.
-* :class:`V4`: model.kho.v4 (20250206132754.2596694-1-rppt@kernel.org): the DUMP callback's
+* :class:`V4`: khomc.kho.v4 (20250206132754.2596694-1-rppt@kernel.org): the DUMP callback's
   ``mem`` properties in the shared FDT, KEXEC_KHO_DUMP / KEXEC_KHO_ABORT.
 
 Adapters are classes used as namespaces (hashable, so they can be task and notifier arguments).

@@ -1,6 +1,6 @@
 """The FDBox-like driver on the eras of ``kho_add_subtree(name, fdt)`` (6.19, 7.1).
 
-The same driver as :mod:`model.drivers.fdbox` (file contents saved in preserved folios, one of
+The same driver as :mod:`khomc.drivers.fdbox` (file contents saved in preserved folios, one of
 them dropped again), written against the API that replaced v5's state tree (v6,
 20250411053745.1817356-1-changyuanl@google.com: each user owns its FDT and links it with
 kho_add_subtree).  Init: a zeroed folio for the box's FDT, preserved, holding an empty tree

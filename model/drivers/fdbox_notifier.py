@@ -1,7 +1,7 @@
 """An FDBox-like driver for the notifier eras (6.16, 6.18): fds saved any time before
 finalization, the driver's own FDT written from its FINALIZE callback.
 
-The same user as :mod:`model.drivers.fdbox` (v5), re-shaped for the 6.16 API
+The same user as :mod:`khomc.drivers.fdbox` (v5), re-shaped for the 6.16 API
 (torvalds/linux:kernel/kexec_handover.c@00c010e130e5; v7 20250501225425.635167-1-changyuanl@google.com
 lets users call kho_preserve_folio "anytime before KHO finalization"), through an era adapter:
 

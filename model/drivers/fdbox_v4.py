@@ -1,7 +1,7 @@
 """An FDBox-like driver on KHO v4: fds saved any time, handed over only by its KEXEC_KHO_DUMP
 callback writing its node (and the ``mem`` ranges of its folios) into the one shared FDT.
 
-The FDBox user of :mod:`model.drivers.fdbox` (v5) and :mod:`model.drivers.fdbox_notifier`
+The FDBox user of :mod:`khomc.drivers.fdbox` (v5) and :mod:`khomc.drivers.fdbox_notifier`
 (6.16), re-shaped for v4 (20250206132754.2596694-6-rppt@kernel.org): v4 has no preservation
 API, so the notifier is the only window in which a user can hand anything over - the design
 Jason Gunthorpe objected to (20250210202220.GC3765641@nvidia.com, kho-semantics.md §5).

@@ -2,8 +2,8 @@
 subtree added from the FINALIZE callback; restore and verify in the next kernel.
 
 Follows torvalds/linux:lib/test_kho.c@3407caccb898 (the notifier-era test;
-../shared/reference/kho-semantics.md §7) through an era adapter (:mod:`model.drivers.eras`).
-(The LUO-era test, kho_add_subtree(name, fdt) at init, is :mod:`model.drivers.test_kho`.)
+../shared/reference/kho-semantics.md §7) through an era adapter (:mod:`khomc.drivers.eras`).
+(The LUO-era test, kho_add_subtree(name, fdt) at init, is :mod:`khomc.drivers.test_kho`.)
 
 Boot 1 (module init, :func:`test_kho`): allocate ``nr_folios`` folios, each of an order the
 search chooses from ``orders`` (the kernel draws ``get_random_u32() % NR_PAGE_ORDERS``), fill

@@ -1,1 +1,1 @@
-"""Engines: they explore a model's states through :class:`model.runtime.Stepper` only."""
+"""Engines: they explore a model's states through :class:`khomc.runtime.Stepper` only."""

@@ -1,6 +1,6 @@
 """Parallel checking on trio: a swarm of diversified searches, and a matrix of checks.
 
-Owns the coordinator side of :mod:`model.engines.worker`.  Worker processes each run one check
+Owns the coordinator side of :mod:`khomc.engines.worker`.  Worker processes each run one check
 and stream JSON lines; a trio coordinator starts them, merges their progress onto one line,
 enforces a deadline, and cancels the rest as soon as the answer is known:
 
@@ -69,7 +69,7 @@ class Worker:
         return f"#{self.index} {j.get('engine', 'bfs')}{extra}"
 
     async def run(self) -> None:
-        cmd = [sys.executable, "-m", "model.engines.worker", json.dumps(self.job)]
+        cmd = [sys.executable, "-m", "khomc.engines.worker", json.dumps(self.job)]
         env = dict(os.environ, PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"))
         proc = await trio.lowlevel.open_process(cmd, stdout=subprocess.PIPE,
                                                 stderr=subprocess.PIPE, env=env)

@@ -22,7 +22,7 @@ not analysed under reduction (UNKNOWN, said in the result).  Steps that spawn ta
 their task, or touch an undeclared footprint are never ample.
 
 **Sleep sets** (:class:`SleepSets`) need no declaration: they use the footprint of each step,
-the world slots its effects declare (:meth:`model.runtime.step.Stepper.expand_footprints`), and
+the world slots its effects declare (:meth:`khomc.runtime.step.Stepper.expand_footprints`), and
 prune the steps whose other order was already explored.  They visit every reachable state, so
 they reduce transitions, not states: on the KHO scenarios, which declare no private state,
 ``--por`` explores 15-40 % fewer transitions and the same states (properties/kho_eras/

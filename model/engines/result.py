@@ -44,7 +44,7 @@ class PropertyResult:
     verdict: Verdict
     message: str = ""
     doc: str = ""
-    trace: Any = None          # model.trace.Trace for VIOLATED (and sometimes-witnesses)
+    trace: Any = None          # khomc.trace.Trace for VIOLATED (and sometimes-witnesses)
     trace_path: str | None = None
 
 

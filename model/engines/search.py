@@ -10,10 +10,10 @@ stored up to a permutation of the units (safety properties only).  Properties:
 
 * ``always`` and ``assertions`` on each new state, ``final`` on states where all tasks finished,
   ``sometimes`` until first reached, ``deadlock-free`` on states without successors;
-* ``terminates`` after the search, on the recorded state graph (:mod:`model.engines.liveness`),
+* ``terminates`` after the search, on the recorded state graph (:mod:`khomc.engines.liveness`),
   when it fits under ``graph_limit`` states.
 
-Verdicts follow :mod:`model.engines.result`: a property is HOLDS only if the search exhausted
+Verdicts follow :mod:`khomc.engines.result`: a property is HOLDS only if the search exhausted
 the state space; a budget or Ctrl-C leaves the undecided ones UNKNOWN with the numbers reached.
 """
 

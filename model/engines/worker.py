@@ -1,7 +1,7 @@
 """A worker process of a swarm or a parallel review: one check, reported as JSON lines.
 
-Owns the worker side of the protocol spoken with :mod:`model.engines.parallel`.  It is run as
-``python -m model.engines.worker JOB`` where JOB is a JSON object (spec, scenario, params,
+Owns the worker side of the protocol spoken with :mod:`khomc.engines.parallel`.  It is run as
+``python -m khomc.engines.worker JOB`` where JOB is a JSON object (spec, scenario, params,
 engine, bounds, seed, trace_dir, ...).  It writes to stdout one JSON object per line:
 ``{"progress": [distinct, rate, depth, frontier]}`` while searching, then
 ``{"result": CheckResult.as_dict()}`` with the paths of the traces it saved.  On SIGINT or

@@ -4,7 +4,7 @@ the xarray-of-bitmaps tracker, finalize/abort under kho_out.lock, kho_fill_kimag
 Mirrors torvalds/linux:kernel/kexec_handover.c@00c010e130e5 (the 6.16 merge; the series is v8,
 20250509074635.3187114-1-changyuanl@google.com), function by function: kho_preserve_folio (an
 UNLOCKED read of ``kho_out.finalized``), __kho_preserve_order / xa_load_or_alloc (shared with
-v5 in :mod:`model.kho.common`), kho_preserve_phys (split by ``min(ctz(pfn), ilog2(end - pfn))``,
+v5 in :mod:`khomc.kho.common`), kho_preserve_phys (split by ``min(ctz(pfn), ilog2(end - pfn))``,
 unwinding ``[start, failed)`` on error), kho_add_subtree, register/unregister_kho_notifier,
 kho_finalize, kho_abort, kho_out_finalize_set (debugfs, under ``kho_out.lock``: -EEXIST /
 -ENOENT when the value does not change), kho_fill_kimage (6.16: sets ``image->kho.fdt`` whether
@@ -13,7 +13,7 @@ or not KHO is finalized) and kernel_kexec.
 ``era="6.18"`` applies the semantic deltas of 6.17/6.18 (../shared/reference/kho-semantics.md
 §2.5): the finalized check moves inside __kho_preserve_order (469661d0d3a5, still unlocked);
 kho_preserve_pages(page, nr) replaces kho_preserve_phys (8375b76517cb); restore checks the
-page magic and clears it (89a3ecca49ee, the next kernel in :mod:`model.kho.k6_16_boot`);
+page magic and clears it (89a3ecca49ee, the next kernel in :mod:`khomc.kho.k6_16_boot`);
 kho_fill_kimage returns early unless finalized, sampled at kexec_file_load (f322a97aeb2a).
 
 Model notes:
@@ -25,7 +25,7 @@ Model notes:
   has FDT_SW_MAGIC, which fdt_check_header refuses, as it refuses zeros) and the finished blob,
   built with libfdt, from fdt_finish on.  kho_abort does not clear the page, as in the kernel.
 * The ``finalized`` flag is written only under kho_out.lock; the lock and the read of the flag
-  are one step, and so are the write of the flag and the unlock (movers, as in model.kho.v5).
+  are one step, and so are the write of the flag and the unlock (movers, as in khomc.kho.v5).
   Preservers read the flag with no lock, as separate steps.
 * Debugfs files (out/fdt, sub_fdts) are not modelled.
 

@@ -10,8 +10,8 @@ a node, -EINVAL on a bad ``fdt`` property) and kho_restore_folio (the order from
 KHO magic, restore refuses a page without it and clears it, so a second restore of the same page
 returns NULL.
 
-Pure functions of the :class:`model.kho.k6_16.Handover`; the chunk walk is v5's
-(:func:`model.kho.v5_boot._deserialize`: the chunk layout is the same), including its refusal of
+Pure functions of the :class:`khomc.kho.k6_16.Handover`; the chunk walk is v5's
+(:func:`khomc.kho.v5_boot._deserialize`: the chunk layout is the same), including its refusal of
 malformed input with a reason.
 """
 

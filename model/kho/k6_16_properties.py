@@ -1,7 +1,7 @@
 """KHO's promises on the 6.16 / 6.18 models, named as on v5 so the review matrix lines up.
 
-Each property looks only at the :class:`model.kho.k6_16.Handover` taken at machine_kexec (and
-the KASAN slot).  The next kernel is :mod:`model.kho.k6_16_boot`; the drivers' own next-kernel
+Each property looks only at the :class:`khomc.kho.k6_16.Handover` taken at machine_kexec (and
+the KASAN slot).  The next kernel is :mod:`khomc.kho.k6_16_boot`; the drivers' own next-kernel
 code (test_kho, the notifier FDBox) runs on it as pure functions, sharing one restore state, so
 a page restored twice is seen.  Promises: ../shared/reference/kho-semantics.md §6 (I1, I2, I4,
 I5).

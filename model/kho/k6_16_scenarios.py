@@ -2,7 +2,7 @@
 
 Scenario names are shared with the other eras where they mean the same thing (``test-kho``,
 ``fdbox-race``), so ``khomc replay TRACE --against ERA`` and the review's era comparison work.
-The 6.18 spec (:mod:`model.kho.k6_18_scenarios`) builds the same scenarios on
+The 6.18 spec (:mod:`khomc.kho.k6_18_scenarios`) builds the same scenarios on
 ``K616(era="6.18")``.  Common parameter: ``pages`` (physical pages per allocating task).
 """
 

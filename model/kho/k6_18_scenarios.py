@@ -1,6 +1,6 @@
 """KHO 6.18: the 6.16 model with the semantic deltas of 6.17/6.18, same scenarios and bounds.
 
-Built by :mod:`model.kho.k6_16_scenarios`' builders on ``K616(era="6.18")``
+Built by :mod:`khomc.kho.k6_16_scenarios`' builders on ``K616(era="6.18")``
 (model/kho/k6_16.py): the finalized check inside __kho_preserve_order (469661d0d3a5),
 kho_preserve_pages (8375b76517cb), the restore magic (89a3ecca49ee, in
 model/kho/k6_16_boot.py) and kho_fill_kimage only when finalized (f322a97aeb2a).  Sources:

@@ -1,9 +1,9 @@
 """KHO 6.19 (torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd): scenarios.
 
-The shared LUO-era scenarios of :mod:`model.kho.luo_scenarios` on :class:`model.kho.k6_19.K619`,
+The shared LUO-era scenarios of :mod:`khomc.kho.luo_scenarios` on :class:`khomc.kho.k6_19.K619`,
 plus ``refinalize-race``, which only this era has (a re-runnable finalize).  Parameters:
 ``pages`` (each task's physical pages), ``fail_allocs`` (allocation failures the search may
-inject), ``mutants`` (names from :data:`model.kho.k6_19.MUTANTS`), and per scenario ``luo``
+inject), ``mutants`` (names from :data:`khomc.kho.k6_19.MUTANTS`), and per scenario ``luo``
 (liveupdate_reboot finalizes), ``finalize`` (the selftest writes debugfs finalize).
 """
 

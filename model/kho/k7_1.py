@@ -3,7 +3,7 @@
 Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237 (3f2ad90060f6 "kho: adopt
 radix tree for preserved memory tracking", 6b0dd42d7681 "kho: remove finalize state and
 clients"; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6), as deltas on
-:mod:`model.kho.k6_19`, whose subtree, kexec and next-kernel code 7.1 keeps:
+:mod:`khomc.kho.k6_19`, whose subtree, kexec and next-kernel code 7.1 keeps:
 
 * ``kho_radix_encode_key``: ``(1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT +
   order))``; ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;

@@ -1,6 +1,6 @@
 """KHO 7.1 (torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237): scenarios.
 
-The shared LUO-era scenarios of :mod:`model.kho.luo_scenarios` on :class:`model.kho.k7_1.K71`;
+The shared LUO-era scenarios of :mod:`khomc.kho.luo_scenarios` on :class:`khomc.kho.k7_1.K71`;
 the operator never finalizes (there is nothing to finalize).
 """
 

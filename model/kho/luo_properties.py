@@ -1,8 +1,8 @@
 """KHO's promises on the LUO-era designs (6.19, 7.1), named as on v5 so the matrix lines up.
 
-Owns the property functions of :mod:`model.kho.luo_scenarios`.  Each looks only at the
-:class:`model.kho.k6_19.Handover` snapshot taken at machine_kexec and at the next kernel the
-era's ``boot`` builds from it.  The promises are those of v5 (:mod:`model.kho.v5_properties`),
+Owns the property functions of :mod:`khomc.kho.luo_scenarios`.  Each looks only at the
+:class:`khomc.kho.k6_19.Handover` snapshot taken at machine_kexec and at the next kernel the
+era's ``boot`` builds from it.  The promises are those of v5 (:mod:`khomc.kho.v5_properties`),
 restated for an API whose users own their FDTs (../shared/reference/kho-semantics.md §6 I1, I2,
 I5, I7):
 

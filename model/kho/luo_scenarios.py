@@ -1,8 +1,8 @@
 """Scenarios shared by the LUO-era designs (6.19, 7.1), built over an era's machine class.
 
-Each builder takes the era's class (:class:`model.kho.k6_19.K619` or
-:class:`model.kho.k7_1.K71`) and composes the kho_init task, drivers and an operator over it,
-then registers the promises of :mod:`model.kho.luo_properties`.  Scenario names and parameters
+Each builder takes the era's class (:class:`khomc.kho.k6_19.K619` or
+:class:`khomc.kho.k7_1.K71`) and composes the kho_init task, drivers and an operator over it,
+then registers the promises of :mod:`khomc.kho.luo_properties`.  Scenario names and parameters
 match v5's where the scenario means the same thing (``fdbox-race``, ``fdt-max-grow``), so a v5
 trace can be replayed against these eras; ``fdt_max`` is accepted there only for that reason
 (these eras have no such knob).

@@ -1,14 +1,14 @@
 """KHO's promises on the seed-thread proposals built over v5 (v5-recursive, v5-anchor).
 
-Owns the property functions of :mod:`model.kho.v5_recursive` and :mod:`model.kho.v5_anchor`.
-They are v5's promises (:mod:`model.kho.v5_properties`, same names and meaning,
+Owns the property functions of :mod:`khomc.kho.v5_recursive` and :mod:`khomc.kho.v5_anchor`.
+They are v5's promises (:mod:`khomc.kho.v5_properties`, same names and meaning,
 ../shared/reference/kho-semantics.md §6 I1, I2, I5), with the parts that depend on how the FDT
 travels to the next kernel passed in by the proposal:
 
 * ``blob_of(h)`` - the root FDT bytes the next kernel reads (v5: the kho-fdt ksegment; the
   recursive root: the page the image's 16 bytes name; the anchor scheme: the pages the anchor
   chain lists, reassembled);
-* ``boot(h)`` - the next kernel (:class:`model.kho.v5_boot.NextKernel`), whose ``metadata``
+* ``boot(h)`` - the next kernel (:class:`khomc.kho.v5_boot.NextKernel`), whose ``metadata``
   holds every page KHO itself handed over and the next kernel reserves (chunk pages, and the
   proposal's root page, blob pages or linked anchors);
 * ``restores(nk, pages)`` - whether every driver's next-kernel restore finds its data (each

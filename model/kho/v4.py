@@ -42,7 +42,7 @@ Model notes:
   is the one fdt_create stored in the header.  A write that changes bytes past the object's
   allocated size is reported in the KASAN slot as slab-out-of-bounds (generic KASAN catches
   kvmalloc overflows at byte granularity); the bytes are kept, so the FDT itself still parses.
-* Reduction (movers, as in model.kho.v5): only the task holding kho_out.lock (the serializer
+* Reduction (movers, as in khomc.kho.v5): only the task holding kho_out.lock (the serializer
   and, in its DUMP/ABORT callbacks, the users) touches the buffer before kho_expose_dt
   publishes it, and kho_out.dt / dt_len / active are written only under the lock.  So the
   libfdt calls of one user's node (begin_node, its properties, end_node) are one step, as are
@@ -126,7 +126,7 @@ class KhoV4:
         self.image = model.var("kexec_image", None)
         self.ghost = model.var("ghost", Ghost())
         self.handover = model.var("handover", None)
-        self.adapter_mem = model.var("v4_adapter.mem", frozenset())   # model.drivers.eras.V4
+        self.adapter_mem = model.var("v4_adapter.mem", frozenset())   # khomc.drivers.eras.V4
         self.watched: list = []
 
     def __repr__(self):

@@ -30,9 +30,9 @@ Model notes (what is abstracted, and why no property depends on it):
   concurrent updates of one non-root parent to the caller's locking; no modelled driver shares
   a node with another.
 * The hash tables iterate in hash order in the kernel; the model writes properties and children
-  sorted by name.  The FDT comparisons are order-insensitive (:func:`model.kho.fdt.canonical`).
+  sorted by name.  The FDT comparisons are order-insensitive (:func:`khomc.kho.fdt.canonical`).
 * KHO's private bookkeeping (``struct kho_prop``, the kstrdup'ed node name) only matters through
-  its allocation failing (-ENOMEM): :func:`model.kernel.alloc.may_allocate`.
+  its allocation failing (-ENOMEM): :func:`khomc.kernel.alloc.may_allocate`.
 * Debugfs file creation and removal (kho_out_update_debugfs_fdt) is not modelled.
 
 Reduction (Lipton's movers, so that the default scenarios stay exhaustively checkable): a
@@ -78,7 +78,7 @@ from ..runtime.effects import Op, atomic, load, store
 from ..runtime.spec import Model
 from ..runtime.tasks import SpecError
 from .fdt import FdtTree, flatten
-# The xarray-of-bitmaps tracker and its chunk list are shared with 6.16/6.18 (model.kho.common).
+# The xarray-of-bitmaps tracker and its chunk list are shared with 6.16/6.18 (khomc.kho.common).
 from .common import (BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHOSER_BITMAP_SIZE,  # noqa: F401
                      PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, __kho_preserve, __kho_unpreserve,
                      chunk_body, kho_mem_ser_free, kho_mem_serialize, new_chunk, phys_bits,

@@ -8,7 +8,7 @@ how it should be vmapped" in CA+CK2bBBX+HgD0HLj-AyTScM59F2wXq11BEPgejPMHoEwqj+_Q
 kernel; later it is filled with the physical addresses of the pages holding the FDT blob, and
 several anchor pages can be linked when one is not enough.
 
-What this module changes in :mod:`model.kho.v5` (the state tree, the freeze, the tracker, the
+What this module changes in :mod:`khomc.kho.v5` (the state tree, the freeze, the tracker, the
 chunk list, kho_finalize / kho_unfreeze and the debugfs files are v5's code, imported):
 
 * kexec_file_load reserves a one-page ``kho-anchor`` segment, whatever ``fdt_max`` is
@@ -22,9 +22,9 @@ chunk list, kho_finalize / kho_unfreeze and the debugfs files are v5's code, imp
   out-of-memory addresses), memblock-reserves every listed blob page and every linked anchor
   page as KHO metadata - they are ordinary kvmalloc/page memory of the old kernel, nobody
   preserved them - reassembles the blob from the pages and hands it to v5's kho_populate /
-  kho_mem_deserialize (:func:`model.kho.v5_boot.boot_from`).
+  kho_mem_deserialize (:func:`khomc.kho.v5_boot.boot_from`).
 
-``memory-safety`` (:mod:`model.kho.proposal_properties`) requires every page the anchors list to
+``memory-safety`` (:mod:`khomc.kho.proposal_properties`) requires every page the anchors list to
 be allocated at kexec: a blob page freed before machine_kexec would be read stale by the next
 kernel.  In v5's flow only kho_unfreeze frees the blob, and debugfs takes the kexec lock that
 kernel_kexec holds while it fills the anchor, so that cannot happen in these scenarios.

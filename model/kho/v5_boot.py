@@ -8,7 +8,7 @@ set bit of every bitmap is memblock_reserve'd with ``page->private = order``; ch
 reserved too), kho_get_node / kho_get_prop for drivers, and kho_restore_folio (patch 09: the
 order comes from ``page->private``).
 
-It is a pure function of what the old kernel left behind (a :class:`model.kho.v5.Handover`):
+It is a pure function of what the old kernel left behind (a :class:`khomc.kho.v5.Handover`):
 the bytes of the kho-fdt ksegment and all of physical memory.  Where v5 trusts its input (it
 walks the chunk list and the bitmaps without any bounds check), the model refuses malformed
 input with a reason instead, so a corrupted map is reported, never a crash of the checker; the

@@ -1,7 +1,7 @@
 """KHO's promises, checked on the v5 model: named properties with what a failure means.
 
 Owns the property functions the v5 scenarios register.  Each reads the world through a
-:class:`model.runtime.View`; the handover ones look only at the :class:`model.kho.v5.Handover`
+:class:`khomc.runtime.View`; the handover ones look only at the :class:`khomc.kho.v5.Handover`
 snapshot taken at machine_kexec, so whatever the old kernel's tasks do after kexec (in the
 model they are not stopped) cannot change a verdict.  The promises are those of
 ../shared/reference/kho-semantics.md §6 (I1, I2, I5) and of the v5 review (§2.3, §5).

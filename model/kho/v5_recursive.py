@@ -11,7 +11,7 @@ The proposal, from the v5 review (../shared/reference/kho-semantics.md §5):
 * 20250321134854.GB252045@nvidia.com (on v5 10/16): instead of copying the FDT into a
   ksegment, preserve the memory holding it and put a 16-byte address/size on the image.
 
-What this module changes in :mod:`model.kho.v5` (everything else - the state tree and its
+What this module changes in :mod:`khomc.kho.v5` (everything else - the state tree and its
 rwsem, the freeze, the memory tracker and its chunk list, finalize/unfreeze, the debugfs
 ``finalize`` file, the next kernel's deserializer - is v5's code, imported, not copied):
 
@@ -27,17 +27,17 @@ rwsem, the freeze, the memory tracker and its chunk list, finalize/unfreeze, the
   write depends on a size chosen earlier.
 * The next kernel (:func:`boot`) reads the 16 bytes, checks that they name memory, memblock-
   reserves the root page as KHO metadata (as v5 reserves its chunk pages) and hands the root
-  blob to v5's kho_populate / kho_mem_deserialize (:func:`model.kho.v5_boot.boot_from`); users
+  blob to v5's kho_populate / kho_mem_deserialize (:func:`khomc.kho.v5_boot.boot_from`); users
   find their FDT's address under their node and restore the folio.
 
 Drivers reach it through the adapter methods of :class:`KhoRecursive` (``preserve_folio``,
 ``unpreserve_folio``, ``add_subtree``, ``debugfs_finalize``, ``kexec_file_load``,
 ``kernel_kexec``), the same names the LUO-era drivers call, so the FDBox of
-:mod:`model.drivers.fdbox_luo` runs on it unchanged.  Unlike 6.19, v5's unpreserve returns
+:mod:`khomc.drivers.fdbox_luo` runs on it unchanged.  Unlike 6.19, v5's unpreserve returns
 -EBUSY once frozen; that driver keeps such a folio handed over.
 
 Scenarios: ``fdbox-race`` and ``fdt-max-grow`` (same names and meaning as v5's); the promises
-of :mod:`model.kho.proposal_properties`.
+of :mod:`khomc.kho.proposal_properties`.
 """
 
 from __future__ import annotations

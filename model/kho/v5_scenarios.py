@@ -1,10 +1,10 @@
 """KHO v5 (seed design, 20250320015551.2157511-1-changyuanl@google.com): scenarios and bounds.
 
-Each scenario composes drivers and an operator over one :class:`model.kho.v5.KhoV5` machine and
-registers KHO's promises (:mod:`model.kho.v5_properties`) with the vacuity guards that make sense
+Each scenario composes drivers and an operator over one :class:`khomc.kho.v5.KhoV5` machine and
+registers KHO's promises (:mod:`khomc.kho.v5_properties`) with the vacuity guards that make sense
 for it.  Common parameters: ``pages`` (physical pages), ``fail_allocs`` (allocation failures the
 search may inject), ``fdt_max`` (kho_out.fdt_max at boot) and ``mutants`` (comma-separated names
-from :data:`model.kho.v5.MUTANTS`; empty for the design as posted).
+from :data:`khomc.kho.v5.MUTANTS`; empty for the design as posted).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _machine(name: str, doc: str, pages: int, fail_allocs: int, fdt_max: int, mu
              fail_sites: frozenset | None = None, detached: tuple = (), ntasks: int = 3):
     """*boxes* and *nodes* are linked under the root at boot; *detached* nodes are only
     kho_init_node'd (their driver links them later).  *pages* is each task's own range of
-    physical pages (see :mod:`model.kernel.alloc`); *ntasks* how many tasks allocate."""
+    physical pages (see :mod:`khomc.kernel.alloc`); *ntasks* how many tasks allocate."""
     m = Model("v5", name, doc=doc)
     heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
     attached = tuple((ROOT, n, n) for n in boxes + nodes)

@@ -1,6 +1,6 @@
 """The khomc runtime: effects on an immutable world, tasks as replayable coroutines, models.
 
-Model code imports from here (and from :mod:`model.kernel`); it never imports an engine.
+Model code imports from here (and from :mod:`khomc.kernel`); it never imports an engine.
 """
 
 from .effects import (Effect, Var, atomic, choose, load, op, select, spawn, store, update,

@@ -11,12 +11,12 @@ effect (``choose``, ``select``, an allocation that may fail) offers several outc
 ``effect.outcomes(world, tid)``; every engine explores each one and traces record which was taken.
 
 The world is a plain tuple: one slot per shared object, allocated when a scenario is built
-(:mod:`model.runtime.spec`).  Effects name slots through handles (:class:`Var`), so model code reads
+(:mod:`khomc.runtime.spec`).  Effects name slots through handles (:class:`Var`), so model code reads
 ``await load(kho_out.finalized)`` rather than indexing tuples.
 
 Effects are values: they compare equal when they would do the same thing, which is how a replayed
 task is checked against its recorded run.  Model code never imports an engine; it imports this
-module and :mod:`model.kernel`.
+module and :mod:`khomc.kernel`.
 """
 
 from __future__ import annotations

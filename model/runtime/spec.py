@@ -143,7 +143,7 @@ class Model:
         """Declare interchangeable units ``[(task name, (its own vars...)), ...]``.
 
         Engines may then identify states that differ by a permutation of the units (safety
-        properties only; see model.engines.symmetry).  Properties must not single out a unit.
+        properties only; see khomc.engines.symmetry).  Properties must not single out a unit.
         """
         self.symmetry = [(task, tuple(vars_)) for task, vars_ in units]
 

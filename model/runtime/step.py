@@ -1,7 +1,7 @@
 """The stepping contract every engine uses: initial state, enabled steps, successors.
 
 Owns the semantics of one engine step.  A *state* is ``(world, locs)``: the world tuple and one
-local id per task (see :mod:`model.runtime.tasks`).  A *step* is ``(tid, choices)``: task *tid*
+local id per task (see :mod:`khomc.runtime.tasks`).  A *step* is ``(tid, choices)``: task *tid*
 runs its pending effect - and, inside an atomic section, every effect up to the end of the
 section - taking outcome ``choices[i]`` at the i-th branching effect it meets.
 

@@ -4,10 +4,10 @@ Owns the era names ``khomc prove`` accepts, the order obligations are run and pr
 exit code of a run (the CLI maps it unchanged): 0 when every obligation came out as expected
 (in-domain ones PROVED; out-of-domain ones, known bugs and pinned findings REFUTED), 1 when one
 did not (above all: an in-domain obligation REFUTED), 3 when any is UNKNOWN.  The encodings and
-the kernel versions they follow are in :mod:`model.smt.khoser`, :mod:`model.smt.radix` and
-:mod:`model.smt.split`; each era's inductive page-accounting protocol (``protocol.I1[ERA]``:
+the kernel versions they follow are in :mod:`khomc.smt.khoser`, :mod:`khomc.smt.radix` and
+:mod:`khomc.smt.split`; each era's inductive page-accounting protocol (``protocol.I1[ERA]``:
 PROVED for v5 and 7.1, REFUTED with a trace the Python spec reproduces for 6.16, 6.18 and
-6.19) is in :mod:`model.smt.protocol`.
+6.19) is in :mod:`khomc.smt.protocol`.
 """
 
 from __future__ import annotations

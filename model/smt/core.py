@@ -205,7 +205,7 @@ def aligned(pfn: z3.BitVecRef, order: z3.BitVecRef) -> z3.BoolRef:
 
 
 def int32_shl_to_u64(shift: z3.BitVecRef) -> z3.BitVecRef:
-    """``1 << shift`` as a 32-bit C int, sign-extended to 64 bits (see model.kho.encoding)."""
+    """``1 << shift`` as a 32-bit C int, sign-extended to 64 bits (see khomc.kho.encoding)."""
     return z3.SignExt(32, z3.BitVecVal(1, 32) << z3.Extract(31, 0, shift))
 
 

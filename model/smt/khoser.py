@@ -14,7 +14,7 @@ Follows ``torvalds/linux:kernel/kexec_handover.c@00c010e130e5`` (K6.16) and
 ``torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd`` (K6.19, same arithmetic);
 ``PRESERVE_BITS`` is ``512 * 8`` in v5 (``20250320015551.2157511-10-changyuanl@google.com``) and
 6.16, ``PAGE_SIZE * 8`` from ``a2fff99f92da`` (6.18) on.  The plain-Python twin of every function
-here is in :mod:`model.kho.encoding`; the hypothesis tests check that they agree.
+here is in :mod:`khomc.kho.encoding`; the hypothesis tests check that they agree.
 """
 
 from __future__ import annotations

@@ -66,7 +66,7 @@ the action breaking it) is kept; bounded model checking from Init (up to :data:`
 actions) then searches for a reachable I1 violation.  Each shortest abstract path found (up to
 :data:`MAX_PATHS` distinct action sequences) is matched against the Python spec's shortest
 counterexample of ``no-preserved-page-lost`` on the era's scenario (:data:`SCENARIOS`), after
-that trace has been replayed on the spec with :func:`model.trace.replay`: the abstract actions
+that trace has been replayed on the spec with :func:`khomc.trace.replay`: the abstract actions
 must occur in the trace's effect labels (:data:`LABELS`) in the same order, by the same tasks.
 REFUTED only then; otherwise UNKNOWN with reason "encoding error: z3 trace not reproduced by
 the Python spec".
@@ -102,7 +102,7 @@ SOURCES = {
 }
 #: v5 mutants of the protocol (the tests show the proof can fail).
 MUTANTS = {"preserve-skips-freeze-check": "preserve and unpreserve ignore the frozen flag "
-                                          "(model.kho.v5's mutant of the same name)"}
+                                          "(khomc.kho.v5's mutant of the same name)"}
 MAX_DEPTH = 9
 MAX_PATHS = 24
 DOMAIN = ("any number of pages, tracker bitmaps and tasks (uninterpreted sorts), every "

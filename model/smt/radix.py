@@ -18,8 +18,8 @@ Follows ``torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237`` and t
 ``KHO_BITMAP_SIZE_LOG2 = PAGE_SHIFT + 3``, ``KHO_TREE_MAX_DEPTH = DIV_ROUND_UP(KHO_ORDER_0_LOG2 -
 KHO_BITMAP_SIZE_LOG2, KHO_TABLE_SIZE_LOG2) + 1``, i.e. 6 with 4 KiB pages).  A later version of the
 header (moved to ``include/linux/kho/abi/radix_tree.h``) adds 1 to the key width in the depth
-formula; :class:`model.kho.encoding.RadixGeometry` models both.  The plain-Python twin is in
-:mod:`model.kho.encoding`.
+formula; :class:`khomc.kho.encoding.RadixGeometry` models both.  The plain-Python twin is in
+:mod:`khomc.kho.encoding`.
 """
 
 from __future__ import annotations

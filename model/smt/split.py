@@ -9,7 +9,7 @@ Owns the split loop in bit-vector form and the proofs about it, per era:
   ``order = min(count_trailing_zeros(pfn), ilog2(end - pfn))``, then ``pfn += 1 << order``;
   the order is not capped by MAX_PAGE_ORDER;
 * restore side — what the next kernel reserves from the set bits: the khoser decode (v5..6.19,
-  :mod:`model.smt.khoser`) or the radix walk and key decode (7.1, :mod:`model.smt.radix`), and,
+  :mod:`khomc.smt.khoser`) or the radix walk and key decode (7.1, :mod:`khomc.smt.radix`), and,
   from 6.18 on, the blocks ``kho_restore_pages`` walks over ``[PHYS_PFN(phys), + nr_pages)``
   with the same formula, each checked by kho_restore_page.
 

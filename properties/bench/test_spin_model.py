@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from model.engines.search import Search
-from model.registry import build
+from khomc.engines.search import Search
+from khomc.registry import build
 
 PML = Path(__file__).resolve().parents[2] / "bench" / "spin" / "kho.pml"
 

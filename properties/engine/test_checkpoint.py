@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import main
-from model.engines.checkpoint import CheckpointError, load
-from model.engines.result import Bounds
-from model.engines.search import Search, check
-from model.registry import build
+from khomc.cli import main
+from khomc.engines.checkpoint import CheckpointError, load
+from khomc.engines.result import Bounds
+from khomc.engines.search import Search, check
+from khomc.registry import build
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,14 +63,14 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
     ck = tmp_path / "ctrlc.ckpt"
     args = ["check", "spinkho", "ok", "-D", "N=4", "-D", "K=4", "--no-progress",
             "--trace-dir", str(tmp_path), "--checkpoint", str(ck), "--checkpoint-every", "1"]
-    proc = subprocess.Popen([sys.executable, "-m", "model.cli"] + args, cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "khomc.cli"] + args, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(2.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert ck.exists() and "interrupted" in out
-    done = subprocess.run([sys.executable, "-m", "model.cli", "check", "spinkho", "ok",
+    done = subprocess.run([sys.executable, "-m", "khomc.cli", "check", "spinkho", "ok",
                            "--resume", str(ck), "--no-progress", "--trace-dir", str(tmp_path)],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from model.cli import main
+from khomc.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -148,7 +148,7 @@ def test_divergent_trace_exits_3_naming_the_step(tmp_path):
 
 def test_ctrl_c_prints_what_was_reached_and_exits_130(tmp_path):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "model.cli", "check", "spinkho", "bug", "-D", "N=5", "-D", "K=6",
+        [sys.executable, "-m", "khomc.cli", "check", "spinkho", "bug", "-D", "N=5", "-D", "K=6",
          "--no-progress", "--trace-dir", str(tmp_path)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(3.0)

@@ -6,9 +6,9 @@ tuple BFS in oracle.py for the SPIN-comparable model.
 
 import pytest
 
-from model.engines.result import Bounds, Verdict
-from model.registry import build
-from model.engines.search import check
+from khomc.engines.result import Bounds, Verdict
+from khomc.registry import build
+from khomc.engines.search import check
 
 from .oracle import explore
 
@@ -174,7 +174,7 @@ def test_progress_line_after_one_second():
     """The progress line appears once a search has run for a second, never before."""
     import io
 
-    from model.engines.search import Progress
+    from khomc.engines.search import Progress
 
     class Stream(io.StringIO):
         def isatty(self):

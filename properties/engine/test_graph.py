@@ -2,13 +2,13 @@
 
 import networkx as nx
 
-from model.cli import main
-from model.engines import graph
-from model.engines.result import Verdict
-from model.engines.search import Search, check
-from model.registry import build
-from model.runtime.spec import Property
-from model.trace import make_trace, replay
+from khomc.cli import main
+from khomc.engines import graph
+from khomc.engines.result import Verdict
+from khomc.engines.search import Search, check
+from khomc.registry import build
+from khomc.runtime.spec import Property
+from khomc.trace import make_trace, replay
 
 
 def searched(spec, scenario, **params):

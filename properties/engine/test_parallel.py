@@ -2,11 +2,11 @@
 
 import io
 
-from model.cli import main
-from model.engines.parallel import matrix, swarm
-from model.engines.result import Verdict
-from model.trace import replay
-from model.registry import build
+from khomc.cli import main
+from khomc.engines.parallel import matrix, swarm
+from khomc.engines.result import Verdict
+from khomc.trace import replay
+from khomc.registry import build
 
 
 def test_swarm_first_counterexample_cancels_the_others(tmp_path):

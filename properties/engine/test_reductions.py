@@ -2,12 +2,12 @@
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build
-from model.runtime import Model, SpecError, load, store
-from model.runtime.effects import atomic
-from model.trace import replay
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build
+from khomc.runtime import Model, SpecError, load, store
+from khomc.runtime.effects import atomic
+from khomc.trace import replay
 
 EXAMPLES = [("counter", "racy", {"N": 3}), ("counter", "locked", {"N": 3}),
             ("counter", "abba", {}), ("counter", "spin", {}),
@@ -128,7 +128,7 @@ def test_sleep_sets_prune_transitions_and_visit_every_state(scenario, params, fu
 def test_sleep_sets_need_sound_independence(monkeypatch):
     """The check can fail: if every pair of steps were independent (a wrong independence
     relation), the sleep sets would prune steps whose results nothing else reaches."""
-    from model.engines import por as por_module
+    from khomc.engines import por as por_module
     plain = check(build("spinkho", "bug", {"N": 3, "K": 3}))
     monkeypatch.setattr(por_module, "independent", lambda a, b: True)
     wrong = check(build("spinkho", "bug", {"N": 3, "K": 3}), por=True)

@@ -2,12 +2,12 @@
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.runtime import (Model, NondeterministicSpec, SpecError, atomic, choose, load, select,
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.runtime import (Model, NondeterministicSpec, SpecError, atomic, choose, load, select,
                            spawn, store, update)
-from model.runtime.frames import CLEAN_DEPTH, is_clean, live_locals, yield_depths
-from model.trace import replay
+from khomc.runtime.frames import CLEAN_DEPTH, is_clean, live_locals, yield_depths
+from khomc.trace import replay
 
 
 def verdicts(r):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from model.engines.search import check
-from model.registry import build
-from model.trace import Trace, TraceError, replay
+from khomc.engines.search import check
+from khomc.registry import build
+from khomc.trace import Trace, TraceError, replay
 
 
 @pytest.fixture

@@ -50,9 +50,9 @@ both verdicts are pinned side by side.
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build, scenarios
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build, scenarios
 
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
@@ -123,6 +123,6 @@ def test_preserve_race_schedule_is_the_unlocked_check():
 
 
 def test_6_18_variant_is_a_parameterisation_not_a_copy():
-    from model.kho import k6_18_scenarios
+    from khomc.kho import k6_18_scenarios
     src = open(k6_18_scenarios.__file__).read()
     assert "async def" not in src

@@ -11,9 +11,9 @@ No VIOLATED verdict.  Where 6.19 broke and 7.1 fixed it, both are shown:
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build, scenarios
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build, scenarios
 
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
@@ -56,7 +56,7 @@ def test_test_kho_with_allocation_failures_still_restores_or_cold_boots():
 
 
 def test_radix_key_round_trips():
-    from model.kho.k7_1 import decode_key, encode_key
+    from khomc.kho.k7_1 import decode_key, encode_key
     for pfn in range(1, 40):
         for order in (0, 1, 3):
             phys = (pfn << order) << 12

@@ -8,9 +8,9 @@ memfd_luo_retrieve restores both folios at their index with their contents.
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build
 
 H = Verdict.HOLDS
 
@@ -36,7 +36,7 @@ def test_memfd_luo_verdicts_and_state_count(spec):
 
 
 def test_memfd_record_round_trips():
-    from model.drivers.memfd_luo import record
-    from model.kho.fdt import prop, unflatten
+    from khomc.drivers.memfd_luo import record
+    from khomc.kho.fdt import prop, unflatten
     tree = unflatten(record(0, 8192, ((3, 0), (4, 1)))).tree
     assert int.from_bytes(prop(tree, "nr_folios"), "little") == 2

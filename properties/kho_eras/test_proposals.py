@@ -21,9 +21,9 @@ with v5's verdict on the same scenario.
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build, scenarios
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build, scenarios
 
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
@@ -68,9 +68,9 @@ def test_anchor_chain_is_walked_and_reserved():
     reserves the linked anchor page too."""
     from types import SimpleNamespace
 
-    from model.kernel.alloc import Obj
-    from model.kernel.kexec import Kimage, Segment
-    from model.kho.v5_anchor import anchor_bytes, walk_anchors
+    from khomc.kernel.alloc import Obj
+    from khomc.kernel.kexec import Kimage, Segment
+    from khomc.kho.v5_anchor import anchor_bytes, walk_anchors
     linked = Obj("page", 1, 4096, True, 0, "kho_fill_anchors", None, None,
                  anchor_bytes(0, (0x6000,)))
     pages = (None,) * 7 + (linked,)
@@ -81,6 +81,6 @@ def test_anchor_chain_is_walked_and_reserved():
 
 
 def test_proposals_declare_their_predecessor():
-    from model.kho import v5_anchor, v5_recursive
+    from khomc.kho import v5_anchor, v5_recursive
     for mod in (v5_anchor, v5_recursive):
         assert mod.PREVIOUS == "v5" and "@" in mod.CHANGES

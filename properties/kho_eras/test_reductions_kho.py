@@ -12,9 +12,9 @@ declares the world slots it writes: checked on every step of the small scenarios
 
 import pytest
 
-from model import registry
-from model.engines.result import Verdict
-from model.engines.search import check
+from khomc import registry
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
 
 KHO_SPECS = [s for s in registry.SPECS if s not in ("counter", "spinkho")]
 BIG = {("k6.16", "fdbox-race"), ("k6.18", "fdbox-race")}
@@ -74,7 +74,7 @@ SMALL = [("v4", "dt-max-race"), ("v5", "autofinalize"), ("v5", "callback-reenter
 def test_every_step_writes_only_the_slots_it_declares(spec, scenario):
     """The independence the sleep sets rely on: a step's footprint (from the slots its effects
     declare) covers every world slot the step changes, in every reachable state."""
-    from model.runtime.step import Stepper
+    from khomc.runtime.step import Stepper
     stepper = Stepper(registry.build(spec, scenario, {}))
     init = stepper.initial()
     seen, todo, checked = {init}, [init], 0

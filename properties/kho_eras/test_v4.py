@@ -39,9 +39,9 @@ v5 and 6.16 fdbox-race load first, which is load-before-activate here).
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import SPECS, build, scenarios
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import SPECS, build, scenarios
 
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
@@ -68,7 +68,7 @@ def test_every_scenario_is_pinned():
 def test_v4_comes_before_v5():
     names = list(SPECS)
     assert names.index("v4") < names.index("v5")
-    from model.kho import v4_scenarios, v5_scenarios
+    from khomc.kho import v4_scenarios, v5_scenarios
     assert v4_scenarios.PREVIOUS is None and v5_scenarios.PREVIOUS == "v4"
 
 

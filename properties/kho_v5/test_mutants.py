@@ -1,13 +1,13 @@
 """Every KHO promise can fail: on a mutant of v5 that breaks one rule, the property is VIOLATED.
 
-The mutants are in model.kho.v5.MUTANTS; each run here is exhaustive and small.
+The mutants are in khomc.kho.v5.MUTANTS; each run here is exhaustive and small.
 """
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build
 
 V = Verdict.VIOLATED
 

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from model.engines.search import Search
-from model.kho.v5_boot import boot, boot_from
-from model.kho.v5 import segment_blob
-from model.registry import build
+from khomc.engines.search import Search
+from khomc.kho.v5_boot import boot, boot_from
+from khomc.kho.v5 import segment_blob
+from khomc.registry import build
 
 
 @pytest.fixture(scope="module")

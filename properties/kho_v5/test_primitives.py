@@ -4,15 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from model.engines.search import check
-from model.kernel.alloc import Heap, KasanReport, kfree, kzalloc
-from model.kernel.errno import EEXIST
-from model.kernel.locking import RwSemaphore, down_read, down_write, up_read, up_write
-from model.kernel.notifier import (NOTIFY_BAD, NOTIFY_OK, BlockingNotifierHead, NotifierBlock,
+from khomc.engines.search import check
+from khomc.kernel.alloc import Heap, KasanReport, kfree, kzalloc
+from khomc.kernel.errno import EEXIST
+from khomc.kernel.locking import RwSemaphore, down_read, down_write, up_read, up_write
+from khomc.kernel.notifier import (NOTIFY_BAD, NOTIFY_OK, BlockingNotifierHead, NotifierBlock,
                                    blocking_notifier_call_chain,
                                    blocking_notifier_chain_register, notifier_from_errno,
                                    notifier_to_errno)
-from model.runtime import Model, load, store, update
+from khomc.runtime import Model, load, store, update
 
 
 def _add(n, tid, d):
@@ -98,7 +98,7 @@ def test_kasan_reports_a_double_free_with_both_call_sites():
     assert isinstance(KasanReport("double-free", 0, "", "", ""), tuple)
 
 
-FORBIDDEN = ("random", "time", "os", "io", "hypothesis", "z3", "trio", "model.engines")
+FORBIDDEN = ("random", "time", "os", "io", "hypothesis", "z3", "trio", "khomc.engines")
 
 
 @pytest.mark.parametrize("package", ["kernel", "kho", "drivers"])
@@ -119,8 +119,8 @@ def test_model_code_imports_nothing_nondeterministic(package):
 
 
 @pytest.mark.parametrize("module", [
-    "model.kernel.alloc", "model.kernel.bitops", "model.kernel.errno", "model.kernel.kexec",
-    "model.kernel.notifier", "model.kho.fdt", "model.kho.v5"])
+    "khomc.kernel.alloc", "khomc.kernel.bitops", "khomc.kernel.errno", "khomc.kernel.kexec",
+    "khomc.kernel.notifier", "khomc.kho.fdt", "khomc.kho.v5"])
 def test_doctests(module):
     import doctest
     import importlib

@@ -28,9 +28,9 @@ properties/test_corpus.py) and the reasoning below:
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.search import check
-from model.registry import build, scenarios
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.registry import build, scenarios
 
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 

@@ -7,12 +7,12 @@ reach scopes BFS cannot, and they never claim HOLDS.
 
 import pytest
 
-from model.engines.result import Verdict
-from model.engines.sampling import Sampler
-from model.engines.search import check
-from model.engines.stateful import Stateful
-from model.registry import build
-from model.trace import replay
+from khomc.engines.result import Verdict
+from khomc.engines.sampling import Sampler
+from khomc.engines.search import check
+from khomc.engines.stateful import Stateful
+from khomc.registry import build
+from khomc.trace import replay
 
 CASES = [("counter", "racy", {"N": 2}, "no-lost-update"),
          ("counter", "abba", {}, "deadlock-free"),

@@ -1,7 +1,7 @@
 """The z3 encodings compute what the plain-Python reference computes (hypothesis, random inputs).
 
 Each z3 function is evaluated on concrete values (substitution and simplification) and compared
-with its twin in model.kho.encoding: the khoser encode/decode, the radix key, table indices,
+with its twin in khomc.kho.encoding: the khoser encode/decode, the radix key, table indices,
 bitmap index, walk and decode, the split step (kernel formula and one-hot form) and whole splits,
 and the int-typed reserve size.  A disagreement is an encoding error in one of the two.
 """
@@ -9,9 +9,9 @@ and the int-typed reserve size.  A disagreement is an encoding error in one of t
 import z3
 from hypothesis import given, settings, strategies as st
 
-from model.kho import encoding as py
-from model.smt import khoser, radix, split
-from model.smt.core import bv, ctz64, fls64, int32_shl_to_u64
+from khomc.kho import encoding as py
+from khomc.smt import khoser, radix, split
+from khomc.smt.core import bv, ctz64, fls64, int32_shl_to_u64
 
 U64 = py.U64
 PFN, ORDER, END = z3.BitVec("pfn", 64), z3.BitVec("order", 64), z3.BitVec("end", 64)

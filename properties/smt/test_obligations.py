@@ -2,16 +2,16 @@
 
 In-domain obligations must be PROVED; out-of-domain ones, the acknowledged v5 bug and the pinned
 findings must be REFUTED with exactly the counterexample pinned here, and each counterexample is
-re-checked against model.kho.encoding (so a z3 result the Python reference does not reproduce
+re-checked against khomc.kho.encoding (so a z3 result the Python reference does not reproduce
 fails the suite).  Mutated encodings must be REFUTED, so the proofs are shown able to fail.
 """
 
 import pytest
 import z3
 
-from model.kho import encoding as py
-from model.smt import IN_DOMAIN, Status, khoser, plan, prove, radix, split
-from model.smt.core import KNOWN_BUG, OUT_OF_DOMAIN, bv
+from khomc.kho import encoding as py
+from khomc.smt import IN_DOMAIN, Status, khoser, plan, prove, radix, split
+from khomc.smt.core import KNOWN_BUG, OUT_OF_DOMAIN, bv
 
 U64 = py.U64
 

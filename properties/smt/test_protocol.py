@@ -1,4 +1,4 @@
-"""The eras' page-accounting protocols (model.smt.protocol): agreement, statuses, mutants.
+"""The eras' page-accounting protocols (khomc.smt.protocol): agreement, statuses, mutants.
 
 * Agreement (issue 5, item 4): on random small concrete states and steps, the z3 transition
   relation (over the uninterpreted sorts, pinned to a finite universe by distinctness and
@@ -8,7 +8,7 @@
   by the unlocked-check / no-check race, with the z3 path found, in order, in the replayed
   Python counterexample.
 * The proof can fail: v5 without the frozen check is REFUTED (and its z3 path is reproduced by
-  model.kho.v5's mutant of the same name); a z3 path checked against a scenario whose Python
+  khomc.kho.v5's mutant of the same name); a z3 path checked against a scenario whose Python
   search finds no loss is reported as an encoding error, never as REFUTED.
 """
 
@@ -18,9 +18,9 @@ import pytest
 import z3
 from hypothesis import given, settings, strategies as st
 
-from model.smt import plan
-from model.smt import protocol as P
-from model.smt.core import FINDING, IN_DOMAIN, Status
+from khomc.smt import plan
+from khomc.smt import protocol as P
+from khomc.smt.core import FINDING, IN_DOMAIN, Status
 
 MUT = "preserve-skips-freeze-check"
 

@@ -4,9 +4,9 @@ import io
 import json
 import sys
 
-import model.smt as smt
-from model.cli import main
-from model.smt.core import IN_DOMAIN, ObligationResult, Status
+import khomc.smt as smt
+from khomc.cli import main
+from khomc.smt.core import IN_DOMAIN, ObligationResult, Status
 
 
 def khomc(*args):
