@@ -110,7 +110,7 @@ class Era:
         """Every delta from the root base to this era, oldest first."""
         return (self.previous.ledger() if self.previous else ()) + tuple(self.deltas)
 
-    def namespace(self, upto: int | None = None) -> types.SimpleNamespace:
+    def namespace(self, upto: int | None = None) -> "Kernel":
         """The linked kernel of this era with only the first *upto* of its own deltas."""
         upto = len(self.deltas) if upto is None else upto
         if not 0 <= upto <= len(self.deltas):
@@ -119,7 +119,7 @@ class Era:
             self._cache[upto] = self._link(upto)
         return self._cache[upto]
 
-    def _link(self, upto: int) -> types.SimpleNamespace:
+    def _link(self, upto: int) -> "Kernel":
         ns: dict = {"__name__": f"khomc.era.{self.name}"}
         if self.previous:
             for key, value in vars(self.previous.namespace()).items():
@@ -150,4 +150,22 @@ class Era:
         for key, fn in functions.items():
             ns[key] = _rebind(fn, ns)
         ns["ERA"], ns["APPLIED"] = self, tuple(self.deltas[:upto])
-        return types.SimpleNamespace(**ns)
+        return Kernel(**ns)
+
+
+class Kernel(types.SimpleNamespace):
+    """One linked era: its functions and constants as attributes, plus ``ERA`` and ``APPLIED``
+    (the deltas in effect).  Hashable and equal by (era, number of deltas), so it can be a task
+    or notifier argument and hashes alike in every process."""
+
+    def __hash__(self):
+        return hash((self.ERA.name, len(self.APPLIED)))
+
+    def __eq__(self, other):
+        return self is other or (isinstance(other, Kernel) and self.ERA is other.ERA
+                                 and self.APPLIED == other.APPLIED)
+
+    def __repr__(self):
+        extra = f" (first {len(self.APPLIED)} of {len(self.ERA.deltas)} deltas)" \
+            if len(self.APPLIED) != len(self.ERA.deltas) else ""
+        return f"<kernel {self.ERA.name}{extra}>"

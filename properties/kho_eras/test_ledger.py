@@ -44,3 +44,12 @@ def test_a_function_in_two_base_files_is_refused():
 def test_asking_for_more_deltas_than_the_era_has_is_refused():
     with pytest.raises(ValueError, match="deltas asked"):
         Era("e", base=()).namespace(1)
+
+
+def test_a_linked_kernel_hashes_by_era_and_prefix():
+    base = _module("khomc.kho._t_h", "def f(): return 1")
+    d = Delta("cccccccccccc", "c")
+    d.replaces(lambda: 2, name="f")
+    era = Era("h", base=(base,), deltas=(d,))
+    assert {era.namespace(0), era.namespace(0), era.namespace(1)} == {era.namespace(0), era.namespace(1)}
+    assert "first 0 of 1" in repr(era.namespace(0))
