@@ -13,14 +13,14 @@ from .runtime.spec import Model, Scenario
 SPECS = {
     "counter": "khomc.examples.counter",
     "spinkho": "khomc.examples.spinkho",
-    "v4": "khomc.kho.v4_scenarios",
-    "v5": "khomc.kho.v5_scenarios",
-    "v5-recursive": "khomc.kho.v5_recursive",
-    "v5-anchor": "khomc.kho.v5_anchor",
-    "k6.16": "khomc.kho.k6_16_scenarios",
-    "k6.18": "khomc.kho.k6_18_scenarios",
-    "k6.19": "khomc.kho.k6_19_scenarios",
-    "k7.1": "khomc.kho.k7_1_scenarios",
+    "v4": "khomc.scenarios.v4",
+    "v5": "khomc.scenarios.v5",
+    "v5-recursive": "khomc.scenarios.v5_recursive",
+    "v5-anchor": "khomc.scenarios.v5_anchor",
+    "k6.16": "khomc.scenarios.k6_16",
+    "k6.18": "khomc.scenarios.k6_18",
+    "k6.19": "khomc.scenarios.k6_19",
+    "k7.1": "khomc.scenarios.k7_1",
 }
 
 

@@ -3,7 +3,7 @@
 Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237 (3f2ad90060f6 "kho: adopt
 radix tree for preserved memory tracking", 6b0dd42d7681 "kho: remove finalize state and
 clients"; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6), as deltas on
-:mod:`khomc.kho.k6_19`, whose subtree, kexec and next-kernel code 7.1 keeps:
+:mod:`khomc.kho.k6_19.kexec_handover`, whose subtree, kexec and next-kernel code 7.1 keeps:
 
 * ``kho_radix_encode_key``: ``(1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT +
   order))``; ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
@@ -33,17 +33,17 @@ intermediate nodes, kexec list 2026-January/034745.html).
 
 from __future__ import annotations
 
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, \
-    memcpy_to, read_phys
-from ..kernel.bitops import _clear, _set
-from ..kernel.errno import EINVAL, ENOENT, ENOMEM
-from ..kernel.locking import Mutex, mutex_lock, mutex_unlock
-from ..runtime.effects import atomic, load, store
-from ..runtime.spec import Model
-from . import k6_19, rootfdt
-from .fdt import prop, unflatten
-from .k6_19 import K619, MAP_PROP, Handover, modify_noting, pfns
-from .v5_boot import MAX_PAGE_ORDER, NextKernel, refused
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, memcpy_to, read_phys
+from khomc.kernel.bitops import _clear, _set
+from khomc.kernel.errno import EINVAL, ENOENT, ENOMEM
+from khomc.kernel.locking import Mutex, mutex_lock, mutex_unlock
+from khomc.runtime.effects import atomic, load, store
+from khomc.runtime.spec import Model
+from khomc.kho import rootfdt
+from khomc.kho.k6_19 import kexec_handover as k6_19
+from khomc.kho.fdt import prop, unflatten
+from khomc.kho.k6_19.kexec_handover import K619, MAP_PROP, Handover, modify_noting, pfns
+from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
 
 KHO_FDT_COMPATIBLE = "kho-v2"
 SUB_PROP = "preserved-data"
