@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from .runtime.spec import Model, Scenario
+from .runtime.spec import Model, ParamError, Scenario
 
 SPECS = {
     "counter": "khomc.examples.counter",
@@ -46,11 +46,25 @@ def scenario(spec: str, name: str) -> Scenario:
     raise UnknownName(f"unknown scenario {name!r} of spec {spec!r}; known: {known}")
 
 
+def check_params(spec: str, name: str, params: dict | None = None) -> dict:
+    """The scenario's full parameters with *params* parsed and range-checked (no model built);
+    UnknownName with one line for an unknown name or a value outside its declared range."""
+    sc = scenario(spec, name)
+    if params is not None and not isinstance(params, dict):
+        raise UnknownName(f"scenario {spec}/{name}: parameters must be a mapping, not "
+                          f"{type(params).__name__}")
+    try:
+        return sc.check_params(params)
+    except KeyError as exc:
+        raise UnknownName(f"{spec}: {exc.args[0]}") from None
+    except ParamError as exc:
+        raise UnknownName(f"{spec}: {exc}") from None
+
+
 def build(spec: str, name: str, params: dict | None = None) -> Model:
     sc = scenario(spec, name)
+    checked = check_params(spec, name, params)
     try:
-        return sc.instantiate(params)
-    except KeyError as exc:
-        raise UnknownName(str(exc.args[0])) from None
+        return sc.instantiate(checked)
     except ValueError as exc:
         raise UnknownName(f"scenario {spec}/{name}: bad parameter value ({exc})") from None

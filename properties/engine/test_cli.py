@@ -35,7 +35,7 @@ def khomc(*args, cwd=None):
 def test_list():
     code, out, _ = khomc("list")
     assert code == 0
-    assert "counter:" in out and "racy" in out and "spinkho:" in out and "N=3 K=3" in out
+    assert "counter:" in out and "racy" in out and "spinkho:" in out and "N=3[1..6] K=3[1..8]" in out
 
 
 def test_check_racy_is_violated_and_saves_a_trace(tmp_path):
@@ -93,7 +93,7 @@ def test_whole_spec_checks_its_default_scenarios(tmp_path):
     (["check", "counter", "racy", "--engine", "magic"], "invalid choice: 'magic'"),
     (["check", "counter", "racy", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["check", "counter", "racy", "-D", "M=3"], "has no parameter 'M' (it has: N)"),
-    (["check", "counter", "racy", "-D", "N=x"], "bad parameter value"),
+    (["check", "counter", "racy", "-D", "N=x"], "parameter N must be an integer in 1..8"),
     (["check", "counter", "racy", "-D", "N"], "-D expects NAME=VALUE"),
     (["check", "counter", "racy", "--max-states", "-5"], "must be positive"),
     (["check", "counter", "racy", "--por", "--checkpoint", "x.ckpt"],
