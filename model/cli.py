@@ -26,7 +26,7 @@ from .engines.result import Bounds, CheckResult, EXIT_CODES, Verdict
 from .engines.search import Search
 from .runtime.tasks import SpecError
 from .engines.checkpoint import CheckpointError
-from .trace import Trace, TraceError, replay
+from .trace import Trace, TraceError, check_matches, replay
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -418,6 +418,10 @@ def cmd_replay(args, out) -> int:
         model = registry.build(trace.spec, trace.scenario, trace.params)
     except registry.UnknownName as exc:
         raise TraceError(f"{args.trace}: mismatched trace: {exc}") from None
+    try:
+        check_matches(trace, model)
+    except TraceError as exc:
+        raise TraceError(f"{args.trace}: {exc}") from None
     result = replay(trace, model)
     if result.divergence is not None:
         step, why = result.divergence
