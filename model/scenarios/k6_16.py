@@ -15,6 +15,7 @@ from khomc.drivers.test_kho_notifier import ORDERS, test_kho
 from khomc.kernel.alloc import Heap
 from khomc.kernel.locking import Mutex
 from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
 from khomc.runtime.effects import Update, choose
 from khomc.kho.k6_16 import kexec_handover as k
 from khomc.promises import k6_16 as props
@@ -185,3 +186,4 @@ SCENARIOS = [
     Scenario("double-restore", double_restore, {"pages": 8},
              "test_kho lists one folio twice (driver misuse): restore at most once"),
 ]
+SCENARIOS = declare(SCENARIOS)

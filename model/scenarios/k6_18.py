@@ -11,6 +11,7 @@ torvalds/linux:kernel/kexec_handover.c at those commits; ../shared/reference/kho
 from __future__ import annotations
 
 from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
 from khomc.scenarios import k6_16 as base
 
 SPEC, ERA = "k6.18", "6.18"
@@ -67,3 +68,4 @@ SCENARIOS = [
                        "double-restore": double_restore}[sc.name], dict(sc.params), sc.doc)
     for sc in base.SCENARIOS
 ]
+SCENARIOS = declare(SCENARIOS)

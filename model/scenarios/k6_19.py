@@ -13,6 +13,7 @@ import functools
 
 from khomc.drivers.luo_operator import operator
 from khomc.runtime import Scenario
+from khomc.scenarios.params import declare
 from khomc.promises import luo as props
 from khomc.scenarios import luo as luo
 from khomc.kho.k6_19.kexec_handover import K619
@@ -69,3 +70,4 @@ SCENARIOS = [
     Scenario("refinalize-race", refinalize_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "debugfs finalize || load, kexec (liveupdate_reboot finalizes again)"),
 ]
+SCENARIOS = declare(SCENARIOS)

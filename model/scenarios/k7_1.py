@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 from khomc.runtime import Scenario
+from khomc.scenarios.params import declare
 from khomc.scenarios import luo as luo
 from khomc.kho.k7_1.kexec_handover import K71
 
@@ -47,3 +48,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "a 2-page memfd preserved through LUO; load, kexec; memfd_luo_retrieve checks it"),
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -21,6 +21,7 @@ from khomc.drivers.test_kho_notifier import ORDERS
 from khomc.kernel.alloc import PAGE_SIZE, Heap
 from khomc.kernel.locking import Mutex
 from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
 from khomc.runtime.effects import Update
 from khomc.kho.v4 import kexec_handover as k
 from khomc.kho.fdt import canonical, unflatten
@@ -307,3 +308,4 @@ SCENARIOS = [
     Scenario("dt-max-race", dt_max_race, {"pages": 8, "dt_max": SMALL, "new_max": 2 * PAGE_SIZE},
              "FDBox || activate, load, kexec || echo 8192 > dt_max (no lock)"),
 ]
+SCENARIOS = declare(SCENARIOS)

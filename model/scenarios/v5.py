@@ -16,6 +16,7 @@ from khomc.drivers.operator import operator
 from khomc.kernel.alloc import PAGE_SIZE, Heap
 from khomc.kernel.errno import EINVAL
 from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
 from khomc.promises import v5 as props
 from khomc.kho.v5.kexec_handover import ROOT, KhoV5, initial_tree, kho_preserve_phys, static
 from khomc.drivers.common import _alloc_filled
@@ -276,3 +277,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
              "kho_preserve_phys of 3 pages at PFN 3: v5's ilog2-only split"),
 ]
+SCENARIOS = declare(SCENARIOS)

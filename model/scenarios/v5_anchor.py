@@ -41,6 +41,7 @@ from khomc.kernel.errno import EBUSY, ENOMEM
 from khomc.kernel.kexec import Kimage, add_buffer, fill_segment
 from khomc.kernel.locking import kexec_trylock, kexec_unlock
 from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
 from khomc.runtime.effects import Op, atomic, load, store
 from khomc.promises import proposals as props
 from khomc.kho.v5 import kexec_handover as v5
@@ -257,3 +258,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": PAGE_SIZE, "slots": 1, "mutants": ""},
              "load (one anchor page), raise fdt_max, kexec a 5 KiB FDT over two linked anchors"),
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -50,6 +50,7 @@ from khomc.kernel.errno import EBUSY, ENOENT
 from khomc.kernel.kexec import Kimage, add_buffer, fill_segment
 from khomc.kernel.locking import kexec_trylock, kexec_unlock
 from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
 from khomc.runtime.effects import Op, atomic, load, store
 from khomc.kho.k6_19 import kexec_handover as k6_19
 from khomc.scenarios import luo as luo_scenarios
@@ -275,3 +276,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": PAGE_SIZE, "mutants": ""},
              "load, then a user links a 5 KiB FDT of its own, then kexec"),
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -93,6 +93,12 @@ def test_every_scenario_refuses_zero_negative_and_huge_ints():
     assert checked > 100
 
 
+def test_every_kho_scenario_declares_every_parameter():
+    for spec in registry.SPECS:
+        for sc in registry.scenarios(spec):
+            assert set(sc.ranges) == set(sc.params), (spec, sc.name)
+
+
 def test_default_rule_and_declarations():
     sc = Scenario("x", lambda N=2, fail=0, flag=True, mut="": None,
                   {"N": 2, "fail": 0, "flag": True, "mut": ""})
