@@ -390,3 +390,39 @@ def test_corrupt_or_crafted_checkpoint_exits_2(tmp_path, good_checkpoint, monkey
                            "--no-progress")
     one_line_exit_2(code, err, says)
     assert not marker.exists()           # nothing in the file ran
+
+
+# -- worker jobs and --time-limit -------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,says", [
+    ([], "must be a JSON object"),
+    (["{not json"], "Expecting property name"),
+    (["[1]"], "must be a JSON object"),
+    (['{"spec": "nosuch", "scenario": "x"}'], "unknown spec 'nosuch'"),
+    (['{"spec": "counter", "scenario": "racy", "params": {"N": 0}}'], "parameter N must be"),
+])
+def test_a_bad_worker_job_is_one_line_and_exit_2(capsys, argv, says):
+    from khomc.engines import worker
+    assert worker.main(argv) == 2
+    err = capsys.readouterr().err
+    assert says in err and len(err.strip().splitlines()) == 1
+
+
+def test_time_limit_counts_model_construction(tmp_path, monkeypatch):
+    """A build that alone outlasts --time-limit is cut by it: UNKNOWN (exit 3), no hang."""
+    import time
+    import khomc.cli as cli
+    real = registry.build
+
+    def slow(*a, **kw):
+        time.sleep(30)
+        return real(*a, **kw)
+    monkeypatch.setattr(registry, "build", slow)
+    t0 = time.perf_counter()
+    code, out, err = khomc("check", "counter", "racy", "--time-limit", "0.5", "--trace-dir",
+                           tmp_path)
+    assert time.perf_counter() - t0 < 10
+    assert code == 3 and "building the model took longer than --time-limit 0.5 s" in out
+    monkeypatch.setattr(registry, "build", real)
+    model, spent = cli.timed_build("counter", "racy", {}, 5.0)
+    assert model.scenario == "racy" and 0 <= spent < 5
