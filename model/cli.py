@@ -2,10 +2,11 @@
 
 Owns argument parsing, the printed tables and the exit codes:
 
-    0  every property HOLDS (replay: the schedule replayed and the violation is gone)
-    1  some property is VIOLATED (replay: the recorded violation reproduces)
+    0  every property HOLDS (replay: the schedule replayed and the violation is gone;
+       replay --against: GONE)
+    1  some property is VIOLATED (replay: the recorded violation reproduces; --against: STILL)
     2  usage or input error (unknown spec/scenario/engine/option, a bad trace file)
-    3  UNKNOWN: a budget ran out (replay: the schedule no longer applies)
+    3  UNKNOWN: a budget ran out (replay: the schedule diverges; --against: CANNOT APPLY)
   130  interrupted by Ctrl-C (what was reached is printed first)
 """
 
@@ -85,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("trace")
     r.add_argument("--quiet", action="store_true", help="print only the verdict line")
     r.add_argument("--against", metavar="ERA",
-                   help="replay the schedule on another spec (era) with the same scenario")
+                   help="map the schedule onto another spec (era) with the same scenario, by "
+                        "task role and kernel function: GONE (exit 0), STILL (1) or CANNOT "
+                        "APPLY at step k (3)")
     r.add_argument("--json", action="store_true")
 
     g = sub.add_parser("graph", help="state-graph analyses: livelocks, lock order, export")
@@ -367,31 +370,18 @@ def cmd_graph(args, out) -> int:
 
 
 def _replay_against(trace: Trace, args, out) -> int:
-    """Replay a counterexample's schedule on another era: is the violation gone?"""
-    registry.spec_module(args.against)
-    try:
-        model = registry.build(args.against, trace.scenario, trace.params)
-    except registry.UnknownName as exc:
-        raise UsageError(f"era {args.against!r} cannot replay this trace: {exc}") from None
-    result = replay(trace, model)
-    where = f"{trace.spec} -> {args.against}, scenario {trace.scenario}"
-    if result.divergence is not None:
-        step, why = result.divergence
-        line = (f"replay {args.trace} against {args.against}: the schedule no longer applies at "
-                f"step {step} of {len(trace.steps)}: {why} ({where})")
-        code = EXIT_CODES[Verdict.UNKNOWN]
-    elif result.reproduced and trace.verdict == "VIOLATED":
-        line = (f"replay {args.trace} against {args.against}: the violation REMAINS: "
-                f"{trace.property}: {result.message} ({where})")
-        code = EXIT_CODES[Verdict.VIOLATED]
+    """Map a counterexample's schedule onto another era (khomc.trace_against): GONE (exit 0),
+    STILL (exit 1) or CANNOT APPLY at step k (exit 3)."""
+    from .trace_against import replay_against
+    result = replay_against(trace, args.against)
+    line = f"replay {args.trace} against {args.against}: {result.line()}"
+    if args.json:
+        out.write(json.dumps({"trace": args.trace, **result.as_json()}) + "\n")
     else:
-        line = (f"replay {args.trace} against {args.against}: every step applies and the "
-                f"violation is GONE: {result.message} ({where})")
-        code = 0
-    if not args.quiet:
-        out.write(trace.render() + "\n")
-    out.write(line + "\n")
-    return code
+        if not args.quiet:
+            out.write(result.render() + "\n")
+        out.write(line + "\n")
+    return result.exit_code
 
 
 def cmd_review(args, out) -> int:
