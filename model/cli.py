@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "task role and kernel function: GONE (exit 0), STILL (1) or CANNOT "
                         "APPLY at step k (3)")
     r.add_argument("--json", action="store_true")
+    r.add_argument("--itf", metavar="FILE",
+                   help="also write the replayed states as Apalache ITF JSON")
+    r.add_argument("--pytest", metavar="FILE",
+                   help="also write a standalone pytest regression test that replays the "
+                        "schedule and asserts the verdict (with --against: the answer)")
 
     g = sub.add_parser("graph", help="state-graph analyses: livelocks, lock order, export")
     g.add_argument("spec")
@@ -286,8 +291,42 @@ def cmd_check(args, out) -> int:
     return EXIT_INTERRUPTED if interrupted else _exit_for(results)
 
 
+def _check_output(path: str | None, what: str) -> None:
+    """Refuse an output path that cannot be written, before any work (one line, exit 2)."""
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise UsageError(f"{what} {path}: is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path}: no such directory {str(parent)!r}")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{what} {path}: not writable")
+
+
+def _write_exports(args, trace, model, states, steps, out, result=None) -> None:
+    from . import trace_export
+    if args.itf:
+        if model is None:
+            out.write(f"  no ITF written: {result.line()}\n")
+        else:
+            loop = trace.loop_start if result is None else None
+            doc = trace_export.itf(trace, model, states, steps, loop,
+                                   args.against if result is not None else None)
+            out.write(f"  wrote {trace_export.write_itf(args.itf, doc)} (ITF, {len(states)} "
+                      "states)\n")
+    if args.pytest:
+        src = (trace_export.pytest_source(trace, origin=args.trace) if result is None else
+               trace_export.pytest_source(trace, args.against, result.outcome, result.step,
+                                          origin=args.trace))
+        out.write(f"  wrote {trace_export.write_pytest(args.pytest, src)} (pytest)\n")
+
+
 def cmd_replay(args, out) -> int:
     trace = Trace.load(args.trace)
+    _check_output(args.itf, "--itf")
+    _check_output(args.pytest, "--pytest")
     if args.against:
         return _replay_against(trace, args, out)
     try:
@@ -319,6 +358,8 @@ def cmd_replay(args, out) -> int:
             out.write(trace.render())
             out.write("\n")
         out.write(line + "\n")
+    _write_exports(args, trace, model, result.states, trace.steps[:result.steps_ok],
+                   sys.stderr if args.json else out)
     return code
 
 
@@ -381,6 +422,8 @@ def _replay_against(trace: Trace, args, out) -> int:
         if not args.quiet:
             out.write(result.render() + "\n")
         out.write(line + "\n")
+    _write_exports(args, trace, result.model, result.states, result.steps,
+                   sys.stderr if args.json else out, result)
     return result.exit_code
 
 

@@ -283,6 +283,7 @@ class _Run:
         self.prop = model.property(trace.property)
         self.view = model.view()
         self.i = 0                               # the trace step being mapped
+        self.marks: dict[int, int] = {}          # trace step -> index of the state it starts in
 
     # -- target state ---------------------------------------------------------------------------
     def names(self, state=None) -> list[str]:
@@ -296,18 +297,15 @@ class _Run:
         return pending_site(self.stepper, state, self.tid(name, state))
 
     def blocked_reason(self, name: str, state=None) -> str | None:
+        """Why target task *name* cannot move in *state* (None when it can)."""
         state = self.state if state is None else state
         tid = self.tid(name, state)
-        lid = state[1][tid]
-        eff = self.stepper.table.pending[lid]
+        eff = self.stepper.table.pending[state[1][tid]]
         if eff is None:
             return "it has finished"
-        if type(eff) is Spawn or eff.branching:
-            return None if eff.outcomes(state[0], tid) or type(eff) is Spawn else \
-                eff.blocked_reason(state[0], lambda t: self.names(state)[t])
-        if eff.step(state[0], tid) is None:
-            return eff.blocked_reason(state[0], lambda t: self.names(state)[t])
-        return None
+        if type(eff) is Spawn or eff.outcomes(state[0], tid):
+            return None
+        return eff.blocked_reason(state[0], lambda t: self.names(state)[t])
 
     def take(self, name: str, choices: tuple, how: str, source: str, note: str = "",
              task: str = "") -> None:
@@ -444,6 +442,7 @@ class _Run:
 
     def map_step(self, i: int) -> None:
         self.i = i
+        self.marks[i] = len(self.states) - 1
         step = self.trace.steps[i - 1]
         want = self.sites[i - 1]
         source = want.where()
@@ -570,13 +569,8 @@ class _Run:
         return bool(self.prop.fn(self.view))
 
     def loop_index(self) -> int | None:
-        """The target state index where the trace's loop starts."""
-        k = self.trace.loop_start
-        seen = 0
-        for idx, r in enumerate(r for r in self.rows if r.how != "skipped"):
-            if r.step and r.step > k and seen == 0:
-                return idx
-        return None if k else 0
+        """The target state index where the trace's loop starts (a lasso's first loop step)."""
+        return self.marks.get(self.trace.loop_start + 1)
 
     def trailing(self, final: bool) -> None:
         """Let unmapped tasks (and, for a final-state property, every task) run to the end."""
