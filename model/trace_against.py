@@ -132,9 +132,31 @@ def pending_site(stepper: Stepper, state, tid: int) -> Site | None:
     eff = table.pending[lid]
     if eff is None:
         return None
-    frames = table.key_of[lid][4]
-    names = [p[0].co_name for p in frames]
+    names = frame_names(table, lid)
     return Site(chain(names) or (table.spec_of[lid].fn.__name__,), eff.label())
+
+
+def frame_names(table, lid: int) -> list[str]:
+    """The function names of the await chain of the suspended task *lid*, outermost first.
+
+    Read from the task's interned key (khomc.runtime.tasks: one (code, offset, locals...) part
+    per frame); should that layout change, from a live coroutine in that local state."""
+    key = table.key_of[lid]
+    parts = key[4] if isinstance(key, tuple) and len(key) == 5 else None
+    if isinstance(parts, tuple) and parts and all(
+            isinstance(p, tuple) and hasattr(p[0], "co_name") for p in parts):
+        return [p[0].co_name for p in parts]
+    return live_frame_names(table, lid)
+
+
+def live_frame_names(table, lid: int) -> list[str]:
+    """The same, by walking a live coroutine's ``cr_await`` chain (re-created if needed)."""
+    live = table.live.get(lid) or table._replay(lid)
+    names, obj = [], live.coro
+    while hasattr(obj, "cr_frame") and obj.cr_frame is not None:
+        names.append(obj.cr_frame.f_code.co_name)
+        obj = obj.cr_await
+    return names
 
 
 _IN_FUNC = re.compile(r"\bin ([A-Za-z_][A-Za-z0-9_]*)")

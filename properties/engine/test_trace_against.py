@@ -11,6 +11,7 @@ Era ``toy-racy`` has the lost update; each other era changes one thing a real er
 """
 
 import json
+from pathlib import Path
 import sys
 import types
 
@@ -202,3 +203,21 @@ def test_cli_exit_codes_and_json(trace, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "moved" in out and out.strip().splitlines()[-1].startswith(f"replay {path} against")
     assert main(["replay", str(path), "--against", "no-such-era"]) == 2
+
+
+def test_frame_names_from_the_key_agree_with_the_live_coroutine():
+    from khomc.runtime.step import Stepper
+    from khomc.trace_against import frame_names, live_frame_names
+    t = Trace.load(Path(__file__).resolve().parents[2] / "traces" / "corpus"
+                   / "k6-16-preserve-race-no-preserved-page-lost.json")
+    model = registry.build(t.spec, t.scenario, t.params)
+    st = Stepper(model)
+    state = st.initial()
+    seen = 0
+    for step in t.steps:
+        tid = st.task_names(state).index(step.task)
+        lid = state[1][tid]
+        assert frame_names(model.table, lid) == live_frame_names(model.table, lid)
+        seen += len(frame_names(model.table, lid)) > 2
+        state, _ = st.execute(state, tid, step.choices)
+    assert seen > 10          # deep chains were compared, not only task bodies
