@@ -15,24 +15,29 @@ therefore mapped by two things that survive such changes:
 
 The mapping rule, at trace step *i* (task *n* of role *r*, function *f*, operation *op*: the
 label with numbers and addresses masked).  A trace task is bound to one target task of its role
-at its first step (the same name first, else the first of the role that fits) and stays bound.
-For that target task, the first of these that applies decides, in this order:
+at its first mapped step (the same name first, else the first of the role that fits) and stays
+bound.  For each candidate target task, the first of these that applies decides (the best
+candidate wins):
 
 1. **same**: its next step is in *f* and does *op*;
 2. **moved**: its next step does *op* in a caller or callee of *f* (one call chain is a prefix of
    the other): the era moved the access (e.g. the ``finalized`` check from
    ``kho_preserve_folio`` into ``__kho_preserve_order``, 469661d0d3a5);
-3. **function**: its next step is in *f* but does something else; if at most ``FILL_LIMIT``
-   target-only steps *inside f* lead to *op*, those run first; else the step is taken as it is;
-4. **skipped**: the target task has finished, or its next step is in the function of one of the
-   trace task's next ``SKIP_WINDOW`` steps: the era has no counterpart for step *i* (the trace's
-   step is dropped and noted);
-5. **target-only steps**: at most ``FILL_LIMIT`` steps of that task alone reach *f* (or *op*
-   moved), none of them in a function the trace task runs in its next ``SKIP_WINDOW`` steps:
-   they are the only way forward for the task, so they run (each with its first outcome:
-   allocations succeed, ``choose`` takes its first option) just before the mapped step;
-6. otherwise the schedule CANNOT APPLY at step *i*, with the target's side in its own terms.
+3. **filled, then same**: at most ``FILL_LIMIT`` steps of its own inside *f* or its callees
+   lead to *op* there: those run first (``target-only``), then the step;
+4. **skipped**: its next step is exactly one of the trace task's next ``SKIP_WINDOW`` steps (or
+   it has finished): the era has no counterpart for step *i*, which is dropped and noted;
+5. **function**: its next step is in *f* or a callee of *f* but does something else: taken as
+   the counterpart (the era's code of *f* differs);
+6. **filled**: at most ``FILL_LIMIT`` steps of its own reach *f* (or *op* moved): they are the
+   only way forward for the task, so they run just before the mapped step, each with its first
+   outcome (allocations succeed, ``choose`` takes its first option); if on the way it reaches
+   one of the trace task's later steps exactly, step *i* is skipped instead;
+7. otherwise the schedule CANNOT APPLY at step *i*, with the target's side in its own terms.
 
+At most a quarter of the trace's steps (``SKIP_DIVISOR``) may be skipped; past that the designs
+differ too much for the schedule to mean anything and it CANNOT APPLY at the step that crossed
+the limit.
 A mapped step whose task is blocked in the target lets the target's *unmapped* tasks (roles the
 trace does not have, such as the LUO eras' ``kho_init``) run one step at a time, at most
 ``EXTRA_LIMIT`` steps in all, until it is enabled; if it stays blocked the schedule CANNOT APPLY
