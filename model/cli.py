@@ -2,10 +2,11 @@
 
 Owns argument parsing, the printed tables and the exit codes:
 
-    0  every property HOLDS (replay: the schedule replayed and the violation is gone)
-    1  some property is VIOLATED (replay: the recorded violation reproduces)
+    0  every property HOLDS (replay: the schedule replayed and the violation is gone;
+       replay --against: GONE)
+    1  some property is VIOLATED (replay: the recorded violation reproduces; --against: STILL)
     2  usage or input error (unknown spec/scenario/engine/option, a bad trace file)
-    3  UNKNOWN: a budget ran out (replay: the schedule no longer applies)
+    3  UNKNOWN: a budget ran out (replay: the schedule diverges; --against: CANNOT APPLY)
   130  interrupted by Ctrl-C (what was reached is printed first)
 """
 
@@ -159,8 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("trace")
     r.add_argument("--quiet", action="store_true", help="print only the verdict line")
     r.add_argument("--against", metavar="ERA",
-                   help="replay the schedule on another spec (era) with the same scenario")
+                   help="map the schedule onto another spec (era) with the same scenario, by "
+                        "task role and kernel function: GONE (exit 0), STILL (1) or CANNOT "
+                        "APPLY at step k (3)")
     r.add_argument("--json", action="store_true")
+    r.add_argument("--itf", metavar="FILE",
+                   help="also write the replayed states as Apalache ITF JSON")
+    r.add_argument("--pytest", metavar="FILE",
+                   help="also write a standalone pytest regression test that replays the "
+                        "schedule and asserts the verdict (with --against: the answer)")
 
     g = sub.add_parser("graph", help="state-graph analyses: livelocks, lock order, export")
     g.add_argument("spec")
@@ -410,8 +418,42 @@ def cmd_check(args, out) -> int:
     return EXIT_CODES[Verdict.UNKNOWN] if timed_out and code == 0 else code
 
 
+def _check_output(path: str | None, what: str) -> None:
+    """Refuse an output path that cannot be written, before any work (one line, exit 2)."""
+    if path is None:
+        return
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.is_dir():
+        raise UsageError(f"{what} {path}: is a directory")
+    if not parent.is_dir():
+        raise UsageError(f"{what} {path}: no such directory {str(parent)!r}")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"{what} {path}: not writable")
+
+
+def _write_exports(args, trace, model, states, steps, out, result=None) -> None:
+    from . import trace_export
+    if args.itf:
+        if model is None:
+            out.write(f"  no ITF written: {result.line()}\n")
+        else:
+            loop = trace.loop_start if result is None else None
+            doc = trace_export.itf(trace, model, states, steps, loop,
+                                   args.against if result is not None else None)
+            out.write(f"  wrote {trace_export.write_itf(args.itf, doc)} (ITF, {len(states)} "
+                      "states)\n")
+    if args.pytest:
+        src = (trace_export.pytest_source(trace, origin=args.trace) if result is None else
+               trace_export.pytest_source(trace, args.against, result.outcome, result.step,
+                                          origin=args.trace))
+        out.write(f"  wrote {trace_export.write_pytest(args.pytest, src)} (pytest)\n")
+
+
 def cmd_replay(args, out) -> int:
     trace = Trace.load(args.trace)
+    _check_output(args.itf, "--itf")
+    _check_output(args.pytest, "--pytest")
     if args.against:
         return _replay_against(trace, args, out)
     try:
@@ -447,6 +489,8 @@ def cmd_replay(args, out) -> int:
             out.write(trace.render())
             out.write("\n")
         out.write(line + "\n")
+    _write_exports(args, trace, model, result.states, trace.steps[:result.steps_ok],
+                   sys.stderr if args.json else out)
     return code
 
 
@@ -506,31 +550,20 @@ def cmd_graph(args, out) -> int:
 
 
 def _replay_against(trace: Trace, args, out) -> int:
-    """Replay a counterexample's schedule on another era: is the violation gone?"""
-    registry.spec_module(args.against)
-    try:
-        model = registry.build(args.against, trace.scenario, trace.params)
-    except registry.UnknownName as exc:
-        raise UsageError(f"era {args.against!r} cannot replay this trace: {exc}") from None
-    result = replay(trace, model)
-    where = f"{trace.spec} -> {args.against}, scenario {trace.scenario}"
-    if result.divergence is not None:
-        step, why = result.divergence
-        line = (f"replay {args.trace} against {args.against}: the schedule no longer applies at "
-                f"step {step} of {len(trace.steps)}: {why} ({where})")
-        code = EXIT_CODES[Verdict.UNKNOWN]
-    elif result.reproduced and trace.verdict == "VIOLATED":
-        line = (f"replay {args.trace} against {args.against}: the violation REMAINS: "
-                f"{trace.property}: {result.message} ({where})")
-        code = EXIT_CODES[Verdict.VIOLATED]
+    """Map a counterexample's schedule onto another era (khomc.trace_against): GONE (exit 0),
+    STILL (exit 1) or CANNOT APPLY at step k (exit 3)."""
+    from .trace_against import replay_against
+    result = replay_against(trace, args.against)
+    line = f"replay {args.trace} against {args.against}: {result.line()}"
+    if args.json:
+        out.write(json.dumps({"trace": args.trace, **result.as_json()}) + "\n")
     else:
-        line = (f"replay {args.trace} against {args.against}: every step applies and the "
-                f"violation is GONE: {result.message} ({where})")
-        code = 0
-    if not args.quiet:
-        out.write(trace.render() + "\n")
-    out.write(line + "\n")
-    return code
+        if not args.quiet:
+            out.write(result.render() + "\n")
+        out.write(line + "\n")
+    _write_exports(args, trace, result.model, result.states, result.steps,
+                   sys.stderr if args.json else out, result)
+    return result.exit_code
 
 
 def cmd_review(args, out) -> int:

@@ -1,0 +1,310 @@
+"""Every corpus trace replayed against every KHO era: GONE, STILL or CANNOT APPLY, pinned.
+
+``khomc replay TRACE --against ERA`` maps a schedule by task role and kernel function
+(khomc.trace_against).  PINNED holds the whole matrix: (trace file, era) -> (outcome, step), the
+step being where a schedule CANNOT APPLY (0: before the first step - no such scenario, parameter
+or property), or the trace step at which the violation reproduces (None when only the end state
+shows it).  Every answer must carry a reason in the target era's terms.
+
+The GONE cells where a later era fixed the bug, each confirmed by the era's own pinned verdict:
+
+* k6-16-abort-then-kexec / conversion-race-free against k6.18: kho_fill_kimage passes KHO state
+  only when finalized at load time (f322a97aeb2a), so the aborted FDT is not handed over
+  (properties/kho_eras/test_k6_16_k6_18.py pins it HOLDS in 6.18);
+* k6-16-double-restore / restore-at-most-once against k6.18: 6.18's page magic refuses the
+  second restore of the same folio (HOLDS in 6.18);
+* v5-fdt-max-grow / memory-safety against v5-recursive and v5-anchor: both proposals stop
+  copying a grown FDT into the ksegment sized at load (HOLDS there, test_proposals.py).
+
+The reverse direction shows the mapping is not one-sided: the 6.18 abort-then-kexec and
+fdbox-race losses are GONE against k6.16, where those orders still hand the state over.
+
+Re-pin after the eras change (labels and task names may change; the mapping should not care):
+``python properties/test_corpus_against.py`` prints the current matrix as this dict.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from khomc.engines.search import check
+from khomc.registry import build
+from khomc.trace import Trace
+from khomc.trace_against import CANNOT, GONE, STILL, replay_against
+
+CORPUS = Path(__file__).resolve().parent.parent / "traces" / "corpus"
+ERAS = ["v4", "v5", "v5-recursive", "v5-anchor", "k6.16", "k6.18", "k6.19", "k7.1"]
+
+PINNED = {
+    ('counter-abba-deadlock-free.json', 'v4'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'v5'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'v5-recursive'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'v5-anchor'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'k6.16'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'k6.18'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'k6.19'): (CANNOT, 0),
+    ('counter-abba-deadlock-free.json', 'k7.1'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'v4'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'v5'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'v5-recursive'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'v5-anchor'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'k6.16'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'k6.18'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'k6.19'): (CANNOT, 0),
+    ('counter-racy-no-lost-update.json', 'k7.1'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'v4'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'v5'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'v5-recursive'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'v5-anchor'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'k6.16'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'k6.18'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'k6.19'): (CANNOT, 0),
+    ('counter-spin-terminates.json', 'k7.1'): (CANNOT, 0),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'v4'): (CANNOT, 21),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'v5'): (CANNOT, 0),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'k6.16'): (STILL, 62),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'k6.18'): (GONE, None),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'k6.19'): (CANNOT, 0),
+    ('k6-16-abort-then-kexec-conversion-race-free.json', 'k7.1'): (CANNOT, 0),
+    ('k6-16-double-restore-restore-at-most-once.json', 'v4'): (CANNOT, 0),
+    ('k6-16-double-restore-restore-at-most-once.json', 'v5'): (CANNOT, 0),
+    ('k6-16-double-restore-restore-at-most-once.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-16-double-restore-restore-at-most-once.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-16-double-restore-restore-at-most-once.json', 'k6.16'): (STILL, 47),
+    ('k6-16-double-restore-restore-at-most-once.json', 'k6.18'): (GONE, None),
+    ('k6-16-double-restore-restore-at-most-once.json', 'k6.19'): (CANNOT, 0),
+    ('k6-16-double-restore-restore-at-most-once.json', 'k7.1'): (CANNOT, 0),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'k6.16'): (STILL, 37),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'k6.18'): (STILL, 37),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('k6-16-preserve-race-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'k6.16'): (STILL, 91),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'k6.18'): (STILL, 91),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('k6-16-test-kho-refinalize-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'v4'): (CANNOT, 21),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'k6.16'): (GONE, None),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'k6.18'): (STILL, 62),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('k6-18-abort-then-kexec-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'v4'): (CANNOT, 13),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'v5'): (CANNOT, 1),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 1),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 1),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'k6.16'): (GONE, None),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'k6.18'): (STILL, 58),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 1),
+    ('k6-18-fdbox-race-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 1),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'k6.16'): (STILL, 37),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'k6.18'): (STILL, 37),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('k6-18-preserve-race-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'k6.16'): (STILL, 91),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'k6.18'): (STILL, 91),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('k6-18-test-kho-refinalize-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'v4'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'v5'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'k6.16'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'k6.18'): (CANNOT, 0),
+    ('k6.19-refinalize-race-memory-safety.json', 'k6.19'): (STILL, 36),
+    ('k6.19-refinalize-race-memory-safety.json', 'k7.1'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'v4'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'v5'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'k6.16'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'k6.18'): (CANNOT, 0),
+    ('k6.19-test-kho-memory-safety.json', 'k6.19'): (STILL, 63),
+    ('k6.19-test-kho-memory-safety.json', 'k7.1'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'k6.16'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'k6.18'): (CANNOT, 0),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'k6.19'): (STILL, 31),
+    ('k6.19-test-kho-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 17),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'k6.16'): (CANNOT, 0),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'k6.18'): (CANNOT, 0),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'k6.19'): (STILL, 40),
+    ('k6.19-test-kho-race-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 16),
+    ('spinkho-bug-assertions.json', 'v4'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'v5'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'v5-recursive'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'v5-anchor'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'k6.16'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'k6.18'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'k6.19'): (CANNOT, 0),
+    ('spinkho-bug-assertions.json', 'k7.1'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'v4'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'v5'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'v5-recursive'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'v5-anchor'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'k6.16'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'k6.18'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'k6.19'): (CANNOT, 0),
+    ('spinkho-bug-n2k1-assertions.json', 'k7.1'): (CANNOT, 0),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'v4'): (STILL, 43),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'v5'): (CANNOT, 0),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'v5-recursive'): (CANNOT, 0),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'v5-anchor'): (CANNOT, 0),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'k6.16'): (CANNOT, 11),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'k6.18'): (CANNOT, 11),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'k6.19'): (CANNOT, 0),
+    ('v4-abort-then-kexec-conversion-race-free.json', 'k7.1'): (CANNOT, 0),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'v4'): (STILL, 43),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'k6.16'): (CANNOT, 11),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'k6.18'): (CANNOT, 11),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('v4-abort-then-kexec-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'v4'): (STILL, 12),
+    ('v4-dt-max-race-memory-safety.json', 'v5'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'v5-recursive'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'v5-anchor'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'k6.16'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'k6.18'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'k6.19'): (CANNOT, 0),
+    ('v4-dt-max-race-memory-safety.json', 'k7.1'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'v4'): (STILL, 28),
+    ('v4-load-before-activate-conversion-race-free.json', 'v5'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'v5-recursive'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'v5-anchor'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'k6.16'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'k6.18'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'k6.19'): (CANNOT, 0),
+    ('v4-load-before-activate-conversion-race-free.json', 'k7.1'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'v4'): (STILL, 33),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'k6.16'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'k6.18'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('v4-load-before-activate-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'v4'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'v5'): (STILL, None),
+    ('v5-callback-reenters-deadlock-free.json', 'v5-recursive'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'v5-anchor'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'k6.16'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'k6.18'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'k6.19'): (CANNOT, 0),
+    ('v5-callback-reenters-deadlock-free.json', 'k7.1'): (CANNOT, 0),
+    ('v5-fdt-max-grow-memory-safety.json', 'v4'): (CANNOT, 0),
+    ('v5-fdt-max-grow-memory-safety.json', 'v5'): (STILL, 16),
+    ('v5-fdt-max-grow-memory-safety.json', 'v5-recursive'): (GONE, None),
+    ('v5-fdt-max-grow-memory-safety.json', 'v5-anchor'): (GONE, None),
+    ('v5-fdt-max-grow-memory-safety.json', 'k6.16'): (CANNOT, 0),
+    ('v5-fdt-max-grow-memory-safety.json', 'k6.18'): (CANNOT, 0),
+    ('v5-fdt-max-grow-memory-safety.json', 'k6.19'): (CANNOT, 4),
+    ('v5-fdt-max-grow-memory-safety.json', 'k7.1'): (CANNOT, 4),
+    ('v5-freed-buffer-memory-safety.json', 'v4'): (CANNOT, 0),
+    ('v5-freed-buffer-memory-safety.json', 'v5'): (STILL, 13),
+    ('v5-freed-buffer-memory-safety.json', 'v5-recursive'): (CANNOT, 0),
+    ('v5-freed-buffer-memory-safety.json', 'v5-anchor'): (CANNOT, 0),
+    ('v5-freed-buffer-memory-safety.json', 'k6.16'): (CANNOT, 0),
+    ('v5-freed-buffer-memory-safety.json', 'k6.18'): (CANNOT, 0),
+    ('v5-freed-buffer-memory-safety.json', 'k6.19'): (CANNOT, 0),
+    ('v5-freed-buffer-memory-safety.json', 'k7.1'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'v5'): (STILL, 42),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'k6.16'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'k6.18'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('v5-preserve-phys-unaligned-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+}
+
+
+def _files():
+    return sorted(p.name for p in CORPUS.glob("*.json"))
+
+
+def _run(name, era):
+    return replay_against(Trace.load(CORPUS / name), era)
+
+
+def test_the_matrix_covers_every_trace_and_era():
+    assert set(PINNED) == {(f, e) for f in _files() for e in ERAS}
+
+
+@pytest.mark.parametrize("name,era", sorted(PINNED), ids=lambda v: str(v))
+def test_pinned(name, era):
+    r = _run(name, era)
+    assert (r.outcome, r.step) == PINNED[name, era], r.line()
+    assert r.outcome in (GONE, STILL, CANNOT) and r.reason
+    if r.outcome == CANNOT and r.step:
+        assert era in r.reason, r.reason      # said in the target era's terms
+
+
+@pytest.mark.parametrize("name", _files())
+def test_every_trace_against_its_own_era_is_still_and_maps_every_step_as_same(name):
+    t = Trace.load(CORPUS / name)
+    r = replay_against(t, t.spec)
+    assert r.outcome == STILL, r.line()
+    assert r.counts() == {"same": len(r.rows)} and len(r.rows) <= len(t.steps)
+
+
+def test_some_later_era_fixed_a_bug():
+    gone = [k for k, v in PINNED.items() if v[0] == GONE]
+    assert ("k6-16-abort-then-kexec-conversion-race-free.json", "k6.18") in gone
+    assert ("k6-16-double-restore-restore-at-most-once.json", "k6.18") in gone
+
+
+@pytest.mark.parametrize("name,era", sorted(k for k, v in PINNED.items() if v[0] == STILL
+                                            and k[1] != Trace.load(CORPUS / k[0]).spec),
+                         ids=lambda v: str(v))
+def test_a_still_cell_is_a_real_violation_of_the_target_era(name, era):
+    """STILL is a run of the target era itself: its exhaustive check must find the violation."""
+    r = _run(name, era)
+    t = Trace.load(CORPUS / name)
+    res = check(build(era, t.scenario, {k: v for k, v in t.params.items()}))
+    assert str(res.property(t.property).verdict) == "VIOLATED"
+
+
+def test_the_readme_example_answers():
+    r = _run("k6-16-preserve-race-no-preserved-page-lost.json", "k6.18")
+    assert r.outcome == STILL and r.counts().get("moved")   # the check moved, the race did not
+    moved = [row for row in r.rows if row.how == "moved"][0]
+    assert "__kho_preserve_order" in moved.got and "kho_preserve_folio" in moved.source
+
+
+if __name__ == "__main__":   # re-pin: print the current matrix
+    print("PINNED = {")
+    for f in _files():
+        for e in ERAS:
+            r = _run(f, e)
+            name = {GONE: "GONE", STILL: "STILL", CANNOT: "CANNOT"}[r.outcome]
+            print(f"    ({f!r}, {e!r}): ({name}, {r.step!r}),")
+    print("}")
