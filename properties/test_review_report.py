@@ -19,7 +19,7 @@ def test_deadlock_splat_is_lockdep_shaped():
     assert "WARNING: possible circular locking dependency detected" in text
     assert "CPU0 (cpu0)" in text and "CPU1 (cpu1)" in text
     assert text.count("<- sleeps forever") == 2
-    assert text.rstrip().endswith("*** DEADLOCK ***")
+    assert text.rstrip().endswith("*** DEADLOCK: deadlock-free VIOLATED ***")
 
 
 def test_sequence_diagram_is_valid_svg_with_lanes_and_arrows():
@@ -76,9 +76,9 @@ def test_review_report_has_every_part(tmp_path):
     assert code == 0
     md = (tmp_path / "REPORT.md").read_text()
     page = (tmp_path / "index.html").read_text()
-    assert "## Matrix (era × property)" in md and "*** DEADLOCK ***" in md
-    assert "![sequence diagram](traces/counter-abba-deadlock-free.svg)" in md
-    assert (tmp_path / "traces" / "counter-abba-deadlock-free.svg").exists()
+    assert "## Examples (toy specs, not KHO)" in md and "*** DEADLOCK: deadlock-free VIOLATED ***" in md
+    assert "(traces/counter-abba-deadlock-free-default.svg)" in md
+    assert (tmp_path / "traces" / "counter-abba-deadlock-free-default.svg").exists()
     assert "## Coverage" in md
     assert page.count("<svg") >= 3 and 'id="matrix"' in page
 
@@ -89,9 +89,10 @@ def test_review_chooses_eras_and_scenarios(tmp_path):
                  "--workers", "1", "--no-progress", "--out", str(tmp_path)], out=out)
     assert code == 0
     md = (tmp_path / "REPORT.md").read_text()
-    assert "## k6.19 / test-kho-race" in md and "## k7.1 / test-kho-race" in md
+    assert "| k6.19 | test-kho-race |" in md and "| k7.1 | test-kho-race |" in md
     assert "fdbox-race" not in md
-    # 7.1 closes 6.19's lost preserve: the era-to-era section says so
-    assert "test-kho-race / no-preserved-page-lost: VIOLATED in k6.19 -> HOLDS in k7.1" in md
+    # 7.1 closes 6.19's lost preserve: the per-commit section says so
+    assert ("| `k6.19 → k7.1` |" in md and
+            "| test-kho-race | no-preserved-page-lost | VIOLATED | **HOLDS** |" in md)
     assert main(["review", "--scenario", "nosuch", "--out", str(tmp_path / "x")],
                 out=io.StringIO()) == 2
