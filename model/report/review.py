@@ -101,11 +101,32 @@ def placeholder(spec: str, sc, engine: str, bounds: Bounds, why: str) -> CheckRe
 def collect(specs, bounds: Bounds, engine: str, progress, names=None,
             options: dict | None = None) -> tuple[list[CheckResult], bool]:
     """Run the checks one after the other; (results, interrupted)."""
+    import signal
     options = options or {}
     jobs = _jobs(specs, names)
     results = []
     interrupted = False
+    flag = []
+
+    def on_sigint(signum, frame):       # between searches (a search has its own handler)
+        flag.append(signum)
+    try:
+        old = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:                  # not the main thread
+        old = None
+    try:
+        results, interrupted = _serial(jobs, bounds, engine, progress, options, flag)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    return results, interrupted
+
+
+def _serial(jobs, bounds, engine, progress, options, flag):
+    results = []
+    interrupted = False
     for spec, sc in jobs:
+        interrupted = interrupted or bool(flag)
         if interrupted:
             results.append(placeholder(spec, sc, engine, bounds, "not run: interrupted"))
             continue
