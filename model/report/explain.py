@@ -289,9 +289,12 @@ def deciding_steps(trace, states, run, budget: float = 2.0):
             if run.holds_from(states[i], rest, finish_last=name):
                 best = _better(best, i, later, objs, n - i + 1, "finish", n - 1)
     if best is None:
+        tail = {s.task for s in steps[max(0, n - 8):]}
+        own = (f" The last {min(n, 8)} steps are all {next(iter(tail))}'s own calls."
+               if len(tail) == 1 else "")
         return [], (f"No move of one step past the steps of other tasks avoids the violation "
                     f"({tried} reorderings replayed): it does not hinge on one interleaving "
-                    f"decision of this trace."), tried
+                    f"decision of this trace.{own}"), tried
     (size, _w), moved, deciding, how, other = best
     s = steps[moved]
     others = [k for k in deciding if k != moved]
@@ -494,6 +497,12 @@ def what_broke(model, trace, states) -> str:
     if h is not None and hasattr(h, "ghost"):
         ghost = h.ghost
         promised = getattr(ghost, "promised", None)
+        if promised is None and prop is not None and prop.fn is not None:
+            derive = getattr(prop.fn, "__globals__", {}).get("_promised")
+            try:
+                promised = derive(h) if callable(derive) else None
+            except Exception:
+                promised = None
         pages = getattr(h, "pages", ())
         if promised is not None and prop_name in ("memory-safety", "no-preserved-page-lost"):
             facts += _freed(pages, promised, names)
@@ -501,10 +510,12 @@ def what_broke(model, trace, states) -> str:
         if nk is not None and prop_name in ("no-preserved-page-lost", "memory-safety"):
             if not getattr(nk, "revived", True):
                 facts.append(f"the next kernel refused the handover ({nk.reason or 'no reason'})"
-                             + (f" while {_pfns(promised)} were promised" if promised else ""))
+                             + (f" while {_pfns(promised)} "
+                                f"{'was' if len(promised) == 1 else 'were'} promised"
+                                if promised else ""))
             elif promised is not None:
                 lost = promised - nk.reserved
-                extra = nk.reserved - promised - nk.metadata
+                extra = nk.reserved - promised - getattr(nk, "metadata", frozenset())
                 if lost:
                     facts.append(f"{_pfns(lost)} preserved (preserve returned 0) but not "
                                  "reserved by the next kernel: handed to the buddy allocator")
@@ -585,7 +596,9 @@ def _restored_twice(fn, h) -> list[str]:
     except Exception:
         return []
     dup = sorted({p for p in restored if restored.count(p) > 1})
-    return [f"{_pfns(dup)} restored twice by kho_restore_folio in the next kernel"] if dup else []
+    pages = ", ".join(f"{p:#x} (PFN {p >> 12:#x})" for p in dup)
+    return [f"the folio at phys {pages} was restored twice by kho_restore_folio in the next "
+            "kernel"] if dup else []
 
 
 def explain(trace, model=None, budget: float = 2.0) -> Explanation | None:
