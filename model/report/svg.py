@@ -31,10 +31,11 @@ def _lanes(trace, first: int = 0):
         if s.task not in tasks:
             tasks.append(s.task)
         for objs in (s.objects or []):
-            for o in objs:
-                objects[o] = objects.get(o, 0) + 1
-        for o in s.changes:
-            objects.setdefault(o, 0)
+            if objs:                  # an effect's arrow goes to its first object
+                objects[objs[0]] = objects.get(objs[0], 0) + 1
+        if not s.objects:             # a trace without per-effect objects: what changed
+            for o in s.changes:
+                objects.setdefault(o, 0)
     room = max(1, MAX_LANES - len(tasks))
     ranked = sorted(objects, key=lambda o: -objects[o])
     if len(ranked) > room:
@@ -117,7 +118,8 @@ def sequence_diagram(trace, title: str | None = None, first: int = 0, deciding=(
                 loop_row = y - 12
         tx = lanes[task]
         text = lab if obs == "None" else f"{lab} → {obs}"
-        targets = [o for o in objs if o in lanes] or ([OTHER] if objs and OTHER in lanes else [])
+        targets = [o for o in objs[:1] if o in lanes] or ([OTHER] if objs and OTHER in lanes
+                                                          else [])
         if not targets:
             room = max(8, (width - tx - 10) // 7)
             out.append(f'<text x="{tx + 6}" y="{y + 4}">{escape(_cut(text, room))}</text>')
