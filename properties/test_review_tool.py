@@ -143,3 +143,14 @@ def test_ctrl_c_writes_the_partial_report_and_exits_130(tmp_path, workers):
     assert "UNKNOWN in" in md                  # cells of the checks that did not finish
     assert "not run: interrupted" in (out / "results.json").read_text()
     assert 'id="matrix"' in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_search_options_review_offers_are_honoured(tmp_path, workers):
+    code, _, _ = _review(tmp_path, "--spec", "counter", "--no-progress", "--workers", workers,
+                         "--engine", "dfs", "--first", "--compact", "--symmetry")
+    assert code == 0
+    got = {r["scenario"]: r for r in json.loads((tmp_path / "rev" / "results.json").read_text())}
+    assert got["racy"]["engine"] == "dfs" and got["racy"]["stop"] == "first"
+    assert "64-bit fingerprints" in got["locked"]["reductions"]
+    assert any("symmetry" in x for x in got["racy"]["reductions"])
