@@ -443,7 +443,35 @@ def _returns(model, state, names) -> list[str]:
             r = table.result[lid]
             if isinstance(r, int) and not isinstance(r, bool) and r < 0:
                 out.append(f"{name} returned {fmt(r)}")
+            elif isinstance(r, tuple) and r and all(
+                    isinstance(c, tuple) and c and isinstance(c[0], str) for c in r):
+                asked = _asked(model, name, r)
+                calls = ", ".join(
+                    (f"{c[0]}({asked[i]!r})" if i in asked else
+                     " ".join(str(x) for x in c[:-1])) + f" = {fmt(c[-1])}"
+                    if len(c) > 1 else c[0] for i, c in enumerate(r[:10]))
+                out.append(f"{name}'s calls returned {calls}")
     return out
+
+
+def _asked(model, name, results):
+    """{index in *results*: the argument the task was asked to call with}, from the task's own
+    ``((call, arg), ...)`` argument (calls it reports without being asked, such as kho_init,
+    get none)."""
+    got = [c[0] for c in results]
+    for t in model.tasks:
+        if t.name != name:
+            continue
+        for a in t.args:
+            if not (isinstance(a, tuple) and a and all(
+                    isinstance(x, tuple) and len(x) == 2 and isinstance(x[0], str) for x in a)):
+                continue
+            names = [x[0] for x in a]
+            k = min(len(names), len(got))
+            if names[:k] == got[len(got) - k:] and k:
+                off = len(got) - k
+                return {off + i: a[i][1] for i in range(k)}
+    return {}
 
 
 def _errors_seen(trace) -> list[str]:
