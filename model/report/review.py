@@ -777,7 +777,10 @@ def run(args, out) -> int:
             results, interrupted = collect(specs, bounds, args.engine, progress, names, options)
     seconds = time.perf_counter() - start
     _save(results, folder)
-    viols = violations(results, folder)
+    try:
+        viols = violations(results, folder)
+    except KeyboardInterrupt:           # Ctrl-C while explaining: the matrix still gets written
+        interrupted, viols = True, []
     (folder / "REPORT.md").write_text(markdown(results, folder, failures, viols, interrupted,
                                                seconds=seconds))
     (folder / "index.html").write_text(page(results, folder, failures, viols, interrupted,

@@ -12,6 +12,7 @@ shortened to their last distinct components so no two lanes read alike.  Plain S
 
 from __future__ import annotations
 
+import re
 from html import escape
 
 MAX_WIDTH = 1400
@@ -86,10 +87,12 @@ def sequence_diagram(trace, title: str | None = None, first: int = 0, deciding=(
         for j, ((lab, obs, _c), objs, w) in enumerate(zip(s.effects, objs_per_effect, writes)):
             rows.append((i if j == 0 else None, i, s.task, lab, obs, objs, w))
     width = min(MAX_WIDTH, LEFT + lane * n + 20)
+    marker = "arrow-" + re.sub(r"[^A-Za-z0-9]+", "-",
+                               f"{trace.spec}-{trace.scenario}-{trace.property}").strip("-")
     height = TOP + ROW * (len(rows) + 2) + (ROW if first else 0)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" font-family="monospace" font-size="11">',
-           '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="7" refY="4" '
+           f'<defs><marker id="{marker}" markerWidth="8" markerHeight="8" refX="7" refY="4" '
            'orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>',
            f'<text x="10" y="16" font-size="13">{escape(title or _title(trace))}</text>']
     for name, x in lanes.items():
@@ -128,7 +131,7 @@ def sequence_diagram(trace, title: str | None = None, first: int = 0, deciding=(
         x1, x2 = (tx, ox) if wrote else (ox, tx)
         colour = "#b00" if wrote else "#036"
         out.append(f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="{colour}" '
-                   f'marker-end="url(#arrow)"/>')
+                   f'marker-end="url(#{marker})"/>')
         mid = (x1 + x2) / 2
         room = max(chars, int(max(abs(x2 - x1), lane) // 7))
         room = min(room, int(2 * min(mid, width - mid) // 7))
