@@ -13,9 +13,15 @@ Owns the part of a review a reviewer reads first.  For one violated property and
 * its ``deciding`` steps are the smallest set of steps whose reordering makes the property hold:
   every move of one step later (past the steps of other tasks after it) or earlier (before the
   steps of other tasks before it) is replayed on the spec and the property re-checked in every
-  state of the modified run; of the moves that avoid the violation, the one with the fewest
-  steps that conflict (touch a shared object the moved step touches) is reported.  When no such
-  move exists the violation does not hinge on one interleaving decision, and the text says so;
+  state of the modified run (for ``final`` properties the run must also end with every task
+  finished; for deadlocks, end in a state that is not one); when no move of at most three
+  deciding steps is found, holding one task back at one step until the others have run to their
+  end (each time the first enabled step) is tried too.  Of the reorderings that avoid the
+  violation, the one with the fewest deciding steps is reported: the moved step, the step it
+  must get past (narrower moves were tried first and did not help) and the steps in between
+  that touch a shared object the moved step touches (objects most steps touch, such as all of
+  memory, do not count).  Each search has a time budget (2 s by default).  When no reordering
+  helps, the violation does not hinge on one interleaving decision, and the text says so;
 * :func:`field_diffs` turns one step's state change into diffs of named fields
   (``memory[pfn 0x11].live: True -> False``) instead of whole slot values.
 """

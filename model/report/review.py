@@ -54,6 +54,14 @@ LEGEND = ("Each cell counts the era's scenarios that declare the property, by ve
           "replays (command given).")
 
 
+DECIDING = ("Each violation says what broke, read from the trace's last state, and its "
+            "deciding steps: the fewest steps whose reordering - one step moved later or "
+            "earlier past other tasks' steps, or one task held back until the others finish - "
+            "was replayed on the spec and makes the property hold in every state of the run. "
+            "They are marked => in the splat and highlighted in the diagram; the setup steps "
+            "before them are folded (the trace file has them all).")
+
+
 class ExpectError(Exception):
     """A --expect file that cannot be used (one line, exit 2)."""
 
@@ -487,7 +495,7 @@ def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
                      f"{r.distinct:,} | {r.seconds:.1f} | {_summary(r)} |")
     lines.append("")
     if viols:
-        lines += ["## Violations", ""]
+        lines += ["## Violations", "", DECIDING, ""]
     for v in viols:
         lines += _violation_md(v, folder)
     lines += _properties_md(results)
@@ -638,7 +646,7 @@ def page(results, folder: Path, failures=(), viols=None, interrupted=False,
                 "</summary><table><tr><th>era</th><th>scenario</th><th>bounds</th><th>engine</th>"
                 f"<th>states</th><th>s</th><th>result</th></tr>{trs}</table></details>")
     if viols:
-        body.append("<h2>Violations</h2>")
+        body.append(f"<h2>Violations</h2><p>{e(DECIDING)}</p>")
     for v in viols:
         body.append(_violation_html(v, folder))
     docs = property_docs(results)
