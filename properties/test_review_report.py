@@ -96,3 +96,20 @@ def test_review_chooses_eras_and_scenarios(tmp_path):
             "| test-kho-race | no-preserved-page-lost | VIOLATED | **HOLDS** |" in md)
     assert main(["review", "--scenario", "nosuch", "--out", str(tmp_path / "x")],
                 out=io.StringIO()) == 2
+
+
+def test_verdict_changes_render_commit_rows():
+    from khomc.report.review import render_verdict_changes
+    rows = [("3dc92c311498", "kho: add subtree API", "test-kho", "memory-safety", "HOLDS",
+             "VIOLATED"),
+            ("3dc92c311498", "kho: add subtree API", "fdbox-race", "no-preserved-page-lost",
+             "VIOLATED", "HOLDS"),
+            ("4e1d010e3bda", "kho: docs", "", "", "", "")]
+    md = render_verdict_changes(rows)
+    assert md.splitlines()[2] == ("| `3dc92c311498` | kho: add subtree API | test-kho | "
+                                  "memory-safety | HOLDS | **VIOLATED** |")
+    assert md.splitlines()[3].startswith("|  |  | fdbox-race |")      # same commit, not repeated
+    assert "| `4e1d010e3bda` | kho: docs | — | no verdict changed" in md
+    page = render_verdict_changes(rows, md=False)
+    assert page.count("<tr>") == 4 and '<td class="VIOLATED">VIOLATED</td>' in page
+    assert "No verdict changed" in render_verdict_changes([])

@@ -297,6 +297,13 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     return s if len(s) <= limit else s[:limit - 1] + "…"
 
 
+def verdict_change_rows(results) -> list[tuple]:
+    """The rows of "Verdict changes per commit" for this review: today the era-to-era
+    comparison (:func:`era_commit_rows`); a commit-level source (a bisect over the commit
+    ledger) plugs in here with the same row shape."""
+    return era_commit_rows(results)
+
+
 def render_verdict_changes(rows, md: bool = True) -> str:
     """The "Verdict changes per commit" table.  *rows*: ``(commit id, subject, scenario,
     property, before, after)``; a row with an empty scenario says the commit changed no
@@ -789,10 +796,11 @@ def run(args, out) -> int:
         viols = violations(results, folder)
     except KeyboardInterrupt:           # Ctrl-C while explaining: the matrix still gets written
         interrupted, viols = True, []
+    rows = verdict_change_rows(results)
     (folder / "REPORT.md").write_text(markdown(results, folder, failures, viols, interrupted,
-                                               seconds=seconds))
+                                               rows, seconds))
     (folder / "index.html").write_text(page(results, folder, failures, viols, interrupted,
-                                            seconds=seconds))
+                                            rows, seconds))
     (folder / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=1))
     out.write(f"wrote {folder / 'REPORT.md'} and {folder / 'index.html'} "
               f"({len(results)} checks, {len(viols)} violations, {seconds:.0f} s)\n")
