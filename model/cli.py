@@ -186,8 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenarios to include, by name, in every chosen era (default: each "
                         "era's default scenarios)")
     v.add_argument("--out", default="review", help="output folder (default: review/)")
-    _search_options(v, scenario_params=False)
-    v.set_defaults(workers=max(1, min(os.cpu_count() or 1, 4)))
+    _review_options(v)
 
     pr = sub.add_parser("prove", help="z3 proofs of the preserved-memory encodings of an era")
     pr.add_argument("era", nargs="?", help="v5, 6.16, 6.18, 6.19 or 7.1 (default: all)")
@@ -197,6 +196,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ENGINES = ["bfs", "dfs", "random", "pct", "stateful"]
+
+# options of `check` that a review cannot honour: refused with a one-line error, not ignored
+REVIEW_REFUSES = {
+    "--por": "partial-order reduction changes which properties a review can decide",
+    "--deadline": "it is a swarm option (review runs one search per check)",
+    "--checkpoint": "a review does not checkpoint its searches",
+    "--checkpoint-every": "a review does not checkpoint its searches",
+    "--seed": "review uses the exhaustive engines only",
+    "--runs": "review uses the exhaustive engines only",
+    "--steps": "review uses the exhaustive engines only",
+    "--pct-depth": "review uses the exhaustive engines only",
+    "--examples": "review uses the exhaustive engines only",
+    "--derandomize": "review uses the exhaustive engines only",
+    "--no-shrink": "review uses the exhaustive engines only",
+    "-D": "a review checks each scenario at its documented bounds (use check -D)",
+    "--fail-allocs": "a review checks each scenario at its documented bounds (use check)",
+    "--json": "a review writes results.json in its --out folder",
+    "--trace-dir": "a review saves its traces under --out/traces",
+    "--resume": "a review does not checkpoint its searches",
+}
+
+
+class _Refuse(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise UsageError(f"review: {option_string} does not apply: "
+                         f"{REVIEW_REFUSES[option_string]}")
+
+
+def _review_options(v) -> None:
+    """The options `review` honours; the other search options are refused (exit 2)."""
+    v.add_argument("--engine", default="bfs", choices=["bfs", "dfs"],
+                   help="exhaustive engine for every check (default bfs)")
+    v.add_argument("--max-states", type=_positive(int), help="budget per check")
+    v.add_argument("--max-depth", type=_positive(int), help="budget per check")
+    v.add_argument("--time-limit", type=_positive(float), metavar="SECONDS",
+                   help="budget per check")
+    v.add_argument("--first", action="store_true",
+                   help="stop each check at its first violation (other properties UNKNOWN)")
+    v.add_argument("--compact", action="store_true", help="store 64-bit fingerprints")
+    v.add_argument("--symmetry", action="store_true",
+                   help="identify states up to declared symmetry (terminates is UNKNOWN)")
+    v.add_argument("--workers", type=_positive(int), default=max(1, min(os.cpu_count() or 1, 4)),
+                   metavar="N", help="checks at a time, in worker processes (default: cores, "
+                                     "at most 4)")
+    v.add_argument("--no-progress", action="store_true",
+                   help="no live progress display (plain lines are printed when stdout is "
+                        "not a terminal anyway)")
+    v.add_argument("--expect", metavar="FILE",
+                   help="compare every verdict with FILE (written by --write-expect): exit 1 "
+                        "when one differs (for CI)")
+    v.add_argument("--write-expect", metavar="FILE",
+                   help="write this run's verdicts as an expect file")
+    for opt in REVIEW_REFUSES:
+        v.add_argument(opt, nargs="?", action=_Refuse, help=argparse.SUPPRESS)
 
 
 def _search_options(p, scenario_params: bool = True) -> None:
@@ -566,6 +619,11 @@ def _replay_against(trace: Trace, args, out) -> int:
     return result.exit_code
 
 
+def _expect_error():
+    from .report.review import ExpectError
+    return ExpectError
+
+
 def cmd_review(args, out) -> int:
     from .report import review
     writable_dir(args.out, "--out")          # before any check runs
@@ -624,7 +682,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"khomc: error: {exc}\n")
         return EXIT_USAGE
-    except (registry.UnknownName, TraceError, CheckpointError) as exc:
+    except (registry.UnknownName, TraceError, CheckpointError, _expect_error()) as exc:
         sys.stderr.write(f"khomc: error: {exc.args[0] if exc.args else exc}\n")
         return EXIT_USAGE
     except SpecError as exc:
