@@ -97,7 +97,6 @@ def test_verdicts_and_state_count(spec, name):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 20, f"{spec}/{name} took {r.seconds:.1f} s: no longer a default scenario"
 
 
 @pytest.mark.parametrize("spec", ["k6.16", "k6.18"])

@@ -71,7 +71,6 @@ def test_k6_19_scenario_verdicts_and_state_count(name):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 20, f"{name} took {r.seconds:.1f} s: no longer a default-size scenario"
 
 
 @pytest.mark.parametrize("name,params,distinct,expected", VARIANTS,

@@ -41,7 +41,6 @@ def test_k7_1_scenario_verdicts_and_state_count(name):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 20, f"{name} took {r.seconds:.1f} s: no longer a default-size scenario"
 
 
 def test_the_race_6_19_loses_is_closed_in_7_1():

@@ -32,7 +32,6 @@ def test_memfd_luo_verdicts_and_state_count(spec):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 20
 
 
 def test_memfd_record_round_trips():

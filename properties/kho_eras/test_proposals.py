@@ -52,7 +52,6 @@ def test_proposal_verdicts_and_state_count(spec, name):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 20, f"{spec}/{name} took {r.seconds:.1f} s"
 
 
 @pytest.mark.parametrize("spec", ["v5-recursive", "v5-anchor"])

@@ -80,7 +80,6 @@ def test_verdicts_and_state_count(name):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 10, f"v4/{name} took {r.seconds:.1f} s: no longer a default scenario"
 
 
 def test_selftest_prints_restore_succeeded():

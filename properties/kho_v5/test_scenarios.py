@@ -70,7 +70,6 @@ def test_v5_scenario_verdicts_and_state_count(name):
     assert r.exhaustive
     assert {p.name: p.verdict for p in r.properties} == expected
     assert r.distinct == distinct
-    assert r.seconds < 30, f"{name} took {r.seconds:.1f} s: no longer a default-size scenario"
 
 
 def test_freed_buffer_kasan_report_names_allocator_and_freer():
