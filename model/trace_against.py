@@ -31,9 +31,14 @@ candidate wins):
    the counterpart (the era's code of *f* differs);
 6. **filled**: at most ``FILL_LIMIT`` steps of its own reach *f* (or *op* moved): they are the
    only way forward for the task, so they run just before the mapped step, each with its first
-   outcome (allocations succeed, ``choose`` takes its first option); if on the way it reaches
-   one of the trace task's later steps exactly, step *i* is skipped instead;
-7. otherwise the schedule CANNOT APPLY at step *i*, with the target's side in its own terms.
+   outcome (allocations succeed, ``choose`` takes its first option);
+7. **replaced**: its next step is inside the same kernel call as the trace's but under another
+   function (the two call chains part below a common function): the era replaced the trace's
+   helper (7.1's ``kho_radix_add_page`` where 6.19 had ``__kho_preserve_order``, both under
+   ``kho_preserve_folio``), so that step is the counterpart;
+8. **skipped**: on the way of rule 6 it reaches one of the trace task's later steps exactly, or
+   it is back in a caller of *f* and never calls *f* again: step *i* has no counterpart;
+9. otherwise the schedule CANNOT APPLY at step *i*, with the target's side in its own terms.
 
 At most a quarter of the trace's steps (``SKIP_DIVISOR``) may be skipped; past that the designs
 differ too much for the schedule to mean anything and it CANNOT APPLY at the step that crossed
@@ -211,7 +216,7 @@ class Row:
     step: int             # 1-based trace step; 0 for a step only the target has
     task: str             # the trace's task ('' for target-only steps)
     target: str           # the target's task ('' when skipped)
-    how: str              # same | moved | function | skipped | target-only | unblock | trailing
+    how: str              # same|moved|function|replaced|skipped|target-only|unblock|trailing
     source: str           # the trace's label and function
     got: str              # the target's label and function
     note: str = ""
@@ -442,7 +447,7 @@ class _Run:
         (None, reason): the rules of the module docstring, in order."""
         site = self.site(name)
         if site is None:
-            return (6, "skipped", [], f"{name} in {self.era} has finished")
+            return (7, "skipped", [], f"{name} in {self.era} has finished")
         how = classify(site, want)
         if how == "same":
             return (0, how, [], "")
@@ -462,8 +467,15 @@ class _Run:
                                      lambda s: True, later)
         if kind == "reach":
             return (5, "filled", path, "")
+        if _sibling(site.stack, want.stack):
+            k = next(j for j, (x, y) in enumerate(zip(site.stack, want.stack)) if x != y)
+            return (6, "replaced", [], f"{self.era} calls {site.stack[k]} where the trace "
+                                       f"called {want.stack[k]}")
         if kind == "skip":
-            return (6, "skipped", [], why)
+            return (7, "skipped", [], why)
+        if _callee(want.stack, site.stack):
+            return (7, "skipped", [], f"{name} in {self.era} is back in {site.func} and does not "
+                                      f"call {want.stack[len(site.stack)]} again ({why})")
         return (None, f"task {name} in {self.era} is at {site.where()} where the trace has "
                       f"{want.where()} ({why})")
 
@@ -493,11 +505,12 @@ class _Run:
             self.skipped += 1
             limit = len(self.trace.steps) // SKIP_DIVISOR
             if self.skipped > limit:
-                first = next(r for r in self.rows if r.how == "skipped")
+                gone = [r.step for r in self.rows if r.how == "skipped"]
+                funcs = list(dict.fromkeys(self.sites[k - 1].func for k in gone))
                 raise _Cannot(i, f"{self.skipped} of the trace's {len(self.trace.steps)} steps "
                                  f"have no counterpart in {self.era} (at most {limit} may be "
-                                 f"dropped): the designs differ too much for this schedule; "
-                                 f"the first is step {first.step}, {first.source}: {first.note}")
+                                 f"dropped): steps {_ranges(gone)}, in {', '.join(funcs)}; the "
+                                 "designs differ too much for this schedule")
             return
         self.bound.setdefault(step.task, name)
         for mover, ch in path:
@@ -508,7 +521,8 @@ class _Run:
                 self.take(mover, ch, "unblock", "", f"lets {name} move")
         self.unblock(name)
         site = self.site(name)
-        how = classify(site, want) or "function"
+        how = classify(site, want) or ("replaced" if _sibling(site.stack, want.stack)
+                                       else "function")
         if how == "moved" and not note:
             note = f"{site.op} is in {site.func} in {self.era}, in {want.func} in {self.trace.spec}"
         elif how == "function" and not note:
@@ -637,10 +651,32 @@ def _callee(a: tuple, b: tuple) -> bool:
     return len(b) >= 2 and len(a) > len(b) and a[:len(b)] == b
 
 
+def _sibling(a: tuple, b: tuple) -> bool:
+    """Chains *a* and *b* part inside one kernel call (their common part is at least the task's
+    entry and one function) and neither is a prefix of the other: the era calls another
+    function there than the trace did (7.1's kho_radix_add_page where 6.19 had
+    __kho_preserve_order, both under kho_preserve_folio)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n >= 2 and n < len(a) and n < len(b)
+
+
 def _related(a: tuple, b: tuple, least: int) -> bool:
     """The shorter call chain is a prefix of the longer, and at least *least* long."""
     n = min(len(a), len(b))
     return n >= least and a[:n] == b[:n]
+
+
+def _ranges(nums: list[int]) -> str:
+    """``[5, 6, 7, 9]`` -> ``'5-7, 9'``."""
+    out: list[list[int]] = []
+    for n in nums:
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in out)
 
 
 def _falsy(obs: str) -> bool:

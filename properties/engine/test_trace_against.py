@@ -7,7 +7,8 @@ Era ``toy-racy`` has the lost update; each other era changes one thing a real er
 * ``toy-moved``: the read moved into a callee (6.18 moved the ``finalized`` check): STILL;
 * ``toy-cmpxchg``: the write became a cmpxchg retry loop (a fix): GONE;
 * ``toy-locked``: a mutex around the increment: CANNOT APPLY, blocked, in the target's terms;
-* ``toy-renamed-func``: the increment lives in another function: CANNOT APPLY, named.
+* ``toy-renamed-func``: the increment lives in another function: CANNOT APPLY, named;
+* ``toy-helper-b``: ``bump`` calls another helper than ``toy-helper-a``'s: ``replaced``, STILL.
 """
 
 import json
@@ -47,6 +48,17 @@ def _code(kind):
             v = await load(count)
             await store(count, v + 1)
             await mutex_unlock(lock)
+    elif kind in ("helper-a", "helper-b"):
+        async def add_via_a(count):
+            v = await load(count)
+            await store(count, v + 1)
+
+        async def add_via_b(count):
+            v = await load(count)
+            await store(count, v + 1)
+
+        async def bump(count):
+            await (add_via_a if kind == "helper-a" else add_via_b)(count)
     else:
         async def bump(count):
             v = await load(count)
@@ -109,7 +121,7 @@ def _era(spec, kind):
     return mod
 
 
-KINDS = ["racy", "renamed", "moved", "cmpxchg", "locked", "renamed-func"]
+KINDS = ["racy", "renamed", "moved", "cmpxchg", "locked", "renamed-func", "helper-a", "helper-b"]
 
 
 @pytest.fixture(autouse=True)
@@ -174,6 +186,13 @@ def test_a_different_function_is_named(trace):
     r = replay_against(trace, "toy-renamed-func")
     assert (r.outcome, r.step) == (CANNOT, 1)
     assert "in add_one where the trace has read count in bump" in r.reason
+
+
+def test_a_helper_replaced_under_the_same_kernel_call_maps():
+    t = check(registry.build("toy-helper-a", "bump", {})).property("no-lost-update").trace
+    r = replay_against(t, "toy-helper-b")
+    assert r.outcome == STILL and r.counts() == {"replaced": 4}, r.line()
+    assert "toy-helper-b calls add_via_b where the trace called add_via_a" in r.rows[0].note
 
 
 def test_unknown_scenario_parameter_and_property_are_step_0(trace):
