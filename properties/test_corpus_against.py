@@ -297,6 +297,10 @@ def test_a_still_cell_is_a_real_violation_of_the_target_era(name, era):
     """STILL is a run of the target era itself: its exhaustive check must find the violation."""
     r = _run(name, era)
     t = Trace.load(CORPUS / name)
+    prop = r.model.property(t.property)
+    view = r.model.view()
+    view.world, view.locs = r.states[-1]
+    assert prop.kind == "always" and not prop.fn(view)     # the mapped run's last state fails
     res = check(build(era, t.scenario, {k: v for k, v in t.params.items()}))
     assert str(res.property(t.property).verdict) == "VIOLATED"
 
