@@ -18,6 +18,8 @@ import os
 import re
 import signal
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from . import __version__, registry
@@ -25,7 +27,7 @@ from .engines.result import Bounds, CheckResult, EXIT_CODES, Verdict
 from .engines.search import Search
 from .runtime.tasks import SpecError
 from .engines.checkpoint import CheckpointError
-from .trace import Trace, TraceError, replay
+from .trace import Trace, TraceError, check_matches, replay
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -60,6 +62,78 @@ def _positive(kind):
             raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
         return v
     return parse
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _probe_dir(where: Path, option: str, target: Path) -> None:
+    """Create and remove a file in *where*: root ignores permission bits, so only a real write
+    tells (a read-only file system, a path through a regular file)."""
+    if not where.is_dir():
+        raise UsageError(f"{option} {target}: {where} is not a directory")
+    try:
+        fd, name = tempfile.mkstemp(prefix=".khomc-probe-", dir=where)
+        os.close(fd)
+        os.unlink(name)
+    except OSError as exc:
+        raise UsageError(f"{option} {target}: cannot write in {where} "
+                         f"({exc.strerror or exc})") from None
+
+
+def writable_dir(path: str, option: str) -> None:
+    """Refuse, before any search, an output folder that cannot be created or written."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{option} {path}: exists and is not a directory")
+    _probe_dir(_nearest_existing(p), option, p)
+
+
+def writable_file(path: str, option: str) -> None:
+    """Refuse, before any search, an output file that cannot be written."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if p.exists() and not os.access(p, os.W_OK):
+        raise UsageError(f"{option} {path}: not writable")
+    parent = p.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is not a directory")
+    if not parent.exists():
+        raise UsageError(f"{option} {path}: folder {parent} does not exist")
+    _probe_dir(parent, option, p)
+
+
+class _BuildTimeout(Exception):
+    pass
+
+
+def timed_build(spec: str, name: str, params: dict, time_limit: float | None):
+    """Build a scenario's model under --time-limit (construction counts against it): return
+    (model, seconds taken).  Raises _BuildTimeout when the build alone takes longer than the
+    limit."""
+    start = time.perf_counter()
+    armed = False
+    if time_limit is not None:
+        def ring(signum, frame):
+            raise _BuildTimeout
+        try:
+            old = signal.signal(signal.SIGALRM, ring)
+            signal.setitimer(signal.ITIMER_REAL, time_limit)
+            armed = True
+        except (ValueError, AttributeError):       # not the main thread / no SIGALRM
+            pass
+    try:
+        model = registry.build(spec, name, params)
+    finally:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
+    return model, time.perf_counter() - start
 
 
 def _slug(text: str) -> str:
@@ -112,8 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scenarios to include, by name, in every chosen era (default: each "
                         "era's default scenarios)")
     v.add_argument("--out", default="review", help="output folder (default: review/)")
-    _search_options(v, scenario_params=False)
-    v.set_defaults(workers=max(1, min(os.cpu_count() or 1, 4)))
+    _review_options(v)
 
     pr = sub.add_parser("prove", help="z3 proofs of the preserved-memory encodings of an era")
     pr.add_argument("era", nargs="?", help="v5, 6.16, 6.18, 6.19 or 7.1 (default: all)")
@@ -123,6 +196,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 ENGINES = ["bfs", "dfs", "random", "pct", "stateful"]
+
+# options of `check` that a review cannot honour: refused with a one-line error, not ignored
+REVIEW_REFUSES = {
+    "--por": "partial-order reduction changes which properties a review can decide",
+    "--deadline": "it is a swarm option (review runs one search per check)",
+    "--checkpoint": "a review does not checkpoint its searches",
+    "--checkpoint-every": "a review does not checkpoint its searches",
+    "--seed": "review uses the exhaustive engines only",
+    "--runs": "review uses the exhaustive engines only",
+    "--steps": "review uses the exhaustive engines only",
+    "--pct-depth": "review uses the exhaustive engines only",
+    "--examples": "review uses the exhaustive engines only",
+    "--derandomize": "review uses the exhaustive engines only",
+    "--no-shrink": "review uses the exhaustive engines only",
+    "-D": "a review checks each scenario at its documented bounds (use check -D)",
+    "--fail-allocs": "a review checks each scenario at its documented bounds (use check)",
+    "--json": "a review writes results.json in its --out folder",
+    "--trace-dir": "a review saves its traces under --out/traces",
+    "--resume": "a review does not checkpoint its searches",
+}
+
+
+class _Refuse(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise UsageError(f"review: {option_string} does not apply: "
+                         f"{REVIEW_REFUSES[option_string]}")
+
+
+def _review_options(v) -> None:
+    """The options `review` honours; the other search options are refused (exit 2)."""
+    v.add_argument("--engine", default="bfs", choices=["bfs", "dfs"],
+                   help="exhaustive engine for every check (default bfs)")
+    v.add_argument("--max-states", type=_positive(int), help="budget per check")
+    v.add_argument("--max-depth", type=_positive(int), help="budget per check")
+    v.add_argument("--time-limit", type=_positive(float), metavar="SECONDS",
+                   help="budget per check")
+    v.add_argument("--first", action="store_true",
+                   help="stop each check at its first violation (other properties UNKNOWN)")
+    v.add_argument("--compact", action="store_true", help="store 64-bit fingerprints")
+    v.add_argument("--symmetry", action="store_true",
+                   help="identify states up to declared symmetry (terminates is UNKNOWN)")
+    v.add_argument("--workers", type=_positive(int), default=max(1, min(os.cpu_count() or 1, 4)),
+                   metavar="N", help="checks at a time, in worker processes (default: cores, "
+                                     "at most 4)")
+    v.add_argument("--no-progress", action="store_true",
+                   help="no live progress display (plain lines are printed when stdout is "
+                        "not a terminal anyway)")
+    v.add_argument("--expect", metavar="FILE",
+                   help="compare every verdict with FILE (written by --write-expect): exit 1 "
+                        "when one differs (for CI)")
+    v.add_argument("--write-expect", metavar="FILE",
+                   help="write this run's verdicts as an expect file")
+    for opt in REVIEW_REFUSES:
+        v.add_argument(opt, nargs="?", action=_Refuse, help=argparse.SUPPRESS)
 
 
 def _search_options(p, scenario_params: bool = True) -> None:
@@ -177,14 +304,27 @@ def cmd_list(args, out) -> int:
         head = (mod.__doc__ or "").strip().splitlines()[0]
         out.write(f"{spec}: {head}\n")
         for sc in mod.SCENARIOS:
-            params = " ".join(f"{k}={v}" for k, v in sc.params.items())
+            params = " ".join(f"{k}={v}{_range(sc.param(k))}" for k, v in sc.params.items())
             flag = "" if sc.default else " (not in defaults)"
             out.write(f"  {sc.name:<22} {params:<18} {sc.doc}{flag}\n")
     return 0
 
 
+def _range(p) -> str:
+    """How ``khomc list`` shows a parameter's declared range: ``[1..8]``, nothing for others."""
+    if p.kind is int:
+        return f"[{p.lo}..{p.hi}]"
+    if p.choices is not None:
+        return "[" + "|".join(p.choices) + "]"
+    return ""
+
+
 def _bounds(args) -> Bounds:
-    return Bounds(args.max_states, args.max_depth, args.time_limit)
+    limit = args.time_limit
+    spent = getattr(args, "_build_seconds", 0.0)
+    if limit is not None and spent:
+        limit = max(1e-3, limit - spent)          # model construction counted against it
+    return Bounds(args.max_states, args.max_depth, limit)
 
 
 def run_check(model, args) -> CheckResult:
@@ -211,19 +351,31 @@ def run_check(model, args) -> CheckResult:
         raise UsageError("--por cannot be checkpointed (its sleep sets are not saved): drop "
                          "--por or --checkpoint/--resume")
     if args.resume:
+        from .engines import checkpoint
+        data = checkpoint.load(args.resume)
+        if (data["spec"], data["scenario"]) != (model.spec, model.scenario):
+            raise UsageError(f"{args.resume} is a checkpoint of {data['spec']} "
+                             f"{data['scenario']}, not {model.spec} {model.scenario}")
         search = Search.resume(args.resume, progress=not args.no_progress,
                                checkpoint_every=args.checkpoint_every, bounds=_bounds(args))
-        if (search.model.spec, search.model.scenario) != (model.spec, model.scenario):
-            raise UsageError(f"{args.resume} is a checkpoint of {search.model.spec} "
-                             f"{search.model.scenario}, not {model.spec} {model.scenario}")
-        return search.run()
+        return _finish_checkpoint(search.run(), args.resume)
     if args.checkpoint and args.engine != "bfs":
         raise UsageError("--checkpoint needs --engine bfs")
     search = Search(model, args.engine, _bounds(args), progress=not args.no_progress,
                     stop_at_first=args.first, compact=args.compact, symmetry=args.symmetry,
                     checkpoint=args.checkpoint, checkpoint_every=args.checkpoint_every,
                     por=args.por)
-    return search.run()
+    r = search.run()
+    return _finish_checkpoint(r, args.checkpoint) if args.checkpoint else r
+
+
+def _finish_checkpoint(r: CheckResult, path: str) -> CheckResult:
+    """A search that ended for good (not by a budget or Ctrl-C) removes its checkpoint."""
+    from .engines import checkpoint
+    if r.stop in ("exhausted", "first", "max-depth"):
+        if checkpoint.finish(path):
+            r.notes.append(f"checkpoint {path} removed: the search finished")
+    return r
 
 
 def save_traces(result: CheckResult, trace_dir: str) -> None:
@@ -265,6 +417,20 @@ def _exit_for(results: list[CheckResult]) -> int:
     return EXIT_CODES[Verdict.HOLDS]
 
 
+def _check_outputs(args) -> None:
+    """Every output path of ``check`` is checked before any search (one line, exit 2)."""
+    if args.resume and not os.path.isfile(args.resume):
+        raise UsageError(f"--resume {args.resume}: no such file")
+    if args.trace_dir:
+        writable_dir(args.trace_dir, "--trace-dir")
+    for option in ("checkpoint", "resume"):
+        path = getattr(args, option, None)
+        if path:
+            writable_file(path, f"--{option}")
+            from .engines import checkpoint
+            checkpoint.clean_stale(path)          # temporaries of a killed run
+
+
 def cmd_check(args, out) -> int:
     params = _params(args.params)
     if args.fail_allocs is not None:
@@ -273,10 +439,19 @@ def cmd_check(args, out) -> int:
         names = [registry.scenario(args.spec, args.scenario).name]
     else:
         names = [s.name for s in registry.scenarios(args.spec) if s.default]
-    models = [registry.build(args.spec, n, params) for n in names]
+    for n in names:                        # every parameter checked before any search
+        registry.check_params(args.spec, n, params)
+    _check_outputs(args)
     results = []
     interrupted = False
-    for model in models:
+    for n in names:
+        try:
+            model, args._build_seconds = timed_build(args.spec, n, params, args.time_limit)
+        except _BuildTimeout:
+            out.write(f"khomc check {args.spec} {n}: UNKNOWN: building the model took longer "
+                      f"than --time-limit {args.time_limit:g} s\n")
+            results.append(None)
+            continue
         r = run_check(model, args)
         save_traces(r, args.trace_dir)
         results.append(r)
@@ -286,9 +461,14 @@ def cmd_check(args, out) -> int:
         if r.stop == "interrupted":
             interrupted = True
             break
+    timed_out = None in results
+    results = [r for r in results if r is not None]
     if args.json:
         out.write(json.dumps([r.as_dict() for r in results], indent=1) + "\n")
-    return EXIT_INTERRUPTED if interrupted else _exit_for(results)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    code = _exit_for(results)
+    return EXIT_CODES[Verdict.UNKNOWN] if timed_out and code == 0 else code
 
 
 def _check_output(path: str | None, what: str) -> None:
@@ -333,6 +513,10 @@ def cmd_replay(args, out) -> int:
         model = registry.build(trace.spec, trace.scenario, trace.params)
     except registry.UnknownName as exc:
         raise TraceError(f"{args.trace}: mismatched trace: {exc}") from None
+    try:
+        check_matches(trace, model)
+    except TraceError as exc:
+        raise TraceError(f"{args.trace}: {exc}") from None
     result = replay(trace, model)
     if result.divergence is not None:
         step, why = result.divergence
@@ -367,14 +551,22 @@ def cmd_graph(args, out) -> int:
     from .engines import graph
     from .runtime.spec import Property
     from .trace import make_trace
-    model = registry.build(args.spec, args.scenario, _params(args.params))
+    params = _params(args.params)
+    registry.check_params(args.spec, args.scenario, params)
+    for option in ("dot", "graphml"):
+        if getattr(args, option):
+            writable_file(getattr(args, option), f"--{option}")
+    model = registry.build(args.spec, args.scenario, params)
     search = Search(model, "bfs", Bounds(max_states=args.max_states),
                     graph_limit=args.max_states)
     r = search.run()
     out.write(f"khomc graph {r.spec} {r.scenario}: {r.distinct:,} states, "
               f"{r.transitions:,} transitions ({'exhaustive' if r.exhaustive else r.stop})\n")
     if args.dot or args.graphml:
-        g = graph.state_graph(search, args.export_limit)
+        try:
+            g = graph.state_graph(search, args.export_limit)
+        except graph.ExportError as exc:
+            raise UsageError(str(exc)) from None
         if args.dot:
             out.write(f"  wrote {graph.write_dot(g, args.dot)}\n")
         if args.graphml:
@@ -427,8 +619,14 @@ def _replay_against(trace: Trace, args, out) -> int:
     return result.exit_code
 
 
+def _expect_error():
+    from .report.review import ExpectError
+    return ExpectError
+
+
 def cmd_review(args, out) -> int:
     from .report import review
+    writable_dir(args.out, "--out")          # before any check runs
     return review.run(args, out)
 
 
@@ -470,11 +668,9 @@ COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "graph":
 
 
 def entry() -> None:
-    """The ``khomc`` console script: a fixed hash seed, so runs (and fingerprints in
-    checkpoints) are reproducible across processes, then :func:`main`."""
-    if os.environ.get("PYTHONHASHSEED") is None:
-        os.environ["PYTHONHASHSEED"] = "0"
-        os.execv(sys.executable, [sys.executable, "-m", "khomc.cli"] + sys.argv[1:])
+    """The ``khomc`` console script: :func:`main` in this process.  Nothing that crosses a
+    process boundary depends on the interpreter's hash seed (checkpoints hold no fingerprints,
+    workers report JSON), so no fixed PYTHONHASHSEED (and no re-exec) is needed."""
     sys.exit(main())
 
 
@@ -486,7 +682,7 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except UsageError as exc:
         sys.stderr.write(f"khomc: error: {exc}\n")
         return EXIT_USAGE
-    except (registry.UnknownName, TraceError, CheckpointError) as exc:
+    except (registry.UnknownName, TraceError, CheckpointError, _expect_error()) as exc:
         sys.stderr.write(f"khomc: error: {exc.args[0] if exc.args else exc}\n")
         return EXIT_USAGE
     except SpecError as exc:
@@ -498,6 +694,10 @@ def main(argv: list[str] | None = None, out=None) -> int:
     except BrokenPipeError:  # `khomc ... | head`
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
         return 0
+    except OSError as exc:   # an output that became unwritable during the run (disk full...)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        sys.stderr.write(f"khomc: error: {where}{exc.strerror or exc}\n")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import importlib
 
-from .runtime.spec import Model, Scenario
+from .runtime.spec import Model, ParamError, Scenario
 
 SPECS = {
     "counter": "khomc.examples.counter",
     "spinkho": "khomc.examples.spinkho",
-    "v4": "khomc.kho.v4_scenarios",
-    "v5": "khomc.kho.v5_scenarios",
-    "v5-recursive": "khomc.kho.v5_recursive",
-    "v5-anchor": "khomc.kho.v5_anchor",
-    "k6.16": "khomc.kho.k6_16_scenarios",
-    "k6.18": "khomc.kho.k6_18_scenarios",
-    "k6.19": "khomc.kho.k6_19_scenarios",
-    "k7.1": "khomc.kho.k7_1_scenarios",
+    "v4": "khomc.scenarios.v4",
+    "v5": "khomc.scenarios.v5",
+    "v5-recursive": "khomc.scenarios.v5_recursive",
+    "v5-anchor": "khomc.scenarios.v5_anchor",
+    "k6.16": "khomc.scenarios.k6_16",
+    "k6.18": "khomc.scenarios.k6_18",
+    "k6.19": "khomc.scenarios.k6_19",
+    "k7.1": "khomc.scenarios.k7_1",
 }
 
 
@@ -46,11 +46,25 @@ def scenario(spec: str, name: str) -> Scenario:
     raise UnknownName(f"unknown scenario {name!r} of spec {spec!r}; known: {known}")
 
 
+def check_params(spec: str, name: str, params: dict | None = None) -> dict:
+    """The scenario's full parameters with *params* parsed and range-checked (no model built);
+    UnknownName with one line for an unknown name or a value outside its declared range."""
+    sc = scenario(spec, name)
+    if params is not None and not isinstance(params, dict):
+        raise UnknownName(f"scenario {spec}/{name}: parameters must be a mapping, not "
+                          f"{type(params).__name__}")
+    try:
+        return sc.check_params(params)
+    except KeyError as exc:
+        raise UnknownName(f"{spec}: {exc.args[0]}") from None
+    except ParamError as exc:
+        raise UnknownName(f"{spec}: {exc}") from None
+
+
 def build(spec: str, name: str, params: dict | None = None) -> Model:
     sc = scenario(spec, name)
+    checked = check_params(spec, name, params)
     try:
-        return sc.instantiate(params)
-    except KeyError as exc:
-        raise UnknownName(str(exc.args[0])) from None
+        return sc.instantiate(checked)
     except ValueError as exc:
         raise UnknownName(f"scenario {spec}/{name}: bad parameter value ({exc})") from None

@@ -25,6 +25,9 @@ from .runtime.step import StepError, Stepper
 
 FORMAT = "khomc-trace"
 VERSION = 1
+MAX_TRACE_BYTES = 32 << 20     # a trace file larger than this is refused unread
+MAX_DEPTH = 16                 # JSON nesting a trace needs: 5; anything deeper is refused
+MAX_STEPS = 1_000_000
 
 
 class TraceError(Exception):
@@ -99,6 +102,10 @@ class Trace:
 
     @classmethod
     def from_json(cls, d: Any, where: str = "trace") -> "Trace":
+        try:
+            validate_trace(d)
+        except TraceError as exc:
+            raise TraceError(f"{where}: {exc}") from None
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise TraceError(f"{where}: not a khomc trace (no \"format\": \"{FORMAT}\")")
         if d.get("version") != VERSION:
@@ -118,23 +125,210 @@ class Trace:
 
     @classmethod
     def load(cls, path: str | Path) -> "Trace":
+        """Read, parse and validate (:func:`validate_trace`) a trace file; TraceError with one
+        line for anything that is not a well-formed trace of this format version."""
         path = Path(path)
         try:
-            text = path.read_text()
+            with open(path, "rb") as fh:
+                raw = fh.read(MAX_TRACE_BYTES + 1)
         except OSError as exc:
             raise TraceError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if len(raw) > MAX_TRACE_BYTES:
+            raise TraceError(f"{path}: larger than {MAX_TRACE_BYTES >> 20} MiB: not a trace "
+                             "khomc wrote")
         try:
-            d = json.loads(text)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise TraceError(f"{path}: not a UTF-8 text file (corrupt, binary or another "
+                             "encoding)") from None
+        try:
+            d = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
         except json.JSONDecodeError as exc:
             raise TraceError(f"{path}: corrupt or truncated JSON ({exc.msg} at line {exc.lineno})") \
                 from None
-        except UnicodeDecodeError:
-            raise TraceError(f"{path}: not a text file") from None
+        except RecursionError:
+            raise TraceError(f"{path}: JSON nested too deeply") from None
+        except ValueError as exc:                # NaN/Infinity, 1e999, ints of > 4300 digits
+            raise TraceError(f"{path}: corrupt JSON ({str(exc)[:80]})") from None
         return cls.from_json(d, str(path))
 
     # -- rendering ----------------------------------------------------------------------------
     def render(self, width: int = 36) -> str:
         return render(self, width)
+
+
+# -- validation ----------------------------------------------------------------------------------
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a trace may hold")
+
+
+def _finite_float(text: str) -> float:
+    v = float(text)
+    if v != v or v in (float("inf"), float("-inf")):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return v
+
+
+_KINDS = (ASSERTIONS, DEADLOCK, TERMINATION, "always", FINAL, SOMETIMES)
+_INT_MAX = 1 << 31
+
+
+def _depth(obj) -> int:
+    """Nesting depth of a parsed JSON value (iterative: no recursion on hostile input)."""
+    deepest, stack = 0, [(obj, 1)]
+    while stack:
+        o, d = stack.pop()
+        if d > deepest:
+            deepest = d
+            if deepest > MAX_DEPTH:
+                return deepest
+        if isinstance(o, dict):
+            stack.extend((v, d + 1) for v in o.values())
+        elif isinstance(o, list):
+            stack.extend((v, d + 1) for v in o)
+    return deepest
+
+
+def validate_trace(obj: Any) -> None:
+    """Check a parsed trace against the format's schema; TraceError (one line) if it is not.
+
+    Every field's type and range is checked (the steps' task numbers and choices are small
+    non-negative integers, labels and reprs are strings, parameters are ints, strings or
+    booleans, numbers are finite), nesting is bounded, and the spec, scenario and parameters
+    must name a scenario this khomc has, with the parameters in their declared ranges.  What
+    the model itself must agree with (its tasks, initial values, property) is
+    :func:`check_matches`."""
+    def need(cond, why):
+        if not cond:
+            raise TraceError(f"malformed trace ({why})")
+
+    def text(v, what, limit=1 << 20):
+        need(isinstance(v, str) and len(v) <= limit, f"{what} must be a string")
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            need(False, f"{what} holds a lone surrogate")
+        return v
+
+    def small(v, what, hi=_INT_MAX):
+        need(type(v) is int and 0 <= v < hi, f"{what} must be an integer in 0..{hi - 1}")
+        return v
+
+    if not isinstance(obj, dict):
+        raise TraceError("not a khomc trace (not a JSON object)")
+    if obj.get("format") != FORMAT:
+        raise TraceError(f"not a khomc trace (no \"format\": \"{FORMAT}\")")
+    if obj.get("version") != VERSION or type(obj.get("version")) is not int:
+        raise TraceError(f"trace format version {repr(obj.get('version'))[:20]} is not "
+                         f"supported (this khomc reads version {VERSION})")
+    need(_depth(obj) <= MAX_DEPTH, f"nested deeper than {MAX_DEPTH} levels")
+    for key in ("spec", "scenario", "property", "kind", "verdict", "params", "steps"):
+        need(key in obj, f"no {key!r}")
+    for key in ("spec", "scenario", "property"):
+        text(obj[key], key, 200)
+    for key in ("message", "tool", "engine"):
+        if key in obj:
+            text(obj[key], key)
+    need(obj["kind"] in _KINDS, f"unknown property kind {str(obj['kind'])[:40]!r}")
+    need(obj["verdict"] in ("VIOLATED", "HOLDS"), "verdict must be VIOLATED or HOLDS")
+    need((obj["verdict"] == "HOLDS") == (obj["kind"] == SOMETIMES),
+         f"a {obj['kind']} trace records a violation, a sometimes trace a witness (HOLDS)")
+    params = obj["params"]
+    need(isinstance(params, dict), "params must be an object")
+    for k, v in params.items():
+        text(k, "a parameter name", 200)
+        if isinstance(v, str):
+            text(v, f"parameter {k!r}", 1000)
+        need(type(v) in (int, str, bool), f"parameter {k[:40]!r} must be an int, string or "
+             "boolean")
+    bounds = obj.get("bounds") or {}
+    need(isinstance(bounds, dict), "bounds must be an object")
+    for k, v in bounds.items():
+        need(v is None or (type(v) in (int, float) and v >= 0), f"bound {k[:40]!r} must be a "
+             "non-negative number or null")
+    steps = obj["steps"]
+    need(isinstance(steps, list) and len(steps) <= MAX_STEPS, "steps must be a list")
+    for i, st in enumerate(steps, start=1):
+        where = f"step {i}"
+        need(isinstance(st, dict), f"{where} is not an object")
+        for key in ("task", "tid", "choices", "effects", "changes"):
+            need(key in st, f"{where} has no {key!r}")
+        text(st["task"], f"{where}: task", 200)
+        small(st["tid"], f"{where}: tid", 1 << 15)
+        need(isinstance(st["choices"], list), f"{where}: choices must be a list")
+        for c in st["choices"]:
+            small(c, f"{where}: a choice")
+        need(isinstance(st["effects"], list), f"{where}: effects must be a list")
+        for e in st["effects"]:
+            need(isinstance(e, dict) and "label" in e and "obs" in e,
+                 f"{where}: an effect needs a label and an observation")
+            text(e["label"], f"{where}: an effect label")
+            text(e["obs"], f"{where}: an observation")
+            if "choice" in e and e["choice"] is not None:
+                small(e["choice"], f"{where}: an effect's choice")
+            if "objects" in e:
+                need(isinstance(e["objects"], list), f"{where}: objects must be a list")
+                for o in e["objects"]:
+                    text(o, f"{where}: an object name", 200)
+            if "writes" in e:
+                need(type(e["writes"]) is bool, f"{where}: writes must be a boolean")
+        need(isinstance(st["changes"], dict), f"{where}: changes must be an object")
+        for v in st["changes"].values():
+            need(isinstance(v, list) and len(v) == 2 and all(isinstance(x, str) for x in v),
+                 f"{where}: a change must be [old repr, new repr]")
+        if "spawned" in st:
+            need(isinstance(st["spawned"], list), f"{where}: spawned must be a list")
+            for name in st["spawned"]:
+                text(name, f"{where}: a spawned task", 200)
+    tasks = obj.get("tasks") or []
+    need(isinstance(tasks, list), "tasks must be a list")
+    for name in tasks:
+        text(name, "a task name", 200)
+    initial = obj.get("initial") or {}
+    need(isinstance(initial, dict) and all(isinstance(v, str) for v in initial.values()),
+         "initial must map variables to reprs")
+    loop = obj.get("loop_start")
+    if loop is not None:
+        need(type(loop) is int and 0 <= loop < max(1, len(steps)),
+             "loop_start must be a step index")
+    need((loop is not None) == (obj["kind"] == TERMINATION) or not steps,
+         "a termination trace has a loop_start and only it does")
+    waits = obj.get("waits") or []
+    need(isinstance(waits, list) and all(isinstance(w, list) and len(w) == 2 and
+                                         all(isinstance(x, str) for x in w) for w in waits),
+         "waits must be [task, reason] pairs")
+    from . import registry
+    try:
+        registry.check_params(obj["spec"], obj["scenario"], params)
+    except registry.UnknownName as exc:
+        raise TraceError(f"mismatched trace: {exc.args[0]}") from None
+
+
+def check_matches(trace: "Trace", model: Model) -> None:
+    """A trace names its scenario's tasks, initial values and property: refuse (TraceError) a
+    trace that disagrees with the model it would replay on (so an edited file cannot replay to
+    a verdict it never had)."""
+    stepper = Stepper(model)
+    init = stepper.initial()
+    names = stepper.task_names(init)
+    if trace.tasks and list(trace.tasks) != names:
+        raise TraceError(f"mismatched trace: its tasks {trace.tasks} are not the scenario's "
+                         f"{names}")
+    initial = {k: repr(v) for k, v in model.describe_world(init[0]).items()}
+    if trace.initial and trace.initial != initial:
+        diff = sorted(k for k in set(initial) | set(trace.initial)
+                      if initial.get(k) != trace.initial.get(k))
+        raise TraceError(f"mismatched trace: initial values differ from the scenario's "
+                         f"({', '.join(diff[:3])})")
+    try:
+        prop = model.property(trace.property)
+    except KeyError:
+        raise TraceError(f"mismatched trace: the scenario has no property "
+                         f"{trace.property[:60]!r}") from None
+    if prop.kind != trace.kind:
+        raise TraceError(f"mismatched trace: property {prop.name!r} is a {prop.kind} property, "
+                         f"the trace says {trace.kind}")
 
 
 # -- building a trace from a search ---------------------------------------------------------------

@@ -44,3 +44,41 @@ def test_review_page_renders_with_the_matrix(tmp_path):
     assert console == []
     assert 'id="matrix"' in dom and "VIOLATED" in dom and "HOLDS" in dom
     assert dom.count("<svg") >= 3
+
+
+PROBE = """<script>
+const svgs = [...document.querySelectorAll('svg')].map(s => s.getBoundingClientRect().width);
+const ex = document.querySelector('.explanation');
+const cells = [...document.querySelectorAll('#matrix td')].map(td => td.textContent);
+const out = document.createElement('pre');
+out.id = 'probe';
+out.textContent = JSON.stringify({svgs: svgs, page: document.documentElement.scrollWidth,
+  explanation: ex ? ex.textContent : null, cells: cells});
+document.body.appendChild(out);
+</script>"""
+
+
+def test_matrix_explanation_and_svgs_fit_1400px_in_chromium(tmp_path):
+    import json
+    code = main(["review", "--spec", "k6.19", "--spec", "counter", "--workers", "1",
+                 "--no-progress", "--out", str(tmp_path / "review")], out=io.StringIO())
+    assert code == 0
+    page = (tmp_path / "review" / "index.html").read_text()
+    assert "<script" not in page                      # the report itself runs no scripts
+    probe = tmp_path / "review" / "probe.html"
+    probe.write_text(page.replace("</body>", PROBE + "</body>"))
+    p = subprocess.run([CHROMIUM, *FLAGS, "--window-size=1400,900",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom",
+                        probe.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+    m = re.search(r'<pre id="probe">(.*?)</pre>', p.stdout, re.S)
+    assert m, p.stderr[-500:]
+    got = json.loads(html_unescape(m.group(1)))
+    assert "VIOLATED in 1 of 6 (HOLDS 5)" in got["cells"] and "HOLDS in 6 of 6" in got["cells"]
+    assert got["explanation"].startswith("What broke.") and "PFN" in got["explanation"]
+    assert got["svgs"] and max(got["svgs"]) <= 1400
+    assert got["page"] <= 1400
+
+
+def html_unescape(text):
+    import html
+    return html.unescape(text)

@@ -19,7 +19,7 @@ def test_deadlock_splat_is_lockdep_shaped():
     assert "WARNING: possible circular locking dependency detected" in text
     assert "CPU0 (cpu0)" in text and "CPU1 (cpu1)" in text
     assert text.count("<- sleeps forever") == 2
-    assert text.rstrip().endswith("*** DEADLOCK ***")
+    assert text.rstrip().endswith("*** DEADLOCK: deadlock-free VIOLATED ***")
 
 
 def test_sequence_diagram_is_valid_svg_with_lanes_and_arrows():
@@ -77,9 +77,9 @@ def test_review_report_has_every_part(tmp_path):
     assert code == 0
     md = (tmp_path / "REPORT.md").read_text()
     page = (tmp_path / "index.html").read_text()
-    assert "## Matrix (era × property)" in md and "*** DEADLOCK ***" in md
-    assert "![sequence diagram](traces/counter-abba-deadlock-free.svg)" in md
-    assert (tmp_path / "traces" / "counter-abba-deadlock-free.svg").exists()
+    assert "## Examples (toy specs, not KHO)" in md and "*** DEADLOCK: deadlock-free VIOLATED ***" in md
+    assert "(traces/counter-abba-deadlock-free-default.svg)" in md
+    assert (tmp_path / "traces" / "counter-abba-deadlock-free-default.svg").exists()
     assert "## Coverage" in md
     assert page.count("<svg") >= 3 and 'id="matrix"' in page
 
@@ -90,9 +90,27 @@ def test_review_chooses_eras_and_scenarios(tmp_path):
                  "--workers", "1", "--no-progress", "--out", str(tmp_path)], out=out)
     assert code == 0
     md = (tmp_path / "REPORT.md").read_text()
-    assert "## k6.19 / test-kho-race" in md and "## k7.1 / test-kho-race" in md
+    assert "| k6.19 | test-kho-race |" in md and "| k7.1 | test-kho-race |" in md
     assert "fdbox-race" not in md
-    # 7.1 closes 6.19's lost preserve: the era-to-era section says so
-    assert "test-kho-race / no-preserved-page-lost: VIOLATED in k6.19 -> HOLDS in k7.1" in md
+    # 7.1 closes 6.19's lost preserve: the per-commit section says so
+    assert ("| `k6.19 → k7.1` |" in md and
+            "| test-kho-race | no-preserved-page-lost | VIOLATED | **HOLDS** |" in md)
     assert main(["review", "--scenario", "nosuch", "--out", str(tmp_path / "x")],
                 out=io.StringIO()) == 2
+
+
+def test_verdict_changes_render_commit_rows():
+    from khomc.report.review import render_verdict_changes
+    rows = [("3dc92c311498", "kho: add subtree API", "test-kho", "memory-safety", "HOLDS",
+             "VIOLATED"),
+            ("3dc92c311498", "kho: add subtree API", "fdbox-race", "no-preserved-page-lost",
+             "VIOLATED", "HOLDS"),
+            ("4e1d010e3bda", "kho: docs", "", "", "", "")]
+    md = render_verdict_changes(rows)
+    assert md.splitlines()[2] == ("| `3dc92c311498` | kho: add subtree API | test-kho | "
+                                  "memory-safety | HOLDS | **VIOLATED** |")
+    assert md.splitlines()[3].startswith("|  |  | fdbox-race |")      # same commit, not repeated
+    assert "| `4e1d010e3bda` | kho: docs | — | no verdict changed" in md
+    page = render_verdict_changes(rows, md=False)
+    assert page.count("<tr>") == 4 and '<td class="VIOLATED">VIOLATED</td>' in page
+    assert "No verdict changed" in render_verdict_changes([])

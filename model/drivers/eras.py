@@ -4,10 +4,10 @@ A driver written once (test_kho, the notifier FDBox) calls ``era.preserve_folio`
 ``era.add_subtree``, ``era.register_notifier`` and compares events with ``era.FINALIZE`` /
 ``era.ABORT``; each adapter maps those onto its era's functions:
 
-* :class:`K616` and :class:`K618`: khomc.kho.k6_16 (torvalds/linux:kernel/kexec_handover.c
+* :class:`K616` and :class:`K618`: khomc.kho.k6_16.kexec_handover (torvalds/linux:kernel/kexec_handover.c
   @00c010e130e5, and its 6.18 variant): kho_preserve_folio, kho_add_subtree(ser, ...),
   register_kho_notifier, KEXEC_KHO_FINALIZE / KEXEC_KHO_ABORT.
-* :class:`V4`: khomc.kho.v4 (20250206132754.2596694-1-rppt@kernel.org): the DUMP callback's
+* :class:`V4`: khomc.kho.v4.kexec_handover (20250206132754.2596694-1-rppt@kernel.org): the DUMP callback's
   ``mem`` properties in the shared FDT, KEXEC_KHO_DUMP / KEXEC_KHO_ABORT.
 
 Adapters are classes used as namespaces (hashable, so they can be task and notifier arguments).
@@ -15,8 +15,9 @@ Adapters are classes used as namespaces (hashable, so they can be task and notif
 
 from __future__ import annotations
 
-from ..kho import k6_16, v4
-from ..kho.v4 import kho_mem
+from khomc.kho.k6_16 import kexec_handover as k6_16
+from khomc.kho.v4 import kexec_handover as v4
+from khomc.kho.v4.kexec_handover import kho_mem
 from ..runtime.effects import Update, load
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 from ..kernel.alloc import PAGE_SIZE, folio_put, kfree
 from ..kernel.errno import EBUSY, ENOMEM
-from ..kho import v5
+from khomc.kho.v5 import kexec_handover as v5
 from ..kho.fdt import FdtTree
 from .common import folio_alloc_filled, kmalloc_filled
 
@@ -96,7 +96,7 @@ class Restored(NamedTuple):
 def restore(nk, node: str, pages: tuple) -> tuple:
     """The next kernel's FDBox: every fd record of *node* and what restoring its folio gives."""
     from ..kernel.alloc import read_phys
-    from ..kho.v5_boot import kho_get_node, kho_restore_folio
+    from khomc.kho.v5.kexec_handover_in import kho_get_node, kho_restore_folio
     fdt_node: FdtTree | None = kho_get_node(nk, (node,))
     if fdt_node is None:
         return ()

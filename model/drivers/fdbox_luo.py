@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..kernel.alloc import PAGE_SIZE, folio_put, memcpy_to, read_phys
 from ..kernel.errno import ENOMEM
 from ..kho.fdt import FdtTree, flatten, unflatten
-from ..kho.k6_19 import kho_alloc_preserve, kho_wait_ready
+from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_wait_ready
 from .common import folio_alloc_filled
 from .fdbox import Restored, contents, record
 

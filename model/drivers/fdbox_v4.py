@@ -25,7 +25,7 @@ from ..kernel.alloc import PAGE_SIZE, folio_put, read_phys
 from ..kernel.errno import EBUSY, ENOMEM
 from ..kernel.locking import Mutex, mutex_lock, mutex_unlock
 from ..kernel.notifier import NOTIFY_DONE, NotifierBlock, notifier_from_errno
-from ..kho import v4
+from khomc.kho.v4 import kexec_handover as v4
 from ..kho.fdt import prop
 from ..runtime.effects import Update, load, store
 from .common import folio_alloc_filled

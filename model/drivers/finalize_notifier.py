@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..kernel.alloc import PAGE_SIZE, folio_put, kfree
 from ..kernel.errno import ENOMEM
 from ..kernel.notifier import NOTIFY_DONE, NOTIFY_OK, NotifierBlock, notifier_from_errno
-from ..kho import v5
+from khomc.kho.v5 import kexec_handover as v5
 from ..runtime.effects import load, store
 from .common import folio_alloc_filled, kmalloc_filled
 from .fdbox import record

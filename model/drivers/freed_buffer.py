@@ -9,7 +9,7 @@ kho_remove_prop.  kho_convert_tree later reads the freed buffer.
 from __future__ import annotations
 
 from ..kernel.alloc import kfree
-from ..kho import v5
+from khomc.kho.v5 import kexec_handover as v5
 from .common import kmalloc_filled
 
 CONTENTS = b"freed:buffer"

@@ -9,7 +9,7 @@ task (``insmod`` between two steps).  Returns every step's result.
 
 from __future__ import annotations
 
-from ..kho.k6_19 import kho_wait_ready
+from khomc.kho.k6_19.kexec_handover import kho_wait_ready
 
 
 async def operator(kho, steps: tuple):

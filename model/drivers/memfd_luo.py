@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, folio_put, memcpy_to, read_phys
 from ..kho.fdt import FdtTree, flatten, prop, unflatten
-from ..kho.k6_19 import kho_alloc_preserve
+from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve
 from .common import folio_alloc_filled
 
 NAME = "memfd"

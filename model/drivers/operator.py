@@ -9,7 +9,7 @@ tools/testing/selftests/kho: ``echo N > kho/out/fdt_max``, ``echo 1 > kho/out/fi
 
 from __future__ import annotations
 
-from ..kho import v5
+from khomc.kho.v5 import kexec_handover as v5
 
 
 async def operator(kho, steps: tuple):

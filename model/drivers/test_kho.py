@@ -2,7 +2,7 @@
 
 Follows the newest version (torvalds/linux:lib/test_kho.c@136114e0abf0; the 6.18 notifier-era
 version is @3407caccb898) through the era's adapter (``kho.preserve_folio`` /
-``kho.unpreserve_folio`` / ``kho.add_subtree``, model/kho/k6_19.py and k7_1.py):
+``kho.unpreserve_folio`` / ``kho.add_subtree``, model/kho/k6_19/kexec_handover.py and k7_1.py):
 
 Boot 1 (``kho_test_init`` -> ``kho_test_save``): allocate a data folio of a chosen order
 (``choose`` over :data:`ORDERS`, the model's stand-in for ``get_random_u32() % NR_PAGE_ORDERS``)
@@ -28,7 +28,7 @@ from ..kernel.alloc import PAGE_SIZE, folio_alloc, folio_put, memcpy_to, read_ph
 from ..kernel.errno import ENOMEM
 from ..kho.fdt import FdtTree, find, flatten, prop, unflatten
 from ..runtime.effects import choose
-from ..kho.k6_19 import kho_wait_ready
+from khomc.kho.k6_19.kexec_handover import kho_wait_ready
 from .common import folio_alloc_filled
 
 NAME = "kho_test"

@@ -23,6 +23,44 @@ def _await_points(code: CodeType) -> set[int]:
     return lines
 
 
+def _yields(code: CodeType) -> bool:
+    return any(ins.opcode == _YIELD for ins in dis.get_instructions(code))
+
+
+def _callees_by_line(code: CodeType) -> dict[int, str]:
+    """Line -> the name of the last function or method loaded on it (the awaited callee)."""
+    out: dict[int, str] = {}
+    for ins in dis.get_instructions(code):
+        if ins.opname in ("LOAD_GLOBAL", "LOAD_ATTR", "LOAD_METHOD", "LOAD_NAME", "LOAD_DEREF") \
+                and ins.positions and ins.positions.lineno and isinstance(ins.argval, str):
+            out[ins.positions.lineno] = ins.argval
+    return out
+
+
+def _never_suspends(name: str, owners, modules) -> bool:
+    """Every coroutine function *name* can resolve to (an attribute of the tasks' argument
+    types, else a module global) awaits nothing: awaiting it is no effect, the task never
+    suspends there, so the line is not an await point a search can reach."""
+    import inspect
+    found = []
+    for owner in owners:
+        fn = getattr(owner, name, None)
+        if fn is not None:
+            found.append(fn)
+    if not found:
+        for mod in modules:
+            fn = vars(mod).get(name)
+            if fn is not None:
+                found.append(fn)
+    codes = []
+    for fn in found:
+        fn = getattr(fn, "__func__", fn)
+        if not inspect.iscoroutinefunction(fn):
+            return False
+        codes.append(fn.__code__)
+    return bool(codes) and not any(_yields(c) for c in codes)
+
+
 def _line_of(code: CodeType, lasti: int) -> int | None:
     for ins in dis.get_instructions(code):
         if ins.offset == lasti:
@@ -65,11 +103,17 @@ def unreached(model) -> list[tuple[str, int, str]]:
     by_name = {(c.co_filename, c.co_name): lines for c, lines in seen.items()}
     entered = set(by_name) | {(t.fn.__code__.co_filename, t.fn.__code__.co_name)
                               for t in model.tasks if hasattr(t.fn, "__code__")}
+    owners = {type(a) for t in model.tasks for a in t.args}
+    all_modules = [m for n, m in list(sys.modules.items()) if n.startswith("khomc.") and m]
     out = []
     for code in _module_async_codes(modules):
         if (code.co_filename, code.co_name) not in entered:
             continue        # a function of the module this scenario never runs
         hit = by_name.get((code.co_filename, code.co_name), set())
+        callees = _callees_by_line(code)
         for line in sorted(_await_points(code) - hit):
+            callee = callees.get(line)
+            if callee and _never_suspends(callee, owners, all_modules):
+                continue    # awaits a coroutine that awaits nothing: not an effect
             out.append((code.co_filename.rsplit("/", 1)[-1], line, code.co_name))
     return sorted(out)

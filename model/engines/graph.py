@@ -26,12 +26,21 @@ from .liveness import _choices_of_edge, _csr
 from .search import Search
 
 
+class ExportError(ValueError):
+    """The state graph cannot be exported; the message says why in one line."""
+
+
 def state_graph(search: Search, limit: int = 5000) -> nx.MultiDiGraph:
-    """The explored graph: nodes are state ids (with a label), edges carry the task name."""
+    """The explored graph: nodes are state ids (with a label), edges carry the task name.
+
+    Raises ExportError when the graph was not recorded or has more than *limit* states."""
     if not search.record_graph:
-        raise ValueError("the search did not record its state graph (too large or symmetry on)")
+        raise ExportError("the search did not record its state graph (too large or symmetry "
+                          "on): nothing exported")
     if search.count > limit:
-        raise ValueError(f"{search.count:,} states is more than the export limit {limit:,}")
+        raise ExportError(f"the state graph has {search.count:,} states, more than the export "
+                          f"limit {limit:,}: nothing exported (raise --export-limit, or lower "
+                          "the scenario's bounds)")
     model = search.model
     g = nx.MultiDiGraph(spec=model.spec, scenario=model.scenario)
     for sid in range(search.count):

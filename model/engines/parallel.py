@@ -8,10 +8,11 @@ enforces a deadline, and cancels the rest as soon as the answer is known:
   in shuffled orders, the hypothesis stateful engine, PCT and random walks with different
   seeds (Holzmann, Joshi and Groce's swarm verification: speed through diversity).  The first
   counterexample wins; an exhaustive worker that finishes decides every property.
-* :func:`matrix` (``khomc review --workers N``): many scenario checks, N at a time.
+* :func:`matrix` / :func:`review_matrix` (``khomc review --workers N``): many scenario checks,
+  N at a time, with start and progress callbacks for the review's progress display.
 
 Ctrl-C cancels the nursery: the workers get SIGTERM, report nothing more, and the coordinator
-returns what had already finished.
+returns what had already finished (the review marks the rest UNKNOWN).
 """
 
 from __future__ import annotations
@@ -176,21 +177,68 @@ def swarm(spec: str, scenario: str, params: dict, workers: int = 2, bounds: Boun
     return chosen, done
 
 
-async def _matrix(jobs: list[dict], workers: int, on_done) -> list[Worker]:
+async def _matrix(jobs: list[dict], workers: int, on_done, on_start=None, on_tick=None,
+                  state=None) -> list[Worker]:
+    """Run the jobs, *workers* at a time.  SIGINT (Ctrl-C) cancels the nursery instead of
+    raising KeyboardInterrupt through trio: running workers get SIGTERM, finished results are
+    kept, and ``state["interrupted"]`` says so."""
     limiter = trio.CapacityLimiter(workers)
     ws = [Worker(i, job) for i, job in enumerate(jobs)]
+    running: list[Worker] = []
+    state = {} if state is None else state
 
     async def one(w: Worker):
         async with limiter:
-            await w.run()
+            if on_start is not None:
+                on_start(w)
+            running.append(w)
+            try:
+                await w.run()
+            finally:
+                running.remove(w)
         on_done(w)
 
-    async with trio.open_nursery() as nursery:
-        for w in ws:
-            nursery.start_soon(one, w)
+    async def ticker():
+        while True:
+            await trio.sleep(0.5)
+            if on_tick is not None:
+                on_tick(list(running))
+
+    async with trio.open_nursery() as outer:
+        async def sigint(cancel_scope):
+            try:
+                with trio.open_signal_receiver(signal.SIGINT) as signals:
+                    async for _ in signals:
+                        state["interrupted"] = True
+                        cancel_scope.cancel()
+                        return
+            except (ValueError, RuntimeError):   # not the main thread: no signal handling
+                await trio.sleep_forever()
+
+        async with trio.open_nursery() as nursery:
+            outer.start_soon(sigint, nursery.cancel_scope)
+            nursery.start_soon(ticker)
+
+            async def all_jobs():
+                async with trio.open_nursery() as inner:
+                    for w in ws:
+                        inner.start_soon(one, w)
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(all_jobs)
+        outer.cancel_scope.cancel()
     return ws
 
 
 def matrix(jobs: list[dict], workers: int = 2, on_done=lambda w: None) -> list[Worker]:
     """Run independent checks, *workers* at a time; results in job order."""
     return trio.run(_matrix, jobs, workers, on_done)
+
+
+def review_matrix(jobs: list[dict], workers: int = 2, on_done=lambda w: None, on_start=None,
+                  on_tick=None) -> tuple[list[Worker], bool]:
+    """As :func:`matrix`, with start and progress callbacks (``on_tick(running workers)``
+    twice a second); returns (workers, interrupted by Ctrl-C)."""
+    state: dict = {}
+    ws = trio.run(_matrix, jobs, workers, on_done, on_start, on_tick, state)
+    return ws, bool(state.get("interrupted"))

@@ -190,11 +190,7 @@ class Search:
                      graph_limit=data["graph_limit"], compact=data["compact"],
                      symmetry=data["symmetry"], checkpoint=str(path),
                      checkpoint_every=checkpoint_every)
-        search.stepper.initial()                      # the initial tasks' local ids first
-        checkpoint.rebuild_tasks(model, data["origins"])
-        for field, value in data["search"].items():
-            setattr(search, field, value)
-        search._resumed = True
+        checkpoint.restore(search, data)              # states rebuilt from the tree
         return search
 
     @property

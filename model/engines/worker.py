@@ -62,11 +62,21 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None) -> int:
+    """Exit 0 after reporting a result; 2 with one line on stderr for a job that cannot run
+    (bad JSON, an unknown spec or scenario, a parameter out of range, a spec error), which
+    the coordinator shows as the worker's error."""
+    from ..runtime.tasks import SpecError
     argv = sys.argv[1:] if argv is None else argv
-    job = json.loads(argv[0])
-    signal.signal(signal.SIGTERM, _interrupt)
-    result = run_job(job)
-    save_traces(result, job.get("trace_dir"), job.get("tag", ""))
+    try:
+        job = json.loads(argv[0]) if argv else None
+        if not isinstance(job, dict):
+            raise ValueError("the job must be a JSON object")
+        signal.signal(signal.SIGTERM, _interrupt)
+        result = run_job(job)
+        save_traces(result, job.get("trace_dir"), job.get("tag", ""))
+    except (ValueError, TypeError, KeyError, registry.UnknownName, SpecError) as exc:
+        sys.stderr.write(f"khomc worker: error: {exc.args[0] if exc.args else exc}\n")
+        return 2
     _emit({"result": result.as_dict()})
     return 0
 

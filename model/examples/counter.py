@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..kernel.locking import Mutex, mutex_lock, mutex_unlock
 from ..runtime import Model, Scenario, load, store, update
+from ..runtime.spec import Param
 
 
 async def incrementer(count):
@@ -132,13 +133,15 @@ def spin() -> Model:
 
 
 SCENARIOS = [
-    Scenario("racy", racy, {"N": 2}, "N tasks read-then-write a counter without a lock."),
-    Scenario("locked", locked, {"N": 2}, "The same under a mutex."),
+    Scenario("racy", racy, {"N": 2}, "N tasks read-then-write a counter without a lock.",
+             ranges={"N": Param(int, 1, 8)}),
+    Scenario("locked", locked, {"N": 2}, "The same under a mutex.",
+             ranges={"N": Param(int, 1, 8)}),
     Scenario("abba", abba, {}, "Two tasks take mutexes A and B in opposite orders."),
     Scenario("spin", spin, {}, "A task spins on a flag that is never set."),
     Scenario("private-work", private_work, {"N": 2, "K": 3},
              "Each task fills a private buffer, then increments racily: what partial-order "
-             "reduction saves."),
+             "reduction saves.", ranges={"N": Param(int, 1, 6), "K": Param(int, 1, 16)}),
     Scenario("abba-serial", abba_serial, {},
              "A then B, later B then A, never at the same time: no run deadlocks, but the "
              "lock order has a cycle (what lockdep reports)."),

@@ -16,6 +16,7 @@ hand-written tuple BFS of the same semantics.
 from __future__ import annotations
 
 from ..runtime import Model, Scenario, load, op, select, store, update
+from ..runtime.spec import Param
 
 
 def _can_add(values, tid, K):
@@ -105,7 +106,9 @@ def bug(N: int = 3, K: int = 3) -> Model:
 
 
 SCENARIOS = [
-    Scenario("ok", ok, {"N": 3, "K": 3}, "Atomic check-then-add: the re-sum equals the snapshot."),
+    Scenario("ok", ok, {"N": 3, "K": 3}, "Atomic check-then-add: the re-sum equals the snapshot.",
+             ranges={"N": Param(int, 1, 6), "K": Param(int, 1, 8)}),
     Scenario("bug", bug, {"N": 3, "K": 3},
-             "Split check-then-add (TOCTOU on frozen): an add lands after the freeze."),
+             "Split check-then-add (TOCTOU on frozen): an add lands after the freeze.",
+             ranges={"N": Param(int, 1, 6), "K": Param(int, 1, 8)}),
 ]

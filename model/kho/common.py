@@ -11,7 +11,7 @@ Owns the code that is the same, up to naming, in:
   atomic ``set_bit``; ``kho_mem_serialize`` stores in each chunk a pointer to the LIVE bitmap,
   not a copy;
 * 6.18 keeps them (the ``finalized`` check that 469661d0d3a5 moves into
-  ``__kho_preserve_order`` lives in the era module, khomc.kho.k6_16).
+  ``__kho_preserve_order`` lives in the era module, khomc.kho.k6_16.kexec_handover).
 
 ``PRESERVE_BITS`` is 512*8 here, as in v5 and 6.16 (a2fff99f92da made it PAGE_SIZE*8 in 6.18;
 every modelled PFN is below 4096, so both give bitmap index 0 and the same states).

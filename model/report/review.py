@@ -1,17 +1,29 @@
 """``khomc review``: check every default scenario of every spec (era) and write the report.
 
-Owns the review job and its two outputs, ``REPORT.md`` (to paste into a mail) and
-``index.html`` (to read in a browser; SVG inline, no scripts):
+Owns the review job and its two outputs, ``REPORT.md`` (to paste into a mail; kept small: one
+screen per violation) and ``index.html`` (the same, with the long parts folded in
+``<details>``; SVG inline, no scripts):
 
-* the matrix, era x property: the worst verdict over the era's scenarios, with bounds and engine,
-  linked to the scenario it comes from;
-* per era, what changed from the era before (the spec module's ``PREVIOUS`` and ``CHANGES``)
-  and which verdicts changed on scenarios both have;
-* per scenario, every property's verdict with its numbers, and for each counterexample a
-  lockdep-style splat, an SVG sequence diagram, the numbered state changes and the command that
-  replays it;
-* coverage: await points (effects) of the model code no explored run reached, and ``sometimes``
-  properties that were vacuous.
+* the matrix, kernel era x property: each cell counts the era's scenarios that declare the
+  property by verdict ("VIOLATED in 2 of 6"), links to the first violating one, and a legend says
+  what a blank means; the toy examples (``khomc.examples``) get their own matrix;
+* verdict changes per commit: rows ``(commit, subject, scenario, property, before, after)``
+  rendered by :func:`render_verdict_changes`; until the commit ledger feeds it, the rows come
+  from the era-to-era comparison (the spec module's ``PREVIOUS`` and ``CHANGES``), one "commit"
+  per era;
+* one compact table of every check with its bounds and numbers;
+* per violation: what broke and the deciding steps (:mod:`khomc.report.explain`), a
+  lockdep-style splat with the deciding steps marked and the setup folded, the state changes as
+  diffs of named fields, an SVG sequence diagram that fits 1,400 px, and the replay command;
+* the properties' meanings, once; coverage: await points (effects) no explored run reached, and
+  ``sometimes`` properties that were vacuous.
+
+The job itself: progress on the terminal (:mod:`khomc.report.progress`), Ctrl-C writes the
+partial report (checks not finished are UNKNOWN cells) and exits 130, ``--expect FILE`` compares
+every verdict with an expected matrix (exit 1 when one differs) and ``--write-expect FILE``
+writes this run's matrix in that format.  Exit codes: 0 the report was written (violations are
+findings, not failures of the job), 1 a verdict differs from ``--expect``, 2 a check failed to
+run or bad input, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,16 +36,57 @@ import time
 from pathlib import Path
 
 from .. import __version__, registry
-from ..engines.result import Bounds, CheckResult, Verdict
+from ..engines.result import Bounds, CheckResult, PropertyResult, Verdict
 from ..engines.search import Search
+from .explain import explain, field_diffs, replay_states
 from .splat import splat
 from .svg import sequence_diagram
 
 ORDER = {Verdict.VIOLATED: 0, Verdict.UNKNOWN: 1, Verdict.HOLDS: 2}
+EXPECT_FORMAT = "khomc-expect"
+EXPECT_VERSION = 1
+EXIT_OK, EXIT_DIFFERS, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
+LEGEND = ("Each cell counts the era's scenarios that declare the property, by verdict "
+          "(\"VIOLATED in 2 of 6\": 2 of the 6 scenarios that check it violate it); the link goes "
+          "to the first violation. A blank cell (—) means no default scenario of that era "
+          "declares the property. HOLDS: every state within the stated bounds was explored. "
+          "UNKNOWN: a budget ran out, or the check was interrupted. VIOLATED: with a trace that "
+          "replays (command given).")
+
+
+DECIDING = ("Each violation says what broke, read from the trace's last state, and its "
+            "deciding steps: the fewest steps whose reordering - one step moved later or "
+            "earlier past other tasks' steps, or one task held back until the others finish - "
+            "was replayed on the spec and makes the property hold in every state of the run. "
+            "They are marked => in the splat and highlighted in the diagram; the setup steps "
+            "before them are folded (the trace file has them all).")
+
+
+class ExpectError(Exception):
+    """A --expect file that cannot be used (one line, exit 2)."""
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(text)).strip("-").lower()
+
+
+def bounds_tag(params: dict, bounds: Bounds | None = None) -> str:
+    """The parameters and search bounds of a check as a file-name part ("pages8-fail-allocs0")."""
+    parts = [f"{k}{v}" for k, v in params.items() if str(v) != ""]
+    if bounds is not None:
+        for short, v in (("ms", bounds.max_states), ("md", bounds.max_depth),
+                         ("tl", bounds.time_limit)):
+            if v is not None:
+                parts.append(f"{short}{v:g}" if isinstance(v, float) else f"{short}{v}")
+    return _slug("-".join(parts)) or "default"
+
+
+def trace_name(r: CheckResult, prop: str) -> str:
+    return f"{_slug(r.spec)}-{_slug(r.scenario)}-{_slug(prop)}-{bounds_tag(r.params, r.bounds)}"
+
+
+def is_example(spec: str) -> bool:
+    return ".examples." in registry.SPECS.get(spec, "")
 
 
 def _jobs(specs, names=None):
@@ -42,62 +95,97 @@ def _jobs(specs, names=None):
             if (sc.name in names if names else sc.default)]
 
 
-def collect(specs, bounds: Bounds, engine: str, out, progress: bool,
-            names=None) -> list[CheckResult]:
+def placeholder(spec: str, sc, engine: str, bounds: Bounds, why: str) -> CheckResult:
+    """The result of a check that did not run to its end: every property UNKNOWN."""
+    r = CheckResult(spec, sc.name, dict(sc.params), engine, bounds, stop="interrupted")
+    try:
+        props = sc.instantiate().properties
+    except Exception:                     # pragma: no cover - a scenario that cannot build
+        props = []
+    r.properties = [PropertyResult(p.name, p.kind, Verdict.UNKNOWN, why, p.doc) for p in props]
+    return r
+
+
+def collect(specs, bounds: Bounds, engine: str, progress, names=None,
+            options: dict | None = None) -> tuple[list[CheckResult], bool]:
+    """Run the checks one after the other; (results, interrupted)."""
+    import signal
+    options = options or {}
     jobs = _jobs(specs, names)
     results = []
-    for i, (spec, sc) in enumerate(jobs, start=1):
-        out.write(f"[{i}/{len(jobs)}] {spec}/{sc.name} ... ")
-        out.flush()
-        r = Search(sc.instantiate(), engine, bounds, progress=progress).run()
+    interrupted = False
+    flag = []
+
+    def on_sigint(signum, frame):       # between searches (a search has its own handler)
+        flag.append(signum)
+    try:
+        old = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:                  # not the main thread
+        old = None
+    try:
+        results, interrupted = _serial(jobs, bounds, engine, progress, options, flag)
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+    return results, interrupted
+
+
+def _serial(jobs, bounds, engine, progress, options, flag):
+    results = []
+    interrupted = False
+    for spec, sc in jobs:
+        interrupted = interrupted or bool(flag)
+        if interrupted:
+            results.append(placeholder(spec, sc, engine, bounds, "not run: interrupted"))
+            continue
+        key = f"{spec}/{sc.name}"
+        try:
+            progress.start(key)
+            search = Search(sc.instantiate(), engine, bounds, progress=True,
+                            stop_at_first=options.get("first", False),
+                            compact=options.get("compact", False),
+                            symmetry=options.get("symmetry", False))
+            search.progress.report = (lambda d, rate, depth, f, key=key:
+                                      progress.update(key, d, rate))
+            r = search.run()
+        except KeyboardInterrupt:       # between two searches: nothing of this check is kept
+            r = placeholder(spec, sc, engine, bounds, "not run: interrupted")
         results.append(r)
-        out.write(f"{r.verdict} ({r.distinct:,} states, {r.seconds:.1f} s)\n")
-        out.flush()
+        progress.finish(key, r)
         if r.stop == "interrupted":
-            break
-    return results
+            interrupted = True
+    return results, interrupted
 
 
-def collect_parallel(specs, bounds: Bounds, engine: str, out, workers: int,
-                     folder: Path, names=None) -> tuple[list[CheckResult], list[str]]:
-    """The same matrix, *workers* checks at a time in worker processes (trio coordinator)."""
-    from ..engines.parallel import matrix
+def collect_parallel(specs, bounds: Bounds, engine: str, progress, workers: int,
+                     folder: Path, names=None, options: dict | None = None):
+    """The same matrix, *workers* checks at a time in worker processes (trio coordinator);
+    (results, failures, interrupted)."""
+    from ..engines.parallel import review_matrix
+    options = options or {}
     pairs = _jobs(specs, names)
     jobs = [{"spec": spec, "scenario": sc.name, "params": dict(sc.params), "engine": engine,
-             "bounds": bounds.as_dict(), "trace_dir": str(folder / "traces")}
+             "bounds": bounds.as_dict(), "trace_dir": str(folder / "traces"),
+             "tag": "-" + bounds_tag(sc.params, bounds), **options}
             for spec, sc in pairs]
-    done = [0]
 
-    def report(w):
-        done[0] += 1
-        r = w.result
-        what = (f"{r.verdict} ({r.distinct:,} states, {r.seconds:.1f} s)" if r
-                else f"FAILED: {w.error}")
-        out.write(f"[{done[0]}/{len(jobs)}] {w.job['spec']}/{w.job['scenario']} ... {what}\n")
-        out.flush()
+    def key(w):
+        return f"{w.job['spec']}/{w.job['scenario']}"
 
-    ws = matrix(jobs, workers, report)
-    failures = [f"{w.job['spec']}/{w.job['scenario']}: {w.error or 'cancelled'}"
-                for w in ws if w.result is None]
-    return [w.result for w in ws if w.result is not None], failures
-
-
-def _save(results: list[CheckResult], folder: Path) -> None:
-    for r in results:
-        for p in r.properties:
-            if p.trace is not None and p.verdict is Verdict.VIOLATED and not p.trace_path:
-                name = f"{_slug(r.spec)}-{_slug(r.scenario)}-{_slug(p.name)}.json"
-                p.trace_path = str(p.trace.save(folder / "traces" / name))
-            if p.trace is not None and p.verdict is Verdict.VIOLATED:
-                svg = Path(p.trace_path).with_suffix(".svg")
-                svg.write_text(sequence_diagram(p.trace))
-
-
-def _rel(path: str, folder: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(folder.resolve()))
-    except ValueError:
-        return path
+    ws, interrupted = review_matrix(jobs, workers, on_done=lambda w: progress.finish(
+        key(w), w.result, w.error), on_start=lambda w: progress.start(key(w)),
+        on_tick=lambda running: [progress.update(key(w), w.progress[0], w.progress[1])
+                                 for w in running])
+    results, failures = [], []
+    for (spec, sc), w in zip(pairs, ws):
+        if w.result is not None:
+            results.append(w.result)
+        elif interrupted:
+            results.append(placeholder(spec, sc, engine, bounds, "not run: interrupted"))
+        else:
+            failures.append(f"{key(w)}: {w.error or 'cancelled'}")
+            results.append(placeholder(spec, sc, engine, bounds, f"failed: {w.error}"))
+    return results, failures, interrupted
 
 
 # -- the model of the report ------------------------------------------------------------------
@@ -114,102 +202,40 @@ def matrix_cells(results):
     return cells
 
 
-def _matrix_rows(cells, props):
-    """(era, [cell or None per property]) in matrix order; a cell is (verdict, scenario, result)."""
-    for spec, row in cells.items():
-        yield spec, [row.get(name) for name in props]
-
-
-def era_changes(results) -> list[tuple[str, str, str, list[str]]]:
-    """(era, previous era, what changed, [verdict changes]) for eras that name a PREVIOUS."""
-    by_spec: dict[str, dict] = {}
+def cell_counts(results) -> dict[str, dict[str, dict]]:
+    """{spec: {property: {"n": scenarios declaring it, Verdict: count, "first": scenario of
+    the worst verdict}}}."""
+    out: dict[str, dict[str, dict]] = {}
     for r in results:
-        by_spec.setdefault(r.spec, {})[r.scenario] = r
-    out = []
-    for spec in by_spec:
-        mod = registry.spec_module(spec)
-        prev = getattr(mod, "PREVIOUS", None)
-        if not prev:
-            continue
-        diffs = []
-        for sc, r in by_spec[spec].items():
-            old = by_spec.get(prev, {}).get(sc)
-            if old is None:
-                continue
-            before = {p.name: p.verdict for p in old.properties}
-            for p in r.properties:
-                if p.name in before and before[p.name] is not p.verdict:
-                    diffs.append(f"{sc} / {p.name}: {before[p.name]} in {prev} -> "
-                                 f"{p.verdict} in {spec}")
-        out.append((spec, prev, getattr(mod, "CHANGES", "").strip(), diffs))
+        row = out.setdefault(r.spec, {})
+        for p in r.properties:
+            c = row.setdefault(p.name, {"n": 0, "first": None, "worst": None, "kind": p.kind})
+            c["n"] += 1
+            c[p.verdict] = c.get(p.verdict, 0) + 1
+            if c["worst"] is None or ORDER[p.verdict] < ORDER[c["worst"]]:
+                c["worst"], c["first"] = p.verdict, r.scenario
     return out
 
 
-# -- Markdown ------------------------------------------------------------------------------------
-
-def markdown(results, folder: Path, failures=()) -> str:
-    props = _property_names(results)
-    cells = matrix_cells(results)
-    lines = ["# khomc review", "",
-             f"khomc {__version__}, {time.strftime('%Y-%m-%d %H:%M')}. HOLDS: every state within "
-             "the stated bounds was explored. UNKNOWN: a budget ran out. VIOLATED: with a trace "
-             "that replays (command given).", "", "## Matrix (era × property)", "",
-             "| era | " + " | ".join(props) + " |", "|---" * (len(props) + 1) + "|"]
-    for spec, row in _matrix_rows(cells, props):
-        cols = ["" if c is None else f"[{c[0]}](#{_slug(spec + '-' + c[1])}) ({c[1]}, "
-                f"{c[2].engine})" for c in row]
-        lines.append(f"| {spec} | " + " | ".join(cols) + " |")
-    lines.append("")
-    for f in failures:
-        lines.append(f"\nA check failed to run: {f}")
-    changes = era_changes(results)
-    if changes:
-        lines += ["", "## What changed, era by era", ""]
-        for spec, prev, what, diffs in changes:
-            lines += [f"### {prev} → {spec}", "", what or "(no description)", ""]
-            lines += [f"- {d}" for d in diffs] or ["- no verdict changed on shared scenarios"]
-            lines.append("")
-    for r in results:
-        lines += _scenario_md(r, folder)
-    lines += ["## Coverage", ""]
-    for r in results:
-        vac = [p.name for p in r.properties
-               if p.kind == "sometimes" and p.verdict is Verdict.VIOLATED]
-        if r.unreached or vac:
-            lines.append(f"- **{r.spec}/{r.scenario}**: " + "; ".join(
-                [f"vacuous: {', '.join(vac)}"] * bool(vac)
-                + [f"never reached: {', '.join(f'{f}:{l} ({fn})' for f, l, fn in r.unreached)}"]
-                * bool(r.unreached)))
-    return "\n".join(lines) + "\n"
-
-
-def _scenario_md(r: CheckResult, folder: Path) -> list[str]:
-    params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "no parameters"
-    lines = [f"## {r.spec} / {r.scenario}", "", f'<a id="{_slug(r.spec + "-" + r.scenario)}"></a>',
-             "", f"Bounds: {params}; engine {r.engine}, "
-             f"{'exhaustive' if r.exhaustive else 'stopped: ' + r.stop}; {r.distinct:,} distinct "
-             f"states, {r.transitions:,} transitions, depth {r.depth}, {r.seconds:.2f} s.", "",
-             "| property | kind | verdict | detail |", "|---|---|---|---|"]
-    for p in r.properties:
-        detail = p.message.replace("|", "\\|")
-        if p.trace_path and p.verdict is Verdict.VIOLATED:
-            detail += f" ([trace]({_rel(p.trace_path, folder)}))"
-        lines.append(f"| {p.name} | {p.kind} | **{p.verdict}** | {detail} |")
-    lines.append("")
-    for p in r.properties:
-        if p.trace is not None and p.verdict is Verdict.VIOLATED:
-            svg = _rel(str(Path(p.trace_path).with_suffix(".svg")), folder)
-            lines += [f"### {r.scenario}: {p.name}", "", p.doc, "", "```",
-                      splat(p.trace).rstrip(), "```", "", f"![sequence diagram]({svg})", "",
-                      "<details><summary>steps and state changes</summary>", "", "```",
-                      p.trace.render().rstrip(), "```", "</details>", "",
-                      f"Replay: `khomc replay {p.trace_path}`", ""]
-    return lines
+def cell_text(c: dict | None) -> str:
+    """"VIOLATED in 2 of 6", "HOLDS in 6 of 6", "UNKNOWN in 1 of 3 (HOLDS 2)"; "—" if blank."""
+    if c is None:
+        return "—"
+    worst = c["worst"]
+    vacuous = " (vacuous)" if worst is Verdict.VIOLATED and c.get("kind") == "sometimes" else ""
+    text = f"{worst}{vacuous} in {c[worst]} of {c['n']}"
+    rest = [f"{v} {c[v]}" for v in (Verdict.UNKNOWN, Verdict.HOLDS)
+            if v is not worst and c.get(v)]
+    if worst is Verdict.VIOLATED and rest:
+        text += " (" + ", ".join(rest) + ")"
+    elif worst is Verdict.UNKNOWN and c.get(Verdict.HOLDS):
+        text += f" (HOLDS {c[Verdict.HOLDS]})"
+    return text
 
 
 def _property_names(results) -> list[str]:
     """The matrix columns: the promises several eras share (a guard that only one era's
-    scenarios declare stays in that scenario's own table)."""
+    scenarios declare stays in that scenario's own row)."""
     names: list[str] = []
     specs: dict[str, set] = {}
     for r in results:
@@ -221,86 +247,525 @@ def _property_names(results) -> list[str]:
     return shared or names
 
 
+def era_changes(results) -> list[tuple[str, str, str, list[str]]]:
+    """(era, previous era, what changed, [verdict changes]) for eras that name a PREVIOUS."""
+    out = []
+    for spec, prev, what, rows in _era_rows(results):
+        out.append((spec, prev, what, [f"{sc} / {p}: {a} in {prev} -> {b} in {spec}"
+                                       for sc, p, a, b in rows]))
+    return out
+
+
+def _era_rows(results):
+    by_spec: dict[str, dict] = {}
+    for r in results:
+        by_spec.setdefault(r.spec, {})[r.scenario] = r
+    for spec in by_spec:
+        mod = registry.spec_module(spec)
+        prev = getattr(mod, "PREVIOUS", None)
+        if not prev:
+            continue
+        rows = []
+        for sc, r in by_spec[spec].items():
+            old = by_spec.get(prev, {}).get(sc)
+            if old is None:
+                continue
+            before = {p.name: p.verdict for p in old.properties}
+            for p in r.properties:
+                if p.name in before and before[p.name] is not p.verdict:
+                    rows.append((sc, p.name, str(before[p.name]), str(p.verdict)))
+        yield spec, prev, " ".join(getattr(mod, "CHANGES", "").split()), rows
+
+
+def era_commit_rows(results) -> list[tuple]:
+    """Rows for :func:`render_verdict_changes` from the era-to-era comparison: the "commit" is
+    the era step ("k6.16 → k6.18") and the subject the first sentence of its CHANGES."""
+    rows = []
+    for spec, prev, what, diffs in _era_rows(results):
+        subject = _first_sentence(what) or "(no description)"
+        commit = f"{prev} → {spec}"
+        if not diffs:
+            rows.append((commit, subject, "", "", "", ""))
+        for sc, p, a, b in diffs:
+            rows.append((commit, subject, sc, p, a, b))
+    return rows
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    m = re.match(r"(.+?\.)(\s|$)", text)
+    s = m.group(1) if m else text
+    return s if len(s) <= limit else s[:limit - 1] + "…"
+
+
+def verdict_change_rows(results) -> list[tuple]:
+    """The rows of "Verdict changes per commit" for this review: today the era-to-era
+    comparison (:func:`era_commit_rows`); a commit-level source (a bisect over the commit
+    ledger) plugs in here with the same row shape."""
+    return era_commit_rows(results)
+
+
+def render_verdict_changes(rows, md: bool = True) -> str:
+    """The "Verdict changes per commit" table.  *rows*: ``(commit id, subject, scenario,
+    property, before, after)``; a row with an empty scenario says the commit changed no
+    verdict of the checks both sides share."""
+    e = (lambda s: str(s).replace("|", "\\|")) if md else html.escape
+    if not rows:
+        return ("No verdict changed between commits.\n" if md
+                else "<p>No verdict changed between commits.</p>")
+    if md:
+        lines = ["| commit | subject | scenario | property | before | after |",
+                 "|---|---|---|---|---|---|"]
+        last = None
+        for commit, subject, sc, p, a, b in rows:
+            same = commit == last
+            last = commit
+            c, s = ("", "") if same else (f"`{e(commit)}`", e(subject))
+            if not sc:
+                lines.append(f"| {c} | {s} | — | no verdict changed on shared scenarios | | |")
+            else:
+                lines.append(f"| {c} | {s} | {e(sc)} | {e(p)} | {a} | **{b}** |")
+        return "\n".join(lines) + "\n"
+    trs = []
+    for commit, subject, sc, p, a, b in rows:
+        if not sc:
+            trs.append(f"<tr><td><code>{e(commit)}</code></td><td>{e(subject)}</td>"
+                       "<td colspan=\"4\">no verdict changed on shared scenarios</td></tr>")
+        else:
+            trs.append(f"<tr><td><code>{e(commit)}</code></td><td>{e(subject)}</td>"
+                       f"<td>{e(sc)}</td><td>{e(p)}</td><td class=\"{a}\">{a}</td>"
+                       f"<td class=\"{b}\">{b}</td></tr>")
+    return ("<table id=\"commits\"><tr><th>commit</th><th>subject</th><th>scenario</th>"
+            "<th>property</th><th>before</th><th>after</th></tr>" + "".join(trs) + "</table>")
+
+
+# -- violations ----------------------------------------------------------------------------------
+
+class Violation:
+    """One violated property of one check, with its explanation and drawings."""
+
+    def __init__(self, r: CheckResult, p: PropertyResult, folder: Path, budget: float):
+        self.r, self.p = r, p
+        t = p.trace
+        self.anchor = _slug(f"{r.spec}-{r.scenario}-{p.name}")
+        self.explanation = None
+        self.diffs: dict[int, list[str]] = {}
+        model = None
+        try:
+            model = registry.build(t.spec, t.scenario, t.params)
+        except Exception:
+            pass
+        if model is not None:
+            self.explanation = explain(t, model, budget)
+            states, _ = replay_states(registry.build(t.spec, t.scenario, t.params), t)
+            if states is not None:
+                from ..runtime.step import Stepper
+                names = Stepper(model).task_names(states[-1])
+                for n in range(len(t.steps)):
+                    a = model.describe_world(states[n][0])
+                    b = model.describe_world(states[n + 1][0])
+                    lines = []
+                    for k in a:
+                        if a[k] != b[k]:
+                            lines += field_diffs(k, a[k], b[k], names, limit=6)
+                    self.diffs[n] = lines
+        ex = self.explanation
+        self.first = ex.setup if ex else max(0, len(t.steps) - 8)
+        self.deciding = ex.deciding if ex else []
+        self.svg = sequence_diagram(t, first=self.first, deciding=self.deciding)
+        self.svg_path = Path(p.trace_path).with_suffix(".svg") if p.trace_path else None
+        if self.svg_path is not None:
+            self.svg_path.write_text(self.svg)
+        self.splat = splat(t, self.first, self.deciding, self.diffs if self.diffs else None)
+
+    def what(self) -> str:
+        ex = self.explanation
+        return ex.text if ex else f"{self.p.name}: {self.p.message} (the trace no longer replays)"
+
+    def how(self) -> str:
+        ex = self.explanation
+        if ex is None:
+            return ""
+        if self.p.trace.kind == "termination":
+            return "A livelock: the loop (bracketed) can repeat forever; no reordering applies."
+        return ex.how
+
+
+def violations(results, folder: Path, budget: float = 2.0) -> list[Violation]:
+    out = []
+    for r in results:
+        for p in r.properties:
+            if p.trace is not None and p.verdict is Verdict.VIOLATED and p.kind != "sometimes":
+                out.append(Violation(r, p, folder, budget))
+    return out
+
+
+def _save(results: list[CheckResult], folder: Path) -> None:
+    for r in results:
+        for p in r.properties:
+            if p.trace is not None and p.verdict is Verdict.VIOLATED and not p.trace_path:
+                p.trace_path = str(p.trace.save(folder / "traces" / (trace_name(r, p.name)
+                                                                      + ".json")))
+
+
+def _rel(path: str, folder: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return path
+
+
+def _vacuous(r):
+    return [p.name for p in r.properties if p.kind == "sometimes" and p.verdict is Verdict.VIOLATED]
+
+
+def _summary(r: CheckResult) -> str:
+    bad = [p.name for p in r.properties if p.verdict is Verdict.VIOLATED and p.kind != "sometimes"]
+    unk = [p.name for p in r.properties if p.verdict is Verdict.UNKNOWN]
+    vac = _vacuous(r)
+    holds = sum(p.verdict is Verdict.HOLDS for p in r.properties)
+    parts = []
+    if bad:
+        parts.append("VIOLATED: " + ", ".join(bad))
+    if vac:
+        parts.append("vacuous: " + ", ".join(vac))
+    if unk:
+        parts.append("UNKNOWN: " + ", ".join(unk))
+    parts.append(f"HOLDS {holds} of {len(r.properties)}")
+    return "; ".join(parts)
+
+
+def _how_run(r: CheckResult) -> str:
+    if r.exhaustive:
+        return "exhaustive"
+    return f"stopped: {r.stop}"
+
+
+# -- Markdown ------------------------------------------------------------------------------------
+
+def _md_matrix(results, props, counts, anchors) -> list[str]:
+    lines = ["| era | " + " | ".join(props) + " |", "|---" * (len(props) + 1) + "|"]
+    seen = []
+    for r in results:
+        if r.spec not in seen:
+            seen.append(r.spec)
+    for spec in seen:
+        row = counts.get(spec, {})
+        cols = []
+        for name in props:
+            c = row.get(name)
+            text = cell_text(c)
+            if c is not None and c["worst"] is Verdict.VIOLATED and (spec, name) in anchors:
+                text = f"[{text}](#{anchors[(spec, name)]})"
+            elif c is not None and c.get("kind") == "sometimes" and c["worst"] is Verdict.VIOLATED:
+                text = f"[{text}](#coverage)"
+            elif c is not None and c["worst"] is not Verdict.HOLDS:
+                text = f"**{text}**"
+            cols.append(text)
+        lines.append(f"| {spec} | " + " | ".join(cols) + " |")
+    return lines
+
+
+def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
+             commit_rows=None, seconds: float | None = None) -> str:
+    viols = violations(results, folder) if viols is None else viols
+    kernel = [r for r in results if not is_example(r.spec)]
+    examples = [r for r in results if is_example(r.spec)]
+    counts = cell_counts(results)
+    anchors = {}
+    for v in viols:
+        anchors.setdefault((v.r.spec, v.p.name), v.anchor)
+    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    lines = ["# khomc review", "",
+             f"khomc {__version__}, {time.strftime('%Y-%m-%d %H:%M')}: {len(results)} checks"
+             f"{took}, {len(viols)} violations.", ""]
+    if interrupted:
+        lines += ["**Interrupted (Ctrl-C): this report is partial; checks that did not finish "
+                  "are UNKNOWN.**", ""]
+    for f in failures:
+        lines += [f"**A check failed to run:** {f}", ""]
+    if kernel:
+        lines += ["## Matrix: kernel eras × property", ""]
+        lines += _md_matrix(kernel, _property_names(kernel), counts, anchors)
+        lines += ["", LEGEND, ""]
+    if examples:
+        lines += ["## Examples (toy specs, not KHO)", ""]
+        lines += _md_matrix(examples, _property_names(examples), counts, anchors)
+        lines.append("")
+    lines += ["## Verdict changes per commit", "",
+              render_verdict_changes(commit_rows if commit_rows is not None
+                                     else era_commit_rows(results)).rstrip(), ""]
+    lines += ["## Checks", "", "| era | scenario | bounds | engine | states | s | result |",
+              "|---|---|---|---|---|---|---|"]
+    for r in results:
+        params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "—"
+        lines.append(f"| {r.spec} | {r.scenario} | {params} | {r.engine}, {_how_run(r)} | "
+                     f"{r.distinct:,} | {r.seconds:.1f} | {_summary(r)} |")
+    lines.append("")
+    if viols:
+        lines += ["## Violations", "", DECIDING, ""]
+    for v in viols:
+        lines += _violation_md(v, folder)
+    lines += _properties_md(results)
+    lines += _coverage_md(results)
+    return "\n".join(lines) + "\n"
+
+
+def _violation_md(v: Violation, folder: Path) -> list[str]:
+    r, p = v.r, v.p
+    params = " ".join(f"{k}={v_}" for k, v_ in r.params.items())
+    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
+             f"**What broke.** {v.what()}", ""]
+    how = v.how()
+    if how:
+        lines += [f"**Deciding steps.** {how}", ""]
+    lines += ["```", v.splat.rstrip(), "```", ""]
+    if v.svg_path is not None:
+        lines += [f"![sequence diagram of {r.scenario}: {p.name}]"
+                  f"({_rel(str(v.svg_path), folder)})", ""]
+    if p.trace_path:
+        lines += [f"Replay: `khomc replay {_rel(p.trace_path, folder)}` (from the report "
+                  f"folder; bounds {params or 'default'})", ""]
+    return lines
+
+
+def property_docs(results) -> dict[str, list[tuple[list[str], str]]]:
+    """{property: [(eras, doc)]}: each distinct wording once, with the eras that use it."""
+    docs: dict[str, list] = {}
+    for r in results:
+        if is_example(r.spec):
+            continue
+        for p in r.properties:
+            if not p.doc:
+                continue
+            entries = docs.setdefault(p.name, [])
+            for eras, doc in entries:
+                if doc == p.doc:
+                    if r.spec not in eras:
+                        eras.append(r.spec)
+                    break
+            else:
+                entries.append(([r.spec], p.doc))
+    return docs
+
+
+def _properties_md(results) -> list[str]:
+    docs = property_docs(results)
+    if not docs:
+        return []
+    lines = ["## Properties", "", "<details><summary>what each promise means</summary>", ""]
+    for n, entries in docs.items():
+        for eras, d in entries:
+            where = f" ({', '.join(eras)})" if len(entries) > 1 else ""
+            lines.append(f"- **{n}**{where}: {d}")
+    return lines + ["", "</details>", ""]
+
+
+def _coverage_items(results):
+    for r in results:
+        vac = _vacuous(r)
+        if r.unreached or vac:
+            yield r, vac
+
+
+def _coverage_md(results) -> list[str]:
+    lines = ['## Coverage <a id="coverage"></a>', "", "Await points (effects) of the functions a scenario runs that no "
+             "explored run reached (error paths the scenario does not exercise, or dead code), "
+             "and vacuous `sometimes` guards.", ""]
+    for r, vac in _coverage_items(results):
+        lines.append(f"- **{r.spec}/{r.scenario}**: " + "; ".join(
+            [f"vacuous: {', '.join(vac)}"] * bool(vac)
+            + [f"never reached: {', '.join(f'{f}:{l} ({fn})' for f, l, fn in r.unreached)}"]
+            * bool(r.unreached)))
+    return lines
+
+
 # -- HTML ----------------------------------------------------------------------------------------
 
 CSS = """
-body { font-family: sans-serif; margin: 2em; max-width: 1400px; }
+body { font-family: sans-serif; margin: 1.5em; max-width: 1400px; }
 table { border-collapse: collapse; margin: 1em 0; }
 td, th { border: 1px solid #999; padding: 0.2em 0.6em; vertical-align: top; }
 .HOLDS { background: #cfc; } .VIOLATED { background: #fcc; } .UNKNOWN { background: #eee; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; }
-svg { border: 1px solid #ccc; margin: 0.5em 0; }
+svg { border: 1px solid #ccc; margin: 0.5em 0; max-width: 100%; height: auto; }
+.explanation { max-width: 60em; }
 """
 
 
-def page(results, folder: Path, failures=()) -> str:
+def _html_matrix(results, props, counts, anchors, table_id) -> str:
     e = html.escape
-    props = _property_names(results)
-    cells = matrix_cells(results)
     head = "".join(f"<th>{e(n)}</th>" for n in props)
+    seen = []
+    for r in results:
+        if r.spec not in seen:
+            seen.append(r.spec)
     rows = []
-    for spec, row in _matrix_rows(cells, props):
-        tds = ["<td></td>" if c is None else
-               f'<td class="{c[0]}"><a href="#{_slug(spec + "-" + c[1])}">{c[0]}</a>'
-               f"<br><small>{e(c[1])}, {e(c[2].engine)}, {c[2].distinct:,} states</small></td>"
-               for c in row]
+    for spec in seen:
+        tds = []
+        for name in props:
+            c = counts.get(spec, {}).get(name)
+            if c is None:
+                tds.append('<td class="blank">—</td>')
+                continue
+            text = e(cell_text(c))
+            if (spec, name) in anchors and c["worst"] is Verdict.VIOLATED:
+                text = f'<a href="#{anchors[(spec, name)]}">{text}</a>'
+            elif c.get("kind") == "sometimes" and c["worst"] is Verdict.VIOLATED:
+                text = f'<a href="#coverage">{text}</a>'
+            tds.append(f'<td class="{c["worst"]}">{text}</td>')
         rows.append(f"<tr><th>{e(spec)}</th>{''.join(tds)}</tr>")
-    body = [f"<h1>khomc review</h1><p>khomc {__version__}. HOLDS: every state within the "
-            "bounds explored. UNKNOWN: a budget ran out. VIOLATED: with a trace that replays.</p>",
-            f'<h2>Matrix (era × property)</h2><table id="matrix"><tr><th>era</th>{head}</tr>'
-            + "".join(rows) + "</table>"]
-    body += [f"<p>A check failed to run: {e(f)}</p>" for f in failures]
-    changes = era_changes(results)
-    if changes:
-        body.append("<h2>What changed, era by era</h2>")
-        for spec, prev, what, diffs in changes:
-            items = "".join(f"<li>{e(d)}</li>" for d in diffs) or \
-                "<li>no verdict changed on shared scenarios</li>"
-            body.append(f"<h3>{e(prev)} → {e(spec)}</h3><p>{e(what)}</p><ul>{items}</ul>")
-    for r in results:
-        body.append(_scenario_html(r, folder))
+    return (f'<table id="{table_id}"><tr><th>era</th>{head}</tr>' + "".join(rows) + "</table>")
+
+
+def page(results, folder: Path, failures=(), viols=None, interrupted=False,
+         commit_rows=None, seconds: float | None = None) -> str:
+    e = html.escape
+    viols = violations(results, folder) if viols is None else viols
+    kernel = [r for r in results if not is_example(r.spec)]
+    examples = [r for r in results if is_example(r.spec)]
+    counts = cell_counts(results)
+    anchors = {}
+    for v in viols:
+        anchors.setdefault((v.r.spec, v.p.name), v.anchor)
+    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    body = [f"<h1>khomc review</h1><p>khomc {__version__}: {len(results)} checks{took}, "
+            f"{len(viols)} violations.</p>"]
+    if interrupted:
+        body.append("<p><b>Interrupted (Ctrl-C): this report is partial; checks that did not "
+                    "finish are UNKNOWN.</b></p>")
+    body += [f"<p><b>A check failed to run:</b> {e(f)}</p>" for f in failures]
+    if kernel:
+        body.append("<h2>Matrix: kernel eras × property</h2>"
+                    + _html_matrix(kernel, _property_names(kernel), counts, anchors, "matrix")
+                    + f"<p>{e(LEGEND)}</p>")
+    if examples:
+        body.append("<h2>Examples (toy specs, not KHO)</h2>"
+                    + _html_matrix(examples, _property_names(examples), counts, anchors,
+                                   "examples" if kernel else "matrix"))
+    body.append("<h2>Verdict changes per commit</h2>" + render_verdict_changes(
+        commit_rows if commit_rows is not None else era_commit_rows(results), md=False))
+    trs = "".join(
+        f"<tr><td>{e(r.spec)}</td><td>{e(r.scenario)}</td><td>"
+        f"{e(' '.join(f'{k}={v}' for k, v in r.params.items()) or '—')}</td><td>{e(r.engine)}, "
+        f"{e(_how_run(r))}</td><td>{r.distinct:,}</td><td>{r.seconds:.1f}</td>"
+        f'<td class="{r.verdict}">{e(_summary(r))}</td></tr>' for r in results)
+    body.append("<h2>Checks</h2><details><summary>every check with its bounds and numbers"
+                "</summary><table><tr><th>era</th><th>scenario</th><th>bounds</th><th>engine</th>"
+                f"<th>states</th><th>s</th><th>result</th></tr>{trs}</table></details>")
+    if viols:
+        body.append(f"<h2>Violations</h2><p>{e(DECIDING)}</p>")
+    for v in viols:
+        body.append(_violation_html(v, folder))
+    docs = property_docs(results)
+    if docs:
+        body.append("<h2>Properties</h2><details><summary>what each promise means</summary><ul>"
+                    + "".join(f"<li><b>{e(n)}</b>"
+                              + (f" ({e(', '.join(eras))})" if len(entries) > 1 else "")
+                              + f": {e(d)}</li>"
+                              for n, entries in docs.items() for eras, d in entries)
+                    + "</ul></details>")
     cov = []
-    for r in results:
-        vac = [p.name for p in r.properties
-               if p.kind == "sometimes" and p.verdict is Verdict.VIOLATED]
-        if r.unreached or vac:
-            cov.append(f"<li><b>{e(r.spec)}/{e(r.scenario)}</b>: "
-                       + (f"vacuous: {e(', '.join(vac))}; " if vac else "")
-                       + e(", ".join(f"{f}:{l} ({fn})" for f, l, fn in r.unreached)) + "</li>")
-    body.append("<h2>Coverage</h2><p>Await points (effects) no explored run reached, and "
-                "vacuous properties.</p><ul>" + "".join(cov) + "</ul>")
+    for r, vac in _coverage_items(results):
+        cov.append(f"<li><b>{e(r.spec)}/{e(r.scenario)}</b>: "
+                   + (f"vacuous: {e(', '.join(vac))}; " if vac else "")
+                   + e(", ".join(f"{f}:{l} ({fn})" for f, l, fn in r.unreached)) + "</li>")
+    body.append("<h2 id=\"coverage\">Coverage</h2><p>Await points (effects) of the functions a scenario runs "
+                "that no explored run reached, and vacuous guards.</p><details><summary>"
+                f"{len(cov)} checks with unreached await points or vacuous guards</summary><ul>"
+                + "".join(cov) + "</ul></details>")
     return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>khomc review</title><style>{CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
 
 
-def _scenario_html(r: CheckResult, folder: Path) -> str:
+def _violation_html(v: Violation, folder: Path) -> str:
     e = html.escape
-    params = " ".join(f"{k}={v}" for k, v in r.params.items()) or "no parameters"
-    rows = "".join(
-        f"<tr><td>{e(p.name)}</td><td>{e(p.kind)}</td><td class=\"{p.verdict}\">{p.verdict}</td>"
-        f"<td>{e(p.message)}"
-        + (f' <a href="{e(_rel(p.trace_path, folder))}">trace</a>'
-           if p.trace_path and p.verdict is Verdict.VIOLATED else "") + "</td></tr>"
-        for p in r.properties)
-    parts = [f'<h2 id="{_slug(r.spec + "-" + r.scenario)}">{e(r.spec)} / {e(r.scenario)}</h2>',
-             f"<p>Bounds: {e(params)}; engine {e(r.engine)}, "
-             f"{'exhaustive' if r.exhaustive else 'stopped: ' + e(r.stop)}; {r.distinct:,} "
-             f"distinct states, {r.transitions:,} transitions, depth {r.depth}, "
-             f"{r.seconds:.2f} s.</p>",
-             f"<table><tr><th>property</th><th>kind</th><th>verdict</th><th>detail</th></tr>"
-             f"{rows}</table>"]
-    for p in r.properties:
-        if p.trace is not None and p.verdict is Verdict.VIOLATED:
-            parts += [f"<h3>{e(r.scenario)}: {e(p.name)}</h3><p>{e(p.doc)}</p>",
-                      f"<pre>{e(splat(p.trace))}</pre>", sequence_diagram(p.trace),
-                      f"<details><summary>steps and state changes</summary><pre>"
-                      f"{e(p.trace.render())}</pre></details>",
-                      f"<p>Replay: <code>khomc replay {e(p.trace_path or '')}</code></p>"]
+    r, p, t = v.r, v.p, v.p.trace
+    deciding = set(v.deciding)
+    steps = []
+    for n, s in enumerate(t.steps):
+        effects = "; ".join(lab if obs == "None" else f"{lab} = {obs}"
+                            for lab, obs, _c in s.effects)
+        diffs = "".join(f"<br><small>{e(d)}</small>" for d in v.diffs.get(n, []))
+        cls = ' class="deciding" style="background:#ffe08a"' if n in deciding else ""
+        steps.append(f"<tr{cls}><td>{n + 1}</td><td>{e(s.task)}</td><td>{e(effects)}{diffs}"
+                     "</td></tr>")
+    setup = "".join(steps[:v.first])
+    rest = "".join(steps[v.first:])
+    table = ("<table class=\"steps\"><tr><th>#</th><th>task</th><th>effects and state changes"
+             "</th></tr>" + rest + "</table>")
+    folded = (f"<details><summary>steps 1-{v.first}: setup</summary><table class=\"steps\">"
+              f"{setup}</table></details>" if v.first else "")
+    how = v.how()
+    parts = [f'<h3 id="{v.anchor}">{e(r.spec)} / {e(r.scenario)}: {e(p.name)}</h3>',
+             f'<p class="explanation"><b>What broke.</b> {e(v.what())}</p>',
+             (f'<p class="explanation"><b>Deciding steps.</b> {e(how)}</p>' if how else ""),
+             v.svg,
+             f"<details><summary>splat</summary><pre>{e(v.splat)}</pre></details>",
+             f"<details><summary>steps and state changes</summary>{folded}{table}</details>",
+             f"<p>Replay: <code>khomc replay {e(_rel(p.trace_path or '', folder))}</code></p>"]
     return "\n".join(parts)
 
 
+# -- expected verdicts -----------------------------------------------------------------------------
+
+def expect_matrix(results) -> dict:
+    return {"format": EXPECT_FORMAT, "version": EXPECT_VERSION,
+            "verdicts": {f"{r.spec}/{r.scenario}": {p.name: str(p.verdict) for p in r.properties}
+                         for r in results}}
+
+
+def load_expect(path: str) -> dict:
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ExpectError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        d = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ExpectError(f"{path}: not JSON ({type(exc).__name__})") from None
+    if not isinstance(d, dict) or d.get("format") != EXPECT_FORMAT:
+        raise ExpectError(f"{path}: not a khomc expect file (no \"format\": \"{EXPECT_FORMAT}\"; "
+                          "write one with --write-expect)")
+    if d.get("version") != EXPECT_VERSION:
+        raise ExpectError(f"{path}: expect format version {d.get('version')!r} is not supported")
+    v = d.get("verdicts")
+    ok = {str(x) for x in Verdict}
+    if not isinstance(v, dict) or not all(
+            isinstance(k, str) and isinstance(row, dict) and all(
+                isinstance(pk, str) and pv in ok for pk, pv in row.items())
+            for k, row in v.items()):
+        raise ExpectError(f"{path}: \"verdicts\" must map \"spec/scenario\" to "
+                          "{property: HOLDS|VIOLATED|UNKNOWN}")
+    return v
+
+
+def compare_expect(results, expected: dict) -> tuple[list[str], list[str]]:
+    """(differences, notes): a difference is a property whose verdict is not the expected one;
+    notes name checks in only one of the two (not failures: --spec/--scenario choose)."""
+    diffs, notes = [], []
+    got = expect_matrix(results)["verdicts"]
+    for key, row in got.items():
+        want = expected.get(key)
+        if want is None:
+            notes.append(f"{key}: not in the expect file")
+            continue
+        for prop, verdict in row.items():
+            if prop not in want:
+                notes.append(f"{key} / {prop}: not in the expect file")
+            elif want[prop] != verdict:
+                diffs.append(f"{key} / {prop}: expected {want[prop]}, got {verdict}")
+        for prop in want:
+            if prop not in row:
+                diffs.append(f"{key} / {prop}: expected {want[prop]}, the check has no such "
+                             "property")
+    return diffs, notes
+
+
+# -- the job -------------------------------------------------------------------------------------
+
 def run(args, out) -> int:
+    from .progress import ReviewProgress
     specs = args.spec or list(registry.SPECS)
     for s in specs:
         registry.spec_module(s)  # unknown names fail before any work
@@ -312,22 +777,51 @@ def run(args, out) -> int:
         if unknown:
             raise registry.UnknownName(f"unknown scenario(s) {', '.join(unknown)} in "
                                        f"{', '.join(specs)}")
+    expected = load_expect(args.expect) if getattr(args, "expect", None) else None
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
+    options = {k: True for k in ("first", "compact", "symmetry") if getattr(args, k, False)}
+    total = len(_jobs(specs, names))
+    start = time.perf_counter()
     failures: list[str] = []
-    if args.workers > 1:
-        results, failures = collect_parallel(specs, bounds, args.engine, out, args.workers,
-                                             folder, names)
-    else:
-        results = collect(specs, bounds, args.engine, out, progress=not args.no_progress,
-                          names=names)
+    with ReviewProgress(total, out, enabled=not args.no_progress) as progress:
+        if args.workers > 1:
+            results, failures, interrupted = collect_parallel(
+                specs, bounds, args.engine, progress, args.workers, folder, names, options)
+        else:
+            results, interrupted = collect(specs, bounds, args.engine, progress, names, options)
+    seconds = time.perf_counter() - start
     _save(results, folder)
-    (folder / "REPORT.md").write_text(markdown(results, folder, failures))
-    (folder / "index.html").write_text(page(results, folder, failures))
+    try:
+        viols = violations(results, folder)
+    except KeyboardInterrupt:           # Ctrl-C while explaining: the matrix still gets written
+        interrupted, viols = True, []
+    rows = verdict_change_rows(results)
+    (folder / "REPORT.md").write_text(markdown(results, folder, failures, viols, interrupted,
+                                               rows, seconds))
+    (folder / "index.html").write_text(page(results, folder, failures, viols, interrupted,
+                                            rows, seconds))
     (folder / "results.json").write_text(json.dumps([r.as_dict() for r in results], indent=1))
-    out.write(f"wrote {folder / 'REPORT.md'} and {folder / 'index.html'}\n")
+    out.write(f"wrote {folder / 'REPORT.md'} and {folder / 'index.html'} "
+              f"({len(results)} checks, {len(viols)} violations, {seconds:.0f} s)\n")
+    if getattr(args, "write_expect", None):
+        Path(args.write_expect).write_text(json.dumps(expect_matrix(results), indent=1) + "\n")
+        out.write(f"wrote {args.write_expect}\n")
     for f in failures:
         sys.stderr.write(f"khomc: a check failed: {f}\n")
-    if any(r.stop == "interrupted" for r in results):
-        return 130
-    return 2 if failures else 0
+    if interrupted:
+        sys.stderr.write("khomc: interrupted: the report is partial (UNKNOWN cells)\n")
+        return EXIT_INTERRUPTED
+    if failures:
+        return EXIT_FAILED
+    if expected is not None:
+        diffs, notes = compare_expect(results, expected)
+        for n in notes:
+            out.write(f"note: {n}\n")
+        for d in diffs:
+            out.write(f"differs: {d}\n")
+        if diffs:
+            out.write(f"{len(diffs)} verdict(s) differ from {args.expect}\n")
+            return EXIT_DIFFERS
+        out.write(f"every verdict is as in {args.expect}\n")
+    return EXIT_OK

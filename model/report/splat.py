@@ -2,8 +2,10 @@
 
 Owns the text a kernel developer pastes into a mail: a ``BUG:``/``WARNING:`` header naming the
 property and what it means, the scenario as two or more CPU columns (one per task that took a
-step) in the order the steps happened, the state changes that matter, and the final line in
-lockdep's style (``*** DEADLOCK ***``, ``*** LOST PRESERVATION ***``, ...).
+step) in the order the steps happened - every line in full, the deciding steps marked ``=>``,
+setup steps before *first* folded into one line - the state changes of the shown steps as diffs
+of named fields, and a final line that says VIOLATED (``*** DEADLOCK: deadlock-free VIOLATED
+***``), so a splat never reads like an all-clear.
 """
 
 from __future__ import annotations
@@ -15,35 +17,64 @@ HEADERS = {
 }
 
 
-def splat(trace, width: int = 34) -> str:
-    head, tail = HEADERS.get(trace.kind, (f"BUG: KHO: {trace.property} violated",
-                                          trace.property.upper().replace("-", " ")))
+COLUMN = 56
+OBS = 100
+
+
+def _obs(obs: str) -> str:
+    """An observed value, cut when it is a long structure (the effect's label never is)."""
+    return obs if len(obs) <= OBS else obs[:OBS - 1] + "…"
+
+
+def footer(trace) -> str:
+    tail = HEADERS.get(trace.kind, (None, None))[1]
+    return (f" *** {tail}: {trace.property} VIOLATED ***" if tail
+            else f" *** {trace.property} VIOLATED ***")
+
+
+def splat(trace, first: int = 0, deciding=(), diffs=None) -> str:
+    """The splat of *trace*; steps before index *first* are folded; *deciding* (0-based) are
+    marked; *diffs* maps a step index to its field-diff lines (default: the recorded changes)."""
+    who = "KHO: " if not trace.spec.startswith(("counter", "spinkho")) else ""
+    head = HEADERS.get(trace.kind, (f"BUG: {who}{trace.property} violated", None))[0]
     bar = "-" * max(len(head), 54)
-    cpus = []
-    for s in trace.steps:
+    shown = list(enumerate(trace.steps))[first:]
+    cpus: list[str] = []
+    for _, s in shown:
         if s.task not in cpus:
             cpus.append(s.task)
+    texts = [[(label if obs == "None" else f"{label} = {_obs(obs)}") + ";"
+              for label, obs, _c in s.effects] for _, s in shown]
+    # one effect per row, so a line longer than its column runs on into the empty ones
+    width = min(COLUMN, max([len(f"CPU{len(cpus)} ({c})") for c in cpus]
+                            + [len(t) for ts in texts for t in ts] + [10])) + 2
+    deciding = set(deciding)
     lines = ["=" * len(bar), head, f"khomc {trace.spec} {trace.scenario} "
              + " ".join(f"{k}={v}" for k, v in trace.params.items()), bar,
-             f"{trace.property}: {trace.message}", "",
-             " Possible scenario:", "",
-             "".join(f"       CPU{i} ({c})".ljust(width + 7) for i, c in enumerate(cpus)).rstrip(),
-             "".join("       ----".ljust(width + 7) for _ in cpus).rstrip()]
-    for n, s in enumerate(trace.steps):
+             f"{trace.property}: {trace.message}", "", " Possible scenario:", ""]
+    if first:
+        lines.append(f"       (steps 1-{first} folded: setup)")
+    lines += ["       " + "".join(f"CPU{i} ({c})".ljust(width) for i, c in enumerate(cpus)).rstrip(),
+              "       " + "".join("----".ljust(width) for _ in cpus).rstrip()]
+    for (n, s), ts in zip(shown, texts):
         if trace.loop_start is not None and n == trace.loop_start:
             lines.append("  <loop: the steps below repeat forever>")
         col = cpus.index(s.task)
-        for label, obs, _c in s.effects:
-            text = (label if obs == "None" else f"{label} = {obs}") + ";"
-            lines.append(("".ljust((width + 7) * col) + "  " + text[:width + 4]).rstrip())
+        for j, text in enumerate(ts):
+            mark = "=>" if n in deciding and j == 0 else "  "
+            num = f"{n + 1:>3}" if j == 0 else "   "
+            lines.append(f"{mark}{num}  " + ("".ljust(width * col) + text).rstrip())
     for task, why in trace.waits:
         col = cpus.index(task) if task in cpus else len(cpus) - 1
-        lines.append(("".ljust((width + 7) * col) + "  " + why.split(" sleeps")[0] + ";").rstrip()
+        lines.append("       " + ("".ljust(width * col) + why.split(" sleeps")[0] + ";").rstrip()
                      + "   <- sleeps forever")
-    if any(s.changes for s in trace.steps):
-        lines += ["", " State changes:"]
-        for n, s in enumerate(trace.steps, start=1):
-            for k, (a, b) in s.changes.items():
-                lines.append(f"  step {n} ({s.task}): {k}: {a} -> {b}")
-    lines += ["", f" *** {tail} ***", ""]
+    changes = []
+    for n, s in shown:
+        got = diffs.get(n) if diffs is not None else [f"{k}: {a} -> {b}"
+                                                      for k, (a, b) in s.changes.items()]
+        for d in got or ():
+            changes.append(f"  step {n + 1} ({s.task}): {d}")
+    if changes:
+        lines += ["", " State changes:"] + changes
+    lines += ["", footer(trace), ""]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ Property kinds (the engines check all of them in one search):
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -179,23 +180,141 @@ class Model:
         return {v.name: world[v.slot] for v in self.vars}
 
 
+class ParamError(ValueError):
+    """A scenario parameter outside its declared type or range; the message is one line."""
+
+
+# The default rule for a parameter a scenario does not declare: an int must be at least 1 (0 when
+# its default is 0, as for fail_allocs) and at most DEFAULT_INT_CAP or four times its default,
+# whichever is larger; booleans and strings are taken as they are (a string's meaning is checked
+# by the builder, e.g. mutant names).  It refuses nonsense (0 pages, negative sizes) and bounds
+# that would only hang the search, without a declaration per scenario.
+DEFAULT_INT_CAP = 16
+
+
+@dataclass(frozen=True)
+class Param:
+    """A scenario parameter's type and range: ``Param(int, 1, 8)`` takes the integers 1..8.
+
+    ``kind`` is int, bool or str; ``lo``/``hi`` bound an int (inclusive); ``choices`` lists the
+    values a str may take (None: any).  :meth:`parse` accepts the value itself (from a trace or a
+    checkpoint) or its text (from ``-D NAME=VALUE``) and raises ParamError otherwise.
+    """
+
+    kind: type
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple | None = None
+
+    def __post_init__(self):
+        if self.kind not in (int, bool, str):
+            raise TypeError(f"Param kind must be int, bool or str, not {self.kind!r}")
+        if self.kind is int and (self.lo is None or self.hi is None or self.lo > self.hi):
+            raise TypeError(f"Param(int) needs lo <= hi, got {self.lo!r}..{self.hi!r}")
+
+    def describe(self) -> str:
+        if self.kind is int:
+            return f"an integer in {self.lo}..{self.hi}"
+        if self.kind is bool:
+            return "a boolean (true/false, 1/0, yes/no, on/off)"
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return "a string"
+
+    def parse(self, value: Any) -> Any:
+        if self.kind is bool:
+            return _bool(value)
+        if self.kind is int:
+            if isinstance(value, bool):
+                raise ValueError(f"not an integer: {value!r}")
+            if isinstance(value, int):
+                v = value
+            elif isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,12}", value.strip()):
+                v = int(value.strip())
+            else:
+                raise ValueError(f"not an integer: {_short(value)}")
+            if not self.lo <= v <= self.hi:
+                raise ValueError(f"{v} is out of range")
+            return v
+        if not isinstance(value, str):
+            raise ValueError(f"not a string: {_short(value)}")
+        if len(value) > 1000 or any(not c.isprintable() for c in value):
+            raise ValueError("not a short printable string")
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{value!r} is not allowed")
+        return value
+
+    @classmethod
+    def default_for(cls, default: Any) -> "Param":
+        """The rule for an undeclared parameter, from its default value's type."""
+        if isinstance(default, bool):
+            return cls(bool)
+        if isinstance(default, int):
+            return cls(int, min(1, default), max(DEFAULT_INT_CAP, 4 * default))
+        if isinstance(default, str):
+            return cls(str)
+        raise TypeError(f"no default rule for a parameter of type {type(default).__name__}; "
+                        "declare it with Param")
+
+
+def _short(value: Any) -> str:
+    r = repr(value)
+    return r if len(r) <= 40 else r[:37] + "..."
+
+
 @dataclass(frozen=True)
 class Scenario:
-    """A named model builder with default parameters (its bounds) and what it shows."""
+    """A named model builder with default parameters (its bounds) and what it shows.
+
+    ``ranges`` declares a parameter's type and range (``{"N": Param(int, 1, 8)}``); a parameter
+    left out gets :meth:`Param.default_for` its default.  Every default must lie in its range.
+    """
 
     name: str
     build: Callable[..., Model]
     params: dict = field(default_factory=dict)
     doc: str = ""
     default: bool = True
+    ranges: dict = field(default_factory=dict)
 
-    def instantiate(self, overrides: dict | None = None) -> Model:
+    def __post_init__(self):
+        extra = set(self.ranges) - set(self.params)
+        if extra:
+            raise TypeError(f"scenario {self.name!r}: ranges for unknown parameters "
+                            f"{sorted(extra)}")
+        for k, v in self.params.items():
+            try:
+                self.param(k).parse(v)
+            except ValueError as exc:
+                raise TypeError(f"scenario {self.name!r}: default {k}={v!r} is outside its "
+                                f"declared range ({exc})") from None
+
+    def param(self, name: str) -> Param:
+        """The declared (or default-rule) type and range of parameter *name*."""
+        got = self.ranges.get(name)
+        return got if got is not None else Param.default_for(self.params[name])
+
+    def check_params(self, overrides: dict | None = None) -> dict:
+        """The full parameter dict with *overrides* parsed and range-checked.
+
+        Raises KeyError for an unknown name and ParamError for a bad value (one line each)."""
         params = dict(self.params)
         for k, v in (overrides or {}).items():
-            if k not in params:
+            if not isinstance(k, str) or k not in params:
                 known = ", ".join(sorted(params)) or "none"
-                raise KeyError(f"scenario {self.name!r} has no parameter {k!r} (it has: {known})")
-            params[k] = type(params[k])(v) if not isinstance(params[k], bool) else _bool(v)
+                raise KeyError(f"scenario {self.name!r} has no parameter {_short(k)} "
+                               f"(it has: {known})")
+            spec = self.param(k)
+            try:
+                params[k] = spec.parse(v)
+            except ValueError as exc:
+                why = "" if "out of range" in str(exc) else f" ({exc})"
+                raise ParamError(f"scenario {self.name!r}: parameter {k} must be "
+                                 f"{spec.describe()}, got {_short(v)}{why}") from None
+        return params
+
+    def instantiate(self, overrides: dict | None = None) -> Model:
+        params = self.check_params(overrides)
         model = self.build(**params)
         model.params = params
         return model
@@ -209,4 +328,4 @@ def _bool(v: Any) -> bool:
         return True
     if s in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"not a boolean: {v!r}")
+    raise ValueError(f"not a boolean: {_short(v)}")

@@ -102,7 +102,7 @@ SOURCES = {
 }
 #: v5 mutants of the protocol (the tests show the proof can fail).
 MUTANTS = {"preserve-skips-freeze-check": "preserve and unpreserve ignore the frozen flag "
-                                          "(khomc.kho.v5's mutant of the same name)"}
+                                          "(khomc.kho.v5.kexec_handover's mutant of the same name)"}
 MAX_DEPTH = 9
 MAX_PATHS = 24
 DOMAIN = ("any number of pages, tracker bitmaps and tasks (uninterpreted sorts), every "

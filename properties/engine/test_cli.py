@@ -35,7 +35,7 @@ def khomc(*args, cwd=None):
 def test_list():
     code, out, _ = khomc("list")
     assert code == 0
-    assert "counter:" in out and "racy" in out and "spinkho:" in out and "N=3 K=3" in out
+    assert "counter:" in out and "racy" in out and "spinkho:" in out and "N=3[1..6] K=3[1..8]" in out
 
 
 def test_check_racy_is_violated_and_saves_a_trace(tmp_path):
@@ -93,7 +93,7 @@ def test_whole_spec_checks_its_default_scenarios(tmp_path):
     (["check", "counter", "racy", "--engine", "magic"], "invalid choice: 'magic'"),
     (["check", "counter", "racy", "--frobnicate"], "unrecognized arguments: --frobnicate"),
     (["check", "counter", "racy", "-D", "M=3"], "has no parameter 'M' (it has: N)"),
-    (["check", "counter", "racy", "-D", "N=x"], "bad parameter value"),
+    (["check", "counter", "racy", "-D", "N=x"], "parameter N must be an integer in 1..8"),
     (["check", "counter", "racy", "-D", "N"], "-D expects NAME=VALUE"),
     (["check", "counter", "racy", "--max-states", "-5"], "must be positive"),
     (["check", "counter", "racy", "--por", "--checkpoint", "x.ckpt"],
@@ -160,3 +160,43 @@ def test_ctrl_c_prints_what_was_reached_and_exits_130(tmp_path):
     # the violation found before Ctrl-C is kept, with its trace
     assert "assertions" in out and "VIOLATED" in out
     assert "Traceback" not in err
+
+
+def _console_script() -> Path:
+    script = Path(sys.executable).parent / "khomc"
+    assert script.exists(), "khomc is not installed in this environment (pip install -e .)"
+    return script
+
+
+def test_console_script_runs_from_a_folder_with_its_own_model_and_khomc_packages(tmp_path):
+    """The installed command imports the installed package: a model/ or khomc/ package in the
+    current folder (a user's own project) is not picked up, and nothing is re-executed."""
+    for pkg in ("model", "khomc"):
+        (tmp_path / pkg).mkdir()
+        (tmp_path / pkg / "__init__.py").write_text("raise SystemExit('shadowed: wrong package')\n")
+        (tmp_path / pkg / "cli.py").write_text("raise SystemExit('shadowed: wrong package')\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHASHSEED", "PYTHONPATH")}
+    done = subprocess.run([str(_console_script()), "check", "counter", "racy", "--no-progress",
+                           "--trace-dir", str(tmp_path / "t")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert "no-lost-update" in done.stdout and "shadowed" not in done.stderr
+    assert (tmp_path / "t" / "counter-racy-no-lost-update.json").exists()
+
+
+def test_entry_does_not_re_exec(monkeypatch):
+    import khomc.cli as cli
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.setattr(os, "execv", lambda *a: (_ for _ in ()).throw(AssertionError("execv")))
+    monkeypatch.setattr(sys, "argv", ["khomc", "list"])
+    with pytest.raises(SystemExit) as exc:
+        cli.entry()
+    assert exc.value.code == 0
+
+
+def test_pytest_is_not_a_runtime_dependency():
+    import tomllib
+    meta = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(d.split(">")[0].split("=")[0].strip() == "pytest"
+                   for d in meta["dependencies"])
+    assert any(d.startswith("pytest") for d in meta["optional-dependencies"]["test"])

@@ -52,4 +52,5 @@ def test_check_with_workers_and_parallel_review(tmp_path):
                  str(tmp_path / "rev")], out=out)
     assert code == 0
     md = (tmp_path / "rev" / "REPORT.md").read_text()
-    assert "| no-lost-update | final | **VIOLATED** |" in md
+    assert "| counter | racy | N=2 | bfs, exhaustive | 12 |" in md and \
+        "VIOLATED: no-lost-update; HOLDS 4 of 5 |" in md

@@ -123,6 +123,6 @@ def test_preserve_race_schedule_is_the_unlocked_check():
 
 
 def test_6_18_variant_is_a_parameterisation_not_a_copy():
-    from khomc.kho import k6_18_scenarios
+    from khomc.scenarios import k6_18 as k6_18_scenarios
     src = open(k6_18_scenarios.__file__).read()
     assert "async def" not in src

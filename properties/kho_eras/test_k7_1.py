@@ -56,7 +56,7 @@ def test_test_kho_with_allocation_failures_still_restores_or_cold_boots():
 
 
 def test_radix_key_round_trips():
-    from khomc.kho.k7_1 import decode_key, encode_key
+    from khomc.kho.k7_1.kexec_handover import decode_key, encode_key
     for pfn in range(1, 40):
         for order in (0, 1, 3):
             phys = (pfn << order) << 12

@@ -1,8 +1,8 @@
 """The seed thread's proposals as variants of v5: every scenario x property pinned, side by side
 with v5's verdict on the same scenario.
 
-* v5-recursive (Jason Gunthorpe's recursive FDTs, model/kho/v5_recursive.py) and v5-anchor
-  (Changyuan Lyu's anchor pages, model/kho/v5_anchor.py) both run ``fdt-max-grow`` and
+* v5-recursive (Jason Gunthorpe's recursive FDTs, model/scenarios/v5_recursive.py) and v5-anchor
+  (Changyuan Lyu's anchor pages, model/scenarios/v5_anchor.py) both run ``fdt-max-grow`` and
   ``fdbox-race`` with v5's meaning.
 * No VIOLATED verdict on either proposal.  The one VIOLATED verdict shown here is v5's own:
   fdt-max-grow / memory-safety, a design flaw of v5 (kho_fill_kimage sizes the kho-fdt
@@ -70,7 +70,7 @@ def test_anchor_chain_is_walked_and_reserved():
 
     from khomc.kernel.alloc import Obj
     from khomc.kernel.kexec import Kimage, Segment
-    from khomc.kho.v5_anchor import anchor_bytes, walk_anchors
+    from khomc.scenarios.v5_anchor import anchor_bytes, walk_anchors
     linked = Obj("page", 1, 4096, True, 0, "kho_fill_anchors", None, None,
                  anchor_bytes(0, (0x6000,)))
     pages = (None,) * 7 + (linked,)
@@ -81,6 +81,7 @@ def test_anchor_chain_is_walked_and_reserved():
 
 
 def test_proposals_declare_their_predecessor():
-    from khomc.kho import v5_anchor, v5_recursive
+    from khomc.scenarios import v5_anchor as v5_anchor
+    from khomc.scenarios import v5_recursive as v5_recursive
     for mod in (v5_anchor, v5_recursive):
         assert mod.PREVIOUS == "v5" and "@" in mod.CHANGES

@@ -68,7 +68,8 @@ def test_every_scenario_is_pinned():
 def test_v4_comes_before_v5():
     names = list(SPECS)
     assert names.index("v4") < names.index("v5")
-    from khomc.kho import v4_scenarios, v5_scenarios
+    from khomc.scenarios import v4 as v4_scenarios
+    from khomc.scenarios import v5 as v5_scenarios
     assert v4_scenarios.PREVIOUS is None and v5_scenarios.PREVIOUS == "v4"
 
 

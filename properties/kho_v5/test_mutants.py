@@ -1,6 +1,6 @@
 """Every KHO promise can fail: on a mutant of v5 that breaks one rule, the property is VIOLATED.
 
-The mutants are in khomc.kho.v5.MUTANTS; each run here is exhaustive and small.
+The mutants are in khomc.kho.v5.kexec_handover.MUTANTS; each run here is exhaustive and small.
 """
 
 import pytest

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from khomc.engines.search import Search
-from khomc.kho.v5_boot import boot, boot_from
-from khomc.kho.v5 import segment_blob
+from khomc.kho.v5.kexec_handover_in import boot, boot_from
+from khomc.kho.v5.kexec_handover import segment_blob
 from khomc.registry import build
 
 

@@ -8,7 +8,7 @@
   by the unlocked-check / no-check race, with the z3 path found, in order, in the replayed
   Python counterexample.
 * The proof can fail: v5 without the frozen check is REFUTED (and its z3 path is reproduced by
-  khomc.kho.v5's mutant of the same name); a z3 path checked against a scenario whose Python
+  khomc.kho.v5.kexec_handover's mutant of the same name); a z3 path checked against a scenario whose Python
   search finds no loss is reported as an encoding error, never as REFUTED.
 """
 

@@ -1,26 +1,27 @@
 """KHO v5 (seed design, 20250320015551.2157511-1-changyuanl@google.com): scenarios and bounds.
 
-Each scenario composes drivers and an operator over one :class:`khomc.kho.v5.KhoV5` machine and
-registers KHO's promises (:mod:`khomc.kho.v5_properties`) with the vacuity guards that make sense
+Each scenario composes drivers and an operator over one :class:`khomc.kho.v5.kexec_handover.KhoV5` machine and
+registers KHO's promises (:mod:`khomc.promises.v5`) with the vacuity guards that make sense
 for it.  Common parameters: ``pages`` (physical pages), ``fail_allocs`` (allocation failures the
 search may inject), ``fdt_max`` (kho_out.fdt_max at boot) and ``mutants`` (comma-separated names
-from :data:`khomc.kho.v5.MUTANTS`; empty for the design as posted).
+from :data:`khomc.kho.v5.kexec_handover.MUTANTS`; empty for the design as posted).
 """
 
 from __future__ import annotations
 
-from ..drivers.fdbox import fdbox
-from ..drivers.finalize_notifier import NODE as NOTIF, finalize_notifier
-from ..drivers.freed_buffer import freed_buffer
-from ..drivers.operator import operator
-from ..kernel.alloc import PAGE_SIZE, Heap
-from ..kernel.errno import EINVAL
-from ..runtime import Model, Scenario
-from . import v5_properties as props
-from .v5 import ROOT, KhoV5, initial_tree, kho_preserve_phys, static
-from ..drivers.common import _alloc_filled
-from ..kernel.alloc import kvmalloc
-from ..runtime.effects import atomic
+from khomc.drivers.fdbox import fdbox
+from khomc.drivers.finalize_notifier import NODE as NOTIF, finalize_notifier
+from khomc.drivers.freed_buffer import freed_buffer
+from khomc.drivers.operator import operator
+from khomc.kernel.alloc import PAGE_SIZE, Heap
+from khomc.kernel.errno import EINVAL
+from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
+from khomc.promises import v5 as props
+from khomc.kho.v5.kexec_handover import ROOT, KhoV5, initial_tree, kho_preserve_phys, static
+from khomc.drivers.common import _alloc_filled
+from khomc.kernel.alloc import kvmalloc
+from khomc.runtime.effects import atomic
 
 PREVIOUS = "v4"
 CHANGES = (
@@ -276,3 +277,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
              "kho_preserve_phys of 3 pages at PFN 3: v5's ilog2-only split"),
 ]
+SCENARIOS = declare(SCENARIOS)

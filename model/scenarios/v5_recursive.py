@@ -11,7 +11,7 @@ The proposal, from the v5 review (../shared/reference/kho-semantics.md §5):
 * 20250321134854.GB252045@nvidia.com (on v5 10/16): instead of copying the FDT into a
   ksegment, preserve the memory holding it and put a 16-byte address/size on the image.
 
-What this module changes in :mod:`khomc.kho.v5` (everything else - the state tree and its
+What this module changes in :mod:`khomc.kho.v5.kexec_handover` (everything else - the state tree and its
 rwsem, the freeze, the memory tracker and its chunk list, finalize/unfreeze, the debugfs
 ``finalize`` file, the next kernel's deserializer - is v5's code, imported, not copied):
 
@@ -27,7 +27,7 @@ rwsem, the freeze, the memory tracker and its chunk list, finalize/unfreeze, the
   write depends on a size chosen earlier.
 * The next kernel (:func:`boot`) reads the 16 bytes, checks that they name memory, memblock-
   reserves the root page as KHO metadata (as v5 reserves its chunk pages) and hands the root
-  blob to v5's kho_populate / kho_mem_deserialize (:func:`khomc.kho.v5_boot.boot_from`); users
+  blob to v5's kho_populate / kho_mem_deserialize (:func:`khomc.kho.v5.kexec_handover_in.boot_from`); users
   find their FDT's address under their node and restore the folio.
 
 Drivers reach it through the adapter methods of :class:`KhoRecursive` (``preserve_folio``,
@@ -37,25 +37,30 @@ Drivers reach it through the adapter methods of :class:`KhoRecursive` (``preserv
 -EBUSY once frozen; that driver keeps such a folio handed over.
 
 Scenarios: ``fdbox-race`` and ``fdt-max-grow`` (same names and meaning as v5's); the promises
-of :mod:`khomc.kho.proposal_properties`.
+of :mod:`khomc.promises.proposals`.
 """
 
 from __future__ import annotations
 
-from ..drivers.fdbox_luo import fdbox
-from ..drivers.fdbox_luo import restore as fdbox_restore
-from ..drivers.luo_operator import operator
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, heap_read_bytes, read_phys
-from ..kernel.errno import EBUSY, ENOENT
-from ..kernel.kexec import Kimage, add_buffer, fill_segment
-from ..kernel.locking import kexec_trylock, kexec_unlock
-from ..runtime import Model, Scenario
-from ..runtime.effects import Op, atomic, load, store
-from . import k6_19, luo_scenarios, proposal_properties as props, v5, v5_boot
-from .fdt import find, prop
-from .luo_properties import BIG, _big_ok
-from .v5 import ROOT, KhoV5, initial_tree, static
-from .v5_properties import ADD_REFUSED, FINALIZE_OK, KEXEC_REACHED, REVIVED
+from khomc.drivers.fdbox_luo import fdbox
+from khomc.drivers.fdbox_luo import restore as fdbox_restore
+from khomc.drivers.luo_operator import operator
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, heap_read_bytes, read_phys
+from khomc.kernel.errno import EBUSY, ENOENT
+from khomc.kernel.kexec import Kimage, add_buffer, fill_segment
+from khomc.kernel.locking import kexec_trylock, kexec_unlock
+from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
+from khomc.runtime.effects import Op, atomic, load, store
+from khomc.kho.k6_19 import kexec_handover as k6_19
+from khomc.scenarios import luo as luo_scenarios
+from khomc.promises import proposals as props
+from khomc.kho.v5 import kexec_handover as v5
+from khomc.kho.v5 import kexec_handover_in as v5_boot
+from khomc.kho.fdt import find, prop
+from khomc.promises.luo import BIG, _big_ok
+from khomc.kho.v5.kexec_handover import ROOT, KhoV5, initial_tree, static
+from khomc.promises.v5 import ADD_REFUSED, FINALIZE_OK, KEXEC_REACHED, REVIVED
 
 PREVIOUS = "v5"
 CHANGES = (
@@ -227,7 +232,7 @@ def _restores(kho, boxes: tuple, big: bool):
 
 
 def fdbox_contents(box: str, k: int) -> bytes:
-    from ..drivers.fdbox import contents
+    from khomc.drivers.fdbox import contents
     return contents(box, k)
 
 
@@ -271,3 +276,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": PAGE_SIZE, "mutants": ""},
              "load, then a user links a 5 KiB FDT of its own, then kexec"),
 ]
+SCENARIOS = declare(SCENARIOS)

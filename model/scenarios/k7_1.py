@@ -1,6 +1,6 @@
 """KHO 7.1 (torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237): scenarios.
 
-The shared LUO-era scenarios of :mod:`khomc.kho.luo_scenarios` on :class:`khomc.kho.k7_1.K71`;
+The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on :class:`khomc.kho.k7_1.kexec_handover.K71`;
 the operator never finalizes (there is nothing to finalize).
 """
 
@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 
-from ..runtime import Scenario
-from . import luo_scenarios as luo
-from .k7_1 import K71
+from khomc.runtime import Scenario
+from khomc.scenarios.params import declare
+from khomc.scenarios import luo as luo
+from khomc.kho.k7_1.kexec_handover import K71
 
 PREVIOUS = "k6.19"
 CHANGES = (
@@ -47,3 +48,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "a 2-page memfd preserved through LUO; load, kexec; memfd_luo_retrieve checks it"),
 ]
+SCENARIOS = declare(SCENARIOS)

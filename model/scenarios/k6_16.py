@@ -2,22 +2,23 @@
 
 Scenario names are shared with the other eras where they mean the same thing (``test-kho``,
 ``fdbox-race``), so ``khomc replay TRACE --against ERA`` and the review's era comparison work.
-The 6.18 spec (:mod:`khomc.kho.k6_18_scenarios`) builds the same scenarios on
+The 6.18 spec (:mod:`khomc.scenarios.k6_18`) builds the same scenarios on
 ``K616(era="6.18")``.  Common parameter: ``pages`` (physical pages per allocating task).
 """
 
 from __future__ import annotations
 
-from ..drivers import eras
-from ..drivers import fdbox_notifier
-from ..drivers.common import folio_alloc_filled
-from ..drivers.test_kho_notifier import ORDERS, test_kho
-from ..kernel.alloc import Heap
-from ..kernel.locking import Mutex
-from ..runtime import Model, Scenario
-from ..runtime.effects import Update, choose
-from . import k6_16 as k
-from . import k6_16_properties as props
+from khomc.drivers import eras
+from khomc.drivers import fdbox_notifier
+from khomc.drivers.common import folio_alloc_filled
+from khomc.drivers.test_kho_notifier import ORDERS, test_kho
+from khomc.kernel.alloc import Heap
+from khomc.kernel.locking import Mutex
+from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
+from khomc.runtime.effects import Update, choose
+from khomc.kho.k6_16 import kexec_handover as k
+from khomc.promises import k6_16 as props
 
 PREVIOUS = "v5"
 CHANGES = (
@@ -185,3 +186,4 @@ SCENARIOS = [
     Scenario("double-restore", double_restore, {"pages": 8},
              "test_kho lists one folio twice (driver misuse): restore at most once"),
 ]
+SCENARIOS = declare(SCENARIOS)

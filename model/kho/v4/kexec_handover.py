@@ -42,7 +42,7 @@ Model notes:
   is the one fdt_create stored in the header.  A write that changes bytes past the object's
   allocated size is reported in the KASAN slot as slab-out-of-bounds (generic KASAN catches
   kvmalloc overflows at byte granularity); the bytes are kept, so the FDT itself still parses.
-* Reduction (movers, as in khomc.kho.v5): only the task holding kho_out.lock (the serializer
+* Reduction (movers, as in khomc.kho.v5.kexec_handover): only the task holding kho_out.lock (the serializer
   and, in its DUMP/ABORT callbacks, the users) touches the buffer before kho_expose_dt
   publishes it, and kho_out.dt / dt_len / active are written only under the lock.  So the
   libfdt calls of one user's node (begin_node, its properties, end_node) are one step, as are
@@ -63,18 +63,16 @@ from typing import NamedTuple
 
 import libfdt
 
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, KasanReport, kvfree, kvmalloc, lookup
-from ..kernel.alloc import _check, _replace, read_phys
-from ..kernel.errno import EBUSY, EINVAL, ENOMEM
-from ..kernel import kexec
-from ..kernel.kexec import Kimage, add_buffer
-from ..kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
-from ..kernel.notifier import (BlockingNotifierHead, NotifierBlock,
-                               blocking_notifier_call_chain, blocking_notifier_chain_register,
-                               blocking_notifier_chain_unregister, notifier_to_errno)
-from ..runtime.effects import Op, atomic, load, store
-from ..runtime.spec import Model
-from .fdt import FdtTree, prop, unflatten
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, KasanReport, kvfree, kvmalloc, lookup
+from khomc.kernel.alloc import _check, _replace, read_phys
+from khomc.kernel.errno import EBUSY, EINVAL, ENOMEM
+from khomc.kernel import kexec
+from khomc.kernel.kexec import Kimage, add_buffer
+from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
+from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
+from khomc.runtime.effects import Op, atomic, load, store
+from khomc.runtime.spec import Model
+from khomc.kho.fdt import FdtTree, prop, unflatten
 
 KEXEC_KHO_DUMP = 0
 KEXEC_KHO_ABORT = 1

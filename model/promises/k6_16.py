@@ -1,7 +1,7 @@
 """KHO's promises on the 6.16 / 6.18 models, named as on v5 so the review matrix lines up.
 
-Each property looks only at the :class:`khomc.kho.k6_16.Handover` taken at machine_kexec (and
-the KASAN slot).  The next kernel is :mod:`khomc.kho.k6_16_boot`; the drivers' own next-kernel
+Each property looks only at the :class:`khomc.kho.k6_16.kexec_handover.Handover` taken at machine_kexec (and
+the KASAN slot).  The next kernel is :mod:`khomc.kho.k6_16.kexec_handover_in`; the drivers' own next-kernel
 code (test_kho, the notifier FDBox) runs on it as pure functions, sharing one restore state, so
 a page restored twice is seen.  Promises: ../shared/reference/kho-semantics.md §6 (I1, I2, I4,
 I5).
@@ -9,15 +9,14 @@ I5).
 
 from __future__ import annotations
 
-from ..drivers import fdbox_notifier
-from ..drivers import test_kho_notifier as test_kho
-from .fdt import canonical, unflatten
-from .k6_16 import K616, root_fdt
-from .k6_16_boot import Restorer, boot, kho_retrieve_subtree
-from .v5 import live_at
-from .v5_properties import (CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED,
-                            MEMORY_SAFETY, NO_PAGE_LOST, REVIVED)
-from ..kernel.alloc import PAGE_SIZE, read_phys
+from khomc.drivers import fdbox_notifier
+from khomc.drivers import test_kho_notifier as test_kho
+from khomc.kho.fdt import canonical, unflatten
+from khomc.kho.k6_16.kexec_handover import K616, root_fdt
+from khomc.kho.k6_16.kexec_handover_in import Restorer, boot, kho_retrieve_subtree
+from khomc.kho.v5.kexec_handover import live_at
+from khomc.promises.v5 import CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
+from khomc.kernel.alloc import PAGE_SIZE, read_phys
 
 RESTORE_ONCE = "restore-at-most-once"
 TEST_KHO_OK = "kho-restore-succeeded"

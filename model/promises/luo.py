@@ -1,8 +1,8 @@
 """KHO's promises on the LUO-era designs (6.19, 7.1), named as on v5 so the matrix lines up.
 
-Owns the property functions of :mod:`khomc.kho.luo_scenarios`.  Each looks only at the
-:class:`khomc.kho.k6_19.Handover` snapshot taken at machine_kexec and at the next kernel the
-era's ``boot`` builds from it.  The promises are those of v5 (:mod:`khomc.kho.v5_properties`),
+Owns the property functions of :mod:`khomc.scenarios.luo`.  Each looks only at the
+:class:`khomc.kho.k6_19.kexec_handover.Handover` snapshot taken at machine_kexec and at the next kernel the
+era's ``boot`` builds from it.  The promises are those of v5 (:mod:`khomc.promises.v5`),
 restated for an API whose users own their FDTs (../shared/reference/kho-semantics.md §6 I1, I2,
 I5, I7):
 
@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import functools
 
-from ..drivers import fdbox_luo, memfd_luo, test_kho
-from ..drivers.fdbox import contents
-from . import rootfdt
-from .fdt import prop, unflatten
-from .v5 import live_at
-from .v5_properties import (CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST,
-                            REVIVED)
+from khomc.drivers import fdbox_luo, memfd_luo, test_kho
+from khomc.drivers.fdbox import contents
+from khomc.kho import rootfdt
+from khomc.kho.fdt import prop, unflatten
+from khomc.kho.v5.kexec_handover import live_at
+from khomc.promises.v5 import CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 
 RESTORE_OK = "kho-restore-succeeded"
 MEMFD_OK = "memfd-restored"
@@ -76,7 +75,7 @@ def test_kho_message(kho, h):
 
 
 def _big_ok(kho, nk, pages, restored) -> bool:
-    from ..kernel.alloc import PAGE_SIZE, read_phys
+    from khomc.kernel.alloc import PAGE_SIZE, read_phys
     phys = _retrieve(kho)(nk, BIG)
     if phys == -2:
         return True

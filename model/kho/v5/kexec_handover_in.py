@@ -8,7 +8,7 @@ set bit of every bitmap is memblock_reserve'd with ``page->private = order``; ch
 reserved too), kho_get_node / kho_get_prop for drivers, and kho_restore_folio (patch 09: the
 order comes from ``page->private``).
 
-It is a pure function of what the old kernel left behind (a :class:`khomc.kho.v5.Handover`):
+It is a pure function of what the old kernel left behind (a :class:`khomc.kho.v5.kexec_handover.Handover`):
 the bytes of the kho-fdt ksegment and all of physical memory.  Where v5 trusts its input (it
 walks the chunk list and the bitmaps without any bounds check), the model refuses malformed
 input with a reason instead, so a corrupted map is reported, never a crash of the checker; the
@@ -20,10 +20,9 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
-from .fdt import FdtTree, find, prop, unflatten
-from .v5 import (BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHO_FDT_COMPATIBLE, KHOSER_BITMAP_SIZE,
-                 PRESERVED_MEMORY, PRESERVE_BITS, Handover, segment_blob)
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
+from khomc.kho.fdt import FdtTree, find, prop, unflatten
+from khomc.kho.v5.kexec_handover import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHO_FDT_COMPATIBLE, KHOSER_BITMAP_SIZE, PRESERVED_MEMORY, PRESERVE_BITS, Handover, segment_blob
 
 MAX_PAGE_ORDER = 10
 MAX_CHUNKS = 64

@@ -56,20 +56,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..kernel.alloc import (PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc,
-                            folio_put, free_page, get_zeroed_page, heap_modify, kfree, kzalloc,
-                            may_allocate, read_phys)
-from ..kernel.bitops import _clear, _set
-from ..kernel.errno import EAGAIN, EBUSY, EINVAL, ENOENT, ENOMEM
-from ..kernel import kexec
-from ..kernel.kexec import Kimage, add_buffer
-from ..kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
-from ..kernel.xarray import XArray, xa_cmpxchg, xa_load
-from ..runtime.effects import Op, Update, atomic, load, store
-from ..runtime.spec import Model
-from . import rootfdt, v5
-from .fdt import find, prop, unflatten
-from .v5_boot import NextKernel, _deserialize, refused
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc, folio_put, free_page, get_zeroed_page, heap_modify, kfree, kzalloc, may_allocate, read_phys
+from khomc.kernel.bitops import _clear, _set
+from khomc.kernel.errno import EAGAIN, EBUSY, EINVAL, ENOENT, ENOMEM
+from khomc.kernel import kexec
+from khomc.kernel.kexec import Kimage, add_buffer
+from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
+from khomc.kernel.xarray import XArray, xa_cmpxchg, xa_load
+from khomc.runtime.effects import Op, Update, atomic, load, store
+from khomc.runtime.spec import Model
+from khomc.kho import rootfdt
+from khomc.kho.v5 import kexec_handover as v5
+from khomc.kho.fdt import find, prop, unflatten
+from khomc.kho.v5.kexec_handover_in import NextKernel, _deserialize, refused
 
 KHO_FDT_COMPATIBLE = "kho-v1"
 MAP_PROP = "preserved-memory-map"

@@ -1,7 +1,7 @@
 """KHO's promises, checked on the v5 model: named properties with what a failure means.
 
 Owns the property functions the v5 scenarios register.  Each reads the world through a
-:class:`khomc.runtime.View`; the handover ones look only at the :class:`khomc.kho.v5.Handover`
+:class:`khomc.runtime.View`; the handover ones look only at the :class:`khomc.kho.v5.kexec_handover.Handover`
 snapshot taken at machine_kexec, so whatever the old kernel's tasks do after kexec (in the
 model they are not stopped) cannot change a verdict.  The promises are those of
 ../shared/reference/kho-semantics.md §6 (I1, I2, I5) and of the v5 review (§2.3, §5).
@@ -9,10 +9,10 @@ model they are not stopped) cannot change a verdict.  The promises are those of
 
 from __future__ import annotations
 
-from ..drivers import fdbox
-from .fdt import FdtTree, canonical, unflatten
-from .v5 import KhoV5, Ghost, fdt_tree, live_at, segment_blob, tree_props
-from .v5_boot import boot
+from khomc.drivers import fdbox
+from khomc.kho.fdt import FdtTree, canonical, unflatten
+from khomc.kho.v5.kexec_handover import KhoV5, Ghost, fdt_tree, live_at, segment_blob, tree_props
+from khomc.kho.v5.kexec_handover_in import boot
 
 CONVERSION = "conversion-race-free"
 NO_PAGE_LOST = "no-preserved-page-lost"

@@ -13,7 +13,7 @@ or not KHO is finalized) and kernel_kexec.
 ``era="6.18"`` applies the semantic deltas of 6.17/6.18 (../shared/reference/kho-semantics.md
 §2.5): the finalized check moves inside __kho_preserve_order (469661d0d3a5, still unlocked);
 kho_preserve_pages(page, nr) replaces kho_preserve_phys (8375b76517cb); restore checks the
-page magic and clears it (89a3ecca49ee, the next kernel in :mod:`khomc.kho.k6_16_boot`);
+page magic and clears it (89a3ecca49ee, the next kernel in :mod:`khomc.kho.k6_16.kexec_handover_in`);
 kho_fill_kimage returns early unless finalized, sampled at kexec_file_load (f322a97aeb2a).
 
 Model notes:
@@ -25,7 +25,7 @@ Model notes:
   has FDT_SW_MAGIC, which fdt_check_header refuses, as it refuses zeros) and the finished blob,
   built with libfdt, from fdt_finish on.  kho_abort does not clear the page, as in the kernel.
 * The ``finalized`` flag is written only under kho_out.lock; the lock and the read of the flag
-  are one step, and so are the write of the flag and the unlock (movers, as in khomc.kho.v5).
+  are one step, and so are the write of the flag and the unlock (movers, as in khomc.kho.v5.kexec_handover).
   Preservers read the flag with no lock, as separate steps.
 * Debugfs files (out/fdt, sub_fdts) are not modelled.
 
@@ -39,22 +39,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, kfree
-from ..kernel.alloc import _heap_modify, heap_modify
-from ..kernel.bitops import _clear, _set
-from ..kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
-from ..kernel import kexec
-from ..kernel.kexec import Kimage, add_buffer
-from ..kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
-from ..kernel.notifier import (BlockingNotifierHead, NotifierBlock,
-                               blocking_notifier_call_chain, blocking_notifier_chain_register,
-                               blocking_notifier_chain_unregister, notifier_to_errno)
-from ..kernel.xarray import XArray, xa_entries
-from ..runtime.effects import Op, Update, atomic, load, store
-from ..runtime.spec import Model
-from .common import (__kho_preserve, __kho_unpreserve, ctz, ilog2, kho_mem_ser_free,
-                     kho_mem_serialize, phys_bits)
-from .fdt import FdtTree, flatten
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, kfree
+from khomc.kernel.alloc import _heap_modify, heap_modify
+from khomc.kernel.bitops import _clear, _set
+from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
+from khomc.kernel import kexec
+from khomc.kernel.kexec import Kimage, add_buffer
+from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
+from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
+from khomc.kernel.xarray import XArray, xa_entries
+from khomc.runtime.effects import Op, Update, atomic, load, store
+from khomc.runtime.spec import Model
+from khomc.kho.common import __kho_preserve, __kho_unpreserve, ctz, ilog2, kho_mem_ser_free, kho_mem_serialize, phys_bits
+from khomc.kho.fdt import FdtTree, flatten
 
 KEXEC_KHO_FINALIZE = 0
 KEXEC_KHO_ABORT = 1

@@ -10,8 +10,8 @@ a node, -EINVAL on a bad ``fdt`` property) and kho_restore_folio (the order from
 KHO magic, restore refuses a page without it and clears it, so a second restore of the same page
 returns NULL.
 
-Pure functions of the :class:`khomc.kho.k6_16.Handover`; the chunk walk is v5's
-(:func:`khomc.kho.v5_boot._deserialize`: the chunk layout is the same), including its refusal of
+Pure functions of the :class:`khomc.kho.k6_16.kexec_handover.Handover`; the chunk walk is v5's
+(:func:`khomc.kho.v5.kexec_handover_in._deserialize`: the chunk layout is the same), including its refusal of
 malformed input with a reason.
 """
 
@@ -20,11 +20,11 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
-from ..kernel.errno import EINVAL, ENOENT
-from .fdt import FdtTree, find, prop, unflatten
-from .k6_16 import KHO_FDT_COMPATIBLE, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT, Handover
-from .v5_boot import NextKernel, _deserialize, refused
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
+from khomc.kernel.errno import EINVAL, ENOENT
+from khomc.kho.fdt import FdtTree, find, prop, unflatten
+from khomc.kho.k6_16.kexec_handover import KHO_FDT_COMPATIBLE, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT, Handover
+from khomc.kho.v5.kexec_handover_in import NextKernel, _deserialize, refused
 
 
 @functools.lru_cache(maxsize=4096)

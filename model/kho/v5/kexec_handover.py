@@ -60,29 +60,21 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..kernel.alloc import (PAGE_SHIFT, Heap, free_page, get_zeroed_page,
-                            heap_read_bytes, kfree, kvfree, kvmalloc, kzalloc, lookup,
-                            may_allocate, memcpy_to, read_phys)
-from ..kernel.alloc import KasanReport, _check
-from ..kernel.bitops import clear_bit, set_bit
-from ..kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
-from ..kernel import kexec
-from ..kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
-from ..kernel.locking import (KexecLock, RwSemaphore, down_read, down_write, kexec_trylock,
-                              kexec_unlock, up_read, up_write)
-from ..kernel.notifier import (BlockingNotifierHead, NotifierBlock,
-                               blocking_notifier_call_chain, blocking_notifier_chain_register,
-                               blocking_notifier_chain_unregister, notifier_to_errno)
-from ..kernel.xarray import XArray, xa_cmpxchg, xa_entries, xa_load
-from ..runtime.effects import Op, atomic, load, store
-from ..runtime.spec import Model
-from ..runtime.tasks import SpecError
-from .fdt import FdtTree, flatten
+from khomc.kernel.alloc import PAGE_SHIFT, Heap, free_page, get_zeroed_page, heap_read_bytes, kfree, kvfree, kvmalloc, kzalloc, lookup, may_allocate, memcpy_to, read_phys
+from khomc.kernel.alloc import KasanReport, _check
+from khomc.kernel.bitops import clear_bit, set_bit
+from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
+from khomc.kernel import kexec
+from khomc.kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
+from khomc.kernel.locking import KexecLock, RwSemaphore, down_read, down_write, kexec_trylock, kexec_unlock, up_read, up_write
+from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
+from khomc.kernel.xarray import XArray, xa_cmpxchg, xa_entries, xa_load
+from khomc.runtime.effects import Op, atomic, load, store
+from khomc.runtime.spec import Model
+from khomc.runtime.tasks import SpecError
+from khomc.kho.fdt import FdtTree, flatten
 # The xarray-of-bitmaps tracker and its chunk list are shared with 6.16/6.18 (khomc.kho.common).
-from .common import (BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHOSER_BITMAP_SIZE,  # noqa: F401
-                     PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, __kho_preserve, __kho_unpreserve,
-                     chunk_body, kho_mem_ser_free, kho_mem_serialize, new_chunk, phys_bits,
-                     xa_load_or_alloc)
+from khomc.kho.common import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHOSER_BITMAP_SIZE, PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, __kho_preserve, __kho_unpreserve, chunk_body, kho_mem_ser_free, kho_mem_serialize, new_chunk, phys_bits, xa_load_or_alloc
 
 KEXEC_KHO_FINALIZE = 0
 KEXEC_KHO_UNFREEZE = 1

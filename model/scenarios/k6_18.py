@@ -1,17 +1,18 @@
 """KHO 6.18: the 6.16 model with the semantic deltas of 6.17/6.18, same scenarios and bounds.
 
-Built by :mod:`khomc.kho.k6_16_scenarios`' builders on ``K616(era="6.18")``
-(model/kho/k6_16.py): the finalized check inside __kho_preserve_order (469661d0d3a5),
+Built by :mod:`khomc.scenarios.k6_16`' builders on ``K616(era="6.18")``
+(model/kho/k6_16/kexec_handover.py): the finalized check inside __kho_preserve_order (469661d0d3a5),
 kho_preserve_pages (8375b76517cb), the restore magic (89a3ecca49ee, in
-model/kho/k6_16_boot.py) and kho_fill_kimage only when finalized (f322a97aeb2a).  Sources:
+model/kho/k6_16/kexec_handover_in.py) and kho_fill_kimage only when finalized (f322a97aeb2a).  Sources:
 torvalds/linux:kernel/kexec_handover.c at those commits; ../shared/reference/kho-semantics.md
 §2.5.
 """
 
 from __future__ import annotations
 
-from ..runtime import Model, Scenario
-from . import k6_16_scenarios as base
+from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
+from khomc.scenarios import k6_16 as base
 
 SPEC, ERA = "k6.18", "6.18"
 PREVIOUS = "k6.16"
@@ -67,3 +68,4 @@ SCENARIOS = [
                        "double-restore": double_restore}[sc.name], dict(sc.params), sc.doc)
     for sc in base.SCENARIOS
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -1,14 +1,14 @@
 """KHO's promises on the seed-thread proposals built over v5 (v5-recursive, v5-anchor).
 
-Owns the property functions of :mod:`khomc.kho.v5_recursive` and :mod:`khomc.kho.v5_anchor`.
-They are v5's promises (:mod:`khomc.kho.v5_properties`, same names and meaning,
+Owns the property functions of :mod:`khomc.scenarios.v5_recursive` and :mod:`khomc.scenarios.v5_anchor`.
+They are v5's promises (:mod:`khomc.promises.v5`, same names and meaning,
 ../shared/reference/kho-semantics.md §6 I1, I2, I5), with the parts that depend on how the FDT
 travels to the next kernel passed in by the proposal:
 
 * ``blob_of(h)`` - the root FDT bytes the next kernel reads (v5: the kho-fdt ksegment; the
   recursive root: the page the image's 16 bytes name; the anchor scheme: the pages the anchor
   chain lists, reassembled);
-* ``boot(h)`` - the next kernel (:class:`khomc.kho.v5_boot.NextKernel`), whose ``metadata``
+* ``boot(h)`` - the next kernel (:class:`khomc.kho.v5.kexec_handover_in.NextKernel`), whose ``metadata``
   holds every page KHO itself handed over and the next kernel reserves (chunk pages, and the
   proposal's root page, blob pages or linked anchors);
 * ``restores(nk, pages)`` - whether every driver's next-kernel restore finds its data (each
@@ -22,11 +22,10 @@ allocated at kexec: the next kernel reads them before it can reserve anything.
 
 from __future__ import annotations
 
-from ..kernel.alloc import PAGE_SHIFT
-from .fdt import canonical, unflatten
-from .v5 import live_at
-from .v5_properties import (ADD_REFUSED, CONVERSION, DOCS, FINALIZE_OK, KEXEC_REACHED,
-                            MEMORY_SAFETY, NO_PAGE_LOST, REVIVED, _finalized, expected_fdt)
+from khomc.kernel.alloc import PAGE_SHIFT
+from khomc.kho.fdt import canonical, unflatten
+from khomc.kho.v5.kexec_handover import live_at
+from khomc.promises.v5 import ADD_REFUSED, CONVERSION, DOCS, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED, _finalized, expected_fdt
 
 
 def conversion_race_free(kho, blob_of):

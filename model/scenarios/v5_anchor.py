@@ -8,7 +8,7 @@ how it should be vmapped" in CA+CK2bBBX+HgD0HLj-AyTScM59F2wXq11BEPgejPMHoEwqj+_Q
 kernel; later it is filled with the physical addresses of the pages holding the FDT blob, and
 several anchor pages can be linked when one is not enough.
 
-What this module changes in :mod:`khomc.kho.v5` (the state tree, the freeze, the tracker, the
+What this module changes in :mod:`khomc.kho.v5.kexec_handover` (the state tree, the freeze, the tracker, the
 chunk list, kho_finalize / kho_unfreeze and the debugfs files are v5's code, imported):
 
 * kexec_file_load reserves a one-page ``kho-anchor`` segment, whatever ``fdt_max`` is
@@ -22,9 +22,9 @@ chunk list, kho_finalize / kho_unfreeze and the debugfs files are v5's code, imp
   out-of-memory addresses), memblock-reserves every listed blob page and every linked anchor
   page as KHO metadata - they are ordinary kvmalloc/page memory of the old kernel, nobody
   preserved them - reassembles the blob from the pages and hands it to v5's kho_populate /
-  kho_mem_deserialize (:func:`khomc.kho.v5_boot.boot_from`).
+  kho_mem_deserialize (:func:`khomc.kho.v5.kexec_handover_in.boot_from`).
 
-``memory-safety`` (:mod:`khomc.kho.proposal_properties`) requires every page the anchors list to
+``memory-safety`` (:mod:`khomc.promises.proposals`) requires every page the anchors list to
 be allocated at kexec: a blob page freed before machine_kexec would be read stale by the next
 kernel.  In v5's flow only kho_unfreeze frees the blob, and debugfs takes the kexec lock that
 kernel_kexec holds while it fills the anchor, so that cannot happen in these scenarios.
@@ -34,20 +34,21 @@ Scenarios ``fdbox-race`` and ``fdt-max-grow``: same names, drivers and operator 
 
 from __future__ import annotations
 
-from ..drivers.fdbox import fdbox
-from ..drivers.luo_operator import operator
-from ..kernel.alloc import (PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_read_bytes,
-                            memcpy_to, read_phys)
-from ..kernel.errno import EBUSY, ENOMEM
-from ..kernel.kexec import Kimage, add_buffer, fill_segment
-from ..kernel.locking import kexec_trylock, kexec_unlock
-from ..runtime import Model, Scenario
-from ..runtime.effects import Op, atomic, load, store
-from . import proposal_properties as props, v5, v5_boot
-from .v5 import ROOT, KhoV5, initial_tree, static
-from .v5_properties import (ADD_REFUSED, FINALIZE_OK, KEXEC_REACHED, REVIVED,
-                            _fdboxes_restore)
-from .v5_scenarios import BIG, FDT_MAX, _mutants
+from khomc.drivers.fdbox import fdbox
+from khomc.drivers.luo_operator import operator
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_read_bytes, memcpy_to, read_phys
+from khomc.kernel.errno import EBUSY, ENOMEM
+from khomc.kernel.kexec import Kimage, add_buffer, fill_segment
+from khomc.kernel.locking import kexec_trylock, kexec_unlock
+from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
+from khomc.runtime.effects import Op, atomic, load, store
+from khomc.promises import proposals as props
+from khomc.kho.v5 import kexec_handover as v5
+from khomc.kho.v5 import kexec_handover_in as v5_boot
+from khomc.kho.v5.kexec_handover import ROOT, KhoV5, initial_tree, static
+from khomc.promises.v5 import ADD_REFUSED, FINALIZE_OK, KEXEC_REACHED, REVIVED, _fdboxes_restore
+from khomc.scenarios.v5 import BIG, FDT_MAX, _mutants
 
 PREVIOUS = "v5"
 CHANGES = (
@@ -257,3 +258,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": PAGE_SIZE, "slots": 1, "mutants": ""},
              "load (one anchor page), raise fdt_max, kexec a 5 KiB FDT over two linked anchors"),
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -1,8 +1,8 @@
 """Scenarios shared by the LUO-era designs (6.19, 7.1), built over an era's machine class.
 
-Each builder takes the era's class (:class:`khomc.kho.k6_19.K619` or
-:class:`khomc.kho.k7_1.K71`) and composes the kho_init task, drivers and an operator over it,
-then registers the promises of :mod:`khomc.kho.luo_properties`.  Scenario names and parameters
+Each builder takes the era's class (:class:`khomc.kho.k6_19.kexec_handover.K619` or
+:class:`khomc.kho.k7_1.kexec_handover.K71`) and composes the kho_init task, drivers and an operator over it,
+then registers the promises of :mod:`khomc.promises.luo`.  Scenario names and parameters
 match v5's where the scenario means the same thing (``fdbox-race``, ``fdt-max-grow``), so a v5
 trace can be replayed against these eras; ``fdt_max`` is accepted there only for that reason
 (these eras have no such knob).
@@ -10,16 +10,16 @@ trace can be replayed against these eras; ``fdt_max`` is accepted there only for
 
 from __future__ import annotations
 
-from ..drivers import memfd_luo, test_kho
-from ..drivers.fdbox_luo import fdbox
-from ..drivers.luo_operator import operator
-from ..kernel.alloc import PAGE_SIZE, Heap, memcpy_to
-from ..kernel.errno import ENOMEM
-from ..runtime import Model
-from . import luo_properties as props
-from .fdt import FdtTree, flatten
-from .k6_19 import kho_alloc_preserve, kho_init
-from .v5_properties import FINALIZE_OK, KEXEC_REACHED, REVIVED
+from khomc.drivers import memfd_luo, test_kho
+from khomc.drivers.fdbox_luo import fdbox
+from khomc.drivers.luo_operator import operator
+from khomc.kernel.alloc import PAGE_SIZE, Heap, memcpy_to
+from khomc.kernel.errno import ENOMEM
+from khomc.runtime import Model
+from khomc.promises import luo as props
+from khomc.kho.fdt import FdtTree, flatten
+from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_init
+from khomc.promises.v5 import FINALIZE_OK, KEXEC_REACHED, REVIVED
 
 FDT_MAX = 1024
 TEST_SITES = frozenset({"kho_debugfs_fdt_add", "kho_test_save", "kho_test_save(fdt)"})

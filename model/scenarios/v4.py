@@ -7,7 +7,7 @@ Scenario names are shared with the later eras where they mean the same thing (``
 /sys/kernel/kho/active``, then ``kexec -l ... -s`` (kexec_file_load, whose kho_fill_kimage copies
 the DT), then ``kexec -e``; so in v4 ``fdbox-race`` activates BEFORE it loads, where v5 and 6.16
 load first (the order v5 was designed to allow).  ``load-before-activate`` is that later order
-on v4.  Properties are named as on v5 (:mod:`khomc.kho.v5_properties`); ``finalize-succeeded``
+on v4.  Properties are named as on v5 (:mod:`khomc.promises.v5`); ``finalize-succeeded``
 is v4's activation (v5 renamed "active" to "finalize").  Common parameters: ``pages`` (physical
 pages per allocating task) and ``dt_max`` (kho_out.dt_max at boot; the kernel's default is
 10 MiB, the FDTs here need a few hundred bytes).
@@ -15,18 +15,18 @@ pages per allocating task) and ``dt_max`` (kho_out.dt_max at boot; the kernel's 
 
 from __future__ import annotations
 
-from ..drivers import eras, fdbox_v4
-from ..drivers import test_kho_notifier as test_kho
-from ..drivers.test_kho_notifier import ORDERS
-from ..kernel.alloc import PAGE_SIZE, Heap
-from ..kernel.locking import Mutex
-from ..runtime import Model, Scenario
-from ..runtime.effects import Update
-from . import v4 as k
-from .fdt import canonical, unflatten
-from .v5 import live_at
-from .v5_properties import (CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED,
-                            MEMORY_SAFETY, NO_PAGE_LOST, REVIVED)
+from khomc.drivers import eras, fdbox_v4
+from khomc.drivers import test_kho_notifier as test_kho
+from khomc.drivers.test_kho_notifier import ORDERS
+from khomc.kernel.alloc import PAGE_SIZE, Heap
+from khomc.kernel.locking import Mutex
+from khomc.runtime import Model, Scenario
+from khomc.scenarios.params import declare
+from khomc.runtime.effects import Update
+from khomc.kho.v4 import kexec_handover as k
+from khomc.kho.fdt import canonical, unflatten
+from khomc.kho.v5.kexec_handover import live_at
+from khomc.promises.v5 import CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 
 PREVIOUS = None
 CHANGES = (
@@ -308,3 +308,4 @@ SCENARIOS = [
     Scenario("dt-max-race", dt_max_race, {"pages": 8, "dt_max": SMALL, "new_max": 2 * PAGE_SIZE},
              "FDBox || activate, load, kexec || echo 8192 > dt_max (no lock)"),
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -3,7 +3,7 @@
 Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237 (3f2ad90060f6 "kho: adopt
 radix tree for preserved memory tracking", 6b0dd42d7681 "kho: remove finalize state and
 clients"; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6), as deltas on
-:mod:`khomc.kho.k6_19`, whose subtree, kexec and next-kernel code 7.1 keeps:
+:mod:`khomc.kho.k6_19.kexec_handover`, whose subtree, kexec and next-kernel code 7.1 keeps:
 
 * ``kho_radix_encode_key``: ``(1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT +
   order))``; ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
@@ -33,17 +33,20 @@ intermediate nodes, kexec list 2026-January/034745.html).
 
 from __future__ import annotations
 
-from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, \
-    memcpy_to, read_phys
-from ..kernel.bitops import _clear, _set
-from ..kernel.errno import EINVAL, ENOENT, ENOMEM
-from ..kernel.locking import Mutex, mutex_lock, mutex_unlock
-from ..runtime.effects import atomic, load, store
-from ..runtime.spec import Model
-from . import k6_19, rootfdt
-from .fdt import prop, unflatten
-from .k6_19 import K619, MAP_PROP, Handover, modify_noting, pfns
-from .v5_boot import MAX_PAGE_ORDER, NextKernel, refused
+import struct
+from itertools import compress
+
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, memcpy_to, read_phys
+from khomc.kernel.bitops import _clear, _set
+from khomc.kernel.errno import EINVAL, ENOENT, ENOMEM
+from khomc.kernel.locking import Mutex, mutex_lock, mutex_unlock
+from khomc.runtime.effects import atomic, load, store
+from khomc.runtime.spec import Model
+from khomc.kho import rootfdt
+from khomc.kho.k6_19 import kexec_handover as k6_19
+from khomc.kho.fdt import prop, unflatten
+from khomc.kho.k6_19.kexec_handover import K619, MAP_PROP, Handover, modify_noting, pfns
+from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
 
 KHO_FDT_COMPATIBLE = "kho-v2"
 SUB_PROP = "preserved-data"
@@ -224,6 +227,8 @@ async def kho_unpreserve_folio(kho, phys: int, order: int) -> None:
 # -- the next kernel ------------------------------------------------------------------------------
 
 MAX_NODES = 256
+_TABLE = struct.Struct(f"<{PAGE_SIZE // 8}Q")      # a node's u64 table[512], little-endian
+_SLOTS = range(PAGE_SIZE // 8)
 
 
 def boot(h: Handover) -> NextKernel:
@@ -256,21 +261,28 @@ def boot(h: Handover) -> NextKernel:
             while bits:
                 b = (bits & -bits).bit_length() - 1
                 bits &= bits - 1
-                phys, order = decode_key(start | b)
-                if order > MAX_PAGE_ORDER or phys + (PAGE_SIZE << order) > limit:
+                key = start | b
+                # kho_radix_decode_key's order is KHO_ORDER_0_LOG2 - fls64(key) + 1 in an
+                # unsigned int.  A key whose top bit lies above KHO_ORDER_0_LOG2 + 1 (a path
+                # through table slots the old kernel never fills) or that is 0 gives an order
+                # outside 0..MAX_PAGE_ORDER, which the kernel would use as a shift count
+                # (undefined behaviour, no check in the walk): refusing it here is the model's
+                # parser guard, not a kernel check.
+                order = KHO_ORDER_0_LOG2 - key.bit_length() + 1
+                if not 0 <= order <= MAX_PAGE_ORDER:
+                    return refused(f"radix key {key:#x} encodes no valid order", fdt)
+                phys, order = decode_key(key)
+                if phys + (PAGE_SIZE << order) > limit:
                     return refused(f"preserved range {phys:#x} order {order} is outside memory",
                                    fdt)
                 pfn = phys >> PAGE_SHIFT
                 reserved.update(range(pfn, pfn + (1 << order)))
                 orders[pfn] = order
             continue
-        i = 0
-        while i < PAGE_SIZE // 8:
-            child = int.from_bytes(page[i * 8:i * 8 + 8], "little")
-            if child:
-                shift = (level - 1) * KHO_TABLE_SIZE_LOG2 + KHO_BITMAP_SIZE_LOG2
-                stack.append((child, level - 1, start | (i << shift)))
-            i += 1
+        shift = (level - 1) * KHO_TABLE_SIZE_LOG2 + KHO_BITMAP_SIZE_LOG2
+        table = _TABLE.unpack(page)
+        for i in compress(_SLOTS, table):            # the non-zero table[i], in index order
+            stack.append((table[i], level - 1, start | (i << shift)))
     return NextKernel(True, "", fdt, frozenset(reserved), frozenset(metadata),
                       tuple(sorted(orders.items())))
 

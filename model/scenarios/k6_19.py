@@ -1,9 +1,9 @@
 """KHO 6.19 (torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd): scenarios.
 
-The shared LUO-era scenarios of :mod:`khomc.kho.luo_scenarios` on :class:`khomc.kho.k6_19.K619`,
+The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on :class:`khomc.kho.k6_19.kexec_handover.K619`,
 plus ``refinalize-race``, which only this era has (a re-runnable finalize).  Parameters:
 ``pages`` (each task's physical pages), ``fail_allocs`` (allocation failures the search may
-inject), ``mutants`` (names from :data:`khomc.kho.k6_19.MUTANTS`), and per scenario ``luo``
+inject), ``mutants`` (names from :data:`khomc.kho.k6_19.kexec_handover.MUTANTS`), and per scenario ``luo``
 (liveupdate_reboot finalizes), ``finalize`` (the selftest writes debugfs finalize).
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import functools
 
-from ..drivers.luo_operator import operator
-from ..runtime import Scenario
-from . import luo_properties as props
-from . import luo_scenarios as luo
-from .k6_19 import K619
-from .v5_properties import REVIVED
+from khomc.drivers.luo_operator import operator
+from khomc.runtime import Scenario
+from khomc.scenarios.params import declare
+from khomc.promises import luo as props
+from khomc.scenarios import luo as luo
+from khomc.kho.k6_19.kexec_handover import K619
+from khomc.promises.v5 import REVIVED
 
 PREVIOUS = "k6.18"
 CHANGES = (
@@ -69,3 +70,4 @@ SCENARIOS = [
     Scenario("refinalize-race", refinalize_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "debugfs finalize || load, kexec (liveupdate_reboot finalizes again)"),
 ]
+SCENARIOS = declare(SCENARIOS)
