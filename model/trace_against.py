@@ -220,6 +220,7 @@ class Row:
     source: str           # the trace's label and function
     got: str              # the target's label and function
     note: str = ""
+    func: str = ""        # the target step's kernel function
 
     def as_json(self) -> dict:
         return {"step": self.step, "task": self.task, "target_task": self.target,
@@ -352,7 +353,8 @@ class _Run:
         self.steps.append(_make_step(self.model, self.stepper, self.state, nxt, tid, choices,
                                      record, before))
         self.rows.append(Row(self.i if how not in ("target-only", "unblock", "trailing") else 0,
-                             task, name, how, source, site.where() if site else "?", note))
+                             task, name, how, source, site.where() if site else "?", note,
+                             site.func if site else ""))
         self.state = nxt
         self.states.append(nxt)
         self.check_safety()
@@ -601,9 +603,17 @@ class _Run:
                 return STILL, f"property {self.prop.name!r} fails in the last state"
             return GONE, (f"every step applies and {self.prop.name!r} holds in all "
                           f"{len(self.states)} states of the {self.era} run (this schedule "
-                          f"only: `khomc check {self.era} {self.trace.scenario}` decides the era)")
+                          f"only: `{self.check_command()}` decides the era)")
         return (STILL if holds else GONE), f"property {self.prop.name!r} " \
             f"{'holds' if holds else 'fails'} in the last state"
+
+    def check_command(self) -> str:
+        """The ``khomc check`` of the target era with the parameters that differ from its
+        scenario's defaults."""
+        defaults = registry.scenario(self.era, self.trace.scenario).params
+        ds = "".join(f" -D {k}={v}" for k, v in self.model.params.items()
+                     if str(defaults.get(k)) != str(v))
+        return f"khomc check {self.era} {self.trace.scenario}{ds}"
 
     def _holds_at(self, state) -> bool:
         self.view.world, self.view.locs = state
@@ -666,6 +676,27 @@ def _related(a: tuple, b: tuple, least: int) -> bool:
     """The shorter call chain is a prefix of the longer, and at least *least* long."""
     n = min(len(a), len(b))
     return n >= least and a[:n] == b[:n]
+
+
+def _moves(run: "_Run") -> list[str]:
+    """One note per kind of code change the mapping went through: an operation moved to
+    another function, or a helper replaced (with the trace steps where it happened)."""
+    groups: dict = {}
+    for r in run.rows:
+        if r.how not in ("moved", "replaced") or not r.step:
+            continue
+        want = run.sites[r.step - 1]
+        key = (r.how, want.op if r.how == "moved" else "", want.func, r.func)
+        groups.setdefault(key, []).append(r.step)
+    out = []
+    for (how, op, src, dst), steps in groups.items():
+        if how == "moved":
+            out.append(f"{op} moved from {src} ({run.trace.spec}) to {dst} ({run.era}): "
+                       f"step(s) {_ranges(steps)}")
+        else:
+            out.append(f"{run.era} runs {dst} where {run.trace.spec} ran {src}: step(s) "
+                       f"{_ranges(steps)}")
+    return out
 
 
 def _ranges(nums: list[int]) -> str:
@@ -748,6 +779,7 @@ def replay_against(trace: Trace, era: str) -> AgainstResult:
         res.outcome, res.step, res.reason = STILL, s.step, \
             f"{s.reason} (at trace step {s.step} of {len(trace.steps)})"
     res.rows, res.states, res.steps = run.rows, run.states, run.steps
+    res.notes += _moves(run)
     if run.extra_used:
         res.notes.append(f"{run.extra_used} step(s) of tasks the trace does not have ran to "
                          "unblock mapped ones")
