@@ -5,7 +5,9 @@ other code (a check moved into a callee, an extra lock, an extra ``kho_init`` ta
 numbered differently), so its labels never match the trace's text exactly.  The schedule is
 therefore mapped by two things that survive such changes:
 
-* the task's **role**: its name without a trailing number (``fdbox1`` -> ``fdbox``);
+* the task's **role**: its name without a trailing number (``fdbox1`` -> ``fdbox``); a trace
+  task whose role the target lacks maps to a target task of no trace role that runs the same
+  function (a renamed task);
 * the **kernel function** a step runs in: the innermost function of the await chain that is not
   a model helper (helpers are the single-underscore functions: ``_run_atomic``,
   ``_lock_and_read``...), read from the suspended coroutine of the task.  For the trace's own
@@ -376,10 +378,19 @@ class _Run:
     def movable_extra(self, state) -> str | None:
         """The first unmapped target task (a role the trace does not have) that can move."""
         for n in self.names(state):
-            if role(n) not in self.roles and self.site(n, state) is not None \
+            if self.unmapped(n) and self.site(n, state) is not None \
                     and self.blocked_reason(n, state) is None:
                 return n
         return None
+
+    def unmapped(self, name: str) -> bool:
+        """A target task no trace task corresponds to (its role is not in the trace and no
+        trace task was bound to it)."""
+        return role(name) not in self.roles and name not in self.bound.values()
+
+    def entry(self, name: str) -> str:
+        """The function a target task runs (its TaskSpec's)."""
+        return self.stepper.table.spec_of[self.state[1][self.tid(name)]].fn.__name__
 
     def upcoming(self) -> list[Site]:
         """Sites of the current trace task's next SKIP_WINDOW steps, other than the current
@@ -441,6 +452,11 @@ class _Run:
         r = role(task)
         names = [n for n in self.names() if n not in taken and role(n) == r
                  and self.site(n) is not None]
+        if not names:      # renamed: an unmapped task that runs the same function
+            fn = next((self.sites[j].stack[0] for j, st in enumerate(self.trace.steps)
+                       if st.task == task and self.sites[j].full), None)
+            names = [n for n in self.names() if fn and self.unmapped(n)
+                     and self.site(n) is not None and self.entry(n) == fn]
         names.sort(key=lambda n: n != task)
         return names
 
@@ -628,7 +644,7 @@ class _Run:
         for _ in range(EXTRA_LIMIT + FILL_LIMIT * max(1, len(self.names()))):
             movable = [n for n in self.names() if self.site(n) is not None
                        and self.blocked_reason(n) is None
-                       and (final or role(n) not in self.roles)]
+                       and (final or self.unmapped(n))]
             if not movable:
                 return
             self.take(movable[0], (), "trailing", "", "after the trace's last step")

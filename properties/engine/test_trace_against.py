@@ -8,7 +8,8 @@ Era ``toy-racy`` has the lost update; each other era changes one thing a real er
 * ``toy-cmpxchg``: the write became a cmpxchg retry loop (a fix): GONE;
 * ``toy-locked``: a mutex around the increment: CANNOT APPLY, blocked, in the target's terms;
 * ``toy-renamed-func``: the increment lives in another function: CANNOT APPLY, named;
-* ``toy-helper-b``: ``bump`` calls another helper than ``toy-helper-a``'s: ``replaced``, STILL.
+* ``toy-helper-b``: ``bump`` calls another helper than ``toy-helper-a``'s: ``replaced``, STILL;
+* ``toy-renamed-role``: the tasks are called adder_a and adder_b: mapped by the function they run.
 """
 
 import json
@@ -109,6 +110,8 @@ def _era(spec, kind):
         for i in range(N):
             if kind == "renamed":
                 m.task(f"inc{i + 1}", work, count, ready)
+            elif kind == "renamed-role":
+                m.task(f"adder_{'ab'[i]}", work, count)
             elif kind == "locked":
                 m.task(f"inc{i}", work, count, lock)
             else:
@@ -121,7 +124,8 @@ def _era(spec, kind):
     return mod
 
 
-KINDS = ["racy", "renamed", "moved", "cmpxchg", "locked", "renamed-func", "helper-a", "helper-b"]
+KINDS = ["racy", "renamed", "moved", "cmpxchg", "locked", "renamed-func", "helper-a", "helper-b",
+         "renamed-role"]
 
 
 @pytest.fixture(autouse=True)
@@ -159,6 +163,13 @@ def test_renamed_tasks_and_an_extra_task_map_by_role(trace):
     assert ("", "init", "unblock") in mapped                  # init ran: the only way forward
     assert ("inc0", "inc1", "same") in mapped and ("inc1", "inc2", "same") in mapped
     assert sum(1 for _, t, how in mapped if how == "target-only") == 2   # the two waits
+
+
+def test_renamed_roles_map_by_the_function_the_task_runs(trace):
+    r = replay_against(trace, "toy-renamed-role")
+    assert r.outcome == STILL and r.counts() == {"same": 4}, r.line()
+    assert {(row.task, row.target) for row in r.rows} == {("inc0", "adder_a"),
+                                                           ("inc1", "adder_b")}
 
 
 def test_an_access_moved_into_a_callee_still_maps(trace):
