@@ -509,15 +509,17 @@ class _Run:
             raise _Cannot(i, f"{self.era} has no free task in role {role(step.task)!r} for "
                              f"{step.task} (its tasks: {have})")
         best, reasons = None, []
-        for name in cands:
+        for name in cands:      # the best rank wins; among equals, one that can move now
             d = self.decide(name, want)
             if d[0] is None:
                 reasons.append(d[1])
-            elif best is None or d[0] < best[1][0]:
-                best = (name, d)
+                continue
+            key = (d[0], self.site(name) is not None and self.blocked_reason(name) is not None)
+            if best is None or key < best[0]:
+                best = (key, name, d)
         if best is None:
             raise _Cannot(i, reasons[0])
-        name, (_, how, path, note) = best
+        _, name, (_, how, path, note) = best
         if how == "skipped":
             self.rows.append(Row(i, step.task, "", "skipped", source, "", note))
             self.skipped += 1
