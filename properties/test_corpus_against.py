@@ -330,6 +330,16 @@ def test_the_readme_example_answers():
     assert "__kho_preserve_order" in moved.got and "kho_preserve_folio" in moved.source
 
 
+def test_the_readme_example_from_the_command_line(capsys):
+    from khomc.cli import main
+    trace = str(CORPUS / "k6-16-preserve-race-no-preserved-page-lost.json")
+    assert main(["replay", trace, "--against", "k6.18"]) == 1
+    out = capsys.readouterr().out
+    assert "read kho_out.finalized moved from kho_preserve_folio (k6.16) to " \
+           "__kho_preserve_order (k6.18): step(s) 3, 13" in out
+    assert out.strip().splitlines()[-1].startswith(f"replay {trace} against k6.18: STILL: ")
+
+
 if __name__ == "__main__":   # re-pin: print the current matrix
     print("PINNED = {")
     for f in _files():
