@@ -485,7 +485,8 @@ def _check_output(path: str | None, what: str) -> None:
         raise UsageError(f"{what} {path}: not writable")
 
 
-def _write_exports(args, trace, model, states, steps, out, result=None) -> None:
+def _write_exports(args, trace, model, states, steps, out, result=None,
+                   reproduced: bool = True) -> None:
     from . import trace_export
     if args.itf:
         if model is None:
@@ -496,7 +497,10 @@ def _write_exports(args, trace, model, states, steps, out, result=None) -> None:
                                    args.against if result is not None else None)
             out.write(f"  wrote {trace_export.write_itf(args.itf, doc)} (ITF, {len(states)} "
                       "states)\n")
-    if args.pytest:
+    if args.pytest and result is None and not reproduced:
+        out.write("  no pytest written: the trace does not reproduce its verdict on "
+                  f"{trace.spec} (a regression test of it would fail at once)\n")
+    elif args.pytest:
         src = (trace_export.pytest_source(trace, origin=args.trace) if result is None else
                trace_export.pytest_source(trace, args.against, result.outcome, result.step,
                                           origin=args.trace))
@@ -543,7 +547,7 @@ def cmd_replay(args, out) -> int:
             out.write("\n")
         out.write(line + "\n")
     _write_exports(args, trace, model, result.states, trace.steps[:result.steps_ok],
-                   sys.stderr if args.json else out)
+                   sys.stderr if args.json else out, reproduced=result.ok)
     return code
 
 

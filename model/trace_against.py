@@ -5,7 +5,9 @@ other code (a check moved into a callee, an extra lock, an extra ``kho_init`` ta
 numbered differently), so its labels never match the trace's text exactly.  The schedule is
 therefore mapped by two things that survive such changes:
 
-* the task's **role**: its name without a trailing number (``fdbox1`` -> ``fdbox``);
+* the task's **role**: its name without a trailing number (``fdbox1`` -> ``fdbox``); a trace
+  task whose role the target lacks maps to a target task of no trace role that runs the same
+  function (a renamed task);
 * the **kernel function** a step runs in: the innermost function of the await chain that is not
   a model helper (helpers are the single-underscore functions: ``_run_atomic``,
   ``_lock_and_read``...), read from the suspended coroutine of the task.  For the trace's own
@@ -31,9 +33,14 @@ candidate wins):
    the counterpart (the era's code of *f* differs);
 6. **filled**: at most ``FILL_LIMIT`` steps of its own reach *f* (or *op* moved): they are the
    only way forward for the task, so they run just before the mapped step, each with its first
-   outcome (allocations succeed, ``choose`` takes its first option); if on the way it reaches
-   one of the trace task's later steps exactly, step *i* is skipped instead;
-7. otherwise the schedule CANNOT APPLY at step *i*, with the target's side in its own terms.
+   outcome (allocations succeed, ``choose`` takes its first option);
+7. **replaced**: its next step is inside the same kernel call as the trace's but under another
+   function (the two call chains part below a common function): the era replaced the trace's
+   helper (7.1's ``kho_radix_add_page`` where 6.19 had ``__kho_preserve_order``, both under
+   ``kho_preserve_folio``), so that step is the counterpart;
+8. **skipped**: on the way of rule 6 it reaches one of the trace task's later steps exactly, or
+   it is back in a caller of *f* and never calls *f* again: step *i* has no counterpart;
+9. otherwise the schedule CANNOT APPLY at step *i*, with the target's side in its own terms.
 
 At most a quarter of the trace's steps (``SKIP_DIVISOR``) may be skipped; past that the designs
 differ too much for the schedule to mean anything and it CANNOT APPLY at the step that crossed
@@ -211,10 +218,11 @@ class Row:
     step: int             # 1-based trace step; 0 for a step only the target has
     task: str             # the trace's task ('' for target-only steps)
     target: str           # the target's task ('' when skipped)
-    how: str              # same | moved | function | skipped | target-only | unblock | trailing
+    how: str              # same|moved|function|replaced|skipped|target-only|unblock|trailing
     source: str           # the trace's label and function
     got: str              # the target's label and function
     note: str = ""
+    func: str = ""        # the target step's kernel function
 
     def as_json(self) -> dict:
         return {"step": self.step, "task": self.task, "target_task": self.target,
@@ -347,7 +355,8 @@ class _Run:
         self.steps.append(_make_step(self.model, self.stepper, self.state, nxt, tid, choices,
                                      record, before))
         self.rows.append(Row(self.i if how not in ("target-only", "unblock", "trailing") else 0,
-                             task, name, how, source, site.where() if site else "?", note))
+                             task, name, how, source, site.where() if site else "?", note,
+                             site.func if site else ""))
         self.state = nxt
         self.states.append(nxt)
         self.check_safety()
@@ -369,10 +378,19 @@ class _Run:
     def movable_extra(self, state) -> str | None:
         """The first unmapped target task (a role the trace does not have) that can move."""
         for n in self.names(state):
-            if role(n) not in self.roles and self.site(n, state) is not None \
+            if self.unmapped(n) and self.site(n, state) is not None \
                     and self.blocked_reason(n, state) is None:
                 return n
         return None
+
+    def unmapped(self, name: str) -> bool:
+        """A target task no trace task corresponds to (its role is not in the trace and no
+        trace task was bound to it)."""
+        return role(name) not in self.roles and name not in self.bound.values()
+
+    def entry(self, name: str) -> str:
+        """The function a target task runs (its TaskSpec's)."""
+        return self.stepper.table.spec_of[self.state[1][self.tid(name)]].fn.__name__
 
     def upcoming(self) -> list[Site]:
         """Sites of the current trace task's next SKIP_WINDOW steps, other than the current
@@ -434,6 +452,11 @@ class _Run:
         r = role(task)
         names = [n for n in self.names() if n not in taken and role(n) == r
                  and self.site(n) is not None]
+        if not names:      # renamed: an unmapped task that runs the same function
+            fn = next((self.sites[j].stack[0] for j, st in enumerate(self.trace.steps)
+                       if st.task == task and self.sites[j].full), None)
+            names = [n for n in self.names() if fn and self.unmapped(n)
+                     and self.site(n) is not None and self.entry(n) == fn]
         names.sort(key=lambda n: n != task)
         return names
 
@@ -442,7 +465,7 @@ class _Run:
         (None, reason): the rules of the module docstring, in order."""
         site = self.site(name)
         if site is None:
-            return (6, "skipped", [], f"{name} in {self.era} has finished")
+            return (7, "skipped", [], f"{name} in {self.era} has finished")
         how = classify(site, want)
         if how == "same":
             return (0, how, [], "")
@@ -462,8 +485,15 @@ class _Run:
                                      lambda s: True, later)
         if kind == "reach":
             return (5, "filled", path, "")
+        if _sibling(site.stack, want.stack):
+            k = next(j for j, (x, y) in enumerate(zip(site.stack, want.stack)) if x != y)
+            return (6, "replaced", [], f"{self.era} calls {site.stack[k]} where the trace "
+                                       f"called {want.stack[k]}")
         if kind == "skip":
-            return (6, "skipped", [], why)
+            return (7, "skipped", [], why)
+        if _callee(want.stack, site.stack):
+            return (7, "skipped", [], f"{name} in {self.era} is back in {site.func} and does not "
+                                      f"call {want.stack[len(site.stack)]} again ({why})")
         return (None, f"task {name} in {self.era} is at {site.where()} where the trace has "
                       f"{want.where()} ({why})")
 
@@ -479,25 +509,28 @@ class _Run:
             raise _Cannot(i, f"{self.era} has no free task in role {role(step.task)!r} for "
                              f"{step.task} (its tasks: {have})")
         best, reasons = None, []
-        for name in cands:
+        for name in cands:      # the best rank wins; among equals, one that can move now
             d = self.decide(name, want)
             if d[0] is None:
                 reasons.append(d[1])
-            elif best is None or d[0] < best[1][0]:
-                best = (name, d)
+                continue
+            key = (d[0], self.site(name) is not None and self.blocked_reason(name) is not None)
+            if best is None or key < best[0]:
+                best = (key, name, d)
         if best is None:
             raise _Cannot(i, reasons[0])
-        name, (_, how, path, note) = best
+        _, name, (_, how, path, note) = best
         if how == "skipped":
             self.rows.append(Row(i, step.task, "", "skipped", source, "", note))
             self.skipped += 1
             limit = len(self.trace.steps) // SKIP_DIVISOR
             if self.skipped > limit:
-                first = next(r for r in self.rows if r.how == "skipped")
+                gone = [r.step for r in self.rows if r.how == "skipped"]
+                funcs = list(dict.fromkeys(self.sites[k - 1].func for k in gone))
                 raise _Cannot(i, f"{self.skipped} of the trace's {len(self.trace.steps)} steps "
                                  f"have no counterpart in {self.era} (at most {limit} may be "
-                                 f"dropped): the designs differ too much for this schedule; "
-                                 f"the first is step {first.step}, {first.source}: {first.note}")
+                                 f"dropped): steps {_ranges(gone)}, in {', '.join(funcs)}; the "
+                                 "designs differ too much for this schedule")
             return
         self.bound.setdefault(step.task, name)
         for mover, ch in path:
@@ -508,7 +541,8 @@ class _Run:
                 self.take(mover, ch, "unblock", "", f"lets {name} move")
         self.unblock(name)
         site = self.site(name)
-        how = classify(site, want) or "function"
+        how = classify(site, want) or ("replaced" if _sibling(site.stack, want.stack)
+                                       else "function")
         if how == "moved" and not note:
             note = f"{site.op} is in {site.func} in {self.era}, in {want.func} in {self.trace.spec}"
         elif how == "function" and not note:
@@ -587,9 +621,17 @@ class _Run:
                 return STILL, f"property {self.prop.name!r} fails in the last state"
             return GONE, (f"every step applies and {self.prop.name!r} holds in all "
                           f"{len(self.states)} states of the {self.era} run (this schedule "
-                          f"only: `khomc check {self.era} {self.trace.scenario}` decides the era)")
+                          f"only: `{self.check_command()}` decides the era)")
         return (STILL if holds else GONE), f"property {self.prop.name!r} " \
             f"{'holds' if holds else 'fails'} in the last state"
+
+    def check_command(self) -> str:
+        """The ``khomc check`` of the target era with the parameters that differ from its
+        scenario's defaults."""
+        defaults = registry.scenario(self.era, self.trace.scenario).params
+        ds = "".join(f" -D {k}={v}" for k, v in self.model.params.items()
+                     if str(defaults.get(k)) != str(v))
+        return f"khomc check {self.era} {self.trace.scenario}{ds}"
 
     def _holds_at(self, state) -> bool:
         self.view.world, self.view.locs = state
@@ -604,7 +646,7 @@ class _Run:
         for _ in range(EXTRA_LIMIT + FILL_LIMIT * max(1, len(self.names()))):
             movable = [n for n in self.names() if self.site(n) is not None
                        and self.blocked_reason(n) is None
-                       and (final or role(n) not in self.roles)]
+                       and (final or self.unmapped(n))]
             if not movable:
                 return
             self.take(movable[0], (), "trailing", "", "after the trace's last step")
@@ -637,10 +679,53 @@ def _callee(a: tuple, b: tuple) -> bool:
     return len(b) >= 2 and len(a) > len(b) and a[:len(b)] == b
 
 
+def _sibling(a: tuple, b: tuple) -> bool:
+    """Chains *a* and *b* part inside one kernel call (their common part is at least the task's
+    entry and one function) and neither is a prefix of the other: the era calls another
+    function there than the trace did (7.1's kho_radix_add_page where 6.19 had
+    __kho_preserve_order, both under kho_preserve_folio)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n >= 2 and n < len(a) and n < len(b)
+
+
 def _related(a: tuple, b: tuple, least: int) -> bool:
     """The shorter call chain is a prefix of the longer, and at least *least* long."""
     n = min(len(a), len(b))
     return n >= least and a[:n] == b[:n]
+
+
+def _moves(run: "_Run") -> list[str]:
+    """One note per kind of code change the mapping went through: an operation moved to
+    another function, or a helper replaced (with the trace steps where it happened)."""
+    groups: dict = {}
+    for r in run.rows:
+        if r.how not in ("moved", "replaced") or not r.step:
+            continue
+        want = run.sites[r.step - 1]
+        key = (r.how, want.op if r.how == "moved" else "", want.func, r.func)
+        groups.setdefault(key, []).append(r.step)
+    out = []
+    for (how, op, src, dst), steps in groups.items():
+        if how == "moved":
+            out.append(f"{op} moved from {src} ({run.trace.spec}) to {dst} ({run.era}): "
+                       f"step(s) {_ranges(steps)}")
+        else:
+            out.append(f"{run.era} runs {dst} where {run.trace.spec} ran {src}: step(s) "
+                       f"{_ranges(steps)}")
+    return out
+
+
+def _ranges(nums: list[int]) -> str:
+    """``[5, 6, 7, 9]`` -> ``'5-7, 9'``."""
+    out: list[list[int]] = []
+    for n in nums:
+        if out and n == out[-1][1] + 1:
+            out[-1][1] = n
+        else:
+            out.append([n, n])
+    return ", ".join(f"{a}-{b}" if a != b else f"{a}" for a, b in out)
 
 
 def _falsy(obs: str) -> bool:
@@ -712,6 +797,7 @@ def replay_against(trace: Trace, era: str) -> AgainstResult:
         res.outcome, res.step, res.reason = STILL, s.step, \
             f"{s.reason} (at trace step {s.step} of {len(trace.steps)})"
     res.rows, res.states, res.steps = run.rows, run.states, run.steps
+    res.notes += _moves(run)
     if run.extra_used:
         res.notes.append(f"{run.extra_used} step(s) of tasks the trace does not have ran to "
                          "unblock mapped ones")

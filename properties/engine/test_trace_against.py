@@ -7,7 +7,9 @@ Era ``toy-racy`` has the lost update; each other era changes one thing a real er
 * ``toy-moved``: the read moved into a callee (6.18 moved the ``finalized`` check): STILL;
 * ``toy-cmpxchg``: the write became a cmpxchg retry loop (a fix): GONE;
 * ``toy-locked``: a mutex around the increment: CANNOT APPLY, blocked, in the target's terms;
-* ``toy-renamed-func``: the increment lives in another function: CANNOT APPLY, named.
+* ``toy-renamed-func``: the increment lives in another function: CANNOT APPLY, named;
+* ``toy-helper-b``: ``bump`` calls another helper than ``toy-helper-a``'s: ``replaced``, STILL;
+* ``toy-renamed-role``: the tasks are called adder_a and adder_b: mapped by the function they run.
 """
 
 import json
@@ -47,6 +49,17 @@ def _code(kind):
             v = await load(count)
             await store(count, v + 1)
             await mutex_unlock(lock)
+    elif kind in ("helper-a", "helper-b"):
+        async def add_via_a(count):
+            v = await load(count)
+            await store(count, v + 1)
+
+        async def add_via_b(count):
+            v = await load(count)
+            await store(count, v + 1)
+
+        async def bump(count):
+            await (add_via_a if kind == "helper-a" else add_via_b)(count)
     else:
         async def bump(count):
             v = await load(count)
@@ -97,6 +110,8 @@ def _era(spec, kind):
         for i in range(N):
             if kind == "renamed":
                 m.task(f"inc{i + 1}", work, count, ready)
+            elif kind == "renamed-role":
+                m.task(f"adder_{'ab'[i]}", work, count)
             elif kind == "locked":
                 m.task(f"inc{i}", work, count, lock)
             else:
@@ -109,7 +124,8 @@ def _era(spec, kind):
     return mod
 
 
-KINDS = ["racy", "renamed", "moved", "cmpxchg", "locked", "renamed-func"]
+KINDS = ["racy", "renamed", "moved", "cmpxchg", "locked", "renamed-func", "helper-a", "helper-b",
+         "renamed-role"]
 
 
 @pytest.fixture(autouse=True)
@@ -149,6 +165,13 @@ def test_renamed_tasks_and_an_extra_task_map_by_role(trace):
     assert sum(1 for _, t, how in mapped if how == "target-only") == 2   # the two waits
 
 
+def test_renamed_roles_map_by_the_function_the_task_runs(trace):
+    r = replay_against(trace, "toy-renamed-role")
+    assert r.outcome == STILL and r.counts() == {"same": 4}, r.line()
+    assert {(row.task, row.target) for row in r.rows} == {("inc0", "adder_a"),
+                                                           ("inc1", "adder_b")}
+
+
 def test_an_access_moved_into_a_callee_still_maps(trace):
     r = replay_against(trace, "toy-moved")
     assert r.outcome == STILL and r.counts()["moved"] == 2
@@ -174,6 +197,13 @@ def test_a_different_function_is_named(trace):
     r = replay_against(trace, "toy-renamed-func")
     assert (r.outcome, r.step) == (CANNOT, 1)
     assert "in add_one where the trace has read count in bump" in r.reason
+
+
+def test_a_helper_replaced_under_the_same_kernel_call_maps():
+    t = check(registry.build("toy-helper-a", "bump", {})).property("no-lost-update").trace
+    r = replay_against(t, "toy-helper-b")
+    assert r.outcome == STILL and r.counts() == {"replaced": 4}, r.line()
+    assert "toy-helper-b calls add_via_b where the trace called add_via_a" in r.rows[0].note
 
 
 def test_unknown_scenario_parameter_and_property_are_step_0(trace):

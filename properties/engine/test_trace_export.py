@@ -156,3 +156,17 @@ def test_generated_pytest_files_pass_and_can_fail(tmp_path):
     assert "FAILED test_bad_own.py::" in out and "diverges" in out
     assert "FAILED test_bad_fixed.py::" in out
     assert "khomc replay" in (tmp_path / "test_own.py").read_text().splitlines()[0]
+
+
+def test_no_pytest_for_a_trace_that_does_not_reproduce(tmp_path, capsys):
+    t = Trace.load(CORPUS / "counter-racy-no-lost-update.json")
+    d = t.as_json()
+    d["steps"][2]["effects"][0]["obs"] = "7"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    assert main(["replay", str(bad), "--quiet", "--pytest", str(tmp_path / "test_x.py"),
+                 "--itf", str(tmp_path / "x.itf.json")]) == 3
+    out = capsys.readouterr().out
+    assert "no pytest written" in out and not (tmp_path / "test_x.py").exists()
+    doc = json.loads((tmp_path / "x.itf.json").read_text())
+    valid_itf(doc, 3)        # the states up to the divergence (steps 1 and 2 replayed)
