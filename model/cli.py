@@ -108,7 +108,7 @@ def writable_file(path: str, option: str) -> None:
     _probe_dir(parent, option, p)
 
 
-class _BuildTimeout(Exception):
+class _BuildTimeout(BaseException):   # not an Exception: model code cannot swallow it
     pass
 
 

@@ -200,3 +200,19 @@ def test_pytest_is_not_a_runtime_dependency():
     assert not any(d.split(">")[0].split("=")[0].strip() == "pytest"
                    for d in meta["dependencies"])
     assert any(d.startswith("pytest") for d in meta["optional-dependencies"]["test"])
+
+
+def test_corpus_traces_replay_under_any_hash_seed():
+    """Without a fixed PYTHONHASHSEED (the console script no longer sets one), a trace written
+    by one process replays in another: every corpus trace reproduces under two other seeds."""
+    corpus = sorted((REPO / "traces" / "corpus").glob("*.json"))
+    assert len(corpus) >= 20
+    script = ("import sys, io\nfrom khomc.cli import main\n"
+              "codes = [main(['replay', '--quiet', p], out=io.StringIO()) for p in sys.argv[1:]]\n"
+              "print(' '.join(map(str, codes)))\n")
+    for seed in ("7", "31337"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-c", script] + [str(p) for p in corpus],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["1"] * len(corpus), (seed, done.stdout)
