@@ -263,7 +263,7 @@ def _era_rows(results):
     for spec in by_spec:
         mod = registry.spec_module(spec)
         prev = getattr(mod, "PREVIOUS", None)
-        if not prev:
+        if not prev or prev not in by_spec:     # no previous era, or it is not in this review
             continue
         rows = []
         for sc, r in by_spec[spec].items():
