@@ -22,18 +22,62 @@ not analysed under reduction (UNKNOWN, said in the result).  Steps that spawn ta
 their task, or touch an undeclared footprint are never ample.
 
 **Sleep sets** (:class:`SleepSets`) need no declaration: they use the footprint of each step,
-the world slots its effects declare (:meth:`khomc.runtime.step.Stepper.expand_footprints`), and
-prune the steps whose other order was already explored.  They visit every reachable state, so
-they reduce transitions, not states: on the KHO scenarios, which declare no private state,
-``--por`` explores 15-40 % fewer transitions and the same states (properties/kho_eras/
-test_reductions_kho.py pins both, and checks on every step of the small scenarios that the
-slots a step changes are among those it declares - the condition the independence needs).
+the *locations* its effects declare (:meth:`khomc.runtime.step.Stepper.expand_footprints` with
+``Stepper.locations`` on), and prune the steps whose other order was already explored.  They
+visit every reachable state, so they reduce transitions, not states (properties/kho_eras/
+test_reductions_kho.py pins both).
+
+**Locations.**  A location is a world slot, or one part of a slot the model split
+(``Model.split``: the heap's memory is one slot holding a tuple of pages, and each page is a
+location ``(slot, pfn)``; :func:`khomc.kernel.alloc.register_memory`).  The heap's accesses name
+the pages of the object they touch (``locations()``), so two tasks' accesses to different
+objects are independent; an effect that names the whole memory slot touches every page.  The
+world layout and every state are unchanged: only the dependency relation is finer.
+
+**Writes that did not happen.**  A step declares the locations it *may* write; KASAN's slot,
+for instance, is written only by a bad access.  :func:`effective` turns the declared footprint
+of a step taken in state *s* into the one it has in *s*: every declared location stays read,
+and only the locations whose value the step actually changed stay written.  Two steps that are
+independent by these footprints commute in *s*: neither changed a location the other reads,
+so each reads the same values - hence is enabled, takes the same outcome and makes the same
+changes - in either order, and their changes are to disjoint locations.  A step's effective
+footprint stays valid in every state reached from *s* by steps independent of it (they change
+none of its reads), which is what a sleeping step's stored footprint needs.  properties/engine/
+test_por_locations.py checks the commutation on every pair of steps of every state of small
+KHO scenarios.
 """
 
 from __future__ import annotations
 
 from ..runtime.effects import Spawn
 from ..runtime.tasks import SpecError
+
+
+def effective(state, nxt, fp):
+    """The footprint *fp* = ``(reads, writes)`` of the step from *state* to *nxt* as it is in
+    *state*: reads every declared location, writes only those it changed (see the module
+    header).  None stays None."""
+    if fp is None:
+        return None
+    reads, writes = fp
+    if not writes:
+        return fp
+    w0, w1 = state[0], nxt[0]
+    changed = []
+    for loc in writes:
+        if type(loc) is int:
+            a, b = w0[loc], w1[loc]
+        else:
+            slot, part = loc
+            a, b = w0[slot], w1[slot]
+            if a is b:
+                continue
+            a, b = a[part], b[part]
+        if a is not b and a != b:
+            changed.append(loc)
+    if len(changed) == len(writes):
+        return reads | writes, writes
+    return reads | writes, frozenset(changed)
 
 
 class AmpleSets:
@@ -88,6 +132,7 @@ class AmpleSets:
         for lid in state[1]:                  # every pending effect must respect privacy
             if lid not in checked and self.table.pending[lid] is not None:
                 self._check_pending(lid)
+        succ = [(t, ch, nxt, effective(state, nxt, fp)) for t, ch, nxt, fp in succ]
         if not self.owner:                    # no private state: only empty footprints
             if not any(s[3] is not None and not s[3][0] for s in succ):
                 return succ

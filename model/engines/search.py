@@ -128,6 +128,7 @@ class Search:
                 raise ValueError("checkpoints do not record partial-order reduction's sleep "
                                  "sets: run a checkpointed search without --por")
             self.por = AmpleSets(model)
+            self.stepper.locations = True         # footprints of pages, not the memory slot
             self.graph_limit = graph_limit = 0    # the reduced graph says nothing of liveness
             # sleep sets: breadth-first, no depth bound (a state's depth may exceed its
             # distance), not with symmetry (steps name tasks of the state, not of its orbit)
