@@ -17,8 +17,10 @@ successors are new states; otherwise the state is fully expanded.
 
 This preserves every reachable *visible* state, hence the verdicts of ``always``, ``final``,
 ``sometimes``, ``assertions`` and ``deadlock-free`` (a state has an ample set exactly when it
-has an enabled step).  The graph of a reduced search is not the full graph, so ``terminates`` is
-not analysed under reduction (UNKNOWN, said in the result).  Steps that spawn tasks, finish
+has an enabled step).  ``terminates`` needs the full graph: the search records every step the
+reduction skipped with its target state, and when every such target was visited (always so for
+the sleep sets alone) the full graph is recovered and analysed exactly (:func:`complete_graph`);
+otherwise ``terminates`` is UNKNOWN, said in the result.  Steps that spawn tasks, finish
 their task, or touch an undeclared footprint are never ample.
 
 **Sleep sets** (:class:`SleepSets`) need no declaration: they use the footprint of each step,
@@ -227,3 +229,34 @@ class SleepSets:
             return None                  # not expanded yet: it will use the smaller set
         self.reexpanded += 1
         return {k for k in old if k not in sleep}
+
+
+def skipped_steps(sid: int, full: list, kept: list) -> list:
+    """``(sid, tid, state2)`` of every step of *full* (``(tid, choices, state2, fp)``) that is
+    not in *kept* (the same shape): the steps a reduction did not explore from state *sid*."""
+    taken = {(k[0], k[1]) for k in kept}
+    return [(sid, t, nxt) for t, ch, nxt, _ in full if (t, ch) not in taken]
+
+
+def complete_graph(search) -> bool:
+    """Add to *search*'s recorded graph an edge for every step the reduction skipped, if every
+    one of them leads to a visited state; return whether it did.
+
+    Then the recorded graph is the full state graph: the same states (every one visited) and,
+    from each expanded state, an edge for each of its steps (explored or skipped), so the
+    termination analysis (:mod:`khomc.engines.liveness`) is exact on it.  The sleep sets visit
+    every state, so their skipped steps always qualify; an ample set that cut a state off makes
+    the graph incomplete, and ``terminates`` stays UNKNOWN."""
+    ids, key = search.ids, search.key
+    edges = []
+    for sid, tid, nxt in search.por_skipped:
+        nid = ids.get(key(nxt))
+        if nid is None:
+            return False
+        edges.append((sid, nid, tid))
+    for sid, nid, tid in edges:
+        search.esrc.append(sid)
+        search.edst.append(nid)
+        search.etid.append(tid)
+    search.por_skipped = []
+    return True
