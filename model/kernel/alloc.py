@@ -67,7 +67,8 @@ report kinds and their kernel text:
   (``!kasan_byte_accessible``) - mm/kasan/common.c@022012dcf442.  The object is not freed.
 
 Freeing with the wrong allocator, as the kernel handles it (each recorded in the same slot, with
-the kernel's own first line as ``title``; none of them frees the memory):
+the kernel's own first line as ``title``; the memory stays allocated except on the pre-patch
+kfree path below):
 
 * kfree / kvfree of page-allocator memory (``get_zeroed_page``, ``folio_alloc``): kfree finds
   no slab flag and calls ``free_large_kmalloc``, which since the large-kmalloc page type
