@@ -159,7 +159,7 @@ class Stepper:
                 if lid2 is None:
                     lid2 = table.advance(lid, obs)
                 if not (chained[lid2] and pending[lid2] is not None):
-                    fp = single.get(lid, False)
+                    fp = single.get(lid if not self.locations else (lid, tid), False)
                     if fp is False:
                         fp = self.footprint(lid, tid)
                     out.append((tid, (), (w2, locs[:tid] + (lid2,) + locs[tid + 1:]), fp))
@@ -173,12 +173,13 @@ class Stepper:
         return out
 
     def footprint(self, lid: int, tid: int = 0) -> tuple | None:
-        """The footprint of the effect local *lid* waits on (cached per local id; a local id
-        belongs to one task, which ``locations`` footprints may depend on)."""
-        fp = self._single_fp.get(lid, False)
+        """The footprint of the effect local *lid* waits on when task *tid* runs it (cached per
+        local id, and per task too for locations, which may depend on the task: its pages)."""
+        key = lid if not self.locations else (lid, tid)   # a spawned task's tid may vary
+        fp = self._single_fp.get(key, False)
         if fp is False:
             split = self.model.split if self.locations else None
-            fp = self._single_fp[lid] = _effect_footprint(self.table.pending[lid], tid, split)
+            fp = self._single_fp[key] = _effect_footprint(self.table.pending[lid], tid, split)
         return fp
 
     def _run(self, world, locs, tid, lid, choices, spawned, out, first, follow, record):
