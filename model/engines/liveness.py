@@ -155,8 +155,9 @@ def termination_check(search, prop, pr, exhausted, build_trace):
     if search.symmetry is not None:
         pr.message = "not analysed: symmetry reduction is sound for safety properties only"
         return pr
-    if search.por is not None:
-        pr.message = "not analysed: partial-order reduction keeps safety, not the full graph"
+    if search.por is not None and search.record_graph and not search.graph_complete:
+        pr.message = ("not analysed: partial-order reduction skipped steps to states it did "
+                      "not visit, so the full graph is not known")
         return pr
     if not search.record_graph:
         pr.message = (f"the state graph ({search.count:,} states) exceeded the "

@@ -17,23 +17,69 @@ successors are new states; otherwise the state is fully expanded.
 
 This preserves every reachable *visible* state, hence the verdicts of ``always``, ``final``,
 ``sometimes``, ``assertions`` and ``deadlock-free`` (a state has an ample set exactly when it
-has an enabled step).  The graph of a reduced search is not the full graph, so ``terminates`` is
-not analysed under reduction (UNKNOWN, said in the result).  Steps that spawn tasks, finish
+has an enabled step).  ``terminates`` needs the full graph: the search records every step the
+reduction skipped with its target state, and when every such target was visited (always so for
+the sleep sets alone) the full graph is recovered and analysed exactly (:func:`complete_graph`);
+otherwise ``terminates`` is UNKNOWN, said in the result.  Steps that spawn tasks, finish
 their task, or touch an undeclared footprint are never ample.
 
 **Sleep sets** (:class:`SleepSets`) need no declaration: they use the footprint of each step,
-the world slots its effects declare (:meth:`khomc.runtime.step.Stepper.expand_footprints`), and
-prune the steps whose other order was already explored.  They visit every reachable state, so
-they reduce transitions, not states: on the KHO scenarios, which declare no private state,
-``--por`` explores 15-40 % fewer transitions and the same states (properties/kho_eras/
-test_reductions_kho.py pins both, and checks on every step of the small scenarios that the
-slots a step changes are among those it declares - the condition the independence needs).
+the *locations* its effects declare (:meth:`khomc.runtime.step.Stepper.expand_footprints` with
+``Stepper.locations`` on), and prune the steps whose other order was already explored.  They
+visit every reachable state, so they reduce transitions, not states (properties/kho_eras/
+test_reductions_kho.py pins both).
+
+**Locations.**  A location is a world slot, or one part of a slot the model split
+(``Model.split``: the heap's memory is one slot holding a tuple of pages, and each page is a
+location ``(slot, pfn)``; :func:`khomc.kernel.alloc.register_memory`).  The heap's accesses name
+the pages of the object they touch (``locations()``), so two tasks' accesses to different
+objects are independent; an effect that names the whole memory slot touches every page.  The
+world layout and every state are unchanged: only the dependency relation is finer.
+
+**Writes that did not happen.**  A step declares the locations it *may* write; KASAN's slot,
+for instance, is written only by a bad access.  :func:`effective` turns the declared footprint
+of a step taken in state *s* into the one it has in *s*: every declared location stays read,
+and only the locations whose value the step actually changed stay written.  Two steps that are
+independent by these footprints commute in *s*: neither changed a location the other reads,
+so each reads the same values - hence is enabled, takes the same outcome and makes the same
+changes - in either order, and their changes are to disjoint locations.  A step's effective
+footprint stays valid in every state reached from *s* by steps independent of it (they change
+none of its reads), which is what a sleeping step's stored footprint needs.  properties/engine/
+test_por_locations.py checks the commutation on every pair of steps of every state of small
+KHO scenarios.
 """
 
 from __future__ import annotations
 
 from ..runtime.effects import Spawn
 from ..runtime.tasks import SpecError
+
+
+def effective(state, nxt, fp):
+    """The footprint *fp* = ``(reads, writes)`` of the step from *state* to *nxt* as it is in
+    *state*: reads every declared location, writes only those it changed (see the module
+    header).  None stays None."""
+    if fp is None:
+        return None
+    reads, writes = fp
+    if not writes:
+        return fp
+    w0, w1 = state[0], nxt[0]
+    changed = []
+    for loc in writes:
+        if type(loc) is int:
+            a, b = w0[loc], w1[loc]
+        else:
+            slot, part = loc
+            a, b = w0[slot], w1[slot]
+            if a is b:
+                continue
+            a, b = a[part], b[part]
+        if a is not b and a != b:
+            changed.append(loc)
+    if len(changed) == len(writes):
+        return reads | writes, writes
+    return reads | writes, frozenset(changed)
 
 
 class AmpleSets:
@@ -88,6 +134,7 @@ class AmpleSets:
         for lid in state[1]:                  # every pending effect must respect privacy
             if lid not in checked and self.table.pending[lid] is not None:
                 self._check_pending(lid)
+        succ = [(t, ch, nxt, effective(state, nxt, fp)) for t, ch, nxt, fp in succ]
         if not self.owner:                    # no private state: only empty footprints
             if not any(s[3] is not None and not s[3][0] for s in succ):
                 return succ
@@ -182,3 +229,34 @@ class SleepSets:
             return None                  # not expanded yet: it will use the smaller set
         self.reexpanded += 1
         return {k for k in old if k not in sleep}
+
+
+def skipped_steps(sid: int, full: list, kept: list) -> list:
+    """``(sid, tid, state2)`` of every step of *full* (``(tid, choices, state2, fp)``) that is
+    not in *kept* (the same shape): the steps a reduction did not explore from state *sid*."""
+    taken = {(k[0], k[1]) for k in kept}
+    return [(sid, t, nxt) for t, ch, nxt, _ in full if (t, ch) not in taken]
+
+
+def complete_graph(search) -> bool:
+    """Add to *search*'s recorded graph an edge for every step the reduction skipped, if every
+    one of them leads to a visited state; return whether it did.
+
+    Then the recorded graph is the full state graph: the same states (every one visited) and,
+    from each expanded state, an edge for each of its steps (explored or skipped), so the
+    termination analysis (:mod:`khomc.engines.liveness`) is exact on it.  The sleep sets visit
+    every state, so their skipped steps always qualify; an ample set that cut a state off makes
+    the graph incomplete, and ``terminates`` stays UNKNOWN."""
+    ids, key = search.ids, search.key
+    edges = []
+    for sid, tid, nxt in search.por_skipped:
+        nid = ids.get(key(nxt))
+        if nid is None:
+            return False
+        edges.append((sid, nid, tid))
+    for sid, nid, tid in edges:
+        search.esrc.append(sid)
+        search.edst.append(nid)
+        search.etid.append(tid)
+    search.por_skipped = []
+    return True

@@ -29,6 +29,7 @@ from collections import deque
 from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model
 from ..runtime.step import Stepper
 from .monitor import Monitor
+from .por import complete_graph, skipped_steps
 from .result import Bounds, CheckResult, PropertyResult, Verdict
 
 DEFAULT_GRAPH_LIMIT = 2_000_000
@@ -128,7 +129,11 @@ class Search:
                 raise ValueError("checkpoints do not record partial-order reduction's sleep "
                                  "sets: run a checkpointed search without --por")
             self.por = AmpleSets(model)
-            self.graph_limit = graph_limit = 0    # the reduced graph says nothing of liveness
+            self.stepper.locations = True         # footprints of pages, not the memory slot
+            # the steps the reduction skips, with their targets: if every target is visited
+            # the full graph is recovered and termination is analysed on it (por.py)
+            self.por_skipped: list = []
+            self.graph_complete = False
             # sleep sets: breadth-first, no depth bound (a state's depth may exceed its
             # distance), not with symmetry (steps name tasks of the state, not of its orbit)
             if engine == "bfs" and self.symmetry is None and self.bounds.max_depth is None:
@@ -248,8 +253,10 @@ class Search:
     def _expand(self, sid: int, state) -> list:
         if self.por is not None:
             ids, key = self.ids, self.key
-            succ = self.por.ample(state, self.stepper.expand_footprints(state),
-                                  lambda nxt: key(nxt) in ids)
+            full = self.stepper.expand_footprints(state)
+            succ = self.por.ample(state, full, lambda nxt: key(nxt) in ids)
+            if self.record_graph and len(succ) < len(full):
+                self.por_skipped.extend(skipped_steps(sid, full, succ))
             if self.sleep is None:
                 succ = [s[:3] for s in succ]
         else:
@@ -334,6 +341,9 @@ class Search:
         """Expand *sid* exploring only the steps its sleep set leaves awake (see SleepSets)."""
         ids, key, sleep, frontier = self.ids, self.key, self.sleep, self.frontier
         items = sleep.explore(sid, succ, only)
+        record = self.record_graph
+        if record and only is None and len(items) < len(succ):
+            self.por_skipped.extend(skipped_steps(sid, succ, items))
         for tid, choices, nxt, zs in items:
             k = key(nxt)
             nid = ids.get(k)
@@ -345,7 +355,13 @@ class Search:
                 woke = sleep.arrive(nid, zs, False)
                 if woke:
                     frontier.append((nid, nxt, woke))
+            if record:
+                self.esrc.append(sid)
+                self.edst.append(nid)
+                self.etid.append(tid)
         self.transitions += len(items)
+        if record and self.count > self.graph_limit:
+            self._drop_graph()
 
     def _dfs(self, start: float) -> str:
         ids, depth, key = self.ids, self.depth, self.key
@@ -436,7 +452,15 @@ class Search:
                              f"(optimistic, as TLC computes it) {res.collision_probability:.1e}")
         if self.por is not None:
             res.reductions.append("partial-order reduction (ample sets on private state)")
-            res.notes.append("partial-order reduction was used: termination was not analysed")
+            if exhausted and self.record_graph:
+                self.graph_complete = complete_graph(self)
+            if self.graph_complete:
+                res.notes.append("partial-order reduction was used: every step it skipped "
+                                 "leads to a visited state, so termination was analysed on "
+                                 "the full state graph")
+            else:
+                res.notes.append("partial-order reduction was used and skipped steps to "
+                                 "states it did not visit: termination was not analysed")
         if self.sleep is not None:
             res.reductions.append("sleep sets on effect independence")
             res.notes.append(f"sleep sets: {self.sleep.slept:,} steps not explored (asleep), "

@@ -5,6 +5,11 @@ a mutex has one owner; mutex_lock sleeps until it can take it; mutex_trylock ret
 took it and 0 otherwise without sleeping; mutex_unlock must be called by the owner (with
 CONFIG_DEBUG_MUTEXES a foreign unlock is a warning - here it is a BUG, so the checker reports it).
 The world slot of a mutex holds its owner's task index, or None when it is free.
+
+Every lock made with ``new`` registers its slot as holding task ids (``Model.task_ids``) with a
+pure relabelling function, so symmetry reduction can permute interchangeable tasks together with
+the locks they hold (khomc.engines.symmetry).  No lock operation lets a task observe another
+task's id (they observe None, 0/1 or True/False), which that permutation relies on.
 """
 
 from __future__ import annotations
@@ -24,7 +29,14 @@ class _Lock:
 
     @classmethod
     def new(cls, model: Model, name: str):
-        return cls(model.var(name, cls.FREE))
+        var = model.var(name, cls.FREE)
+        model.task_ids[var.slot] = cls.relabel
+        return cls(var)
+
+    @staticmethod
+    def relabel(owner, perm: dict):
+        """The slot's value with task ids renamed by *perm* (a mutex: its owner)."""
+        return perm.get(owner, owner)
 
     @property
     def name(self) -> str:
@@ -102,6 +114,11 @@ class RwSemaphore(_Lock):
     __slots__ = ()
     FREE = RWSEM_FREE
 
+    @staticmethod
+    def relabel(state, perm: dict):
+        writer, readers = state
+        return (perm.get(writer, writer), frozenset(perm.get(t, t) for t in readers))
+
 
 def _down_read(state, tid):
     writer, readers = state
@@ -177,7 +194,9 @@ class KexecLock(Mutex):
 
     @classmethod
     def new(cls, model: Model, name: str = "kexec_lock") -> "KexecLock":
-        return cls(model.var(name, None))
+        var = model.var(name, None)
+        model.task_ids[var.slot] = cls.relabel
+        return cls(var)
 
 
 def kexec_trylock(lock: KexecLock) -> Update:

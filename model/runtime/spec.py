@@ -110,6 +110,12 @@ class Model:
         self.table = TaskTable()
         self.symmetry: list[tuple[str, tuple[Var, ...]]] = []
         self.private: dict[int, str] = {}      # slot -> the only task that may touch it
+        # slot -> its parts as partial-order-reduction locations (the heap's pages); an effect
+        # naming the whole slot touches every part (khomc.engines.por)
+        self.split: dict[int, frozenset] = {}
+        # slot -> relabel(value, {old tid: new tid}) for slots holding task ids (a mutex owner),
+        # so symmetry reduction can permute them with the tasks (khomc.engines.symmetry)
+        self.task_ids: dict[int, Callable] = {}
 
     # -- building ----------------------------------------------------------------------------
     def var(self, name: str, initial: Any, private_to: str | None = None) -> Var:

@@ -31,12 +31,30 @@ class EffectRecord:
     writes: bool = False       # the effect may change them (not a plain read)
 
 
-def _effect_footprint(eff) -> tuple | None:
-    """(reads, writes) of one effect as frozensets of slots, or None if it declares none."""
+def _effect_footprint(eff, tid: int = 0, split: dict | None = None) -> tuple | None:
+    """(reads, writes) of one effect as frozensets of slots, or None if it declares none.
+
+    With *split* (``Model.split``, asked for by partial-order reduction: ``Stepper.locations``)
+    the sets hold locations: a slot not in *split*, or one part ``(slot, i)`` of a split slot;
+    an effect with a ``locations(tid)`` method names its own, any other touches every part of a
+    split slot it names."""
     slots = eff.slots()
     if slots is None:
         return None
-    reads = frozenset(slots)
+    if split:
+        own = getattr(eff, "locations", None)
+        if own is not None:
+            return own(tid)
+        locs: set = set()
+        for s in slots:
+            part = split.get(s)
+            if part is None:
+                locs.add(s)
+            else:
+                locs |= part
+        reads = frozenset(locs)
+    else:
+        reads = frozenset(slots)
     return reads, (reads if not eff.read_only else frozenset())
 
 
@@ -44,16 +62,17 @@ class _Footprints:
     """Collects the union of the footprints of the effects a step runs (``_run``'s record
     argument, without building EffectRecords)."""
 
-    __slots__ = ("stepper", "reads", "writes", "unknown")
+    __slots__ = ("stepper", "reads", "writes", "unknown", "tid")
 
-    def __init__(self, stepper):
+    def __init__(self, stepper, tid: int = 0):
         self.stepper = stepper
+        self.tid = tid
         self.reads: set = set()
         self.writes: set = set()
         self.unknown = False
 
     def add(self, lid: int) -> None:
-        fp = self.stepper.footprint(lid)
+        fp = self.stepper.footprint(lid, self.tid)
         if fp is None:
             self.unknown = True
         else:
@@ -76,6 +95,8 @@ class Stepper:
         self.table = model.table
         self.names = self.table.name
         self._single_fp: dict = {}      # local id -> footprint of its one-effect step
+        # footprints as locations (pages of split slots, khomc.engines.por) instead of slots
+        self.locations = False
 
     def initial(self) -> tuple:
         return self.model.initial_state()
@@ -138,24 +159,27 @@ class Stepper:
                 if lid2 is None:
                     lid2 = table.advance(lid, obs)
                 if not (chained[lid2] and pending[lid2] is not None):
-                    fp = single.get(lid, False)
+                    fp = single.get(lid if not self.locations else (lid, tid), False)
                     if fp is False:
-                        fp = self.footprint(lid)
+                        fp = self.footprint(lid, tid)
                     out.append((tid, (), (w2, locs[:tid] + (lid2,) + locs[tid + 1:]), fp))
                     continue
             mine: list = []
-            sink = _Footprints(self)
+            sink = _Footprints(self, tid)
             self._run(world, locs, tid, lid, (), (), mine, True, None, sink)
             fp = sink.value()
             for t, ch, nxt in mine:
                 out.append((t, ch, nxt, fp if len(nxt[1]) == len(locs) else None))
         return out
 
-    def footprint(self, lid: int) -> tuple | None:
-        """The footprint of the effect local *lid* waits on (cached per local id)."""
-        fp = self._single_fp.get(lid, False)
+    def footprint(self, lid: int, tid: int = 0) -> tuple | None:
+        """The footprint of the effect local *lid* waits on when task *tid* runs it (cached per
+        local id, and per task too for locations, which may depend on the task: its pages)."""
+        key = lid if not self.locations else (lid, tid)   # a spawned task's tid may vary
+        fp = self._single_fp.get(key, False)
         if fp is False:
-            fp = self._single_fp[lid] = _effect_footprint(self.table.pending[lid])
+            split = self.model.split if self.locations else None
+            fp = self._single_fp[key] = _effect_footprint(self.table.pending[lid], tid, split)
         return fp
 
     def _run(self, world, locs, tid, lid, choices, spawned, out, first, follow, record):
