@@ -92,6 +92,8 @@ class TaskTable:
         self.name: list[str] = []
         self.result: list[Any] = []          # return value, or the exception text if it crashed
         self.crashed: list[str | None] = []  # None, or "ExceptionType: message (file:line)"
+        self.done_ids: set[int] = set()      # local ids of finished tasks (crashed included)
+        self.crashed_ids: set[int] = set()   # local ids of crashed tasks
         self.origin: list[Any] = []
         self.spec_of: list[TaskSpec] = []
         self.key_of: list[Any] = []
@@ -230,6 +232,9 @@ class TaskTable:
             kind, value = live.coro
             self.result.append(value)
             self.crashed.append(value if kind == "crashed" else None)
+            self.done_ids.add(lid)
+            if kind == "crashed":
+                self.crashed_ids.add(lid)
         else:
             self.result.append(None)
             self.crashed.append(None)
