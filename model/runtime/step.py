@@ -113,15 +113,15 @@ class Stepper:
         if plan is None:
             plan = self._plan(locs)
         out = []
-        for tid, getter, pouts, node in plan:
-            if pouts is None:
+        for tid, getter, outs, node, shared in plan:
+            if outs is None:
                 self._run(world, locs, tid, locs[tid], (), (), out, True, None, None)
                 continue
             vals = getter(world) if getter is not None else ()
-            res = pouts.get(vals)
+            res = outs.get(vals)
             if res is None:
-                res = self._plan_outcomes(world, locs, tid, node, vals, pouts)
-            for ch, writes, locs2, lid2 in res:
+                res = outs[vals] = self._outcomes(world, tid, locs[tid], node)
+            for ci, writes, lid2, chain in res:
                 if writes:
                     if len(writes) == 1:
                         slot, value = writes[0]
@@ -133,16 +133,20 @@ class Stepper:
                         w2 = tuple(w)
                 else:
                     w2 = world
-                if locs2 is None:
+                ch = () if ci is None else (ci,)
+                if chain:
                     self._chain(w2, locs, tid, lid2, ch, out)
-                else:
-                    out.append((tid, ch, (w2, locs2)))
+                    continue
+                locs2 = shared.get(lid2)
+                if locs2 is None:
+                    locs2 = shared[lid2] = locs[:tid] + (lid2,) + locs[tid + 1:]
+                out.append((tid, ch, (w2, locs2)))
         return out
 
     def _plan(self, locs) -> list:
         """Per task of *locs* that has not finished: ``(tid, getter, outcomes by slot values,
-        memo node)``; outcomes carry the successor's task-locals tuple, shared by every state
-        with these locals (one allocation instead of one per successor)."""
+        memo node, successor locals by next local id)``; the successor's task-locals tuple is
+        shared by every state with these locals (one allocation instead of one per successor)."""
         plan = []
         memo = self._memo
         for tid, lid in enumerate(locs):
@@ -152,23 +156,12 @@ class Stepper:
             if node is _FINISHED:
                 continue
             if node is _UNMEMO:
-                plan.append((tid, None, None, node))
+                plan.append((tid, None, None, node, None))
             else:
-                plan.append((tid, node[0], {}, node))
+                plan.append((tid, node[0], node[1], node, {}))
         if len(self._plans) < _MAX_PLANS:
             self._plans[locs] = plan
         return plan
-
-    def _plan_outcomes(self, world, locs, tid, node, vals, pouts) -> tuple:
-        outs = node[1]
-        res = outs.get(vals)
-        if res is None:
-            res = outs[vals] = self._outcomes(world, tid, locs[tid], node)
-        mine = tuple(((() if ci is None else (ci,)), writes,
-                      None if chain else locs[:tid] + (lid2,) + locs[tid + 1:], lid2)
-                     for ci, writes, lid2, chain in res)
-        pouts[vals] = mine
-        return mine
 
     def _chain(self, world, locs, tid, lid, choices, out) -> None:
         """Continue an atomic section from local *lid* through the effect memo (as _run)."""
