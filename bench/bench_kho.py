@@ -1,60 +1,106 @@
 """Benchmark: khomc's exhaustive BFS on the largest default scenario of each KHO era.
 
 For each era (spec) it picks the default scenario with the most states (measured, not guessed),
-and runs it twice on one core: as shipped (memoized task table) and with the task table's caches
-off (every step replays the task's coroutine from its observations), printing distinct
-states/s, transitions/s and the ratio.
+and runs it on one core, each run in a fresh Python process: as shipped (memoized task table
+and effect memo), with ``--before DIR`` also with the khomc package found in DIR (a folder
+holding a ``khomc`` package, e.g. a symlink to an older checkout's ``model/``), and with the
+task table's caches off (every step replays the task's coroutine from its observations; the
+effect memo is off too), printing distinct states/s, transitions/s and the ratios of the same
+run.
 
-    python bench/bench_kho.py                 # every KHO era in the registry
-    python bench/bench_kho.py --spec v5
+    python bench/bench_kho.py                         # every KHO era in the registry
+    python bench/bench_kho.py --spec v5 --spec k6.16
+    python bench/bench_kho.py --before /tmp/old --no-caches-off
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import platform
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from khomc import registry  # noqa: E402
-from khomc.engines.search import Search  # noqa: E402
+RUN = r"""
+import json, sys
+from khomc import registry
+from khomc.engines.search import Search
+spec, name, memo = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
+sc = next(s for s in registry.scenarios(spec) if s.name == name)
+model = sc.instantiate()
+model.table.memo = memo
+r = Search(model, "bfs", graph_limit=0).run()
+print(json.dumps({"distinct": r.distinct, "transitions": r.transitions, "seconds": r.seconds,
+                  "verdicts": {p.name: p.verdict.name for p in r.properties}}))
+"""
 
 
-def run(spec: str, scenario, memo: bool):
-    model = scenario.instantiate()
-    model.table.memo = memo
-    return Search(model, "bfs", graph_limit=0).run()
+def run(spec: str, name: str, memo: bool, pythonpath: str | None = None) -> dict:
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    p = subprocess.run([sys.executable, "-c", RUN, spec, name, "1" if memo else "0"],
+                       capture_output=True, text=True, env=env,
+                       cwd=tempfile.gettempdir() if pythonpath else ROOT)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
 
 
-def largest(spec: str):
-    sizes = [(run(spec, sc, True).distinct, sc) for sc in registry.scenarios(spec) if sc.default]
-    return max(sizes, key=lambda x: x[0])[1]
+def largest(spec: str) -> str:
+    from khomc import registry
+    from khomc.engines.search import Search
+    sizes = [(Search(sc.instantiate(), "bfs", graph_limit=0).run().distinct, sc.name)
+             for sc in registry.scenarios(spec) if sc.default]
+    return max(sizes)[1]
 
 
 def line(what, r) -> str:
-    return (f"{what:<40} {r.distinct:>9,} states {r.transitions:>10,} transitions "
-            f"{r.seconds:7.2f} s {r.states_per_s:>9,.0f} states/s "
-            f"{r.transitions_per_s:>10,.0f} trans/s")
+    if "error" in r:
+        return f"{what:<44} failed: {r['error'][:100]}"
+    sps = r["distinct"] / r["seconds"]
+    tps = r["transitions"] / r["seconds"]
+    return (f"{what:<44} {r['distinct']:>9,} states {r['transitions']:>10,} transitions "
+            f"{r['seconds']:7.2f} s {sps:>9,.0f} states/s {tps:>10,.0f} trans/s")
 
 
 def main(argv=None) -> int:
+    from khomc import registry
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spec", action="append", help="eras to measure (default: every KHO era)")
+    ap.add_argument("--before", help="a folder holding another khomc package to time as well")
+    ap.add_argument("--no-caches-off", action="store_true", help="skip the replay baseline")
     args = ap.parse_args(argv)
     specs = args.spec or [s for s in registry.SPECS if s not in ("counter", "spinkho")]
     print(f"# khomc KHO benchmark; {platform.python_implementation()} "
-          f"{platform.python_version()}, {platform.machine()}, one core")
+          f"{platform.python_version()}, {platform.machine()}, one core, "
+          f"load {os.getloadavg()[0]:.2f}")
+    bad = False
     for spec in specs:
-        sc = largest(spec)
-        fast = run(spec, sc, True)
-        slow = run(spec, sc, False)
-        assert (fast.distinct, fast.transitions) == (slow.distinct, slow.transitions)
-        print(line(f"{spec}/{sc.name}", fast))
-        print(line(f"{spec}/{sc.name} (caches off)", slow))
-        print(f"  ratio: {fast.states_per_s / slow.states_per_s:.1f}x")
-    return 0
+        name = largest(spec)
+        rows = {"": run(spec, name, True)}
+        if args.before:
+            rows[" (before)"] = run(spec, name, True, args.before)
+        if not args.no_caches_off:
+            rows[" (caches off)"] = run(spec, name, False)
+        for tag, r in rows.items():
+            print(line(f"{spec}/{name}{tag}", r))
+        fast = rows[""]
+        for tag, r in rows.items():
+            if tag and "error" not in r and "error" not in fast:
+                if (r["distinct"], r["transitions"]) != (fast["distinct"], fast["transitions"]):
+                    print(f"  MISMATCH{tag}: counts differ")
+                    bad = True
+                print(f"  ratio to{tag}: "
+                      f"{(fast['distinct'] / fast['seconds']) / (r['distinct'] / r['seconds']):.2f}x")
+    print(f"# load at the end {os.getloadavg()[0]:.2f}")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ explored run executed - dead code, or a scenario too narrow to exercise a path.
 from __future__ import annotations
 
 import dis
+import functools
 from types import CodeType
 
 _YIELD = dis.opmap["YIELD_VALUE"]
@@ -61,11 +62,14 @@ def _never_suspends(name: str, owners, modules) -> bool:
     return bool(codes) and not any(_yields(c) for c in codes)
 
 
+@functools.lru_cache(maxsize=None)
+def _lines(code: CodeType) -> dict[int, int | None]:
+    return {ins.offset: (ins.positions.lineno if ins.positions else None)
+            for ins in dis.get_instructions(code)}
+
+
 def _line_of(code: CodeType, lasti: int) -> int | None:
-    for ins in dis.get_instructions(code):
-        if ins.offset == lasti:
-            return ins.positions.lineno if ins.positions else None
-    return None
+    return _lines(code).get(lasti)
 
 
 def reached(table) -> dict[CodeType, set[int]]:

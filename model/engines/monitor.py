@@ -16,6 +16,8 @@ class Monitor:
         self.model = model
         self.view = model.view()
         self.crashed = model.table.crashed
+        self.crashed_ids = model.table.crashed_ids
+        self.done_ids = model.table.done_ids
         props = model.properties
         self.always = [p for p in props if p.kind == ALWAYS]
         self.final = [p for p in props if p.kind == FINAL]
@@ -29,28 +31,38 @@ class Monitor:
         except Exception as exc:
             raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
 
+    def _run(self, props, skip, want: bool) -> list[str]:
+        """Names of *props* (not in *skip*) whose value is *want*; a property that raises is a
+        SpecError naming it."""
+        view = self.view
+        out = []
+        p = None
+        try:
+            for p in props:
+                if p.name not in skip and bool(p.fn(view)) is want:
+                    out.append(p.name)
+        except SpecError:
+            raise
+        except Exception as exc:
+            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+        return out
+
     def failing(self, state, skip=()) -> list[str]:
         """Names of the state properties that fail in *state* (those in *skip* are not run)."""
         view = self.view
         view.world, view.locs = state
+        locs = state[1]
         out = []
-        if "assertions" not in skip:
-            crashed = self.crashed
-            for lid in state[1]:
-                if crashed[lid] is not None:
-                    out.append("assertions")
-                    break
-        for p in self.always:
-            if p.name not in skip and not self._eval(p):
-                out.append(p.name)
-        if self.final and view.all_done:
-            for p in self.final:
-                if p.name not in skip and not self._eval(p):
-                    out.append(p.name)
+        if self.crashed_ids and "assertions" not in skip and not self.crashed_ids.isdisjoint(locs):
+            out.append("assertions")
+        if self.always:
+            out += self._run(self.always, skip, False)
+        if self.final and self.done_ids.issuperset(locs):
+            out += self._run(self.final, skip, False)
         return out
 
     def reached(self, state, skip=()) -> list[str]:
         """Names of the ``sometimes`` properties that hold in *state*."""
         view = self.view
         view.world, view.locs = state
-        return [p.name for p in self.sometimes if p.name not in skip and self._eval(p)]
+        return self._run(self.sometimes, skip, True)

@@ -21,11 +21,15 @@ from ..runtime.spec import Model
 class _Lock:
     """A lock living in one world slot; subclasses say what a free lock holds."""
 
-    __slots__ = ("var",)
+    __slots__ = ("var", "_hash")
     FREE = None
 
     def __init__(self, var: Var):
         self.var = var
+        self._hash = hash((type(self), var))   # locks sit in world values: hashed per state
+
+    def __reduce__(self):   # rebuilt, not copied: the cached hash is only valid in-process
+        return (type(self), (self.var,))
 
     @classmethod
     def new(cls, model: Model, name: str):
@@ -49,7 +53,7 @@ class _Lock:
         return type(other) is type(self) and other.var == self.var
 
     def __hash__(self):
-        return hash((type(self), self.var))
+        return self._hash
 
 
 class Mutex(_Lock):

@@ -26,23 +26,25 @@ from typing import Any, Callable, Iterable
 World = tuple
 
 
-class Var:
-    """A handle on one slot of the world.  Hashable by identity of its slot index and name."""
+class Var(tuple):
+    """A handle on one slot of the world: the pair ``(slot, name)``, with both as attributes.
 
-    __slots__ = ("slot", "name")
+    A tuple subclass so that hashing and comparing one (Vars sit inside world values: notifier
+    blocks, locks, xarrays) runs in C, with no Python-level ``__hash__`` call per state.  A Var
+    therefore equals the plain tuple ``(slot, name)``; model code never stores such a tuple.
+    """
 
-    def __init__(self, slot: int, name: str):
+    def __new__(cls, slot: int, name: str):
+        self = tuple.__new__(cls, (slot, name))
         self.slot = slot
         self.name = name
+        return self
+
+    def __getnewargs__(self):
+        return (self.slot, self.name)
 
     def __repr__(self) -> str:
         return self.name
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Var) and other.slot == self.slot and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash((Var, self.slot))
 
 
 def set_slot(world: World, slot: int, value: Any) -> World:

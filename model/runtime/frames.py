@@ -151,3 +151,22 @@ def live_locals(code: CodeType) -> dict[int, frozenset[str]]:
 def is_clean(code: CodeType, lasti: int) -> bool:
     """True when a frame suspended at *lasti* keeps nothing on its stack but the awaitable."""
     return yield_depths(code).get(lasti) == CLEAN_DEPTH
+
+
+@functools.lru_cache(maxsize=None)
+def key_names(code: CodeType, lasti: int) -> tuple[str, ...] | None:
+    """The locals of a frame suspended at *lasti* that its key holds, in the code's own order
+    (``co_varnames``, then cell and free variables): never in ``f_locals``' insertion order,
+    which depends on when each local was first seen.  None when *lasti* is no await point the
+    liveness analysis knows (every local is kept then)."""
+    order = code.co_varnames + code.co_cellvars + code.co_freevars
+    wanted = live_locals(code).get(lasti)
+    names = order if wanted is None else tuple(n for n in order if n in wanted)
+    return tuple(dict.fromkeys(names))
+
+
+def hidden_depth(code: CodeType, lasti: int) -> int | None:
+    """How many values a frame suspended at *lasti* holds on its stack below the awaited
+    object (0 for a clean await), or None when the analysis does not know the point."""
+    d = yield_depths(code).get(lasti)
+    return None if d is None else d - CLEAN_DEPTH

@@ -82,8 +82,7 @@ class View:
 
     @property
     def all_done(self) -> bool:
-        pending = self._table.pending
-        return all(pending[lid] is None for lid in self.locs)
+        return self._table.done_ids.issuperset(self.locs)
 
 
 class Model:

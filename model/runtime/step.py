@@ -13,6 +13,7 @@ and observation).  Both share :meth:`Stepper._run`, so traces and search cannot 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from .effects import Spawn
@@ -83,6 +84,11 @@ class _Footprints:
         return None if self.unknown else (frozenset(self.reads), frozenset(self.writes))
 
 
+_FINISHED = "finished"    # memo node of a finished task
+_UNMEMO = "unmemo"        # memo node of an effect the fast path hands to _run
+_MAX_PLANS = 1 << 18      # bound on the cached expansion plans (task-locals tuples)
+
+
 class StepError(Exception):
     """A step that cannot be taken in this state (used by replay to explain divergence)."""
 
@@ -97,6 +103,10 @@ class Stepper:
         self._single_fp: dict = {}      # local id -> footprint of its one-effect step
         # footprints as locations (pages of split slots, khomc.engines.por) instead of slots
         self.locations = False
+        # the effect-outcome memo of the fast path: (lid << 16 | tid) -> _UNMEMO, or
+        # (getter of the effect's declared slots, {slot values: outcomes}); see _outcomes
+        self._memo: dict = {}
+        self._plans: dict = {}          # task-locals tuple -> its expansion plan (see _plan)
 
     def initial(self) -> tuple:
         return self.model.initial_state()
@@ -106,7 +116,143 @@ class Stepper:
 
     # -- fast path ---------------------------------------------------------------------------
     def expand(self, state) -> list:
-        """All successors of *state*: a list of ``(tid, choices, state2)``."""
+        """All successors of *state*: a list of ``(tid, choices, state2)``.
+
+        Memoizes each effect's outcomes per (local id, task index, values of the slots the
+        effect declares): an effect is a pure function of the world slots it declares and the
+        task index (the contract of :meth:`Effect.slots`, also what partial-order reduction
+        relies on), and the local id fixes the effect.  A memo entry stores, per outcome, the
+        choice index, only the slots the outcome changes and the next local id, so a step costs
+        a dict lookup and one tuple rebuild.  Effects that declare no slots and ``Spawn`` take
+        the generic :meth:`_run`; with the task table's caches off (``table.memo = False``,
+        the replay baseline) the effect memo is off too.
+        """
+        if not self.table.memo:
+            return self._expand_plain(state)
+        world, locs = state
+        plan = self._plans.get(locs)
+        if plan is None:
+            plan = self._plan(locs)
+        out = []
+        for tid, getter, outs, node, shared in plan:
+            if outs is None:
+                self._run(world, locs, tid, locs[tid], (), (), out, True, None, None)
+                continue
+            vals = getter(world) if getter is not None else ()
+            res = outs.get(vals)
+            if res is None:
+                res = outs[vals] = self._outcomes(world, tid, locs[tid], node)
+            for ci, writes, lid2, chain in res:
+                if writes:
+                    if len(writes) == 1:
+                        slot, value = writes[0]
+                        w2 = world[:slot] + (value,) + world[slot + 1:]
+                    else:
+                        w = list(world)
+                        for slot, value in writes:
+                            w[slot] = value
+                        w2 = tuple(w)
+                else:
+                    w2 = world
+                ch = () if ci is None else (ci,)
+                if chain:
+                    self._chain(w2, locs, tid, lid2, ch, out)
+                    continue
+                locs2 = shared.get(lid2)
+                if locs2 is None:
+                    locs2 = shared[lid2] = locs[:tid] + (lid2,) + locs[tid + 1:]
+                out.append((tid, ch, (w2, locs2)))
+        return out
+
+    def _plan(self, locs) -> list:
+        """Per task of *locs* that has not finished: ``(tid, getter, outcomes by slot values,
+        memo node, successor locals by next local id)``; the successor's task-locals tuple is
+        shared by every state with these locals (one allocation instead of one per successor)."""
+        plan = []
+        memo = self._memo
+        for tid, lid in enumerate(locs):
+            node = memo.get((lid << 16) | tid)
+            if node is None:
+                node = self._memo_node(lid, tid)
+            if node is _FINISHED:
+                continue
+            if node is _UNMEMO:
+                plan.append((tid, None, None, node, None))
+            else:
+                plan.append((tid, node[0], node[1], node, {}))
+        if len(self._plans) < _MAX_PLANS:
+            self._plans[locs] = plan
+        return plan
+
+    def _chain(self, world, locs, tid, lid, choices, out) -> None:
+        """Continue an atomic section from local *lid* through the effect memo (as _run)."""
+        node = self._memo.get((lid << 16) | tid)
+        if node is None:
+            node = self._memo_node(lid, tid)
+        if node is _UNMEMO:
+            self._run(world, locs, tid, lid, choices, (), out, False, None, None)
+            return
+        getter, outs = node[0], node[1]
+        vals = getter(world) if getter is not None else ()
+        res = outs.get(vals)
+        if res is None:
+            res = outs[vals] = self._outcomes(world, tid, lid, node)
+        if not res:   # blocked inside the section: _run raises the spec error
+            self._run(world, locs, tid, lid, choices, (), out, False, None, None)
+            return
+        for ci, writes, lid2, chain in res:
+            w = list(world)
+            for slot, value in writes:
+                w[slot] = value
+            w2 = tuple(w)
+            ch = choices if ci is None else choices + (ci,)
+            if chain:
+                self._chain(w2, locs, tid, lid2, ch, out)
+            else:
+                out.append((tid, ch, (w2, locs[:tid] + (lid2,) + locs[tid + 1:])))
+
+    def _memo_node(self, lid: int, tid: int):
+        if tid >= 1 << 16:
+            return _UNMEMO
+        eff = self.table.pending[lid]
+        if eff is None:
+            node = _FINISHED
+        elif type(eff) is Spawn or eff.slots() is None:
+            node = _UNMEMO
+        else:
+            slots = tuple(sorted(set(eff.slots())))
+            node = (itemgetter(*slots) if slots else None, {}, slots, eff)
+        self._memo[(lid << 16) | tid] = node
+        return node
+
+    def _outcomes(self, world, tid, lid, node) -> tuple:
+        """The memo entry of *node*'s effect in *world*: ``(choice or None, writes, lid2,
+        chained)`` per outcome, *writes* the ``(slot, value)`` pairs the outcome changes."""
+        eff, slots = node[3], node[2]
+        table = self.table
+        if eff.branching:
+            outcomes = eff.outcomes(world, tid)
+        else:
+            r = eff.step(world, tid)
+            outcomes = [] if r is None else [r]
+        declared = frozenset(slots)
+        res = []
+        for ci, (w2, obs) in enumerate(outcomes):
+            if w2 is world:
+                writes = ()
+            else:
+                if len(w2) != len(world) or any(
+                        w2[i] is not world[i] and i not in declared for i in range(len(world))):
+                    raise SpecError(f"effect {eff.label()!r} changed world slots it does not "
+                                    f"declare in slots() {slots}")
+                writes = tuple((s, w2[s]) for s in slots if w2[s] is not world[s])
+            lid2 = table.advance(lid, obs)
+            chain = table.chained[lid2] and table.pending[lid2] is not None
+            res.append((ci if eff.branching else None, writes, lid2, chain))
+        return tuple(res)
+
+    def _expand_plain(self, state) -> list:
+        """:meth:`expand` without the effect memo (the task table's caches are off)."""
         world, locs = state
         table = self.table
         pending = table.pending
@@ -266,5 +412,4 @@ class Stepper:
         return who
 
     def all_done(self, state) -> bool:
-        pending = self.table.pending
-        return all(pending[lid] is None for lid in state[1])
+        return self.table.done_ids.issuperset(state[1])

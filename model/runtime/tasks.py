@@ -29,11 +29,14 @@ for termination checking and for state counts comparable with SPIN and TLC).
 
 from __future__ import annotations
 
+import functools
+import gc
+import types
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .effects import Effect, Marker, Spawn
-from .frames import is_clean, live_locals
+from .effects import Effect, Marker, Spawn, atomic
+from .frames import hidden_depth, key_names
 
 
 class SpecError(Exception):
@@ -92,6 +95,8 @@ class TaskTable:
         self.name: list[str] = []
         self.result: list[Any] = []          # return value, or the exception text if it crashed
         self.crashed: list[str | None] = []  # None, or "ExceptionType: message (file:line)"
+        self.done_ids: set[int] = set()      # local ids of finished tasks (crashed included)
+        self.crashed_ids: set[int] = set()   # local ids of crashed tasks
         self.origin: list[Any] = []
         self.spec_of: list[TaskSpec] = []
         self.key_of: list[Any] = []
@@ -203,7 +208,7 @@ class TaskTable:
 
     def _check_replay(self, spec: TaskSpec, step: int, node: int, eff) -> None:
         want = self.pending[node]
-        if eff != want:
+        if eff != want and _norm_effect(eff) != _norm_effect(want):
             def show(e):
                 return "finish" if e is None else repr(e)
             raise NondeterministicSpec(
@@ -230,6 +235,9 @@ class TaskTable:
             kind, value = live.coro
             self.result.append(value)
             self.crashed.append(value if kind == "crashed" else None)
+            self.done_ids.add(lid)
+            if kind == "crashed":
+                self.crashed_ids.add(lid)
         else:
             self.result.append(None)
             self.crashed.append(None)
@@ -259,24 +267,155 @@ class TaskTable:
         obj = live.coro
         while hasattr(obj, "cr_frame") and obj.cr_frame is not None:
             fr = obj.cr_frame
+            code = fr.f_code
             lasti = fr.f_lasti
-            wanted = live_locals(fr.f_code).get(lasti)
-            if wanted is None:
-                local = tuple(fr.f_locals.items())
+            fl = fr.f_locals
+            try:
+                local = tuple((n, _norm(fl[n], 0)) for n in key_names(code, lasti) if n in fl)
+            except _Opaque:
+                # a local the key cannot describe by value: the task's whole history
+                # determines it (the determinism contract), so key the frame by that
+                parts.append((code, lasti, "history", tuple(live.hist)))
+                obj = obj.cr_await
+                continue
+            hidden = hidden_depth(code, lasti)
+            if hidden == 0:
+                parts.append((code, lasti, local))
             else:
-                local = tuple(kv for kv in fr.f_locals.items() if kv[0] in wanted)
-            if is_clean(fr.f_code, lasti):
-                parts.append((fr.f_code, lasti, local))
-            else:
-                since = live.entries[id(fr)][1]
-                parts.append((fr.f_code, lasti, local, tuple(live.hist[since:])))
+                try:
+                    if hidden is None or hidden < 0:
+                        raise _Opaque
+                    stack = _stack_values(obj, hidden)
+                    hash(stack)
+                    parts.append((code, lasti, local, stack))
+                except (_Opaque, TypeError):
+                    since = live.entries[id(fr)][1]
+                    parts.append((code, lasti, local, "since", tuple(live.hist[since:])))
             obj = obj.cr_await
-        key = (spec.name, live.depth, live.fresh, eff, tuple(parts))
+        key = (spec.name, live.depth, live.fresh, _norm_effect(eff), tuple(parts))
         try:
             hash(key)
         except TypeError:
             _explain_unhashable(spec, live)
         return key
+
+
+# -- keys by value --------------------------------------------------------------------------
+#
+# A task's key must not depend on object identity (a closure created by the task is a new
+# object on every replay) nor on dict order, so locals and hidden stack values are mapped to
+# values first.  Functions are keyed by what determines their behaviour: qualified name, code,
+# defaults and the values their closure cells hold.  Objects with value equality (the types
+# model code uses: numbers, strings, bytes, tuples, frozensets, frozen dataclasses, effects,
+# locks) are kept as they are.
+
+class _Opaque(Exception):
+    """A value the key cannot describe by value."""
+
+
+_SIMPLE = frozenset({int, str, bool, type(None), bytes, float, range, type})
+_MAX_NEST = 24
+
+
+def _norm(v, depth: int):
+    t = type(v)
+    if t in _SIMPLE:
+        return v
+    if depth > _MAX_NEST:
+        raise _Opaque
+    if isinstance(v, tuple):
+        out = tuple(_norm(x, depth + 1) for x in v)
+        if all(a is b for a, b in zip(out, v)):
+            return v
+        return ("tuple", t, out)
+    if t is frozenset:
+        out = frozenset(_norm(x, depth + 1) for x in v)
+        return v if out == v else ("frozenset", out)
+    if t is types.FunctionType:
+        return _norm_function(v, depth)
+    if t is types.MethodType:
+        return ("method", _norm(v.__self__, depth + 1), _norm(v.__func__, depth + 1))
+    if t is functools.partial:
+        return ("partial", _norm(v.func, depth + 1), _norm(v.args, depth + 1),
+                tuple((k, _norm(x, depth + 1)) for k, x in sorted(v.keywords.items())))
+    if isinstance(v, Effect):
+        return _norm_effect(v, depth)
+    if t is atomic:
+        return ("atomic", _norm(v.fn, depth + 1))
+    return v
+
+
+def _norm_function(fn, depth: int):
+    if fn.__closure__ is None and fn.__defaults__ is None and fn.__kwdefaults__ is None \
+            and "<locals>" not in fn.__qualname__:
+        return fn                   # a module-level function: the same object on every replay
+    cells = []
+    for c in fn.__closure__ or ():
+        try:
+            cells.append(_norm(c.cell_contents, depth + 1))
+        except ValueError:          # an empty cell
+            cells.append(_EMPTY_CELL)
+    kw = tuple(sorted((fn.__kwdefaults__ or {}).items()))
+    return ("function", fn.__module__, fn.__qualname__, fn.__code__,
+            _norm(fn.__defaults__, depth + 1), _norm(kw, depth + 1), tuple(cells))
+
+
+_EMPTY_CELL = ("empty cell",)
+
+
+def _norm_effect(eff, depth: int = 0):
+    """An effect's key part: itself, unless one of its fields is a closure (then by value)."""
+    if eff is None:
+        return None
+    k = eff.key()
+    nk = _norm(k, depth + 1)
+    return eff if nk is k else ("effect", nk)
+
+
+_ITERATORS = frozenset(type(it) for it in (
+    iter(()), iter([]), iter(range(1)), iter(range(1 << 70)), reversed([]), reversed(range(1)),
+    iter({}), iter({}.values()), iter({}.items()), iter(frozenset()), iter(""), iter(b""),
+    enumerate(()), zip(), map(len, ()), filter(None, ())))
+
+
+def _norm_stack(v, depth: int = 0):
+    """A value held on a suspended frame's stack, by value: a ``for`` loop's iterator by its
+    sequence and position, a comprehension's accumulator by its items."""
+    if depth > _MAX_NEST:
+        raise _Opaque
+    t = type(v)
+    if t in _ITERATORS:
+        red = v.__reduce__()
+        return ("iterator", t, _norm_stack(red[1], depth + 1),
+                _norm_stack(red[2], depth + 1) if len(red) > 2 else None)
+    if t is list:
+        return ("list", tuple(_norm_stack(x, depth + 1) for x in v))
+    if t is set:
+        return ("set", frozenset(_norm_stack(x, depth + 1) for x in v))
+    if t is dict:   # a dict comprehension: insertion order is part of its value
+        return ("dict", tuple((k, _norm_stack(x, depth + 1)) for k, x in v.items()))
+    if t is tuple:
+        return tuple(_norm_stack(x, depth + 1) for x in v)
+    if t in (types.CoroutineType, types.GeneratorType, types.AsyncGeneratorType,
+             types.FrameType):
+        raise _Opaque               # its own state is not a value
+    return _norm(v, depth)
+
+
+def _stack_values(coro, n: int) -> tuple:
+    """The *n* values a suspended coroutine's frame holds below the awaited object.
+
+    ``gc.get_referents`` of a coroutine lists its frame's locals and then its value stack, the
+    awaited object (``cr_await``) on top; NULL slots are skipped, so a shorter stack only pulls
+    in one more local or frame field, which makes the key more specific, never less."""
+    refs = gc.get_referents(coro)
+    aw = coro.cr_await
+    i = len(refs) - 1
+    while i >= 0 and refs[i] is not aw:
+        i -= 1
+    if i < n:
+        raise _Opaque
+    return tuple(_norm_stack(x) for x in refs[i - n:i])
 
 
 def _check_hashable(key, spec, what, value):
