@@ -12,7 +12,6 @@ from __future__ import annotations
 from khomc.drivers import fdbox
 from khomc.kho.fdt import FdtTree, canonical, unflatten
 from khomc.kho.v5.kexec_handover import KhoV5, Ghost, fdt_tree, live_at, segment_blob, tree_props
-from khomc.kho.v5.kexec_handover_in import boot
 
 CONVERSION = "conversion-race-free"
 NO_PAGE_LOST = "no-preserved-page-lost"
@@ -87,7 +86,7 @@ def no_page_lost(kho: KhoV5, boxes: tuple = ()):
         h = s[kho.handover]
         if h is None:
             return True
-        nk = boot(h)
+        nk = kho.kernel.boot(h)
         promised = h.ghost.promised
         if not nk.revived:
             return not promised
@@ -135,7 +134,7 @@ def register(m, kho: KhoV5, boxes: tuple = (), guards: tuple = (KEXEC_REACHED, F
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: _finalized(s, kho),
         ADD_REFUSED: lambda s: s[kho.ghost].refused,
-        REVIVED: lambda s: s[kho.handover] is not None and boot(s[kho.handover]).revived,
+        REVIVED: lambda s: s[kho.handover] is not None and kho.kernel.boot(s[kho.handover]).revived,
     }
     for g in guards:
         m.sometimes(g, checks[g], DOCS[g])

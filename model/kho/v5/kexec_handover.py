@@ -63,7 +63,7 @@ from typing import NamedTuple
 from khomc.kernel.alloc import PAGE_SHIFT, Heap, free_page, get_zeroed_page, heap_read_bytes, kfree, kvfree, kvmalloc, kzalloc, lookup, may_allocate, memcpy_to, read_phys
 from khomc.kernel.alloc import KasanReport, _check
 from khomc.kernel.bitops import clear_bit, set_bit
-from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
+from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP
 from khomc.kernel import kexec
 from khomc.kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
 from khomc.kernel.locking import KexecLock, RwSemaphore, down_read, down_write, kexec_trylock, kexec_unlock, up_read, up_write
@@ -73,9 +73,6 @@ from khomc.runtime.effects import Op, atomic, load, store
 from khomc.runtime.spec import Model
 from khomc.runtime.tasks import SpecError
 from khomc.kho.fdt import FdtTree, flatten
-# The xarray-of-bitmaps tracker and its chunk list are shared with 6.16/6.18 (khomc.kho.common).
-from khomc.kho.common import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHOSER_BITMAP_SIZE, PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, __kho_preserve, __kho_unpreserve, chunk_body, kho_mem_ser_free, kho_mem_serialize, new_chunk, phys_bits, xa_load_or_alloc
-
 KEXEC_KHO_FINALIZE = 0
 KEXEC_KHO_UNFREEZE = 1
 
@@ -170,7 +167,11 @@ class KhoV5:
     """``kho_out`` and ``kho_mem_track`` of one scenario: handles on their world slots."""
 
     def __init__(self, model: Model, heap: Heap, fdt_max: int = FDT_MAX_DEFAULT,
-                 tree: tuple | None = None, mutants: frozenset = frozenset()):
+                 tree: tuple | None = None, mutants: frozenset = frozenset(), kernel=None):
+        if kernel is None:
+            from khomc.kho.v5 import ERA          # the package links this module: import late
+            kernel = ERA.namespace()
+        self.kernel = kernel                      # the linked era drivers call into
         unknown = set(mutants) - set(MUTANTS)
         if unknown:
             raise ValueError(f"unknown v5 mutants {sorted(unknown)}; known: {sorted(MUTANTS)}")
@@ -337,8 +338,74 @@ async def unregister_kho_notifier(kho: KhoV5, nb: NotifierBlock) -> int:
 
 # -- the memory tracker (patch 09) ---------------------------------------------------------------
 
+PRESERVE_BITS = 512 * 8               # bits in one struct kho_mem_phys_bits
+BITMAP_BYTES = PRESERVE_BITS // 8
+SIZEOF_KHO_MEM_PHYS = 16              # struct kho_mem_phys { struct xarray phys_bits; }
+CHUNK_HDR = 16                        # khoser_mem_chunk_hdr: next (u64), order, num_elms (u32)
+CHUNK_ELM = 16                        # khoser_mem_bitmap_ptr: phys_start (u64), bitmap (u64)
+KHOSER_BITMAP_SIZE = ((1 << PAGE_SHIFT) - CHUNK_HDR) // CHUNK_ELM
+
+kho_enable = True                     # "kho=on" on the command line of every modelled boot
+
+
+def ilog2(n: int) -> int:
+    """ilog2() of a runtime value: fls64(n) - 1, so ilog2(0) == -1.
+
+    >>> ilog2(3), ilog2(4), ilog2(0)
+    (1, 2, -1)
+    """
+    return n.bit_length() - 1
+
+
+async def xa_load_or_alloc(kho: KhoV5, xa: XArray, index: int, size: int, site: str):
+    """The element at *index*, or a kzalloc'd one installed with xa_cmpxchg (NULL -> elm);
+    the loser of a race kfree()s its element and returns the winner's; -ENOMEM."""
+    elm = await xa_load(xa, index)
+    if elm:
+        return elm
+    elm = await kzalloc(kho.heap, size, site)
+    if not elm:
+        return -ENOMEM
+    res = await xa_cmpxchg(xa, index, None, elm)
+    if res:
+        await kfree(kho.heap, elm, site)
+        return res
+    return elm
+
+
+def phys_bits(kho: KhoV5, physxa: int) -> XArray:
+    """``physxa->phys_bits``: the xarray embedded in a kzalloc'd struct kho_mem_phys."""
+    return XArray.in_object(kho.heap, physxa, "phys_bits")
+
+
+async def __kho_unpreserve(kho: KhoV5, pfn: int, order: int) -> None:
+    pfn_hi = pfn >> order
+    physxa = await xa_load(kho.orders, order)
+    if not physxa:
+        return
+    bits = await xa_load(phys_bits(kho, physxa), pfn_hi // PRESERVE_BITS)
+    if not bits:
+        return
+    await clear_bit(kho.heap, bits, pfn_hi % PRESERVE_BITS, "__kho_unpreserve")
+
+
+async def __kho_preserve(kho: KhoV5, pfn: int, order: int) -> int:
+    pfn_hi = pfn >> order
+    physxa = await xa_load_or_alloc(kho, kho.orders, order, SIZEOF_KHO_MEM_PHYS,
+                                    "xa_load_or_alloc(orders)")
+    if physxa < 0:
+        return physxa
+    bits = await xa_load_or_alloc(kho, phys_bits(kho, physxa), pfn_hi // PRESERVE_BITS,
+                                  BITMAP_BYTES, "xa_load_or_alloc(phys_bits)")
+    if bits < 0:
+        return bits
+    await set_bit(kho.heap, bits, pfn_hi % PRESERVE_BITS, "__kho_preserve")
+    return 0
+
+
 def _up_read_noting(values, tid, pfns, err, adding):
-    """up_read(tree_lock), and in the same step the ghost learns what KHO promised."""
+    """up_read(tree_lock), and in the same step the ghost learns what the caller was told:
+    the client's own range with the return code it gets (never read by kernel code)."""
     (writer, readers), ghost = values
     if tid not in readers:
         return None
@@ -348,7 +415,8 @@ def _up_read_noting(values, tid, pfns, err, adding):
     return ((writer, readers - {tid}), ghost), None
 
 
-async def _finish_tracking(kho: KhoV5, pfns: frozenset, err: int, adding: bool) -> None:
+async def _unlock(kho: KhoV5, pfns: frozenset, err: int, adding: bool) -> None:
+    """The ``unlock:`` label of the four tracker entry points: up_read(&kho_out.tree_lock)."""
     await Op((kho.tree_lock.var, kho.ghost), _up_read_noting, pfns, err, adding,
              text="up_read(kho_out.tree_lock)")
 
@@ -361,82 +429,158 @@ async def _down_read_frozen(kho: KhoV5) -> int:
 
 
 async def _frozen_for_tracker(kho: KhoV5) -> int:
-    """down_read(tree_lock) and the ``if (kho_out.fdt)`` test, one step (see Reduction)."""
+    """down_read(&kho_out.tree_lock) and the ``if (kho_out.fdt)`` test, one step (Reduction)."""
     return await atomic(_down_read_frozen)(kho)
 
 
 def _pfns(pfn: int, count: int) -> frozenset:
-    return frozenset(range(pfn, pfn + count))
+    return frozenset(range(pfn, pfn + max(count, 0)))
 
 
 async def kho_preserve_folio(kho: KhoV5, phys: int, order: int) -> int:
     pfn = phys >> PAGE_SHIFT
+    if not kho_enable:
+        return -EOPNOTSUPP
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
         err = await __kho_preserve(kho, pfn, order)
-    await _finish_tracking(kho, _pfns(pfn, 1 << order), err, True)
+    await _unlock(kho, _pfns(pfn, 1 << order), err, True)
     return err
 
 
 async def kho_unpreserve_folio(kho: KhoV5, phys: int, order: int) -> int:
+    """As posted: no kho_enable test here (only the preserve side has one)."""
     pfn = phys >> PAGE_SHIFT
     err = 0
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
         await __kho_unpreserve(kho, pfn, order)
-    await _finish_tracking(kho, _pfns(pfn, 1 << order), err, False)
+    await _unlock(kho, _pfns(pfn, 1 << order), err, False)
     return err
 
 
-def ilog2(n: int) -> int:
-    return n.bit_length() - 1
-
-
 async def kho_preserve_phys(kho: KhoV5, phys: int, size: int) -> int:
-    """v5 splits the range with ``order = ilog2(end_pfn - pfn)`` alone (no alignment term)."""
-    start = phys >> PAGE_SHIFT
-    end = (phys + size) >> PAGE_SHIFT
+    """Patch 09 exactly: ``order`` is initialised once, from the whole range; the split uses
+    ``ilog2(end_pfn - pfn)`` alone (no alignment term, so ``__kho_preserve`` records the
+    aligned block ``pfn >> order`` contains, not [pfn, pfn + 2^order)); and the unwind loop
+    restarts at PHYS_PFN(phys) WITHOUT recomputing ``order``: its first step uses the order of
+    the failed step, and every later order follows from that shifted walk."""
+    pfn = phys >> PAGE_SHIFT
+    end_pfn = (phys + size) >> PAGE_SHIFT
+    order = ilog2(end_pfn - pfn)
+    failed_pfn = None                 # uninitialised in C; only read when err != 0
     err = 0
+    if not kho_enable:
+        return -EOPNOTSUPP
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
-        pfn = start
-        while pfn < end:
-            order = ilog2(end - pfn)
+        while pfn < end_pfn:
             err = await __kho_preserve(kho, pfn, order)
             if err:
+                failed_pfn = pfn
                 break
             pfn += 1 << order
+            order = ilog2(end_pfn - pfn)
         if err:
-            failed = pfn
-            pfn = start
-            while pfn < failed:
-                order = ilog2(end - pfn)
+            pfn = phys >> PAGE_SHIFT
+            while pfn < failed_pfn:
                 await __kho_unpreserve(kho, pfn, order)
                 pfn += 1 << order
-    await _finish_tracking(kho, _pfns(start, end - start), err, True)
+                order = ilog2(end_pfn - pfn)
+    start = phys >> PAGE_SHIFT
+    await _unlock(kho, _pfns(start, end_pfn - start), err, True)
     return err
 
 
 async def kho_unpreserve_phys(kho: KhoV5, phys: int, size: int) -> int:
-    start = phys >> PAGE_SHIFT
-    end = (phys + size) >> PAGE_SHIFT
+    pfn = phys >> PAGE_SHIFT
+    end_pfn = (phys + size) >> PAGE_SHIFT
+    order = ilog2(end_pfn - pfn)
     err = 0
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
-        pfn = start
-        while pfn < end:
-            order = ilog2(end - pfn)
+        while pfn < end_pfn:
             await __kho_unpreserve(kho, pfn, order)
             pfn += 1 << order
-    await _finish_tracking(kho, _pfns(start, end - start), err, False)
+            order = ilog2(end_pfn - pfn)
+    start = phys >> PAGE_SHIFT
+    await _unlock(kho, _pfns(start, end_pfn - start), err, False)
     return err
 
 
 # -- serialization of the tracker (patch 09) -------------------------------------------------------
+
+def chunk_body(order: int, elms: tuple) -> bytes:
+    """``hdr.order``, ``hdr.num_elms`` and the bitmaps[] of a khoser_mem_chunk (after hdr.next).
+
+    >>> len(chunk_body(0, ((0, 0x3000),)))
+    24
+    """
+    out = order.to_bytes(4, "little") + len(elms).to_bytes(4, "little")
+    for phys_start, bitmap in elms:
+        out += phys_start.to_bytes(8, "little") + bitmap.to_bytes(8, "little")
+    return out
+
+
+async def new_chunk(kho: KhoV5, cur: int, order: int) -> int:
+    """get_zeroed_page; ``chunk->hdr.order = order`` is written with the rest of the body by
+    kho_mem_serialize (see the module header); link it from *cur*."""
+    chunk = await get_zeroed_page(kho.heap, "new_chunk")
+    if not chunk:
+        return 0
+    if cur:
+        await memcpy_to(kho.heap, cur, chunk.to_bytes(8, "little"), "new_chunk")
+    return chunk
+
+
+async def kho_mem_ser_free(kho: KhoV5, first: int) -> None:
+    chunk = first
+    while chunk:
+        chunk_page = chunk
+        head = await heap_read_bytes(kho.heap, chunk, 8, "kho_mem_ser_free")
+        chunk = int.from_bytes(head, "little")
+        await free_page(kho.heap, chunk_page, "kho_mem_ser_free")
+
+
+async def kho_mem_serialize(kho: KhoV5) -> int:
+    """The physical address of the first chunk (0 if nothing is tracked), or -ENOMEM.
+
+    The chunks hold pointers to the live bitmaps, not copies.
+    """
+    orders = await xa_entries(kho.orders)
+    first = 0
+    chunk = 0
+    i = 0
+    while i < len(orders):
+        order, physxa = orders[i]
+        chunk = await new_chunk(kho, chunk, order)
+        if not chunk:
+            await kho_mem_ser_free(kho, first)
+            return -ENOMEM
+        if not first:
+            first = chunk
+        bitmaps = await xa_entries(phys_bits(kho, physxa))
+        elms = ()
+        j = 0
+        while j < len(bitmaps):
+            if len(elms) == KHOSER_BITMAP_SIZE:
+                await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+                chunk = await new_chunk(kho, chunk, order)
+                if not chunk:
+                    await kho_mem_ser_free(kho, first)
+                    return -ENOMEM
+                elms = ()
+            idx, bits = bitmaps[j]
+            elms = elms + (((idx * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            j += 1
+        await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+        i += 1
+    return first
+
 
 # -- conversion to an FDT (patch 07) ---------------------------------------------------------------
 
@@ -682,14 +826,12 @@ def _machine_kexec(values, tid):
             Handover(image, pages, ghost, tree, first)), None
 
 
-async def kernel_kexec(kho: KhoV5, copy_fdt=None) -> int:
-    """reboot(LINUX_REBOOT_CMD_KEXEC): on success the old kernel stops (``halted``).
-
-    *copy_fdt* is how the FDT reaches the image (kho_copy_fdt; the seed thread's proposals
-    pass their own)."""
+async def kernel_kexec(kho: KhoV5) -> int:
+    """reboot(LINUX_REBOOT_CMD_KEXEC) with patch 10's ``kho_copy_fdt(kexec_image)`` before
+    machine_kexec; on success the old kernel stops (``halted``)."""
     return await kexec.kernel_kexec(
         kho, (kho.image, kho.heap.pages, kho.ghost, kho.tree, kho.first_chunk_phys,
-              kho.heap.halted, kho.handover), _machine_kexec, copy_fdt or kho_copy_fdt)
+              kho.heap.halted, kho.handover), _machine_kexec, kho_copy_fdt)
 
 
 def segment_blob(image: Kimage) -> bytes:

@@ -140,3 +140,14 @@ def kho_restore_folio(nk: NextKernel, phys: int) -> int | None:
     if phys % PAGE_SIZE:
         return None
     return dict(nk.order).get(phys >> PAGE_SHIFT)
+
+
+def root_blob(h: Handover) -> bytes:
+    """The bytes the next kernel takes as the KHO FDT: the kho-fdt ksegment (the proposals'
+    Deltas replace this with their own hand-off)."""
+    return segment_blob(h.image)
+
+
+def user_fdts(h: Handover, nk: NextKernel) -> tuple:
+    """Addresses of FDTs users keep in their own memory: none in v5 (the tree is one FDT)."""
+    return ()
