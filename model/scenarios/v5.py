@@ -118,6 +118,26 @@ def notifier_refinalize(pages: int = 12, fail_allocs: int = 0, fdt_max: int = FD
     return m
 
 
+def stale_debugfs_dentry(pages: int = 12, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
+                         fdboxes: int = 0, mutants: str = "", kernel=None) -> Model:
+    """notifier-refinalize with one allocation failure the search may inject anywhere: the
+    operator finalizes (debugfs creates out/fdt), unfreezes (removes it; kho_out.fdt_file
+    still points at it), finalizes again, loads and kexecs.  When the failure makes the
+    FINALIZE callback fail, kexec's auto-finalize fails too and kho_copy_fdt's
+    kho_out_update_debugfs_fdt removes the stale dentry a second time."""
+    boxes = tuple(f"fdbox{i}" for i in range(fdboxes))
+    m, kho = _machine("stale-debugfs-dentry", stale_debugfs_dentry.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,), kernel=kernel)
+    state = m.var("notif.state", None)
+    m.task("notif", finalize_notifier, kho, state, "ok")
+    for box in boxes:
+        m.task(box, fdbox, kho, box, 1, False)
+    m.task("operator", operator, kho, (("finalize", 1), ("finalize", 0), ("finalize", 1),
+                                       ("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
 def autofinalize(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
                  mutants: str = "", kernel=None) -> Model:
     """kexec_file_load before any finalize, then kexec: kho_copy_fdt finalizes on its own,
@@ -253,6 +273,10 @@ SCENARIOS = [
     Scenario("notifier-refinalize", notifier_refinalize,
              {"pages": 12, "fail_allocs": 0, "fdt_max": FDT_MAX, "fdboxes": 1, "mutants": ""},
              "FINALIZE notifier || FDBox || finalize, unfreeze, finalize, load, kexec"),
+    Scenario("stale-debugfs-dentry", stale_debugfs_dentry,
+             {"pages": 12, "fail_allocs": 1, "fdt_max": FDT_MAX, "fdboxes": 0, "mutants": ""},
+             "notifier-refinalize with one allocation failure: kexec's failed auto-finalize "
+             "removes the already removed out/fdt dentry"),
     Scenario("autofinalize", autofinalize,
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
              "FDBox save/drop || load, then kexec auto-finalizes"),

@@ -33,10 +33,10 @@ GUARDS = {"kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
 ALL = {**BUILTIN, **PROMISES, **GUARDS}
 
 PINNED = {
-    ("v5-recursive", "fdt-max-grow"): (33, ALL),
-    ("v5-recursive", "fdbox-race"): (83505, {**ALL, "add-after-freeze-refused": H}),
-    ("v5-anchor", "fdt-max-grow"): (21, ALL),
-    ("v5-anchor", "fdbox-race"): (45541, {**ALL, "add-after-freeze-refused": H}),
+    ("v5-recursive", "fdt-max-grow"): (36, ALL),
+    ("v5-recursive", "fdbox-race"): (91761, {**ALL, "add-after-freeze-refused": H}),
+    ("v5-anchor", "fdt-max-grow"): (24, ALL),
+    ("v5-anchor", "fdbox-race"): (50635, {**ALL, "add-after-freeze-refused": H}),
 }
 
 

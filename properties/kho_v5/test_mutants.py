@@ -35,7 +35,14 @@ def test_property_fails_on_mutant(prop, scenario, params, mutant):
     r = check(build("v5", scenario, {**params, "mutants": mutant}))
     assert r.property(prop).verdict is V, r.property(prop).message
     unmutated = check(build("v5", scenario, params))
-    assert unmutated.property(prop).verdict is Verdict.HOLDS
+    if params is TWICE:
+        # v5 as posted fails here too, by its own debugfs bug (scenario stale-debugfs-dentry:
+        # a double free in debugfs_remove); the mutant's failure is the chunk-list walk
+        got = unmutated.property(prop)
+        assert got.verdict is V and "debugfs_remove" in got.trace.steps[-1].changes["kasan"][1]
+        assert "kho_mem_ser_free" in r.property(prop).trace.steps[-1].changes["kasan"][1]
+    else:
+        assert unmutated.property(prop).verdict is Verdict.HOLDS
 
 
 def test_stale_chunk_pointer_is_reported_where_the_second_unfreeze_walks_it():

@@ -1,27 +1,38 @@
-"""KHO v5, the seed design: the state tree, the memory tracker, finalize/unfreeze, debugfs, kexec.
+"""KHO v5, the seed design, this kernel's half: state tree, tracker, finalize/unfreeze, debugfs, kexec.
 
-Mirrors the v5 series "kexec: introduce Kexec HandOver (KHO)" by Changyuan Lyu
-(20250320015551.2157511-1-changyuanl@google.com), function by function:
+Mirrors kernel/kexec_handover.c of the v5 series "kexec: introduce Kexec HandOver (KHO)" by
+Changyuan Lyu (20250320015551.2157511-1-changyuanl@google.com), statement for statement.  The
+ledger of the series' internal structure (which patch each function comes from):
 
-* patch 07/16 (…-8-changyuanl@google.com): ``struct kho_out`` (chain_head, tree_lock, root,
-  fdt, fdt_max), kho_add_node / kho_remove_node / kho_add_prop / kho_add_string_prop /
-  kho_remove_prop, register/unregister_kho_notifier, kho_unfreeze, kho_convert_tree,
-  kho_finalize, and the debugfs files ``finalize`` and ``fdt_max``;
-* patch 09/16 (…-10-changyuanl@google.com): ``kho_mem_track`` (xarray of orders -> xarray of
-  512-byte bitmaps), xa_load_or_alloc, __kho_preserve / __kho_unpreserve,
-  kho_preserve_folio / kho_unpreserve_folio / kho_preserve_phys / kho_unpreserve_phys, the
-  chunk list (kho_mem_serialize, kho_mem_ser_free) and the ``preserved-memory`` node whose
-  ``metadata`` property points at ``kho_out.first_chunk_phys``;
-* patch 10/16 (…-11-changyuanl@google.com): kho_fill_kimage reserving an empty ksegment of
-  fdt_max at kexec_file_load, and kho_copy_fdt in kernel_kexec (auto-finalize, then memcpy of
-  fdt_totalsize bytes into the mapped ksegment).
+* patch 07/16 "kexec: add Kexec HandOver (KHO) generation helpers"
+  (20250320015551.2157511-8-changyuanl@google.com): ``struct kho_out`` (chain_head, fdt_file,
+  tree_lock, root, fdt, fdt_max = 10 MiB), register/unregister_kho_notifier, kho_add_node,
+  kho_remove_node, kho_add_prop, kho_add_string_prop, kho_remove_prop,
+  kho_out_update_debugfs_fdt, kho_unfreeze (its ``notifier_to_errno`` applied twice, so an
+  UNFREEZE callback's error is lost), kho_flatten_tree / kho_convert_tree, kho_finalize (on a
+  FINALIZE-chain error it jumps to ``unfreeze:`` without kvfree'ing its buffer: the leak is
+  kept), kho_out_finalize_set (the debugfs blob decides the return code after a successful
+  finalize/unfreeze), kho_out_fdt_max_set, kho_init's root ``compatible``;
+* patch 09/16 "kexec: enable KHO support for memory preservation"
+  (20250320015551.2157511-10-changyuanl@google.com): ``kho_mem_track``, xa_load_or_alloc,
+  __kho_unpreserve, __kho_preserve, kho_preserve_folio, kho_unpreserve_folio,
+  kho_preserve_phys (``order`` initialised once; ``ilog2(end_pfn - pfn)`` alone; the unwind
+  loop reuses the failed step's ``order``), kho_unpreserve_phys, new_chunk, kho_mem_ser_free,
+  kho_mem_serialize, the ``first_chunk_phys`` / ``preserved-memory`` additions to kho_unfreeze,
+  kho_finalize and kho_init;
+* patch 10/16 "kexec: add KHO support to kexec file loads"
+  (20250320015551.2157511-11-changyuanl@google.com): kho_fill_kimage (an empty fdt_max
+  segment, then the scratch array, both through kexec_add_buffer), kho_copy_fdt (auto-finalize,
+  kho_out_update_debugfs_fdt with its result ignored, kimage_map_segment of PAGE_ALIGN of the
+  CURRENT fdt_max, memcpy of fdt_totalsize) called from kernel_kexec.
 
-Facts and review context: ../shared/reference/kho-semantics.md §2.3, §3.4, §5.
+The next kernel's half (patches 08 and 09) is kexec_handover_in.py.
 
-Model notes (what is abstracted, and why no property depends on it):
+Abstractions (why none changes a verdict):
 
 * ``kho_out.fdt != NULL`` is the frozen flag, as in v5; the slot holds the kvmalloc'd buffer's
-  address or 0.  Every mutator checks it under tree_lock.
+  address or 0.  ``kho_enable`` is true (every modelled boot has ``kho=on``); the
+  ``-EOPNOTSUPP`` branches are kept but never taken.
 * The state tree is one world slot: node id -> :class:`Node`.  Nodes are the callers' own
   ``struct kho_node`` (static in the drivers here), so they are not allocator objects; property
   values are pointers (``mem``), string literals (``static``) or ``&kho_out.first_chunk_phys``
@@ -33,7 +44,15 @@ Model notes (what is abstracted, and why no property depends on it):
   sorted by name.  The FDT comparisons are order-insensitive (:func:`khomc.kho.fdt.canonical`).
 * KHO's private bookkeeping (``struct kho_prop``, the kstrdup'ed node name) only matters through
   its allocation failing (-ENOMEM): :func:`khomc.kernel.alloc.may_allocate`.
-* Debugfs file creation and removal (kho_out_update_debugfs_fdt) is not modelled.
+* A debugfs dentry is one kzalloc'd object: debugfs_create_blob allocates it (failure ->
+  ERR_PTR, so -ENOENT), debugfs_remove frees it.  Removing an already removed dentry is thus
+  reported as a KASAN double free (the kernel's report would be a use-after-free inside
+  debugfs_remove): the same finding, named by the same call site.
+* A khoser_mem_chunk is written once it is complete (hdr.order, num_elms and the bitmap
+  pointers in one memcpy): nobody but the finalizer can reach a chunk before
+  kho_out.first_chunk_phys is set, so the number of steps used to fill it is not observable.
+* ``xa_entries`` takes each xarray's entries in one step, one possible outcome of
+  ``xa_for_each`` racing with inserts (no inserter runs while frozen, except in mutants).
 
 Reduction (Lipton's movers, so that the default scenarios stay exhaustively checkable): a
 critical section whose accesses all touch data that only holders of that lock write is one
@@ -48,9 +67,9 @@ since a section may block on its first step.  The tracker's xarray and bitmap ac
 concurrent readers of tree_lock share, stay separate steps, as does every access of the
 finalize path that is not protected this way.
 
-Ghost state (never read by the model code, only by properties): the pages KHO accepted to
-preserve, the tree and the property bytes at the freeze point, and whether a mutator was
-refused because of the freeze.
+Ghost state (never read by the model code, only by properties): the pages the CLIENTS were
+told are preserved (their own ranges, with the return codes they got), the tree and the
+property bytes at the freeze point, and whether a mutator was refused because of the freeze.
 
 Mutants (``mutants=`` names) break one rule each so the test suite can show every property
 failing: see :data:`MUTANTS`.
@@ -183,6 +202,7 @@ class KhoV5:
         self.fdt = model.var("kho_out.fdt", 0)
         self.fdt_max = model.var("kho_out.fdt_max", fdt_max)
         self.first_chunk_phys = model.var("kho_out.first_chunk_phys", 0)
+        self.fdt_file = model.var("kho_out.fdt_file", 0)      # dentry, 0 or ERR_PTR
         self.orders = XArray.at_var(model.var("kho_mem_track.orders", ()))
         self.kexec_lock = KexecLock.new(model, "__kexec_lock")
         self.image = model.var("kexec_image", None)
@@ -690,7 +710,8 @@ async def kho_unfreeze(kho: KhoV5) -> int:
         if "unfreeze-keeps-chunk-pointer" not in kho.mutants:
             await store(kho.first_chunk_phys, 0)
     ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_UNFREEZE)
-    return notifier_to_errno(ret)
+    err = notifier_to_errno(ret)
+    return notifier_to_errno(err)      # as posted: twice, so a callback's -errno becomes 0
 
 
 async def _serialize_and_convert(kho: KhoV5, fdt: int, fdt_max: int) -> int:
@@ -732,17 +753,53 @@ async def kho_finalize(kho: KhoV5) -> int:
 
 # -- debugfs (patch 07) ---------------------------------------------------------------------------
 
+DENTRY_SIZE = 192                     # the blob's dentry + inode, one slab object here
+
+
+async def debugfs_create_blob(kho: KhoV5, name: str) -> int:
+    """The dentry of ``out/<name>``, or ERR_PTR(-ENOMEM) when its allocation fails."""
+    dentry = await kzalloc(kho.heap, DENTRY_SIZE, "debugfs_create_blob")
+    return dentry if dentry else -ENOMEM
+
+
+async def debugfs_remove(kho: KhoV5, dentry: int) -> None:
+    """Frees the dentry; a no-op on NULL or an ERR_PTR (IS_ERR_OR_NULL)."""
+    if dentry > 0:
+        await kfree(kho.heap, dentry, "debugfs_remove")
+
+
+async def kho_out_update_debugfs_fdt(kho: KhoV5) -> int:
+    """Patch 07: create ``out/fdt`` for a frozen tree (-ENOENT if that fails), else remove
+    ``kho_out.fdt_file`` - which is NOT reset to NULL after the removal, so a later call with
+    no FDT removes the same, already freed dentry again."""
+    err = 0
+    fdt = await load(kho.fdt)
+    if fdt:
+        dentry = await debugfs_create_blob(kho, "fdt")
+        await store(kho.fdt_file, dentry)
+        if dentry < 0:
+            err = -ENOENT
+    else:
+        dentry = await load(kho.fdt_file)
+        await debugfs_remove(kho, dentry)
+    return err
+
+
 async def kho_out_finalize_set(kho: KhoV5, val: int) -> int:
-    """``echo val > /sys/kernel/debug/kho/out/finalize``."""
+    """``echo val > /sys/kernel/debug/kho/out/finalize``: after a successful finalize or
+    unfreeze the debugfs blob decides the return code (finalized, yet -ENOENT)."""
     taken, fdt = await kexec_trylock_and_load(kho.kexec_lock, kho.fdt)
     if not taken:
         return -EBUSY
     if bool(val) == bool(fdt):
         ret = -EEXIST if fdt else -ENOENT
-    elif val:
-        ret = await kho_finalize(kho)
     else:
-        ret = await kho_unfreeze(kho)
+        if val:
+            ret = await kho_finalize(kho)
+        else:
+            ret = await kho_unfreeze(kho)
+        if not ret:
+            ret = await kho_out_update_debugfs_fdt(kho)
     await kexec_unlock(kho.kexec_lock)
     return ret
 
@@ -810,11 +867,14 @@ async def kho_copy_fdt(kho: KhoV5, image: Kimage) -> int:
         return 0
     if not await load(kho.fdt):
         err = await kho_finalize(kho)
+        await kho_out_update_debugfs_fdt(kho)      # its result is ignored, even on error
         if err:
             return err
     fdt = await load(kho.fdt)
     fdt_max = await load(kho.fdt_max)
     heap = kho.heap
+    if not await may_allocate(heap, "kimage_map_segment"):
+        return -ENOMEM                             # "failed to vmap fdt ksegment in kimage"
     await Op((kho.image, heap.pages, heap.kasan, heap.halted), _copy_fdt, heap, fdt,
              page_align(fdt_max), text="memcpy(ksegment, kho_out.fdt, fdt_totalsize)")
     return 0

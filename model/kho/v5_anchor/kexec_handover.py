@@ -31,7 +31,7 @@ from khomc.kernel.errno import EBUSY, ENOMEM
 from khomc.kernel.kexec import Kimage, add_buffer, fill_segment
 from khomc.kernel.locking import kexec_trylock, kexec_unlock
 from khomc.kho.ledger import Delta
-from khomc.kho.v5.kexec_handover import KERNEL_IMAGE_SIZE, KhoV5, kho_finalize
+from khomc.kho.v5.kexec_handover import KERNEL_IMAGE_SIZE, KhoV5, kho_finalize, kho_out_update_debugfs_fdt
 from khomc.runtime.effects import Op, load, store
 from khomc.runtime.spec import Model
 
@@ -123,6 +123,7 @@ async def kho_copy_fdt(kho: KhoAnchor, image: Kimage) -> int:
         return 0
     if not await load(kho.fdt):
         err = await kho_finalize(kho)
+        await kho_out_update_debugfs_fdt(kho)      # v5's: result ignored
         if err:
             return err
     fdt = await load(kho.fdt)

@@ -39,7 +39,7 @@ from khomc.kernel.locking import kexec_trylock, kexec_unlock
 from khomc.kho.fdt import find, prop
 from khomc.kho.k6_19 import kexec_handover as k6_19
 from khomc.kho.ledger import Delta
-from khomc.kho.v5.kexec_handover import KERNEL_IMAGE_SIZE, KhoV5, kho_finalize, static
+from khomc.kho.v5.kexec_handover import KERNEL_IMAGE_SIZE, KhoV5, kho_finalize, kho_out_update_debugfs_fdt, static
 from khomc.runtime.effects import Op, load, store
 from khomc.runtime.spec import Model
 
@@ -129,6 +129,7 @@ async def kho_copy_fdt(kho: KhoRecursive, image: Kimage) -> int:
         return 0
     if not await load(kho.fdt):
         err = await kho_finalize(kho)
+        await kho_out_update_debugfs_fdt(kho)      # v5's: result ignored
         if err:
             return err
     fdt = await load(kho.fdt)
