@@ -105,7 +105,7 @@ def restore(nk, node: str, pages: tuple) -> tuple:
         if not key.startswith("fd") or len(value) != 16:
             continue
         phys = int.from_bytes(value[:8], "little")
-        order = kho_restore_folio(nk, phys)
+        order = kho_restore_folio(nk, phys, pages)
         data = read_phys(pages, phys, PAGE_SIZE)[:len(contents(node, int(key[2:])))]
         out.append(Restored(key, phys, order, data))
     return tuple(out)

@@ -50,6 +50,8 @@ def no_page_lost(kho, boot, restores):
             return True
         nk = boot(h)
         promised = h.ghost.promised
+        if nk.crash:
+            return False
         if not nk.revived:
             return not promised
         if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:

@@ -10,6 +10,7 @@ model they are not stopped) cannot change a verdict.  The promises are those of
 from __future__ import annotations
 
 from khomc.drivers import fdbox
+from khomc.kernel.alloc import PAGE_SHIFT
 from khomc.kho.fdt import FdtTree, canonical, unflatten
 from khomc.kho.v5.kexec_handover import KhoV5, Ghost, fdt_tree, live_at, segment_blob, tree_props
 
@@ -88,20 +89,26 @@ def no_page_lost(kho: KhoV5, boxes: tuple = ()):
             return True
         nk = kho.kernel.boot(h)
         promised = h.ghost.promised
+        if nk.crash:
+            return False
         if not nk.revived:
             return not promised
         if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:
             return False
-        return _fdboxes_restore(nk, h.pages, boxes)
+        return _fdboxes_restore(nk, h.pages, boxes, promised)
     check.__doc__ = DOCS[NO_PAGE_LOST]
     return check
 
 
-def _fdboxes_restore(nk, pages, boxes) -> bool:
+def _fdboxes_restore(nk, pages, boxes, promised=None) -> bool:
+    """Every fd record restores as the order-0 folio its driver preserved (judged from the
+    driver's own successful calls, *promised*, when given), with its bytes, at most once."""
     seen = set()
     for box in boxes:
         for r in fdbox.restore(nk, box, pages):
             if r.order != 0 or r.phys in seen:
+                return False
+            if promised is not None and r.phys >> PAGE_SHIFT not in promised:
                 return False
             if r.data != fdbox.contents(box, int(r.key[2:])):
                 return False
