@@ -48,22 +48,22 @@ PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safe
 GUARDS = {"kexec-reached": H, "finalize-succeeded": H}
 
 PINNED = {
-    "fdbox-race": (49102, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
+    "fdbox-race": (45706, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
                            "next-kernel-revived": H}),
-    "notifier-refinalize": (24122, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
-    "autofinalize": (460, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
+    "notifier-refinalize": (22376, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
+    "autofinalize": (422, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
                            "next-kernel-revived": H}),
-    "fdt-max-small": (1014, {**BUILTIN, **PROMISES, "finalize-overflow-refused": H,
+    "fdt-max-small": (973, {**BUILTIN, **PROMISES, "finalize-overflow-refused": H,
                             "kexec-refused": H}),
-    "fdt-max-grow": (21, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
-    "alloc-fail-finalize": (971, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
+    "fdt-max-grow": (19, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
+    "alloc-fail-finalize": (905, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
                                   "finalize-enomem": H}),
-    "callback-reenters": (64, {**BUILTIN, **PROMISES, "deadlock-free": V}),
-    "stale-debugfs-dentry": (1958, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
+    "callback-reenters": (56, {**BUILTIN, **PROMISES, "deadlock-free": V}),
+    "stale-debugfs-dentry": (1844, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
                                     "memory-safety": V}),
-    "notifier-adds": (128, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
-    "freed-buffer": (142, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
-    "preserve-phys-unaligned": (198, {**BUILTIN, **PROMISES, **GUARDS,
+    "notifier-adds": (118, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
+    "freed-buffer": (128, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
+    "preserve-phys-unaligned": (188, {**BUILTIN, **PROMISES, **GUARDS,
                                       "next-kernel-revived": H, "no-preserved-page-lost": V}),
 }
 

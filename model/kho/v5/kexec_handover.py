@@ -771,7 +771,15 @@ async def debugfs_remove(kho: KhoV5, dentry: int) -> None:
 async def kho_out_update_debugfs_fdt(kho: KhoV5) -> int:
     """Patch 07: create ``out/fdt`` for a frozen tree (-ENOENT if that fails), else remove
     ``kho_out.fdt_file`` - which is NOT reset to NULL after the removal, so a later call with
-    no FDT removes the same, already freed dentry again."""
+    no FDT removes the same, already freed dentry again.
+
+    One step (Reduction): both callers hold the kexec lock, and kho_out.fdt and
+    kho_out.fdt_file are written only by kexec-lock holders (finalize and unfreeze run only
+    under it); the dentry is a fresh object of the caller's own pages."""
+    return await atomic(_update_debugfs_fdt)(kho)
+
+
+async def _update_debugfs_fdt(kho: KhoV5) -> int:
     err = 0
     fdt = await load(kho.fdt)
     if fdt:
