@@ -21,6 +21,9 @@ KEXEC_REACHED = "kexec-reached"
 FINALIZE_OK = "finalize-succeeded"
 ADD_REFUSED = "add-after-freeze-refused"
 REVIVED = "next-kernel-revived"
+NOTHING_EXTRA = "nothing-reserved-unpreserved"
+TRACKER_FROZEN = "tracker-frozen"
+FDT_VALID = "fdt-segment-valid"
 
 DOCS = {
     CONVERSION:
@@ -31,12 +34,29 @@ DOCS = {
         "one made after the freeze changed the tree (it should have returned -EBUSY and left "
         "no trace).",
     NO_PAGE_LOST:
-        "No preserved page is lost: every page whose preserve returned 0 and was not "
-        "unpreserved (with 0) before kexec is reserved by the next kernel; nothing else is "
-        "reserved except KHO's own chunk pages; every fd an FDBox recorded in the FDT restores "
-        "as an order-0 folio with the bytes the driver wrote, each page at most once.  A "
-        "failure means the next kernel hands a preserved page to the buddy allocator, reserves "
-        "memory nobody preserved, or restores wrong data.",
+        "No preserved page is lost and restore returns exactly what was preserved: every page "
+        "whose preserve returned 0 and was not unpreserved (with 0) before kexec is reserved "
+        "by the next kernel, which boots without crashing; every fd an FDBox recorded in the "
+        "FDT restores as the order-0 folio the driver preserved, with the bytes the driver "
+        "wrote, each page at most once.  A failure means the next kernel hands a preserved "
+        "page to the buddy allocator, crashes on the map, or restores wrong data.",
+    NOTHING_EXTRA:
+        "Nothing is reserved that the clients did not preserve: every page the next kernel "
+        "memblock_reserve's for preserved memory lies in a range some client's preserve call "
+        "returned 0 for (and no later unpreserve returned 0 for), judged from the clients' "
+        "own calls and return codes - not from KHO's bookkeeping - or is one of KHO's own "
+        "chunk pages.  A failure means memory the next kernel's allocator should own stays "
+        "reserved: a split that rounds to the wrong block, or an error path that leaves a "
+        "block recorded after returning an error.",
+    TRACKER_FROZEN:
+        "The tracker is frozen between finalize and kexec, as v5 promises (kho_preserve_* and "
+        "kho_unpreserve_* return -EBUSY once kho_out.fdt is set, patch 09/16): no tracker call "
+        "gets past the freeze check while KHO is frozen.  A failure means a bitmap the "
+        "serialized chunk list points at can change after the map was handed over.",
+    FDT_VALID:
+        "image->kho.fdt names a valid FDT: at machine_kexec the kho-fdt ksegment holds a blob "
+        "that passes fdt_check_header and parses (the next kernel's kho_populate checks only "
+        "the header and then trusts the rest).",
     MEMORY_SAFETY:
         "Memory safety: no KASAN report (use after free, double free, invalid free, an "
         "out-of-bounds write of the FDT into its ksegment) and no preserved page freed before "
@@ -93,10 +113,39 @@ def no_page_lost(kho: KhoV5, boxes: tuple = ()):
             return False
         if not nk.revived:
             return not promised
-        if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:
+        if not promised <= nk.reserved:
             return False
         return _fdboxes_restore(nk, h.pages, boxes, promised)
     check.__doc__ = DOCS[NO_PAGE_LOST]
+    return check
+
+
+def nothing_reserved_unpreserved(kho: KhoV5):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk = kho.kernel.boot(h)
+        return not (nk.reserved - h.ghost.promised - nk.metadata)
+    check.__doc__ = DOCS[NOTHING_EXTRA]
+    return check
+
+
+def tracker_frozen(kho: KhoV5):
+    def check(s) -> bool:
+        return not s[kho.ghost].touched_frozen
+    check.__doc__ = DOCS[TRACKER_FROZEN]
+    return check
+
+
+def fdt_segment_valid(kho: KhoV5, blob_of=None):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        blob = blob_of(h) if blob_of is not None else segment_blob(h.image)
+        return unflatten(blob).tree is not None
+    check.__doc__ = DOCS[FDT_VALID]
     return check
 
 
@@ -136,7 +185,10 @@ def register(m, kho: KhoV5, boxes: tuple = (), guards: tuple = (KEXEC_REACHED, F
     """Add the promises and the chosen vacuity guards to model *m*."""
     m.always(CONVERSION, conversion_race_free(kho), DOCS[CONVERSION])
     m.always(NO_PAGE_LOST, no_page_lost(kho, boxes), DOCS[NO_PAGE_LOST])
+    m.always(NOTHING_EXTRA, nothing_reserved_unpreserved(kho), DOCS[NOTHING_EXTRA])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
+    m.always(TRACKER_FROZEN, tracker_frozen(kho), DOCS[TRACKER_FROZEN])
+    m.always(FDT_VALID, fdt_segment_valid(kho), DOCS[FDT_VALID])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: _finalized(s, kho),

@@ -252,12 +252,50 @@ async def phys_preserver(kho, npages: int) -> int:
 
 def preserve_phys_unaligned(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
                             npages: int = 3, mutants: str = "", kernel=None) -> Model:
-    """kho_preserve_phys of a 3-page range starting at PFN 3, then finalize and kexec."""
+    """kho_preserve_phys of a 3-page range starting at PFN 1, then finalize and kexec."""
     m, kho = _machine("preserve-phys-unaligned", preserve_phys_unaligned.__doc__, pages,
                       fail_allocs, fdt_max, mutants, kernel=kernel)
     m.task("reserve", phys_preserver, kho, npages)
     m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
     props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+UNWIND_SITES = frozenset({"xa_load_or_alloc(orders)", "xa_load_or_alloc(phys_bits)"})
+
+
+def _preserver_failed_but_reserved(kho):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None or not s.done("reserve") or s.result("reserve") >= 0:
+            return True
+        nk = kho.kernel.boot(h)
+        return not (nk.reserved - nk.metadata)
+    return check
+
+
+def preserve_phys_unwind(pages: int = 8, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
+                         npages: int = 3, mutants: str = "", kernel=None) -> Model:
+    """kho_preserve_phys of 3 pages at PFN 1 while the operator loads, finalizes, unfreezes,
+    finalizes again and kexecs; one allocation of the tracker (the orders entry or a bitmap)
+    may fail, so the unwind loop runs with the order of the failed step."""
+    m, kho = _machine("preserve-phys-unwind", preserve_phys_unwind.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, fail_sites=UNWIND_SITES, kernel=kernel)
+    m.task("reserve", phys_preserver, kho, npages)
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("finalize", 0),
+                                       ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    m.always("failed-preserve-undone", _preserver_failed_but_reserved(kho),
+             doc="A kho_preserve_phys that returned an error leaves nothing preserved: when the "
+                 "only client's call failed, the next kernel reserves no memory but KHO's own "
+                 "chunk pages (judged from the client's return code).")
+    m.sometimes("preserve-phys-enomem",
+                lambda s: s.done("reserve") and s.result("reserve") == -12,
+                doc="Vacuity guard: some run has kho_preserve_phys fail with -ENOMEM.")
+    m.sometimes("preserve-phys-ebusy",
+                lambda s: s.done("reserve") and s.result("reserve") == -16,
+                doc="Vacuity guard: some run has kho_preserve_phys refused (-EBUSY): KHO froze "
+                    "first.")
     return m
 
 
@@ -300,5 +338,9 @@ SCENARIOS = [
              "a driver frees a buffer still recorded in the tree (driver misuse)"),
     Scenario("preserve-phys-unaligned", preserve_phys_unaligned,
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
-             "kho_preserve_phys of 3 pages at PFN 3: v5's ilog2-only split"),
+             "kho_preserve_phys of 3 pages at PFN 1: v5's ilog2-only split"),
+    Scenario("preserve-phys-unwind", preserve_phys_unwind,
+             {"pages": 8, "fail_allocs": 1, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
+             "kho_preserve_phys with one tracker allocation failure || load, finalize, "
+             "unfreeze, finalize, kexec: the posted unwind loop"),
 ]

@@ -109,6 +109,8 @@ MUTANTS = {
     "unfreeze-keeps-chunk-pointer": "kho_unfreeze frees the chunk list but leaves "
                                     "kho_out.first_chunk_phys pointing at it",
     "chain-under-tree-lock": "kho_finalize runs the FINALIZE chain holding tree_lock for write",
+    "copy-skips-autofinalize": "kho_copy_fdt does not finalize an unfrozen KHO: it copies "
+                               "from kho_out.fdt == NULL",
     "fdbox-retries-ebusy": "(a driver mutant) the FDBox retries kho_preserve_folio while it "
                            "returns -EBUSY, busy-waiting for an unfreeze that never comes",
 }
@@ -150,6 +152,7 @@ class Ghost(NamedTuple):
     frozen_tree: tuple | None = None    # kho_out.tree at the last freeze
     frozen_values: tuple = ()           # ((addr, bytes), ...) of every mem property then
     refused: bool = False               # a tree mutator returned -EBUSY because of the freeze
+    touched_frozen: bool = False        # a tracker call got past the freeze check while frozen
 
 
 class Handover(NamedTuple):
@@ -426,18 +429,20 @@ async def __kho_preserve(kho: KhoV5, pfn: int, order: int) -> int:
 def _up_read_noting(values, tid, pfns, err, adding):
     """up_read(tree_lock), and in the same step the ghost learns what the caller was told:
     the client's own range with the return code it gets (never read by kernel code)."""
-    (writer, readers), ghost = values
+    (writer, readers), ghost, fdt = values
     if tid not in readers:
         return None
     if not err:
         promised = ghost.promised | pfns if adding else ghost.promised - pfns
         ghost = ghost._replace(promised=promised)
-    return ((writer, readers - {tid}), ghost), None
+    if fdt and err != -EBUSY:
+        ghost = ghost._replace(touched_frozen=True)
+    return ((writer, readers - {tid}), ghost, fdt), None
 
 
 async def _unlock(kho: KhoV5, pfns: frozenset, err: int, adding: bool) -> None:
     """The ``unlock:`` label of the four tracker entry points: up_read(&kho_out.tree_lock)."""
-    await Op((kho.tree_lock.var, kho.ghost), _up_read_noting, pfns, err, adding,
+    await Op((kho.tree_lock.var, kho.ghost, kho.fdt), _up_read_noting, pfns, err, adding,
              text="up_read(kho_out.tree_lock)")
 
 
@@ -873,7 +878,8 @@ def _copy_fdt(values, tid, heap, fdt, map_size):
 async def kho_copy_fdt(kho: KhoV5, image: Kimage) -> int:
     if not image.file_mode:
         return 0
-    if not await load(kho.fdt):
+    frozen = await load(kho.fdt)
+    if not frozen and "copy-skips-autofinalize" not in kho.mutants:
         err = await kho_finalize(kho)
         await kho_out_update_debugfs_fdt(kho)      # its result is ignored, even on error
         if err:
