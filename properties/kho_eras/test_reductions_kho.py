@@ -48,7 +48,7 @@ def test_reductions_preserve_verdicts(spec, scenario):
 
 @pytest.mark.parametrize("spec,scenario,full,reduced", [
     ("v4", "fdbox-race", (4985, 11685), (4985, 7032)),
-    ("v5", "autofinalize", (403, 675), (403, 501)),
+    ("v5", "autofinalize", (422, 708), (422, 539)),
     ("k6.16", "test-kho", (165, 228), (163, 192)),
     ("k6.16", "preserve-race", (1437, 2409), (1410, 1874)),
     ("k6.19", "test-kho-race", (802, 1280), (802, 1045)),
