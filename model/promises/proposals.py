@@ -25,7 +25,7 @@ from __future__ import annotations
 from khomc.kernel.alloc import PAGE_SHIFT
 from khomc.kho.fdt import canonical, unflatten
 from khomc.kho.v5.kexec_handover import live_at
-from khomc.promises.v5 import ADD_REFUSED, CONVERSION, DOCS, FDT_VALID, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, NOTHING_EXTRA, REVIVED, TRACKER_FROZEN, _finalized, expected_fdt, fdt_segment_valid, tracker_frozen
+from khomc.promises.v5 import ADD_REFUSED, CONVERSION, DOCS, FDT_VALID, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, NOTHING_EXTRA, REVIVED, TRACKER_FROZEN, _finalized, expected_fdt, fdt_segment_valid, tracker_frozen, NOTHING_IN_SCRATCH, nothing_in_scratch
 
 
 def conversion_race_free(kho, blob_of):
@@ -96,6 +96,7 @@ def register(m, kho, guards: tuple, *, blob_of, boot, restores, user_fdts=lambda
     m.always(MEMORY_SAFETY, memory_safety(kho, boot, user_fdts), DOCS[MEMORY_SAFETY])
     m.always(TRACKER_FROZEN, tracker_frozen(kho), DOCS[TRACKER_FROZEN])
     m.always(FDT_VALID, fdt_segment_valid(kho, blob_of), DOCS[FDT_VALID])
+    m.always(NOTHING_IN_SCRATCH, nothing_in_scratch(kho, boot), DOCS[NOTHING_IN_SCRATCH])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: _finalized(s, kho),

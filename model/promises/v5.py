@@ -24,6 +24,7 @@ REVIVED = "next-kernel-revived"
 NOTHING_EXTRA = "nothing-reserved-unpreserved"
 TRACKER_FROZEN = "tracker-frozen"
 FDT_VALID = "fdt-segment-valid"
+NOTHING_IN_SCRATCH = "nothing-in-scratch"
 
 DOCS = {
     CONVERSION:
@@ -57,6 +58,13 @@ DOCS = {
         "image->kho.fdt names a valid FDT: at machine_kexec the kho-fdt ksegment holds a blob "
         "that passes fdt_check_header and parses (the next kernel's kho_populate checks only "
         "the header and then trusts the rest).",
+    NOTHING_IN_SCRATCH:
+        "No KHO metadata or preserved page in scratch, and every kexec segment in scratch: at "
+        "machine_kexec each segment of the image lies inside a kho_scratch[] area "
+        "(kho_locate_mem_hole), and no page a client was told is preserved, nor any chunk page "
+        "the next kernel reserves as KHO metadata, overlaps one.  A failure means the next "
+        "kernel, which boots from scratch only, allocates over handed-over memory, or a "
+        "segment is copied over it.",
     MEMORY_SAFETY:
         "Memory safety: no KASAN report (use after free, double free, invalid free, an "
         "out-of-bounds write of the FDT into its ksegment) and no preserved page freed before "
@@ -131,6 +139,23 @@ def nothing_reserved_unpreserved(kho: KhoV5):
     return check
 
 
+def nothing_in_scratch(kho, boot=None):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        areas = kho.scratch
+        if not all(any(a <= seg.mem and seg.mem + seg.memsz <= a + n for a, n in areas)
+                   for seg in h.image.segments):
+            return False
+        nk = (boot or kho.kernel.boot)(h)
+        pfns = h.ghost.promised | nk.metadata
+        return not any(a < (p + 1) << PAGE_SHIFT and p << PAGE_SHIFT < a + n
+                       for p in pfns for a, n in areas)
+    check.__doc__ = DOCS[NOTHING_IN_SCRATCH]
+    return check
+
+
 def tracker_frozen(kho: KhoV5):
     def check(s) -> bool:
         return not s[kho.ghost].touched_frozen
@@ -189,6 +214,7 @@ def register(m, kho: KhoV5, boxes: tuple = (), guards: tuple = (KEXEC_REACHED, F
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
     m.always(TRACKER_FROZEN, tracker_frozen(kho), DOCS[TRACKER_FROZEN])
     m.always(FDT_VALID, fdt_segment_valid(kho), DOCS[FDT_VALID])
+    m.always(NOTHING_IN_SCRATCH, nothing_in_scratch(kho), DOCS[NOTHING_IN_SCRATCH])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: _finalized(s, kho),

@@ -261,6 +261,24 @@ def preserve_phys_unaligned(pages: int = 8, fail_allocs: int = 0, fdt_max: int =
     return m
 
 
+def scratch_too_small(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                      mutants: str = "", kernel=None) -> Model:
+    """The operator raises fdt_max to 2 MiB (allowed: not frozen), loads and kexecs while an
+    FDBox saves an fd: the fdt_max segment does not fit the 1 MiB scratch area, so
+    kho_locate_mem_hole fails the load with -EADDRNOTAVAIL and kexec finds no image."""
+    boxes = ("fdbox0",)
+    m, kho = _machine("scratch-too-small", scratch_too_small.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, boxes=boxes, kernel=kernel)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
+    m.task("operator", operator, kho, (("fdt_max", 2 << 20), ("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, ())
+    m.sometimes("load-refused", _operator_saw(m, ("load", -99)),
+                doc="Vacuity guard: some run has kexec_file_load fail with -EADDRNOTAVAIL.")
+    m.sometimes("kexec-without-image", _operator_saw(m, ("kexec", -EINVAL)),
+                doc="Vacuity guard: some run has kexec refuse for want of an image.")
+    return m
+
+
 UNWIND_SITES = frozenset({"xa_load_or_alloc(orders)", "xa_load_or_alloc(phys_bits)"})
 
 
@@ -339,6 +357,9 @@ SCENARIOS = [
     Scenario("preserve-phys-unaligned", preserve_phys_unaligned,
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
              "kho_preserve_phys of 3 pages at PFN 1: v5's ilog2-only split"),
+    Scenario("scratch-too-small", scratch_too_small,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+             "fdt_max raised past the scratch area: kexec_file_load fails (-EADDRNOTAVAIL)"),
     Scenario("preserve-phys-unwind", preserve_phys_unwind,
              {"pages": 8, "fail_allocs": 1, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
              "kho_preserve_phys with one tracker allocation failure || load, finalize, "

@@ -31,7 +31,8 @@ H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
 PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H,
-            "nothing-reserved-unpreserved": H, "tracker-frozen": H, "fdt-segment-valid": H}
+            "nothing-reserved-unpreserved": H, "tracker-frozen": H, "fdt-segment-valid": H,
+            "nothing-in-scratch": H}
 GUARDS = {"kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
 ALL = {**BUILTIN, **PROMISES, **GUARDS}
 

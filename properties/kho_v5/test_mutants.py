@@ -24,6 +24,7 @@ CASES = [
     ("tracker-frozen", "autofinalize", {}, "preserve-skips-freeze-check"),
     ("nothing-reserved-unpreserved", "autofinalize", {}, "preserve-skips-freeze-check"),
     ("fdt-segment-valid", "autofinalize", {}, "copy-skips-autofinalize"),
+    ("nothing-in-scratch", "autofinalize", {}, "scratch-overlaps-memory"),
     ("memory-safety", "notifier-refinalize", TWICE, "unfreeze-keeps-chunk-pointer"),
     ("deadlock-free", "notifier-adds", {}, "chain-under-tree-lock"),
     ("add-after-freeze-refused", "autofinalize", {}, "add-skips-freeze-check"),

@@ -59,7 +59,8 @@ H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
 PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H,
-            "nothing-reserved-unpreserved": H, "tracker-frozen": H, "fdt-segment-valid": H}
+            "nothing-reserved-unpreserved": H, "tracker-frozen": H, "fdt-segment-valid": H,
+            "nothing-in-scratch": H}
 GUARDS = {"kexec-reached": H, "finalize-succeeded": H}
 
 PINNED = {
@@ -81,6 +82,8 @@ PINNED = {
     "preserve-phys-unaligned": (188, {**BUILTIN, **PROMISES, **GUARDS,
                                       "next-kernel-revived": H, "no-preserved-page-lost": V,
                                       "nothing-reserved-unpreserved": V}),
+    "scratch-too-small": (65, {**BUILTIN, **PROMISES, "load-refused": H,
+                               "kexec-without-image": H}),
     "preserve-phys-unwind": (952, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
                                    "no-preserved-page-lost": V,
                                    "nothing-reserved-unpreserved": V,

@@ -22,7 +22,10 @@ ledger of the series' internal structure (which patch each function comes from):
   kho_finalize and kho_init;
 * patch 10/16 "kexec: add KHO support to kexec file loads"
   (20250320015551.2157511-11-changyuanl@google.com): kho_fill_kimage (an empty fdt_max
-  segment, then the scratch array, both through kexec_add_buffer), kho_copy_fdt (auto-finalize,
+  segment, then the scratch array, both through kexec_add_buffer), kho_walk_scratch and
+  kho_locate_mem_hole (every non-crash segment top-down in a kho_scratch[] area, else
+  -EADDRNOTAVAIL; v5 has no check that preserved memory stays out of scratch - CMA is its
+  only guard), kho_copy_fdt (auto-finalize,
   kho_out_update_debugfs_fdt with its result ignored, kimage_map_segment of PAGE_ALIGN of the
   CURRENT fdt_max, memcpy of fdt_totalsize) called from kernel_kexec.
 
@@ -30,6 +33,9 @@ The next kernel's half (patches 08 and 09) is kexec_handover_in.py.
 
 Abstractions (why none changes a verdict):
 
+* kho_scratch[] is one area (:data:`SCRATCH_DEFAULT`, 1 MiB above every modelled page), as
+  kho_reserve_scratch (patch 07) leaves it at boot; its sizing from memblock and the per-node
+  areas are not modelled.  Segment placement is kexec_file.c's top-down search inside it.
 * ``kho_out.fdt != NULL`` is the frozen flag, as in v5; the slot holds the kvmalloc'd buffer's
   address or 0.  ``kho_enable`` is true (every modelled boot has ``kho=on``); the
   ``-EOPNOTSUPP`` branches are kept but never taken.
@@ -82,7 +88,7 @@ from typing import NamedTuple
 from khomc.kernel.alloc import PAGE_SHIFT, Heap, free_page, get_zeroed_page, heap_read_bytes, kfree, kvfree, kvmalloc, kzalloc, lookup, may_allocate, memcpy_to, read_phys
 from khomc.kernel.alloc import KasanReport, _check
 from khomc.kernel.bitops import clear_bit, set_bit
-from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP
+from khomc.kernel.errno import EADDRNOTAVAIL, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP
 from khomc.kernel import kexec
 from khomc.kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
 from khomc.kernel.locking import KexecLock, RwSemaphore, down_read, down_write, kexec_trylock, kexec_unlock, up_read, up_write
@@ -109,6 +115,8 @@ MUTANTS = {
     "unfreeze-keeps-chunk-pointer": "kho_unfreeze frees the chunk list but leaves "
                                     "kho_out.first_chunk_phys pointing at it",
     "chain-under-tree-lock": "kho_finalize runs the FINALIZE chain holding tree_lock for write",
+    "scratch-overlaps-memory": "kho_reserve_scratch's area is the first 64 pages, where the "
+                               "allocator's memory is (CMA no longer keeps KHO pages out)",
     "copy-skips-autofinalize": "kho_copy_fdt does not finalize an unfrozen KHO: it copies "
                                "from kho_out.fdt == NULL",
     "fdbox-retries-ebusy": "(a driver mutant) the FDBox retries kho_preserve_folio while it "
@@ -189,11 +197,15 @@ class KhoV5:
     """``kho_out`` and ``kho_mem_track`` of one scenario: handles on their world slots."""
 
     def __init__(self, model: Model, heap: Heap, fdt_max: int = FDT_MAX_DEFAULT,
-                 tree: tuple | None = None, mutants: frozenset = frozenset(), kernel=None):
+                 tree: tuple | None = None, mutants: frozenset = frozenset(), kernel=None,
+                 scratch: tuple = None):
         if kernel is None:
             from khomc.kho.v5 import ERA          # the package links this module: import late
             kernel = ERA.namespace()
         self.kernel = kernel                      # the linked era drivers call into
+        if scratch is None:
+            scratch = ((0, 64 << 12),) if "scratch-overlaps-memory" in mutants else \
+                SCRATCH_DEFAULT
         unknown = set(mutants) - set(MUTANTS)
         if unknown:
             raise ValueError(f"unknown v5 mutants {sorted(unknown)}; known: {sorted(MUTANTS)}")
@@ -209,6 +221,7 @@ class KhoV5:
         self.orders = XArray.at_var(model.var("kho_mem_track.orders", ()))
         self.kexec_lock = KexecLock.new(model, "__kexec_lock")
         self.image = model.var("kexec_image", None)
+        self.scratch = scratch                    # kho_scratch[] (kho_reserve_scratch at boot)
         self.ghost = model.var("ghost", Ghost())
         self.handover = model.var("handover", None)
 
@@ -845,16 +858,88 @@ async def kexec_file_load(kho: KhoV5) -> int:
     return await atomic(_kexec_file_load)(kho)
 
 
+SZ_64K = 0x10000
+KEXEC_TYPE_DEFAULT, KEXEC_TYPE_CRASH = 0, 1
+SCRATCH_DEFAULT = ((kexec.SCRATCH_BASE, 1 << 20),)   # kho_scratch[]: (addr, size), set at boot
+SIZEOF_KHO_SCRATCH = 16                              # struct kho_scratch { addr; size; }
+
+
+def locate_mem_hole_callback(image: Kimage, start: int, end: int, memsz: int,
+                             align: int) -> int | None:
+    """kexec_file.c's top-down hole search in [start, end]: the highest *align*-aligned
+    address where *memsz* bytes fit without overlapping a segment already placed (None if
+    there is none; the kernel's callback then returns 0 and the walk goes on)."""
+    cand = ((end + 1 - memsz) // align) * align
+    while cand >= start:
+        if all(cand + memsz <= seg.mem or seg.mem + seg.memsz <= cand for seg in image.segments):
+            return cand
+        cand -= align
+    return None
+
+
+def kho_walk_scratch(kho: KhoV5, image: Kimage, memsz: int, align: int) -> int | None:
+    """Patch 10: try each kho_scratch[] area in turn; the first hole found wins."""
+    i = 0
+    while i < len(kho.scratch):
+        addr, size = kho.scratch[i]
+        mem = locate_mem_hole_callback(image, addr, addr + size - 1, memsz, align)
+        if mem is not None:
+            return mem
+        i += 1
+    return None
+
+
+def kho_locate_mem_hole(kho: KhoV5, image: Kimage, image_type: int, memsz: int,
+                        align: int):
+    """Patch 10: 1 (not KHO's business) for a crash kernel or without kho_enable; else the
+    address found in scratch, or -EADDRNOTAVAIL - no segment may land outside scratch."""
+    if not kho_enable or image_type == KEXEC_TYPE_CRASH:
+        return 1
+    mem = kho_walk_scratch(kho, image, memsz, align)
+    return mem if mem is not None else -EADDRNOTAVAIL
+
+
+def kexec_add_buffer(kho: KhoV5, image: Kimage, role: str, bufsz: int, memsz: int,
+                     data: bytes = b"", align: int = SZ_64K):
+    """kexec_add_buffer (kernel/kexec_file.c): memsz page-aligned, kexec_locate_mem_hole -
+    which with KHO is kho_locate_mem_hole - then the new segment; (image, 0) or (image, err).
+    Only KEXEC_TYPE_DEFAULT images are loaded here, so the answer is never 1."""
+    memsz = page_align(memsz)
+    mem = kho_locate_mem_hole(kho, image, KEXEC_TYPE_DEFAULT, memsz, align)
+    if mem < 0:
+        return image, mem
+    seg = Segment(role, mem, memsz, data[:bufsz])
+    return image._replace(segments=image.segments + (seg,)), 0
+
+
 async def _kexec_file_load(kho: KhoV5) -> int:
+    """kexec_file_load(2): kimage_file_prepare_segments loads the kernel (its segment goes
+    through kexec_locate_mem_hole too), then kho_fill_kimage: an empty fdt_max segment
+    (image->kho.fdt), then the kho_scratch[] array (image->kho.scratch); any -EADDRNOTAVAIL
+    fails the load and no image is installed."""
     if not await kexec_trylock(kho.kexec_lock):
         return -EBUSY
     fdt_max = await load(kho.fdt_max)
-    image = add_buffer(Kimage(True, ()), "kernel", KERNEL_IMAGE_SIZE, b"\x7fELF")
-    image = add_buffer(image, "kho-fdt", fdt_max)
-    image = add_buffer(image, "kho-scratch", 16)
-    await store(kho.image, image)
+    image, err = kexec_add_buffer(kho, Kimage(True, ()), "kernel", 4, KERNEL_IMAGE_SIZE,
+                                  b"\x7fELF")
+    if not err:
+        image, err = kho_fill_kimage(kho, image, fdt_max)
+    if not err:
+        await store(kho.image, image)
     await kexec_unlock(kho.kexec_lock)
-    return 0
+    return err
+
+
+def kho_fill_kimage(kho: KhoV5, image: Kimage, fdt_max: int):
+    """Patch 10 (pure: it only builds the image): (image, 0) or (image, err)."""
+    if not kho_enable:
+        return image, 0
+    image, err = kexec_add_buffer(kho, image, "kho-fdt", 0, fdt_max)
+    if err:
+        return image, err                  # "failed to reserved a segment for KHO FDT"
+    scratch_size = SIZEOF_KHO_SCRATCH * len(kho.scratch)
+    blob = b"".join(a.to_bytes(8, "little") + n.to_bytes(8, "little") for a, n in kho.scratch)
+    return kexec_add_buffer(kho, image, "kho-scratch", scratch_size, scratch_size, blob)
 
 
 def _copy_fdt(values, tid, heap, fdt, map_size):
