@@ -67,9 +67,9 @@ class V4:
         noted = sorted(await load(kho.adapter_mem))
         mem = b"".join(kho_mem(p, v4.PAGE_SIZE << o) for p, o in noted)
         props = (("fdt", phys.to_bytes(8, "little")), ("mem", mem))
-        err = await v4.kho_fdt_add_node(kho, ser, name, props, "v4 adapter: add_subtree")
+        err = await kho.kernel.kho_fdt_add_node(kho, ser, name, props, "v4 adapter: add_subtree")
         return -12 if err else 0
 
     @staticmethod
     async def register_notifier(kho, nb) -> int:
-        return await v4.register_kho_notifier(kho, nb)
+        return await kho.kernel.register_kho_notifier(kho, nb)

@@ -32,7 +32,7 @@ def record(phys: int, size: int) -> bytes:
 
 
 async def _release_folio(kho, folio: int) -> int:
-    err = await v5.kho_unpreserve_folio(kho, folio, 0)
+    err = await kho.kernel.kho_unpreserve_folio(kho, folio, 0)
     if not err:
         await folio_put(kho.heap, folio, "fdbox")
     return err
@@ -44,9 +44,9 @@ async def save_fd(kho, node: str, k: int):
     folio = await folio_alloc_filled(heap, 0, contents(node, k), "fdbox_save_fd")
     if not folio:
         return (-ENOMEM, 0, 0)
-    err = await v5.kho_preserve_folio(kho, folio, 0)
+    err = await kho.kernel.kho_preserve_folio(kho, folio, 0)
     while err == -EBUSY and "fdbox-retries-ebusy" in kho.mutants:
-        err = await v5.kho_preserve_folio(kho, folio, 0)     # the misuse: spin until unfrozen
+        err = await kho.kernel.kho_preserve_folio(kho, folio, 0)     # the misuse: spin until unfrozen
     if err:
         await folio_put(heap, folio, "fdbox_save_fd")
         return (err, 0, 0)
@@ -54,7 +54,7 @@ async def save_fd(kho, node: str, k: int):
     if not rec:
         await _release_folio(kho, folio)
         return (-ENOMEM, 0, 0)
-    err = await v5.kho_add_prop(kho, node, f"fd{k}", v5.mem(rec, 16))
+    err = await kho.kernel.kho_add_prop(kho, node, f"fd{k}", v5.mem(rec, 16))
     if err:
         await kfree(heap, rec, "fdbox_save_fd")
         await _release_folio(kho, folio)
@@ -63,7 +63,7 @@ async def save_fd(kho, node: str, k: int):
 
 
 async def drop_fd(kho, node: str, k: int, folio: int, rec: int) -> int:
-    val = await v5.kho_remove_prop(kho, node, f"fd{k}")
+    val = await kho.kernel.kho_remove_prop(kho, node, f"fd{k}")
     if isinstance(val, int):
         return val                      # -EBUSY once frozen: the fd stays handed over
     await kfree(kho.heap, rec, "fdbox_drop_fd")
@@ -105,7 +105,7 @@ def restore(nk, node: str, pages: tuple) -> tuple:
         if not key.startswith("fd") or len(value) != 16:
             continue
         phys = int.from_bytes(value[:8], "little")
-        order = kho_restore_folio(nk, phys)
+        order = kho_restore_folio(nk, phys, pages)
         data = read_phys(pages, phys, PAGE_SIZE)[:len(contents(node, int(key[2:])))]
         out.append(Restored(key, phys, order, data))
     return tuple(out)

@@ -46,7 +46,7 @@ async def callback(kho, node, lock, state, event, fdt) -> int:
     if event == v4.KEXEC_KHO_DUMP:
         await mutex_lock(lock)
         _, fds = await load(state)
-        err = await v4.kho_fdt_add_node(kho, fdt, node, node_props(fds), "fdbox_dump")
+        err = await kho.kernel.kho_fdt_add_node(kho, fdt, node, node_props(fds), "fdbox_dump")
         if not err:
             await store(state, (True, fds))
         await mutex_unlock(lock)
@@ -95,7 +95,7 @@ def _count_up(n, tid):
 async def fdbox(kho, node: str, lock: Mutex, state, nr_fds: int, drop: bool, loaded):
     """Module init (register the notifier, then ``loaded += 1``), then save fds
     0..nr_fds-1 and (if *drop*) drop fd 0, concurrently with the operator."""
-    err = await v4.register_kho_notifier(
+    err = await kho.kernel.register_kho_notifier(
         kho, NotifierBlock(node, callback, (kho, node, lock, state)))
     await Update(loaded, _count_up, text="module loaded")
     results = (("register", err),)

@@ -35,7 +35,7 @@ async def _save(kho, state) -> int:
     folio = await folio_alloc_filled(heap, 0, CONTENTS, "notif_finalize")
     if not folio:
         return -ENOMEM
-    err = await v5.kho_preserve_folio(kho, folio, 0)
+    err = await kho.kernel.kho_preserve_folio(kho, folio, 0)
     if err:
         await folio_put(heap, folio, "notif_finalize")
         return err
@@ -43,10 +43,10 @@ async def _save(kho, state) -> int:
     await store(state, (folio, rec))
     if not rec:
         return -ENOMEM
-    err = await v5.kho_add_node(kho, None, NODE, NODE)
+    err = await kho.kernel.kho_add_node(kho, None, NODE, NODE)
     if err < 0:
         return err
-    err = await v5.kho_add_prop(kho, NODE, "data", v5.mem(rec, 16))
+    err = await kho.kernel.kho_add_prop(kho, NODE, "data", v5.mem(rec, 16))
     return err if err < 0 else 0
 
 
@@ -55,10 +55,10 @@ async def _release(kho, state) -> None:
     if saved is None:
         return
     folio, rec = saved
-    await v5.kho_remove_node(kho, None, NODE)
-    await v5.kho_remove_prop(kho, NODE, "data")
+    await kho.kernel.kho_remove_node(kho, None, NODE)
+    await kho.kernel.kho_remove_prop(kho, NODE, "data")
     await kfree(kho.heap, rec, "notif_unfreeze")
-    if not await v5.kho_unpreserve_folio(kho, folio, 0):
+    if not await kho.kernel.kho_unpreserve_folio(kho, folio, 0):
         await folio_put(kho.heap, folio, "notif_unfreeze")
     await store(state, None)
 
@@ -66,7 +66,7 @@ async def _release(kho, state) -> None:
 async def callback(kho, state, mode, event, data) -> int:
     if event == v5.KEXEC_KHO_FINALIZE:
         if mode == "unregister":
-            await v5.unregister_kho_notifier(kho, block(kho, state, mode))
+            await kho.kernel.unregister_kho_notifier(kho, block(kho, state, mode))
         if await load(state) is not None:
             return NOTIFY_OK            # still saved from an earlier finalize
         err = await _save(kho, state)
@@ -79,4 +79,4 @@ async def callback(kho, state, mode, event, data) -> int:
 
 async def finalize_notifier(kho, state, mode: str) -> int:
     """Module init: register the notifier block."""
-    return await v5.register_kho_notifier(kho, block(kho, state, mode))
+    return await kho.kernel.register_kho_notifier(kho, block(kho, state, mode))

@@ -17,6 +17,6 @@ CONTENTS = b"freed:buffer"
 
 async def freed_buffer(kho, node: str) -> int:
     buf = await kmalloc_filled(kho.heap, CONTENTS, "freed_buffer_init")
-    err = await v5.kho_add_prop(kho, node, "state", v5.mem(buf, len(CONTENTS)))
+    err = await kho.kernel.kho_add_prop(kho, node, "state", v5.mem(buf, len(CONTENTS)))
     await kfree(kho.heap, buf, "freed_buffer_exit")      # forgets kho_remove_prop()
     return err

@@ -18,13 +18,13 @@ async def operator(kho, steps: tuple):
     while i < len(steps):
         name, arg = steps[i]
         if name == "finalize":
-            ret = await v5.kho_out_finalize_set(kho, arg)
+            ret = await kho.kernel.kho_out_finalize_set(kho, arg)
         elif name == "fdt_max":
-            ret = await v5.kho_out_fdt_max_set(kho, arg)
+            ret = await kho.kernel.kho_out_fdt_max_set(kho, arg)
         elif name == "load":
-            ret = await v5.kexec_file_load(kho)
+            ret = await kho.kernel.kexec_file_load(kho)
         elif name == "kexec":
-            ret = await v5.kernel_kexec(kho)
+            ret = await kho.kernel.kernel_kexec(kho)
         else:
             raise AssertionError(f"operator: unknown step {name!r}")
         results = results + ((name, ret),)

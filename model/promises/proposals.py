@@ -25,7 +25,7 @@ from __future__ import annotations
 from khomc.kernel.alloc import PAGE_SHIFT
 from khomc.kho.fdt import canonical, unflatten
 from khomc.kho.v5.kexec_handover import live_at
-from khomc.promises.v5 import ADD_REFUSED, CONVERSION, DOCS, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED, _finalized, expected_fdt
+from khomc.promises.v5 import ADD_REFUSED, CONVERSION, DOCS, FDT_VALID, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, NOTHING_EXTRA, REVIVED, TRACKER_FROZEN, _finalized, expected_fdt, fdt_segment_valid, tracker_frozen, NOTHING_IN_SCRATCH, nothing_in_scratch
 
 
 def conversion_race_free(kho, blob_of):
@@ -50,12 +50,25 @@ def no_page_lost(kho, boot, restores):
             return True
         nk = boot(h)
         promised = h.ghost.promised
+        if nk.crash:
+            return False
         if not nk.revived:
             return not promised
-        if not promised <= nk.reserved or nk.reserved - promised - nk.metadata:
+        if not promised <= nk.reserved:
             return False
         return restores(nk, h.pages)
     check.__doc__ = DOCS[NO_PAGE_LOST]
+    return check
+
+
+def nothing_reserved_unpreserved(kho, boot):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk = boot(h)
+        return not (nk.reserved - h.ghost.promised - nk.metadata)
+    check.__doc__ = DOCS[NOTHING_EXTRA]
     return check
 
 
@@ -79,7 +92,11 @@ def memory_safety(kho, boot, user_fdts):
 def register(m, kho, guards: tuple, *, blob_of, boot, restores, user_fdts=lambda h, nk: ()):
     m.always(CONVERSION, conversion_race_free(kho, blob_of), DOCS[CONVERSION])
     m.always(NO_PAGE_LOST, no_page_lost(kho, boot, restores), DOCS[NO_PAGE_LOST])
+    m.always(NOTHING_EXTRA, nothing_reserved_unpreserved(kho, boot), DOCS[NOTHING_EXTRA])
     m.always(MEMORY_SAFETY, memory_safety(kho, boot, user_fdts), DOCS[MEMORY_SAFETY])
+    m.always(TRACKER_FROZEN, tracker_frozen(kho), DOCS[TRACKER_FROZEN])
+    m.always(FDT_VALID, fdt_segment_valid(kho, blob_of), DOCS[FDT_VALID])
+    m.always(NOTHING_IN_SCRATCH, nothing_in_scratch(kho, boot), DOCS[NOTHING_IN_SCRATCH])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: _finalized(s, kho),

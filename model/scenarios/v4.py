@@ -23,6 +23,7 @@ from khomc.kernel.locking import Mutex
 from khomc.runtime import Model, Scenario
 from khomc.scenarios.params import declare
 from khomc.runtime.effects import Update
+from khomc.kho.v4 import ERA
 from khomc.kho.v4 import kexec_handover as k
 from khomc.kho.fdt import canonical, unflatten
 from khomc.kho.v5.kexec_handover import live_at
@@ -67,13 +68,13 @@ async def operator(kho, loaded, modules: int, steps: tuple):
     while i < len(steps):
         name, arg = steps[i]
         if name == "active":
-            ret = await k.active_store(kho, arg)
+            ret = await kho.kernel.active_store(kho, arg)
         elif name == "dt_max":
-            ret = await k.dt_max_store(kho, arg)
+            ret = await kho.kernel.dt_max_store(kho, arg)
         elif name == "load":
-            ret = await k.kexec_file_load(kho)
+            ret = await kho.kernel.kexec_file_load(kho)
         elif name == "kexec":
-            ret = await k.kernel_kexec(kho)
+            ret = await kho.kernel.kernel_kexec(kho)
         else:
             raise AssertionError(f"operator: unknown step {name!r}")
         results = results + ((name, ret),)
@@ -83,7 +84,7 @@ async def operator(kho, loaded, modules: int, steps: tuple):
 
 async def admin(kho, val: int):
     """A second root shell: ``echo val > /sys/kernel/kho/dt_max``, at any time."""
-    return await k.dt_max_store(kho, val)
+    return await kho.kernel.dt_max_store(kho, val)
 
 
 # -- properties ----------------------------------------------------------------------------------
@@ -193,7 +194,7 @@ def register(m, kho: k.KhoV4, watch: Watch, guards: tuple):
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: s[kho.active] and s[kho.lock.var] is None,
-        REVIVED: lambda s: s[kho.handover] is not None and k.boot(s[kho.handover]).revived,
+        REVIVED: lambda s: s[kho.handover] is not None and kho.kernel.boot(s[kho.handover]).revived,
         TEST_KHO_OK: lambda s: s[kho.handover] is not None and
         next_kernel(s[kho.handover], watch)[1].message == test_kho.SUCCEEDED,
     }
@@ -203,10 +204,10 @@ def register(m, kho: k.KhoV4, watch: Watch, guards: tuple):
 
 # -- the scenarios ------------------------------------------------------------------------------
 
-def _machine(name: str, doc: str, pages: int, ntasks: int, dt_max: int):
+def _machine(name: str, doc: str, pages: int, ntasks: int, dt_max: int, kernel=None):
     m = Model("v4", name, doc=doc)
     heap = Heap(m, pages, ntasks, 0)
-    kho = k.KhoV4(m, heap, dt_max)
+    kho = k.KhoV4(m, heap, dt_max, kernel=kernel or ERA.namespace())
     loaded = m.var("modules_loaded", 0)
     return m, kho, loaded
 
@@ -214,8 +215,8 @@ def _machine(name: str, doc: str, pages: int, ntasks: int, dt_max: int):
 ACTIVATE_LOAD_KEXEC = (("active", 1), ("load", 0), ("kexec", 0))
 
 
-def _test_kho(name, doc, steps, nr_folios=1, pages=8, dt_max=FDT_MAX):
-    m, kho, loaded = _machine(name, doc, pages, 2, dt_max)
+def _test_kho(name, doc, steps, nr_folios=1, pages=8, dt_max=FDT_MAX, kernel=None):
+    m, kho, loaded = _machine(name, doc, pages, 2, dt_max, kernel)
     done = m.var("test_kho.done", False)
     m.task("test_kho", module, kho, test_kho.test_kho, loaded, eras.V4, nr_folios, ORDERS,
            False, done)
@@ -225,20 +226,20 @@ def _test_kho(name, doc, steps, nr_folios=1, pages=8, dt_max=FDT_MAX):
     return m
 
 
-def test_kho_scenario(nr_folios: int = 1, pages: int = 8, dt_max: int = FDT_MAX) -> Model:
+def test_kho_scenario(nr_folios: int = 1, pages: int = 8, dt_max: int = FDT_MAX, kernel=None) -> Model:
     """lib/test_kho.c in its notifier form (through the v4 adapter): module init fills folios
     of a chosen order; echo 1 > active (DUMP writes its node with the mem ranges), load,
     kexec; the next kernel restores and checks the checksum."""
     return _test_kho("test-kho", test_kho_scenario.__doc__, ACTIVATE_LOAD_KEXEC, nr_folios,
-                     pages, dt_max)
+                     pages, dt_max, kernel)
 
 
-def abort_then_kexec(nr_folios: int = 1, pages: int = 8, dt_max: int = FDT_MAX) -> Model:
+def abort_then_kexec(nr_folios: int = 1, pages: int = 8, dt_max: int = FDT_MAX, kernel=None) -> Model:
     """test_kho; activate, load, deactivate (kho_abort), kexec: the loaded image keeps its
     kvmemdup'ed copy of the aborted DT."""
     return _test_kho("abort-then-kexec", abort_then_kexec.__doc__,
                      (("active", 1), ("load", 0), ("active", 0), ("kexec", 0)), nr_folios,
-                     pages, dt_max)
+                     pages, dt_max, kernel)
 
 
 def _boxes(m, kho, loaded, specs):
@@ -252,32 +253,32 @@ def _boxes(m, kho, loaded, specs):
     return tuple(boxes)
 
 
-def fdbox_race(pages: int = 8, dt_max: int = FDT_MAX) -> Model:
+def fdbox_race(pages: int = 8, dt_max: int = FDT_MAX, kernel=None) -> Model:
     """Two FDBoxes save an fd each, the second drops it again, while the operator activates
     (their DUMP callbacks write and seal), loads and kexecs - v4's documented order."""
-    m, kho, loaded = _machine("fdbox-race", fdbox_race.__doc__, pages, 3, dt_max)
+    m, kho, loaded = _machine("fdbox-race", fdbox_race.__doc__, pages, 3, dt_max, kernel)
     boxes = _boxes(m, kho, loaded, ((1, False), (1, True)))
     m.task("operator", operator, kho, loaded, 2, ACTIVATE_LOAD_KEXEC)
     register(m, kho, Watch(kho, boxes), (KEXEC_REACHED, FINALIZE_OK, REVIVED))
     return m
 
 
-def load_before_activate(pages: int = 8, dt_max: int = FDT_MAX) -> Model:
+def load_before_activate(pages: int = 8, dt_max: int = FDT_MAX, kernel=None) -> Model:
     """One FDBox saves an fd while the operator loads FIRST, then activates and kexecs (the
     order v5 made legal; v4's usage says activate first)."""
     m, kho, loaded = _machine("load-before-activate", load_before_activate.__doc__, pages, 2,
-                              dt_max)
+                              dt_max, kernel)
     boxes = _boxes(m, kho, loaded, ((1, False),))
     m.task("operator", operator, kho, loaded, 1, (("load", 0), ("active", 1), ("kexec", 0)))
     register(m, kho, Watch(kho, boxes), (KEXEC_REACHED, FINALIZE_OK))
     return m
 
 
-def dt_max_race(pages: int = 8, dt_max: int = SMALL, new_max: int = 2 * PAGE_SIZE) -> Model:
+def dt_max_race(pages: int = 8, dt_max: int = SMALL, new_max: int = 2 * PAGE_SIZE, kernel=None) -> Model:
     """An FDBox with one fd; the operator activates, loads, kexecs while a second shell writes
     dt_max (a bigger value: the boot value is too small for the FDT, so the activation fails
     unless the write lands first)."""
-    m, kho, loaded = _machine("dt-max-race", dt_max_race.__doc__, pages, 2, dt_max)
+    m, kho, loaded = _machine("dt-max-race", dt_max_race.__doc__, pages, 2, dt_max, kernel)
     boxes = _boxes(m, kho, loaded, ((1, False),))
     m.task("operator", operator, kho, loaded, 1, ACTIVATE_LOAD_KEXEC)
     m.task("admin", admin, kho, new_max)

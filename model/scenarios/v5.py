@@ -18,7 +18,8 @@ from khomc.kernel.errno import EINVAL
 from khomc.runtime import Model, Scenario
 from khomc.scenarios.params import declare
 from khomc.promises import v5 as props
-from khomc.kho.v5.kexec_handover import ROOT, KhoV5, initial_tree, kho_preserve_phys, static
+from khomc.kho.v5 import ERA
+from khomc.kho.v5.kexec_handover import ROOT, KhoV5, initial_tree, static
 from khomc.drivers.common import _alloc_filled
 from khomc.kernel.alloc import kvmalloc
 from khomc.runtime.effects import atomic
@@ -50,7 +51,8 @@ def _mutants(text: str) -> frozenset:
 
 def _machine(name: str, doc: str, pages: int, fail_allocs: int, fdt_max: int, mutants: str,
              boxes: tuple = (), nodes: tuple = (), boot_props: tuple = (),
-             fail_sites: frozenset | None = None, detached: tuple = (), ntasks: int = 3):
+             fail_sites: frozenset | None = None, detached: tuple = (), ntasks: int = 3,
+             kernel=None):
     """*boxes* and *nodes* are linked under the root at boot; *detached* nodes are only
     kho_init_node'd (their driver links them later).  *pages* is each task's own range of
     physical pages (see :mod:`khomc.kernel.alloc`); *ntasks* how many tasks allocate."""
@@ -58,7 +60,7 @@ def _machine(name: str, doc: str, pages: int, fail_allocs: int, fdt_max: int, mu
     heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
     attached = tuple((ROOT, n, n) for n in boxes + nodes)
     tree = initial_tree(nodes=boxes + nodes + detached, attached=attached, props=boot_props)
-    kho = KhoV5(m, heap, fdt_max, tree, _mutants(mutants))
+    kho = KhoV5(m, heap, fdt_max, tree, _mutants(mutants), kernel or ERA.namespace())
     return m, kho
 
 
@@ -71,12 +73,12 @@ def _operator_saw(m: Model, step: tuple):
 # -- the scenarios --------------------------------------------------------------------------------
 
 def fdbox_race(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-               mutants: str = "") -> Model:
+               mutants: str = "", kernel=None) -> Model:
     """Two FDBoxes save an fd each, the second drops its fd again, while the operator loads
     the next kernel, finalizes and kexecs."""
     boxes = ("fdbox0", "fdbox1")
     m, kho = _machine("fdbox-race", fdbox_race.__doc__, pages, fail_allocs, fdt_max, mutants,
-                      boxes=boxes)
+                      boxes=boxes, kernel=kernel)
     m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
     m.task("fdbox1", fdbox, kho, "fdbox1", 1, True)
     m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
@@ -86,13 +88,13 @@ def fdbox_race(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
 
 
 def fdbox_many(boxes: int = 6, fds: int = 4, pages: int = 12, fail_allocs: int = 0,
-               fdt_max: int = 4096, mutants: str = "") -> Model:
+               fdt_max: int = 4096, mutants: str = "", kernel=None) -> Model:
     """*boxes* FDBoxes save *fds* fds each (every odd box then drops its fd 0) while the
     operator loads, finalizes and kexecs: too large to exhaust at the defaults (six boxes of
     four fds), the stateful and PCT engines' scope."""
     names = tuple(f"fdbox{i}" for i in range(boxes))
     m, kho = _machine("fdbox-many", fdbox_many.__doc__, pages, fail_allocs, fdt_max, mutants,
-                      boxes=names, ntasks=boxes + 1)
+                      boxes=names, ntasks=boxes + 1, kernel=kernel)
     for i, box in enumerate(names):
         m.task(box, fdbox, kho, box, fds, i % 2 == 1)
     m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
@@ -101,12 +103,32 @@ def fdbox_many(boxes: int = 6, fds: int = 4, pages: int = 12, fail_allocs: int =
 
 
 def notifier_refinalize(pages: int = 12, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-                        fdboxes: int = 1, mutants: str = "") -> Model:
+                        fdboxes: int = 1, mutants: str = "", kernel=None) -> Model:
     """A FINALIZE-notifier driver and an FDBox; the operator finalizes, unfreezes, finalizes
     again, loads and kexecs."""
     boxes = tuple(f"fdbox{i}" for i in range(fdboxes))
     m, kho = _machine("notifier-refinalize", notifier_refinalize.__doc__, pages, fail_allocs,
-                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,))
+                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,), kernel=kernel)
+    state = m.var("notif.state", None)
+    m.task("notif", finalize_notifier, kho, state, "ok")
+    for box in boxes:
+        m.task(box, fdbox, kho, box, 1, False)
+    m.task("operator", operator, kho, (("finalize", 1), ("finalize", 0), ("finalize", 1),
+                                       ("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def stale_debugfs_dentry(pages: int = 12, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
+                         fdboxes: int = 0, mutants: str = "", kernel=None) -> Model:
+    """notifier-refinalize with one allocation failure the search may inject anywhere: the
+    operator finalizes (debugfs creates out/fdt), unfreezes (removes it; kho_out.fdt_file
+    still points at it), finalizes again, loads and kexecs.  When the failure makes the
+    FINALIZE callback fail, kexec's auto-finalize fails too and kho_copy_fdt's
+    kho_out_update_debugfs_fdt removes the stale dentry a second time."""
+    boxes = tuple(f"fdbox{i}" for i in range(fdboxes))
+    m, kho = _machine("stale-debugfs-dentry", stale_debugfs_dentry.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,), kernel=kernel)
     state = m.var("notif.state", None)
     m.task("notif", finalize_notifier, kho, state, "ok")
     for box in boxes:
@@ -118,12 +140,12 @@ def notifier_refinalize(pages: int = 12, fail_allocs: int = 0, fdt_max: int = FD
 
 
 def autofinalize(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-                 mutants: str = "") -> Model:
+                 mutants: str = "", kernel=None) -> Model:
     """kexec_file_load before any finalize, then kexec: kho_copy_fdt finalizes on its own,
     while an FDBox saves and drops an fd."""
     boxes = ("fdbox0",)
     m, kho = _machine("autofinalize", autofinalize.__doc__, pages, fail_allocs, fdt_max,
-                      mutants, boxes=boxes)
+                      mutants, boxes=boxes, kernel=kernel)
     m.task("fdbox0", fdbox, kho, "fdbox0", 1, True)
     m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
     props.register(m, kho, boxes, (props.KEXEC_REACHED, props.FINALIZE_OK, props.ADD_REFUSED,
@@ -132,12 +154,12 @@ def autofinalize(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
 
 
 def fdt_max_small(pages: int = 8, fail_allocs: int = 0, fdt_max: int = 128,
-                  mutants: str = "") -> Model:
+                  mutants: str = "", kernel=None) -> Model:
     """fdt_max is too small for the tree: finalize fails with -EINVAL (unfreezing), and so
     does the auto-finalize of kexec, which then does not happen."""
     boxes = ("fdbox0",)
     m, kho = _machine("fdt-max-small", fdt_max_small.__doc__, pages, fail_allocs, fdt_max,
-                      mutants, boxes=boxes)
+                      mutants, boxes=boxes, kernel=kernel)
     m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
     m.task("operator", operator, kho, (("finalize", 1), ("load", 0), ("kexec", 0)))
     props.register(m, kho, boxes, ())
@@ -153,11 +175,11 @@ BIG = 5000
 
 
 def fdt_max_grow(pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SIZE,
-                 mutants: str = "") -> Model:
+                 mutants: str = "", kernel=None) -> Model:
     """kexec_file_load reserves an fdt_max-sized ksegment; the operator then raises fdt_max
     (allowed: KHO is not frozen) so that a big tree fits, and kexecs."""
     m, kho = _machine("fdt-max-grow", fdt_max_grow.__doc__, pages, fail_allocs, fdt_max,
-                      mutants, nodes=("big",), boot_props=(("big", "blob", static(b"k" * BIG)),))
+                      mutants, nodes=("big",), boot_props=(("big", "blob", static(b"k" * BIG)),), kernel=kernel)
     m.task("operator", operator, kho, (("load", 0), ("fdt_max", 4 * PAGE_SIZE), ("kexec", 0)))
     props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK))
     return m
@@ -167,12 +189,12 @@ FINALIZE_SITES = frozenset({"kho_finalize", "new_chunk"})
 
 
 def alloc_fail_finalize(pages: int = 8, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
-                        mutants: str = "") -> Model:
+                        mutants: str = "", kernel=None) -> Model:
     """Allocations on the finalize path (the fdt_max buffer, the chunk pages) may fail; the
     operator retries finalize once, then loads and kexecs, while an FDBox saves an fd."""
     boxes = ("fdbox0",)
     m, kho = _machine("alloc-fail-finalize", alloc_fail_finalize.__doc__, pages, fail_allocs,
-                      fdt_max, mutants, boxes=boxes, fail_sites=FINALIZE_SITES)
+                      fdt_max, mutants, boxes=boxes, fail_sites=FINALIZE_SITES, kernel=kernel)
     m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
     m.task("operator", operator, kho, (("finalize", 1), ("finalize", 1), ("load", 0),
                                        ("kexec", 0)))
@@ -183,10 +205,10 @@ def alloc_fail_finalize(pages: int = 8, fail_allocs: int = 1, fdt_max: int = FDT
 
 
 def callback_reenters(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-                      mutants: str = "") -> Model:
+                      mutants: str = "", kernel=None) -> Model:
     """A FINALIZE callback calls back into KHO: it unregisters its own notifier block."""
     m, kho = _machine("callback-reenters", callback_reenters.__doc__, pages, fail_allocs,
-                      fdt_max, mutants, detached=(NOTIF,))
+                      fdt_max, mutants, detached=(NOTIF,), kernel=kernel)
     state = m.var("notif.state", None)
     m.task("notif", finalize_notifier, kho, state, "unregister")
     m.task("operator", operator, kho, (("finalize", 1),))
@@ -195,11 +217,11 @@ def callback_reenters(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_M
 
 
 def notifier_adds(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-                  mutants: str = "") -> Model:
+                  mutants: str = "", kernel=None) -> Model:
     """A FINALIZE callback calls back into KHO the legal way: kho_add_node under the root
     (down_write of tree_lock) from inside the chain, then the operator kexecs."""
     m, kho = _machine("notifier-adds", notifier_adds.__doc__, pages, fail_allocs, fdt_max,
-                      mutants, detached=(NOTIF,))
+                      mutants, detached=(NOTIF,), kernel=kernel)
     state = m.var("notif.state", None)
     m.task("notif", finalize_notifier, kho, state, "ok")
     m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
@@ -208,11 +230,11 @@ def notifier_adds(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
 
 
 def freed_buffer_scenario(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-                          mutants: str = "") -> Model:
+                          mutants: str = "", kernel=None) -> Model:
     """A driver frees a buffer whose address is still a property in the tree, while the
     operator finalizes and kexecs."""
     m, kho = _machine("freed-buffer", freed_buffer_scenario.__doc__, pages, fail_allocs,
-                      fdt_max, mutants, nodes=("freed",))
+                      fdt_max, mutants, nodes=("freed",), kernel=kernel)
     m.task("freed", freed_buffer, kho, "freed")
     m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
     props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK))
@@ -226,17 +248,73 @@ async def phys_preserver(kho, npages: int) -> int:
                                       b"reserved", "reserve")
     if not buf:
         return -12
-    return await kho_preserve_phys(kho, buf, npages * PAGE_SIZE)
+    return await kho.kernel.kho_preserve_phys(kho, buf, npages * PAGE_SIZE)
 
 
 def preserve_phys_unaligned(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
-                            npages: int = 3, mutants: str = "") -> Model:
-    """kho_preserve_phys of a 3-page range starting at PFN 3, then finalize and kexec."""
+                            npages: int = 3, mutants: str = "", kernel=None) -> Model:
+    """kho_preserve_phys of a 3-page range starting at PFN 1, then finalize and kexec."""
     m, kho = _machine("preserve-phys-unaligned", preserve_phys_unaligned.__doc__, pages,
-                      fail_allocs, fdt_max, mutants)
+                      fail_allocs, fdt_max, mutants, kernel=kernel)
     m.task("reserve", phys_preserver, kho, npages)
     m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("kexec", 0)))
     props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def scratch_too_small(pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+                      mutants: str = "", kernel=None) -> Model:
+    """The operator raises fdt_max to 2 MiB (allowed: not frozen), loads and kexecs while an
+    FDBox saves an fd: the fdt_max segment does not fit the 1 MiB scratch area, so
+    kho_locate_mem_hole fails the load with -EADDRNOTAVAIL and kexec finds no image."""
+    boxes = ("fdbox0",)
+    m, kho = _machine("scratch-too-small", scratch_too_small.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, boxes=boxes, kernel=kernel)
+    m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
+    m.task("operator", operator, kho, (("fdt_max", 2 << 20), ("load", 0), ("kexec", 0)))
+    props.register(m, kho, boxes, ())
+    m.sometimes("load-refused", _operator_saw(m, ("load", -99)),
+                doc="Vacuity guard: some run has kexec_file_load fail with -EADDRNOTAVAIL.")
+    m.sometimes("kexec-without-image", _operator_saw(m, ("kexec", -EINVAL)),
+                doc="Vacuity guard: some run has kexec refuse for want of an image.")
+    return m
+
+
+UNWIND_SITES = frozenset({"xa_load_or_alloc(orders)", "xa_load_or_alloc(phys_bits)"})
+
+
+def _preserver_failed_but_reserved(kho):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None or not s.done("reserve") or s.result("reserve") >= 0:
+            return True
+        nk = kho.kernel.boot(h)
+        return not (nk.reserved - nk.metadata)
+    return check
+
+
+def preserve_phys_unwind(pages: int = 8, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
+                         npages: int = 3, mutants: str = "", kernel=None) -> Model:
+    """kho_preserve_phys of 3 pages at PFN 1 while the operator loads, finalizes, unfreezes,
+    finalizes again and kexecs; one allocation of the tracker (the orders entry or a bitmap)
+    may fail, so the unwind loop runs with the order of the failed step."""
+    m, kho = _machine("preserve-phys-unwind", preserve_phys_unwind.__doc__, pages, fail_allocs,
+                      fdt_max, mutants, fail_sites=UNWIND_SITES, kernel=kernel)
+    m.task("reserve", phys_preserver, kho, npages)
+    m.task("operator", operator, kho, (("load", 0), ("finalize", 1), ("finalize", 0),
+                                       ("finalize", 1), ("kexec", 0)))
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    m.always("failed-preserve-undone", _preserver_failed_but_reserved(kho),
+             doc="A kho_preserve_phys that returned an error leaves nothing preserved: when the "
+                 "only client's call failed, the next kernel reserves no memory but KHO's own "
+                 "chunk pages (judged from the client's return code).")
+    m.sometimes("preserve-phys-enomem",
+                lambda s: s.done("reserve") and s.result("reserve") == -12,
+                doc="Vacuity guard: some run has kho_preserve_phys fail with -ENOMEM.")
+    m.sometimes("preserve-phys-ebusy",
+                lambda s: s.done("reserve") and s.result("reserve") == -16,
+                doc="Vacuity guard: some run has kho_preserve_phys refused (-EBUSY): KHO froze "
+                    "first.")
     return m
 
 
@@ -252,6 +330,10 @@ SCENARIOS = [
     Scenario("notifier-refinalize", notifier_refinalize,
              {"pages": 12, "fail_allocs": 0, "fdt_max": FDT_MAX, "fdboxes": 1, "mutants": ""},
              "FINALIZE notifier || FDBox || finalize, unfreeze, finalize, load, kexec"),
+    Scenario("stale-debugfs-dentry", stale_debugfs_dentry,
+             {"pages": 12, "fail_allocs": 1, "fdt_max": FDT_MAX, "fdboxes": 0, "mutants": ""},
+             "notifier-refinalize with one allocation failure: kexec's failed auto-finalize "
+             "removes the already removed out/fdt dentry"),
     Scenario("autofinalize", autofinalize,
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
              "FDBox save/drop || load, then kexec auto-finalizes"),
@@ -275,6 +357,13 @@ SCENARIOS = [
              "a driver frees a buffer still recorded in the tree (driver misuse)"),
     Scenario("preserve-phys-unaligned", preserve_phys_unaligned,
              {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
-             "kho_preserve_phys of 3 pages at PFN 3: v5's ilog2-only split"),
+             "kho_preserve_phys of 3 pages at PFN 1: v5's ilog2-only split"),
+    Scenario("scratch-too-small", scratch_too_small,
+             {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+             "fdt_max raised past the scratch area: kexec_file_load fails (-EADDRNOTAVAIL)"),
+    Scenario("preserve-phys-unwind", preserve_phys_unwind,
+             {"pages": 8, "fail_allocs": 1, "fdt_max": FDT_MAX, "npages": 3, "mutants": ""},
+             "kho_preserve_phys with one tracker allocation failure || load, finalize, "
+             "unfreeze, finalize, kexec: the posted unwind loop"),
 ]
 SCENARIOS = declare(SCENARIOS)

@@ -54,7 +54,7 @@ def test_reductions_preserve_verdicts(spec, scenario):
 
 @pytest.mark.parametrize("spec,scenario,full,reduced", [
     ("v4", "fdbox-race", (4985, 11685), (4985, 6489)),
-    ("v5", "autofinalize", (403, 675), (403, 443)),
+    ("v5", "autofinalize", (422, 708), (422, 462)),
     ("k6.16", "test-kho", (165, 228), (163, 180)),
     ("k6.16", "preserve-race", (1437, 2409), (1410, 1724)),
     ("k6.19", "test-kho-race", (802, 1280), (787, 932)),

@@ -1,5 +1,6 @@
-"""The next kernel of v5 on real and on corrupted inputs: accept what the old kernel handed over,
-refuse anything malformed with a reason, never crash; the FDT decompiles with dtc."""
+"""The next kernel of v5 on real and on corrupted inputs: accept what the old kernel handed over;
+on malformed input do what v5 does - refuse only a bad FDT header, trust everything else, and
+report the oops or hang that trust leads to - never raise; the FDT decompiles with dtc."""
 
 import shutil
 import subprocess
@@ -99,3 +100,59 @@ def test_corrupted_map_pages_are_refused_with_a_reason_or_accepted(handovers, ed
 def test_garbage_is_refused(blob, why):
     nk = boot_from(blob, ())
     assert not nk.revived and why in nk.reason
+
+
+def _one_handover(handovers):
+    return next(h for h in handovers if boot(h).reserved)
+
+
+def _first_chunk(h):
+    from khomc.kho.fdt import find, prop
+    nk = boot(h)
+    return int.from_bytes(prop(find(nk.fdt, ("preserved-memory",)), "metadata"), "little")
+
+
+def _with_page(pages, phys, data):
+    pages = list(pages)
+    i = phys >> 12
+    pages[i] = pages[i]._replace(data=data)
+    return tuple(pages)
+
+
+def test_v5_does_not_check_the_root_compatible():
+    """kho_populate checks the header only: an FDT whose root says "kho-v2" is revived."""
+    from khomc.kho.fdt import FdtTree, flatten
+    blob = flatten(FdtTree("", (("compatible", b"kho-v2\0"),), ()), 4096)
+    nk = boot_from(blob, ())
+    assert nk.revived and not nk.crash and nk.reason.startswith("no preserved-memory node")
+
+
+def test_a_cycling_chunk_list_hangs_the_next_kernel(handovers):
+    h = _one_handover(handovers)
+    first = _first_chunk(h)
+    page = next(p for i, p in enumerate(h.pages) if i == first >> 12)
+    data = first.to_bytes(8, "little") + page.data.ljust(4096, b"\0")[8:]
+    nk = boot_from(segment_blob(h.image), _with_page(h.pages, first, data))
+    assert not nk.revived and nk.crash.startswith("hang")
+
+
+def test_a_null_bitmap_pointer_oopses(handovers):
+    h = _one_handover(handovers)
+    first = _first_chunk(h)
+    page = h.pages[first >> 12]
+    data = bytearray(page.data.ljust(4096, b"\0"))
+    data[24:32] = bytes(8)                   # bitmaps[0].bitmap = NULL
+    nk = boot_from(segment_blob(h.image), _with_page(h.pages, first, bytes(data)))
+    assert nk.crash and "NULL bitmap" in nk.crash
+
+
+def test_restore_folio_takes_any_page_and_oopses_past_memory(handovers):
+    """v5's kho_restore_folio reads page->private of whatever page is there: a page nobody
+    preserved restores as an order-0 folio; a PFN past memory is the NULL dereference."""
+    from khomc.kho.v5.kexec_handover_in import kho_restore_folio, kho_restore_phys
+    h = _one_handover(handovers)
+    nk = boot(h)
+    unpreserved = next(pfn for pfn in range(len(h.pages)) if pfn not in nk.reserved)
+    assert kho_restore_folio(nk, unpreserved << 12, h.pages) == 0
+    assert kho_restore_folio(nk, len(h.pages) << 12, h.pages) is None
+    assert kho_restore_phys(nk, unpreserved << 12, 4096, h.pages) == unpreserved << 12

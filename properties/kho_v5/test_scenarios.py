@@ -10,16 +10,39 @@ properties/test_corpus.py) and the reasoning below:
   larger than the segment, and kho_copy_fdt maps PAGE_ALIGN(fdt_max) bytes and memcpy()s
   fdt_totalsize bytes past the segment's end.  The cover letter makes exactly this order
   (load before finalize) a goal of v5.
-* preserve-phys-unaligned / no-preserved-page-lost - a flaw of the v5 code (patch 09/16).
+* preserve-phys-unaligned / no-preserved-page-lost and nothing-reserved-unpreserved - a flaw
+  of the v5 code (patch 09/16).
   kho_preserve_phys splits [pfn, end) with ``order = ilog2(end_pfn - pfn)`` alone, without the
   alignment term ``count_trailing_zeros(pfn)`` that 6.16 has; __kho_preserve records bit
   ``pfn >> order`` and the next kernel rebuilds ``(pfn >> order) << order``.  A 3-page range at
   PFN 1 is recorded as order 1 at PFN 0 plus order 0 at PFN 3: PFN 2 is lost and PFN 0, which
   nobody preserved, is reserved.
+* preserve-phys-unwind / failed-preserve-undone - a bug of the v5 code (patch 09/16):
+  kho_preserve_phys's unwind loop restarts at PHYS_PFN(phys) but does not recompute
+  ``order``, so its first step uses the order of the step that failed.  For [1, 4): order 1 at
+  PFN 1 records order-1 bit 0 (PFNs 0-1); order 0 at PFN 3 fails to allocate the order-0
+  xarray entry (-ENOMEM); the unwind clears order-0 bit 1 (never set), then, at PFN 2, order-1
+  bit 1 (never set), and stops: the call returns -ENOMEM with PFNs 0-1 still recorded, and the
+  next kernel reserves them.  The stale order only shows on unaligned ranges (for aligned
+  ones ``pfn >> order`` rounds the shifted walk back onto the right blocks);
+  test_unwind_with_a_recomputed_order_undoes_the_failed_preserve shows it is the stale order.
+  The merged 6.16 code (kernel/kexec_handover.c@00c010e130e5) recomputes the order with the
+  alignment term each step and unwinds with __kho_unpreserve(start_pfn, failed_pfn); no
+  review mail in the stored v5 thread points at the stale order.  no-preserved-page-lost and
+  nothing-reserved-unpreserved fail here too, by the split flaw of preserve-phys-unaligned.
 * freed-buffer / memory-safety - a misuse by the driver.  kho_add_prop's kerneldoc requires
   the value to stay valid through finalization; the driver kfree()s it while it is still in
   the tree, and kho_convert_tree reads freed memory (KASAN use-after-free, naming the freeing
   task and call site).  v5 cannot detect it: the tree stores only the pointer.
+* stale-debugfs-dentry / memory-safety - a bug of the v5 code (patch 07/16 with 10/16).
+  kho_out_update_debugfs_fdt removes ``kho_out.fdt_file`` when KHO is not frozen but never
+  resets the pointer, and kho_copy_fdt (patch 10) calls it after a FAILED auto-finalize too,
+  ignoring its result.  So after one finalize/unfreeze cycle (the blob created, then removed),
+  a kexec whose auto-finalize fails (here the notifier's kho_add_node hits the injected
+  allocation failure in the earlier retry and its FINALIZE callback keeps failing) removes the
+  same, already freed dentry again: KASAN reports a double free in debugfs_remove (the kernel
+  would report the use-after-free inside debugfs_remove).  Not raised in the v5 review thread
+  as far as the stored mails show; the merged 6.16 debugfs code no longer keeps this pointer.
 * callback-reenters / deadlock-free - a misuse by the driver.  A FINALIZE callback that
   unregisters its notifier sleeps in down_write on the chain's rwsem, which
   blocking_notifier_call_chain holds for read in the same task (kernel/notifier.c documents
@@ -35,25 +58,37 @@ from khomc.registry import build, scenarios
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
-PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H,
+            "nothing-reserved-unpreserved": H, "tracker-frozen": H, "fdt-segment-valid": H,
+            "nothing-in-scratch": H}
 GUARDS = {"kexec-reached": H, "finalize-succeeded": H}
 
 PINNED = {
-    "fdbox-race": (44008, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
+    "fdbox-race": (45706, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
                            "next-kernel-revived": H}),
-    "notifier-refinalize": (21503, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
-    "autofinalize": (403, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
+    "notifier-refinalize": (22376, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
+    "autofinalize": (422, {**BUILTIN, **PROMISES, **GUARDS, "add-after-freeze-refused": H,
                            "next-kernel-revived": H}),
-    "fdt-max-small": (932, {**BUILTIN, **PROMISES, "finalize-overflow-refused": H,
+    "fdt-max-small": (973, {**BUILTIN, **PROMISES, "finalize-overflow-refused": H,
                             "kexec-refused": H}),
-    "fdt-max-grow": (18, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
-    "alloc-fail-finalize": (872, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
+    "fdt-max-grow": (19, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
+    "alloc-fail-finalize": (905, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
                                   "finalize-enomem": H}),
-    "callback-reenters": (52, {**BUILTIN, **PROMISES, "deadlock-free": V}),
-    "notifier-adds": (113, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
-    "freed-buffer": (121, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
-    "preserve-phys-unaligned": (183, {**BUILTIN, **PROMISES, **GUARDS,
-                                      "next-kernel-revived": H, "no-preserved-page-lost": V}),
+    "callback-reenters": (56, {**BUILTIN, **PROMISES, "deadlock-free": V}),
+    "stale-debugfs-dentry": (1844, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
+                                    "memory-safety": V}),
+    "notifier-adds": (118, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H}),
+    "freed-buffer": (128, {**BUILTIN, **PROMISES, **GUARDS, "memory-safety": V}),
+    "preserve-phys-unaligned": (188, {**BUILTIN, **PROMISES, **GUARDS,
+                                      "next-kernel-revived": H, "no-preserved-page-lost": V,
+                                      "nothing-reserved-unpreserved": V}),
+    "scratch-too-small": (65, {**BUILTIN, **PROMISES, "load-refused": H,
+                               "kexec-without-image": H}),
+    "preserve-phys-unwind": (952, {**BUILTIN, **PROMISES, **GUARDS, "next-kernel-revived": H,
+                                   "no-preserved-page-lost": V,
+                                   "nothing-reserved-unpreserved": V,
+                                   "failed-preserve-undone": V, "preserve-phys-enomem": H,
+                                   "preserve-phys-ebusy": H}),
 }
 
 
@@ -86,3 +121,48 @@ def test_callback_reentry_deadlock_is_a_self_deadlock_on_the_chain_rwsem():
     p = check(build("v5", "callback-reenters")).property("deadlock-free")
     assert ("operator waits: down_write(kho_out.chain_head.rwsem) sleeps: held for read by "
             "operator") in p.message
+
+
+def test_unwind_with_a_recomputed_order_undoes_the_failed_preserve():
+    """The same scenario on v5 plus one local Delta (not a kernel commit: a probe) whose
+    kho_preserve_phys recomputes ``order`` before the unwind: failed-preserve-undone holds, so
+    the posted loop's stale ``order`` is what leaves PFNs 0-1 recorded."""
+    from khomc.kho import v5
+    from khomc.kho.ledger import Delta, Era
+    from khomc.kho.v5 import kexec_handover as k
+    from khomc.scenarios.v5 import preserve_phys_unwind
+    probe = Delta("probe-unwind-order", "kho_preserve_phys: recompute order before unwinding")
+
+    @probe.replaces
+    async def kho_preserve_phys(kho, phys, size):
+        pfn = phys >> k.PAGE_SHIFT
+        end_pfn = (phys + size) >> k.PAGE_SHIFT
+        order = k.ilog2(end_pfn - pfn)
+        failed_pfn = None
+        err = 0
+        if await k._frozen_for_tracker(kho):
+            err = -k.EBUSY
+        else:
+            while pfn < end_pfn:
+                err = await k.__kho_preserve(kho, pfn, order)
+                if err:
+                    failed_pfn = pfn
+                    break
+                pfn += 1 << order
+                order = k.ilog2(end_pfn - pfn)
+            if err:
+                pfn = phys >> k.PAGE_SHIFT
+                order = k.ilog2(end_pfn - pfn)          # the probe's one change
+                while pfn < failed_pfn:
+                    await k.__kho_unpreserve(kho, pfn, order)
+                    pfn += 1 << order
+                    order = k.ilog2(end_pfn - pfn)
+        start = phys >> k.PAGE_SHIFT
+        await k._unlock(kho, k._pfns(start, end_pfn - start), err, True)
+        return err
+
+    era = Era("v5+probe", base=v5.ERA, deltas=(probe,))
+    posted = check(preserve_phys_unwind())
+    probed = check(preserve_phys_unwind(kernel=era.namespace()))
+    assert posted.property("failed-preserve-undone").verdict is V
+    assert probed.property("failed-preserve-undone").verdict is H

@@ -109,7 +109,11 @@ class KhoV4:
     """``kho_out`` of one scenario (handles on its world slots), the kexec lock and image."""
 
     def __init__(self, model: Model, heap: Heap, dt_max: int = DT_MAX_DEFAULT,
-                 enable: bool = True, scratch_cnt: int = 2):
+                 enable: bool = True, scratch_cnt: int = 2, kernel=None):
+        if kernel is None:
+            from khomc.kho.v4 import ERA          # the package links this module: import late
+            kernel = ERA.namespace()
+        self.kernel = kernel                      # the linked era drivers call into
         self.heap = heap
         self.enable = enable                 # kho_enable, __ro_after_init
         self.scratch_cnt = scratch_cnt       # kho_scratch_cnt, set at boot

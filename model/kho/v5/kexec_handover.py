@@ -1,27 +1,44 @@
-"""KHO v5, the seed design: the state tree, the memory tracker, finalize/unfreeze, debugfs, kexec.
+"""KHO v5, the seed design, this kernel's half: state tree, tracker, finalize/unfreeze, debugfs, kexec.
 
-Mirrors the v5 series "kexec: introduce Kexec HandOver (KHO)" by Changyuan Lyu
-(20250320015551.2157511-1-changyuanl@google.com), function by function:
+Mirrors kernel/kexec_handover.c of the v5 series "kexec: introduce Kexec HandOver (KHO)" by
+Changyuan Lyu (20250320015551.2157511-1-changyuanl@google.com), statement for statement.  The
+ledger of the series' internal structure (which patch each function comes from):
 
-* patch 07/16 (…-8-changyuanl@google.com): ``struct kho_out`` (chain_head, tree_lock, root,
-  fdt, fdt_max), kho_add_node / kho_remove_node / kho_add_prop / kho_add_string_prop /
-  kho_remove_prop, register/unregister_kho_notifier, kho_unfreeze, kho_convert_tree,
-  kho_finalize, and the debugfs files ``finalize`` and ``fdt_max``;
-* patch 09/16 (…-10-changyuanl@google.com): ``kho_mem_track`` (xarray of orders -> xarray of
-  512-byte bitmaps), xa_load_or_alloc, __kho_preserve / __kho_unpreserve,
-  kho_preserve_folio / kho_unpreserve_folio / kho_preserve_phys / kho_unpreserve_phys, the
-  chunk list (kho_mem_serialize, kho_mem_ser_free) and the ``preserved-memory`` node whose
-  ``metadata`` property points at ``kho_out.first_chunk_phys``;
-* patch 10/16 (…-11-changyuanl@google.com): kho_fill_kimage reserving an empty ksegment of
-  fdt_max at kexec_file_load, and kho_copy_fdt in kernel_kexec (auto-finalize, then memcpy of
-  fdt_totalsize bytes into the mapped ksegment).
+* patch 07/16 "kexec: add Kexec HandOver (KHO) generation helpers"
+  (20250320015551.2157511-8-changyuanl@google.com): ``struct kho_out`` (chain_head, fdt_file,
+  tree_lock, root, fdt, fdt_max = 10 MiB), register/unregister_kho_notifier, kho_add_node,
+  kho_remove_node, kho_add_prop, kho_add_string_prop, kho_remove_prop,
+  kho_out_update_debugfs_fdt, kho_unfreeze (its ``notifier_to_errno`` applied twice, so an
+  UNFREEZE callback's error is lost), kho_flatten_tree / kho_convert_tree, kho_finalize (on a
+  FINALIZE-chain error it jumps to ``unfreeze:`` without kvfree'ing its buffer: the leak is
+  kept), kho_out_finalize_set (the debugfs blob decides the return code after a successful
+  finalize/unfreeze), kho_out_fdt_max_set, kho_init's root ``compatible``;
+* patch 09/16 "kexec: enable KHO support for memory preservation"
+  (20250320015551.2157511-10-changyuanl@google.com): ``kho_mem_track``, xa_load_or_alloc,
+  __kho_unpreserve, __kho_preserve, kho_preserve_folio, kho_unpreserve_folio,
+  kho_preserve_phys (``order`` initialised once; ``ilog2(end_pfn - pfn)`` alone; the unwind
+  loop reuses the failed step's ``order``), kho_unpreserve_phys, new_chunk, kho_mem_ser_free,
+  kho_mem_serialize, the ``first_chunk_phys`` / ``preserved-memory`` additions to kho_unfreeze,
+  kho_finalize and kho_init;
+* patch 10/16 "kexec: add KHO support to kexec file loads"
+  (20250320015551.2157511-11-changyuanl@google.com): kho_fill_kimage (an empty fdt_max
+  segment, then the scratch array, both through kexec_add_buffer), kho_walk_scratch and
+  kho_locate_mem_hole (every non-crash segment top-down in a kho_scratch[] area, else
+  -EADDRNOTAVAIL; v5 has no check that preserved memory stays out of scratch - CMA is its
+  only guard), kho_copy_fdt (auto-finalize,
+  kho_out_update_debugfs_fdt with its result ignored, kimage_map_segment of PAGE_ALIGN of the
+  CURRENT fdt_max, memcpy of fdt_totalsize) called from kernel_kexec.
 
-Facts and review context: ../shared/reference/kho-semantics.md §2.3, §3.4, §5.
+The next kernel's half (patches 08 and 09) is kexec_handover_in.py.
 
-Model notes (what is abstracted, and why no property depends on it):
+Abstractions (why none changes a verdict):
 
+* kho_scratch[] is one area (:data:`SCRATCH_DEFAULT`, 1 MiB above every modelled page), as
+  kho_reserve_scratch (patch 07) leaves it at boot; its sizing from memblock and the per-node
+  areas are not modelled.  Segment placement is kexec_file.c's top-down search inside it.
 * ``kho_out.fdt != NULL`` is the frozen flag, as in v5; the slot holds the kvmalloc'd buffer's
-  address or 0.  Every mutator checks it under tree_lock.
+  address or 0.  ``kho_enable`` is true (every modelled boot has ``kho=on``); the
+  ``-EOPNOTSUPP`` branches are kept but never taken.
 * The state tree is one world slot: node id -> :class:`Node`.  Nodes are the callers' own
   ``struct kho_node`` (static in the drivers here), so they are not allocator objects; property
   values are pointers (``mem``), string literals (``static``) or ``&kho_out.first_chunk_phys``
@@ -33,7 +50,15 @@ Model notes (what is abstracted, and why no property depends on it):
   sorted by name.  The FDT comparisons are order-insensitive (:func:`khomc.kho.fdt.canonical`).
 * KHO's private bookkeeping (``struct kho_prop``, the kstrdup'ed node name) only matters through
   its allocation failing (-ENOMEM): :func:`khomc.kernel.alloc.may_allocate`.
-* Debugfs file creation and removal (kho_out_update_debugfs_fdt) is not modelled.
+* A debugfs dentry is one kzalloc'd object: debugfs_create_blob allocates it (failure ->
+  ERR_PTR, so -ENOENT), debugfs_remove frees it.  Removing an already removed dentry is thus
+  reported as a KASAN double free (the kernel's report would be a use-after-free inside
+  debugfs_remove): the same finding, named by the same call site.
+* A khoser_mem_chunk is written once it is complete (hdr.order, num_elms and the bitmap
+  pointers in one memcpy): nobody but the finalizer can reach a chunk before
+  kho_out.first_chunk_phys is set, so the number of steps used to fill it is not observable.
+* ``xa_entries`` takes each xarray's entries in one step, one possible outcome of
+  ``xa_for_each`` racing with inserts (no inserter runs while frozen, except in mutants).
 
 Reduction (Lipton's movers, so that the default scenarios stay exhaustively checkable): a
 critical section whose accesses all touch data that only holders of that lock write is one
@@ -48,9 +73,9 @@ since a section may block on its first step.  The tracker's xarray and bitmap ac
 concurrent readers of tree_lock share, stay separate steps, as does every access of the
 finalize path that is not protected this way.
 
-Ghost state (never read by the model code, only by properties): the pages KHO accepted to
-preserve, the tree and the property bytes at the freeze point, and whether a mutator was
-refused because of the freeze.
+Ghost state (never read by the model code, only by properties): the pages the CLIENTS were
+told are preserved (their own ranges, with the return codes they got), the tree and the
+property bytes at the freeze point, and whether a mutator was refused because of the freeze.
 
 Mutants (``mutants=`` names) break one rule each so the test suite can show every property
 failing: see :data:`MUTANTS`.
@@ -63,7 +88,7 @@ from typing import NamedTuple
 from khomc.kernel.alloc import PAGE_SHIFT, Heap, free_page, get_zeroed_page, heap_read_bytes, kfree, kvfree, kvmalloc, kzalloc, lookup, may_allocate, memcpy_to, read_phys
 from khomc.kernel.alloc import KasanReport, _check
 from khomc.kernel.bitops import clear_bit, set_bit
-from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
+from khomc.kernel.errno import EADDRNOTAVAIL, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP
 from khomc.kernel import kexec
 from khomc.kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
 from khomc.kernel.locking import KexecLock, RwSemaphore, down_read, down_write, kexec_trylock, kexec_unlock, up_read, up_write
@@ -73,9 +98,6 @@ from khomc.runtime.effects import Op, atomic, load, store
 from khomc.runtime.spec import Model
 from khomc.runtime.tasks import SpecError
 from khomc.kho.fdt import FdtTree, flatten
-# The xarray-of-bitmaps tracker and its chunk list are shared with 6.16/6.18 (khomc.kho.common).
-from khomc.kho.common import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHOSER_BITMAP_SIZE, PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, __kho_preserve, __kho_unpreserve, chunk_body, kho_mem_ser_free, kho_mem_serialize, new_chunk, phys_bits, xa_load_or_alloc
-
 KEXEC_KHO_FINALIZE = 0
 KEXEC_KHO_UNFREEZE = 1
 
@@ -93,6 +115,10 @@ MUTANTS = {
     "unfreeze-keeps-chunk-pointer": "kho_unfreeze frees the chunk list but leaves "
                                     "kho_out.first_chunk_phys pointing at it",
     "chain-under-tree-lock": "kho_finalize runs the FINALIZE chain holding tree_lock for write",
+    "scratch-overlaps-memory": "kho_reserve_scratch's area is the first 64 pages, where the "
+                               "allocator's memory is (CMA no longer keeps KHO pages out)",
+    "copy-skips-autofinalize": "kho_copy_fdt does not finalize an unfrozen KHO: it copies "
+                               "from kho_out.fdt == NULL",
     "fdbox-retries-ebusy": "(a driver mutant) the FDBox retries kho_preserve_folio while it "
                            "returns -EBUSY, busy-waiting for an unfreeze that never comes",
 }
@@ -134,6 +160,7 @@ class Ghost(NamedTuple):
     frozen_tree: tuple | None = None    # kho_out.tree at the last freeze
     frozen_values: tuple = ()           # ((addr, bytes), ...) of every mem property then
     refused: bool = False               # a tree mutator returned -EBUSY because of the freeze
+    touched_frozen: bool = False        # a tracker call got past the freeze check while frozen
 
 
 class Handover(NamedTuple):
@@ -170,7 +197,15 @@ class KhoV5:
     """``kho_out`` and ``kho_mem_track`` of one scenario: handles on their world slots."""
 
     def __init__(self, model: Model, heap: Heap, fdt_max: int = FDT_MAX_DEFAULT,
-                 tree: tuple | None = None, mutants: frozenset = frozenset()):
+                 tree: tuple | None = None, mutants: frozenset = frozenset(), kernel=None,
+                 scratch: tuple = None):
+        if kernel is None:
+            from khomc.kho.v5 import ERA          # the package links this module: import late
+            kernel = ERA.namespace()
+        self.kernel = kernel                      # the linked era drivers call into
+        if scratch is None:
+            scratch = ((0, 64 << 12),) if "scratch-overlaps-memory" in mutants else \
+                SCRATCH_DEFAULT
         unknown = set(mutants) - set(MUTANTS)
         if unknown:
             raise ValueError(f"unknown v5 mutants {sorted(unknown)}; known: {sorted(MUTANTS)}")
@@ -182,9 +217,11 @@ class KhoV5:
         self.fdt = model.var("kho_out.fdt", 0)
         self.fdt_max = model.var("kho_out.fdt_max", fdt_max)
         self.first_chunk_phys = model.var("kho_out.first_chunk_phys", 0)
+        self.fdt_file = model.var("kho_out.fdt_file", 0)      # dentry, 0 or ERR_PTR
         self.orders = XArray.at_var(model.var("kho_mem_track.orders", ()))
         self.kexec_lock = KexecLock.new(model, "__kexec_lock")
         self.image = model.var("kexec_image", None)
+        self.scratch = scratch                    # kho_scratch[] (kho_reserve_scratch at boot)
         self.ghost = model.var("ghost", Ghost())
         self.handover = model.var("handover", None)
 
@@ -337,19 +374,88 @@ async def unregister_kho_notifier(kho: KhoV5, nb: NotifierBlock) -> int:
 
 # -- the memory tracker (patch 09) ---------------------------------------------------------------
 
+PRESERVE_BITS = 512 * 8               # bits in one struct kho_mem_phys_bits
+BITMAP_BYTES = PRESERVE_BITS // 8
+SIZEOF_KHO_MEM_PHYS = 16              # struct kho_mem_phys { struct xarray phys_bits; }
+CHUNK_HDR = 16                        # khoser_mem_chunk_hdr: next (u64), order, num_elms (u32)
+CHUNK_ELM = 16                        # khoser_mem_bitmap_ptr: phys_start (u64), bitmap (u64)
+KHOSER_BITMAP_SIZE = ((1 << PAGE_SHIFT) - CHUNK_HDR) // CHUNK_ELM
+
+kho_enable = True                     # "kho=on" on the command line of every modelled boot
+
+
+def ilog2(n: int) -> int:
+    """ilog2() of a runtime value: fls64(n) - 1, so ilog2(0) == -1.
+
+    >>> ilog2(3), ilog2(4), ilog2(0)
+    (1, 2, -1)
+    """
+    return n.bit_length() - 1
+
+
+async def xa_load_or_alloc(kho: KhoV5, xa: XArray, index: int, size: int, site: str):
+    """The element at *index*, or a kzalloc'd one installed with xa_cmpxchg (NULL -> elm);
+    the loser of a race kfree()s its element and returns the winner's; -ENOMEM."""
+    elm = await xa_load(xa, index)
+    if elm:
+        return elm
+    elm = await kzalloc(kho.heap, size, site)
+    if not elm:
+        return -ENOMEM
+    res = await xa_cmpxchg(xa, index, None, elm)
+    if res:
+        await kfree(kho.heap, elm, site)
+        return res
+    return elm
+
+
+def phys_bits(kho: KhoV5, physxa: int) -> XArray:
+    """``physxa->phys_bits``: the xarray embedded in a kzalloc'd struct kho_mem_phys."""
+    return XArray.in_object(kho.heap, physxa, "phys_bits")
+
+
+async def __kho_unpreserve(kho: KhoV5, pfn: int, order: int) -> None:
+    pfn_hi = pfn >> order
+    physxa = await xa_load(kho.orders, order)
+    if not physxa:
+        return
+    bits = await xa_load(phys_bits(kho, physxa), pfn_hi // PRESERVE_BITS)
+    if not bits:
+        return
+    await clear_bit(kho.heap, bits, pfn_hi % PRESERVE_BITS, "__kho_unpreserve")
+
+
+async def __kho_preserve(kho: KhoV5, pfn: int, order: int) -> int:
+    pfn_hi = pfn >> order
+    physxa = await xa_load_or_alloc(kho, kho.orders, order, SIZEOF_KHO_MEM_PHYS,
+                                    "xa_load_or_alloc(orders)")
+    if physxa < 0:
+        return physxa
+    bits = await xa_load_or_alloc(kho, phys_bits(kho, physxa), pfn_hi // PRESERVE_BITS,
+                                  BITMAP_BYTES, "xa_load_or_alloc(phys_bits)")
+    if bits < 0:
+        return bits
+    await set_bit(kho.heap, bits, pfn_hi % PRESERVE_BITS, "__kho_preserve")
+    return 0
+
+
 def _up_read_noting(values, tid, pfns, err, adding):
-    """up_read(tree_lock), and in the same step the ghost learns what KHO promised."""
-    (writer, readers), ghost = values
+    """up_read(tree_lock), and in the same step the ghost learns what the caller was told:
+    the client's own range with the return code it gets (never read by kernel code)."""
+    (writer, readers), ghost, fdt = values
     if tid not in readers:
         return None
     if not err:
         promised = ghost.promised | pfns if adding else ghost.promised - pfns
         ghost = ghost._replace(promised=promised)
-    return ((writer, readers - {tid}), ghost), None
+    if fdt and err != -EBUSY:
+        ghost = ghost._replace(touched_frozen=True)
+    return ((writer, readers - {tid}), ghost, fdt), None
 
 
-async def _finish_tracking(kho: KhoV5, pfns: frozenset, err: int, adding: bool) -> None:
-    await Op((kho.tree_lock.var, kho.ghost), _up_read_noting, pfns, err, adding,
+async def _unlock(kho: KhoV5, pfns: frozenset, err: int, adding: bool) -> None:
+    """The ``unlock:`` label of the four tracker entry points: up_read(&kho_out.tree_lock)."""
+    await Op((kho.tree_lock.var, kho.ghost, kho.fdt), _up_read_noting, pfns, err, adding,
              text="up_read(kho_out.tree_lock)")
 
 
@@ -361,82 +467,158 @@ async def _down_read_frozen(kho: KhoV5) -> int:
 
 
 async def _frozen_for_tracker(kho: KhoV5) -> int:
-    """down_read(tree_lock) and the ``if (kho_out.fdt)`` test, one step (see Reduction)."""
+    """down_read(&kho_out.tree_lock) and the ``if (kho_out.fdt)`` test, one step (Reduction)."""
     return await atomic(_down_read_frozen)(kho)
 
 
 def _pfns(pfn: int, count: int) -> frozenset:
-    return frozenset(range(pfn, pfn + count))
+    return frozenset(range(pfn, pfn + max(count, 0)))
 
 
 async def kho_preserve_folio(kho: KhoV5, phys: int, order: int) -> int:
     pfn = phys >> PAGE_SHIFT
+    if not kho_enable:
+        return -EOPNOTSUPP
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
         err = await __kho_preserve(kho, pfn, order)
-    await _finish_tracking(kho, _pfns(pfn, 1 << order), err, True)
+    await _unlock(kho, _pfns(pfn, 1 << order), err, True)
     return err
 
 
 async def kho_unpreserve_folio(kho: KhoV5, phys: int, order: int) -> int:
+    """As posted: no kho_enable test here (only the preserve side has one)."""
     pfn = phys >> PAGE_SHIFT
     err = 0
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
         await __kho_unpreserve(kho, pfn, order)
-    await _finish_tracking(kho, _pfns(pfn, 1 << order), err, False)
+    await _unlock(kho, _pfns(pfn, 1 << order), err, False)
     return err
 
 
-def ilog2(n: int) -> int:
-    return n.bit_length() - 1
-
-
 async def kho_preserve_phys(kho: KhoV5, phys: int, size: int) -> int:
-    """v5 splits the range with ``order = ilog2(end_pfn - pfn)`` alone (no alignment term)."""
-    start = phys >> PAGE_SHIFT
-    end = (phys + size) >> PAGE_SHIFT
+    """Patch 09 exactly: ``order`` is initialised once, from the whole range; the split uses
+    ``ilog2(end_pfn - pfn)`` alone (no alignment term, so ``__kho_preserve`` records the
+    aligned block ``pfn >> order`` contains, not [pfn, pfn + 2^order)); and the unwind loop
+    restarts at PHYS_PFN(phys) WITHOUT recomputing ``order``: its first step uses the order of
+    the failed step, and every later order follows from that shifted walk."""
+    pfn = phys >> PAGE_SHIFT
+    end_pfn = (phys + size) >> PAGE_SHIFT
+    order = ilog2(end_pfn - pfn)
+    failed_pfn = None                 # uninitialised in C; only read when err != 0
     err = 0
+    if not kho_enable:
+        return -EOPNOTSUPP
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
-        pfn = start
-        while pfn < end:
-            order = ilog2(end - pfn)
+        while pfn < end_pfn:
             err = await __kho_preserve(kho, pfn, order)
             if err:
+                failed_pfn = pfn
                 break
             pfn += 1 << order
+            order = ilog2(end_pfn - pfn)
         if err:
-            failed = pfn
-            pfn = start
-            while pfn < failed:
-                order = ilog2(end - pfn)
+            pfn = phys >> PAGE_SHIFT
+            while pfn < failed_pfn:
                 await __kho_unpreserve(kho, pfn, order)
                 pfn += 1 << order
-    await _finish_tracking(kho, _pfns(start, end - start), err, True)
+                order = ilog2(end_pfn - pfn)
+    start = phys >> PAGE_SHIFT
+    await _unlock(kho, _pfns(start, end_pfn - start), err, True)
     return err
 
 
 async def kho_unpreserve_phys(kho: KhoV5, phys: int, size: int) -> int:
-    start = phys >> PAGE_SHIFT
-    end = (phys + size) >> PAGE_SHIFT
+    pfn = phys >> PAGE_SHIFT
+    end_pfn = (phys + size) >> PAGE_SHIFT
+    order = ilog2(end_pfn - pfn)
     err = 0
     if await _frozen_for_tracker(kho):
         err = -EBUSY
     else:
-        pfn = start
-        while pfn < end:
-            order = ilog2(end - pfn)
+        while pfn < end_pfn:
             await __kho_unpreserve(kho, pfn, order)
             pfn += 1 << order
-    await _finish_tracking(kho, _pfns(start, end - start), err, False)
+            order = ilog2(end_pfn - pfn)
+    start = phys >> PAGE_SHIFT
+    await _unlock(kho, _pfns(start, end_pfn - start), err, False)
     return err
 
 
 # -- serialization of the tracker (patch 09) -------------------------------------------------------
+
+def chunk_body(order: int, elms: tuple) -> bytes:
+    """``hdr.order``, ``hdr.num_elms`` and the bitmaps[] of a khoser_mem_chunk (after hdr.next).
+
+    >>> len(chunk_body(0, ((0, 0x3000),)))
+    24
+    """
+    out = order.to_bytes(4, "little") + len(elms).to_bytes(4, "little")
+    for phys_start, bitmap in elms:
+        out += phys_start.to_bytes(8, "little") + bitmap.to_bytes(8, "little")
+    return out
+
+
+async def new_chunk(kho: KhoV5, cur: int, order: int) -> int:
+    """get_zeroed_page; ``chunk->hdr.order = order`` is written with the rest of the body by
+    kho_mem_serialize (see the module header); link it from *cur*."""
+    chunk = await get_zeroed_page(kho.heap, "new_chunk")
+    if not chunk:
+        return 0
+    if cur:
+        await memcpy_to(kho.heap, cur, chunk.to_bytes(8, "little"), "new_chunk")
+    return chunk
+
+
+async def kho_mem_ser_free(kho: KhoV5, first: int) -> None:
+    chunk = first
+    while chunk:
+        chunk_page = chunk
+        head = await heap_read_bytes(kho.heap, chunk, 8, "kho_mem_ser_free")
+        chunk = int.from_bytes(head, "little")
+        await free_page(kho.heap, chunk_page, "kho_mem_ser_free")
+
+
+async def kho_mem_serialize(kho: KhoV5) -> int:
+    """The physical address of the first chunk (0 if nothing is tracked), or -ENOMEM.
+
+    The chunks hold pointers to the live bitmaps, not copies.
+    """
+    orders = await xa_entries(kho.orders)
+    first = 0
+    chunk = 0
+    i = 0
+    while i < len(orders):
+        order, physxa = orders[i]
+        chunk = await new_chunk(kho, chunk, order)
+        if not chunk:
+            await kho_mem_ser_free(kho, first)
+            return -ENOMEM
+        if not first:
+            first = chunk
+        bitmaps = await xa_entries(phys_bits(kho, physxa))
+        elms = ()
+        j = 0
+        while j < len(bitmaps):
+            if len(elms) == KHOSER_BITMAP_SIZE:
+                await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+                chunk = await new_chunk(kho, chunk, order)
+                if not chunk:
+                    await kho_mem_ser_free(kho, first)
+                    return -ENOMEM
+                elms = ()
+            idx, bits = bitmaps[j]
+            elms = elms + (((idx * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            j += 1
+        await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+        i += 1
+    return first
+
 
 # -- conversion to an FDT (patch 07) ---------------------------------------------------------------
 
@@ -546,7 +728,8 @@ async def kho_unfreeze(kho: KhoV5) -> int:
         if "unfreeze-keeps-chunk-pointer" not in kho.mutants:
             await store(kho.first_chunk_phys, 0)
     ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_UNFREEZE)
-    return notifier_to_errno(ret)
+    err = notifier_to_errno(ret)
+    return notifier_to_errno(err)      # as posted: twice, so a callback's -errno becomes 0
 
 
 async def _serialize_and_convert(kho: KhoV5, fdt: int, fdt_max: int) -> int:
@@ -588,17 +771,61 @@ async def kho_finalize(kho: KhoV5) -> int:
 
 # -- debugfs (patch 07) ---------------------------------------------------------------------------
 
+DENTRY_SIZE = 192                     # the blob's dentry + inode, one slab object here
+
+
+async def debugfs_create_blob(kho: KhoV5, name: str) -> int:
+    """The dentry of ``out/<name>``, or ERR_PTR(-ENOMEM) when its allocation fails."""
+    dentry = await kzalloc(kho.heap, DENTRY_SIZE, "debugfs_create_blob")
+    return dentry if dentry else -ENOMEM
+
+
+async def debugfs_remove(kho: KhoV5, dentry: int) -> None:
+    """Frees the dentry; a no-op on NULL or an ERR_PTR (IS_ERR_OR_NULL)."""
+    if dentry > 0:
+        await kfree(kho.heap, dentry, "debugfs_remove")
+
+
+async def kho_out_update_debugfs_fdt(kho: KhoV5) -> int:
+    """Patch 07: create ``out/fdt`` for a frozen tree (-ENOENT if that fails), else remove
+    ``kho_out.fdt_file`` - which is NOT reset to NULL after the removal, so a later call with
+    no FDT removes the same, already freed dentry again.
+
+    One step (Reduction): both callers hold the kexec lock, and kho_out.fdt and
+    kho_out.fdt_file are written only by kexec-lock holders (finalize and unfreeze run only
+    under it); the dentry is a fresh object of the caller's own pages."""
+    return await atomic(_update_debugfs_fdt)(kho)
+
+
+async def _update_debugfs_fdt(kho: KhoV5) -> int:
+    err = 0
+    fdt = await load(kho.fdt)
+    if fdt:
+        dentry = await debugfs_create_blob(kho, "fdt")
+        await store(kho.fdt_file, dentry)
+        if dentry < 0:
+            err = -ENOENT
+    else:
+        dentry = await load(kho.fdt_file)
+        await debugfs_remove(kho, dentry)
+    return err
+
+
 async def kho_out_finalize_set(kho: KhoV5, val: int) -> int:
-    """``echo val > /sys/kernel/debug/kho/out/finalize``."""
+    """``echo val > /sys/kernel/debug/kho/out/finalize``: after a successful finalize or
+    unfreeze the debugfs blob decides the return code (finalized, yet -ENOENT)."""
     taken, fdt = await kexec_trylock_and_load(kho.kexec_lock, kho.fdt)
     if not taken:
         return -EBUSY
     if bool(val) == bool(fdt):
         ret = -EEXIST if fdt else -ENOENT
-    elif val:
-        ret = await kho_finalize(kho)
     else:
-        ret = await kho_unfreeze(kho)
+        if val:
+            ret = await kho_finalize(kho)
+        else:
+            ret = await kho_unfreeze(kho)
+        if not ret:
+            ret = await kho_out_update_debugfs_fdt(kho)
     await kexec_unlock(kho.kexec_lock)
     return ret
 
@@ -631,16 +858,88 @@ async def kexec_file_load(kho: KhoV5) -> int:
     return await atomic(_kexec_file_load)(kho)
 
 
+SZ_64K = 0x10000
+KEXEC_TYPE_DEFAULT, KEXEC_TYPE_CRASH = 0, 1
+SCRATCH_DEFAULT = ((kexec.SCRATCH_BASE, 1 << 20),)   # kho_scratch[]: (addr, size), set at boot
+SIZEOF_KHO_SCRATCH = 16                              # struct kho_scratch { addr; size; }
+
+
+def locate_mem_hole_callback(image: Kimage, start: int, end: int, memsz: int,
+                             align: int) -> int | None:
+    """kexec_file.c's top-down hole search in [start, end]: the highest *align*-aligned
+    address where *memsz* bytes fit without overlapping a segment already placed (None if
+    there is none; the kernel's callback then returns 0 and the walk goes on)."""
+    cand = ((end + 1 - memsz) // align) * align
+    while cand >= start:
+        if all(cand + memsz <= seg.mem or seg.mem + seg.memsz <= cand for seg in image.segments):
+            return cand
+        cand -= align
+    return None
+
+
+def kho_walk_scratch(kho: KhoV5, image: Kimage, memsz: int, align: int) -> int | None:
+    """Patch 10: try each kho_scratch[] area in turn; the first hole found wins."""
+    i = 0
+    while i < len(kho.scratch):
+        addr, size = kho.scratch[i]
+        mem = locate_mem_hole_callback(image, addr, addr + size - 1, memsz, align)
+        if mem is not None:
+            return mem
+        i += 1
+    return None
+
+
+def kho_locate_mem_hole(kho: KhoV5, image: Kimage, image_type: int, memsz: int,
+                        align: int):
+    """Patch 10: 1 (not KHO's business) for a crash kernel or without kho_enable; else the
+    address found in scratch, or -EADDRNOTAVAIL - no segment may land outside scratch."""
+    if not kho_enable or image_type == KEXEC_TYPE_CRASH:
+        return 1
+    mem = kho_walk_scratch(kho, image, memsz, align)
+    return mem if mem is not None else -EADDRNOTAVAIL
+
+
+def kexec_add_buffer(kho: KhoV5, image: Kimage, role: str, bufsz: int, memsz: int,
+                     data: bytes = b"", align: int = SZ_64K):
+    """kexec_add_buffer (kernel/kexec_file.c): memsz page-aligned, kexec_locate_mem_hole -
+    which with KHO is kho_locate_mem_hole - then the new segment; (image, 0) or (image, err).
+    Only KEXEC_TYPE_DEFAULT images are loaded here, so the answer is never 1."""
+    memsz = page_align(memsz)
+    mem = kho_locate_mem_hole(kho, image, KEXEC_TYPE_DEFAULT, memsz, align)
+    if mem < 0:
+        return image, mem
+    seg = Segment(role, mem, memsz, data[:bufsz])
+    return image._replace(segments=image.segments + (seg,)), 0
+
+
 async def _kexec_file_load(kho: KhoV5) -> int:
+    """kexec_file_load(2): kimage_file_prepare_segments loads the kernel (its segment goes
+    through kexec_locate_mem_hole too), then kho_fill_kimage: an empty fdt_max segment
+    (image->kho.fdt), then the kho_scratch[] array (image->kho.scratch); any -EADDRNOTAVAIL
+    fails the load and no image is installed."""
     if not await kexec_trylock(kho.kexec_lock):
         return -EBUSY
     fdt_max = await load(kho.fdt_max)
-    image = add_buffer(Kimage(True, ()), "kernel", KERNEL_IMAGE_SIZE, b"\x7fELF")
-    image = add_buffer(image, "kho-fdt", fdt_max)
-    image = add_buffer(image, "kho-scratch", 16)
-    await store(kho.image, image)
+    image, err = kexec_add_buffer(kho, Kimage(True, ()), "kernel", 4, KERNEL_IMAGE_SIZE,
+                                  b"\x7fELF")
+    if not err:
+        image, err = kho_fill_kimage(kho, image, fdt_max)
+    if not err:
+        await store(kho.image, image)
     await kexec_unlock(kho.kexec_lock)
-    return 0
+    return err
+
+
+def kho_fill_kimage(kho: KhoV5, image: Kimage, fdt_max: int):
+    """Patch 10 (pure: it only builds the image): (image, 0) or (image, err)."""
+    if not kho_enable:
+        return image, 0
+    image, err = kexec_add_buffer(kho, image, "kho-fdt", 0, fdt_max)
+    if err:
+        return image, err                  # "failed to reserved a segment for KHO FDT"
+    scratch_size = SIZEOF_KHO_SCRATCH * len(kho.scratch)
+    blob = b"".join(a.to_bytes(8, "little") + n.to_bytes(8, "little") for a, n in kho.scratch)
+    return kexec_add_buffer(kho, image, "kho-scratch", scratch_size, scratch_size, blob)
 
 
 def _copy_fdt(values, tid, heap, fdt, map_size):
@@ -664,13 +963,17 @@ def _copy_fdt(values, tid, heap, fdt, map_size):
 async def kho_copy_fdt(kho: KhoV5, image: Kimage) -> int:
     if not image.file_mode:
         return 0
-    if not await load(kho.fdt):
+    frozen = await load(kho.fdt)
+    if not frozen and "copy-skips-autofinalize" not in kho.mutants:
         err = await kho_finalize(kho)
+        await kho_out_update_debugfs_fdt(kho)      # its result is ignored, even on error
         if err:
             return err
     fdt = await load(kho.fdt)
     fdt_max = await load(kho.fdt_max)
     heap = kho.heap
+    if not await may_allocate(heap, "kimage_map_segment"):
+        return -ENOMEM                             # "failed to vmap fdt ksegment in kimage"
     await Op((kho.image, heap.pages, heap.kasan, heap.halted), _copy_fdt, heap, fdt,
              page_align(fdt_max), text="memcpy(ksegment, kho_out.fdt, fdt_totalsize)")
     return 0
@@ -682,14 +985,12 @@ def _machine_kexec(values, tid):
             Handover(image, pages, ghost, tree, first)), None
 
 
-async def kernel_kexec(kho: KhoV5, copy_fdt=None) -> int:
-    """reboot(LINUX_REBOOT_CMD_KEXEC): on success the old kernel stops (``halted``).
-
-    *copy_fdt* is how the FDT reaches the image (kho_copy_fdt; the seed thread's proposals
-    pass their own)."""
+async def kernel_kexec(kho: KhoV5) -> int:
+    """reboot(LINUX_REBOOT_CMD_KEXEC) with patch 10's ``kho_copy_fdt(kexec_image)`` before
+    machine_kexec; on success the old kernel stops (``halted``)."""
     return await kexec.kernel_kexec(
         kho, (kho.image, kho.heap.pages, kho.ghost, kho.tree, kho.first_chunk_phys,
-              kho.heap.halted, kho.handover), _machine_kexec, copy_fdt or kho_copy_fdt)
+              kho.heap.halted, kho.handover), _machine_kexec, kho_copy_fdt)
 
 
 def segment_blob(image: Kimage) -> bytes:
