@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 
-from khomc.drivers import fdbox_luo, memfd_luo, test_kho
+from khomc.drivers import fdbox_luo, memfd_luo
 from khomc.drivers.fdbox import contents
 from khomc.kho import rootfdt
 from khomc.kho.fdt import prop, unflatten
@@ -64,14 +64,14 @@ def next_kernel(kho, h):
 
 def _retrieve(kho):
     def retrieve(nk, name):
-        return type(kho).retrieve_subtree(nk, name, kho.sub_prop)
+        return kho.retrieve_subtree(nk, name)
     return retrieve
 
 
 def test_kho_message(kho, h):
     """What lib/test_kho.c prints in the next kernel (None: a cold boot, nothing to check)."""
     nk = next_kernel(kho, h)
-    return test_kho.restore(nk, h.pages, set(), _retrieve(kho), type(kho).restore_folio)
+    return kho.k.kho_test_restore(nk, h.pages, set(), _retrieve(kho), kho.restore_folio)
 
 
 def _big_ok(kho, nk, pages, restored) -> bool:
@@ -79,7 +79,7 @@ def _big_ok(kho, nk, pages, restored) -> bool:
     phys = _retrieve(kho)(nk, BIG)
     if phys == -2:
         return True
-    if phys < 0 or type(kho).restore_folio(nk, phys, restored) != 1:
+    if phys < 0 or kho.restore_folio(nk, phys, restored) != 1:
         return False
     parsed = unflatten(read_phys(pages, phys, 2 * PAGE_SIZE))
     return parsed.tree is not None and prop(parsed.tree, "blob") == b"k" * BIG_BYTES
@@ -90,7 +90,7 @@ def handover_race_free(kho):
         h = s[kho.handover]
         if h is None:
             return True
-        blob = type(kho).root_blob(h)
+        blob = kho.root_blob(h)
         if unflatten(blob).tree is None:
             return False
         return tuple(sorted(rootfdt.subtrees(blob, kho.sub_prop))) == h.ghost.subtrees
@@ -113,17 +113,17 @@ def no_page_lost(kho, boxes: tuple = (), test: bool = False, memfd: bool = False
         retrieve = _retrieve(kho)
         for box in boxes:
             got = fdbox_luo.restore(nk, box, h.pages, restored, retrieve,
-                                    type(kho).restore_folio)
+                                    kho.restore_folio)
             if got is False:
                 return False
             for r in got or ():
                 if r.order != 0 or r.data != contents(box, int(r.key[2:])):
                     return False
-        if test and test_kho.restore(nk, h.pages, restored, retrieve,
-                                     type(kho).restore_folio) == test_kho.FAILED:
+        if test and kho.k.kho_test_restore(nk, h.pages, restored, retrieve,
+                                           kho.restore_folio) == kho.k.KHO_TEST_FAILED:
             return False
         if memfd and memfd_luo.restore(nk, h.pages, restored, retrieve,
-                                       type(kho).restore_folio) == memfd_luo.FAILED:
+                                       kho.restore_folio) == memfd_luo.FAILED:
             return False
         return _big_ok(kho, nk, h.pages, restored)
     check.__doc__ = DOCS[NO_PAGE_LOST]
@@ -142,7 +142,7 @@ def memory_safety(kho):
         nk = next_kernel(kho, h)
         if not all(live_at(h.pages, pfn) for pfn in nk.metadata):
             return False
-        for _, phys in rootfdt.subtrees(type(kho).root_blob(h), kho.sub_prop):
+        for _, phys in rootfdt.subtrees(kho.root_blob(h), kho.sub_prop):
             if phys is None or not live_at(h.pages, phys >> 12):
                 return False
         return True
@@ -161,10 +161,10 @@ def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
         REVIVED: lambda s: s[kho.handover] is not None and
         next_kernel(kho, s[kho.handover]).revived,
         RESTORE_OK: lambda s: s[kho.handover] is not None and
-        test_kho_message(kho, s[kho.handover]) == test_kho.SUCCEEDED,
+        test_kho_message(kho, s[kho.handover]) == kho.k.KHO_TEST_SUCCEEDED,
         MEMFD_OK: lambda s: s[kho.handover] is not None and memfd_luo.restore(
             next_kernel(kho, s[kho.handover]), s[kho.handover].pages, set(), _retrieve(kho),
-            type(kho).restore_folio) == memfd_luo.SUCCEEDED,
+            kho.restore_folio) == memfd_luo.SUCCEEDED,
     }
     for g in guards:
         m.sometimes(g, checks[g], DOCS[g])

@@ -1,6 +1,7 @@
 """KHO 7.1 (torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237): scenarios.
 
-The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on :class:`khomc.kho.k7_1.kexec_handover.K71`;
+The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on the linked 7.1 kernel
+(:data:`khomc.kho.k7_1.ERA`, 6.19 plus two deltas; builders take ``kernel=None``);
 the operator never finalizes (there is nothing to finalize).
 """
 
@@ -10,7 +11,7 @@ import functools
 
 from khomc.runtime import Scenario
 from khomc.scenarios import luo as luo
-from khomc.kho.k7_1.kexec_handover import K71
+from khomc.kho.k7_1 import ERA
 
 PREVIOUS = "k6.19"
 CHANGES = (
@@ -25,8 +26,8 @@ CHANGES = (
 
 def _on(fn):
     @functools.wraps(fn)
-    def build(**params):
-        return fn(K71, **params)
+    def build(kernel=None, **params):
+        return fn(kernel or ERA.namespace(), **params)
     return build
 
 

@@ -1,31 +1,31 @@
 """KHO in 7.1: the preserved-memory radix tree handed over directly, no finalize ("stateless").
 
-Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237 (3f2ad90060f6 "kho: adopt
-radix tree for preserved memory tracking", 6b0dd42d7681 "kho: remove finalize state and
-clients"; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6), as deltas on
-:mod:`khomc.kho.k6_19.kexec_handover`, whose subtree, kexec and next-kernel code 7.1 keeps:
+Two deltas on :mod:`khomc.kho.k6_19` (torvalds/linux:kernel/liveupdate/kexec_handover.c@
+019fc3687237 is the era's commit; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6):
 
-* ``kho_radix_encode_key``: ``(1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT +
-  order))``; ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
-* ``kho_radix_add_page``: under ``tree->lock`` (a mutex) descend levels 5..1, allocating each
-  missing node with ``get_zeroed_page`` and linking it with ``node->table[idx] = phys``; on a
-  failed allocation free the nodes made and clear the anchor link; then ``__set_bit`` in the
-  leaf;
-* ``kho_radix_del_page``: the same descent, WARN and return at a missing node, ``__clear_bit``;
-  empty nodes are never freed;
-* ``kho_preserve_folio`` / ``kho_unpreserve_folio`` on the tree;
-* ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root's
-  physical address, written once at kho_init; subtrees carry ``preserved-data``;
-* no ``kho_finalize``: the debugfs file is gone (kexec_handover_debugfs.c@062dd306d99c),
-  liveupdate_reboot no longer calls it;
-* next kernel: ``kho_mem_retrieve`` rejects a missing or zero map, walks the tree
+* :data:`D_3f2ad90060f6` "kho: adopt radix tree for preserved memory tracking" -
+  ``struct kho_out`` gets ``radix_tree { root; lock }`` (:func:`kho_out_vars`);
+  ``kho_radix_encode_key`` / ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
+  ``kho_radix_add_page``: ``node = tree->root`` and its WARN are read before
+  ``guard(mutex)(&tree->lock)``; under the mutex, descend levels 5..1, allocating each missing
+  node with ``get_zeroed_page`` and linking it with ``node->table[idx] = phys``; on a failed
+  allocation free the nodes made and clear the anchor link; then ``__set_bit`` in the leaf;
+  ``kho_radix_del_page``: the same descent, WARN and return at a missing node, ``__clear_bit``,
+  empty nodes never freed; ``kho_preserve_folio`` / ``kho_unpreserve_folio`` on the tree;
+  ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root;
+  subtrees carry ``preserved-data``; next kernel: ``kho_mem_retrieve`` walks the tree
   (``kho_radix_walk_tree``) and reserves every set bit (``kho_preserved_memory_reserve``).
+* :data:`D_6b0dd42d7681` "kho: remove finalize state and clients" - ``liveupdate_reboot`` no
+  longer calls kho_finalize; the debugfs ``finalize`` file is gone (kexec_handover_debugfs.c@
+  062dd306d99c): a write to it fails to open, -ENOENT.  kho_finalize and the chunk-list code
+  the commits delete stay in the linked namespace, called by nothing.
 
-Reduction: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the lock
-and unlock are steps of their own).  Every tree access but one is made under that lock; the
-exception, machine_kexec's snapshot of memory, can only observe a partly linked path of zeroed
-nodes, which carries no set bit, so the next kernel reserves the same set from it as from the
-state before or after the descent.
+Abstractions: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the
+lock and unlock are steps of their own).  Every tree access but one is made under that lock:
+the exception, machine_kexec's snapshot of memory, can only observe a partly linked path of
+zeroed nodes, which carries no set bit, so the next kernel reserves the same set from it as
+from the state before or after the descent.  ``tree->root`` is written once by kho_init before
+any other task runs, so its read before the lock is no step.
 
 Facts: ../shared/reference/kho-semantics.md §2.7, §3.3, §5 (Mike Rapoport on never freeing
 intermediate nodes, kexec list 2026-January/034745.html).
@@ -33,20 +33,25 @@ intermediate nodes, kexec list 2026-January/034745.html).
 
 from __future__ import annotations
 
-from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, memcpy_to, read_phys
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_modify, heap_read_bytes, memcpy_to, read_phys
 from khomc.kernel.bitops import _clear, _set
 from khomc.kernel.errno import EINVAL, ENOENT, ENOMEM
 from khomc.kernel.locking import Mutex, mutex_lock, mutex_unlock
 from khomc.runtime.effects import atomic, load, store
 from khomc.runtime.spec import Model
 from khomc.kho import rootfdt
-from khomc.kho.k6_19 import kexec_handover as k6_19
 from khomc.kho.fdt import prop, unflatten
-from khomc.kho.k6_19.kexec_handover import K619, MAP_PROP, Handover, modify_noting, pfns
+from khomc.kho.ledger import Delta
+from khomc.kho.k6_19.kexec_handover import PROP_PRESERVED_MEMORY_MAP, Handover, _promise, _release, kho_scratch_overlap, modify_noting, pfns, root_blob
 from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
+from khomc.kho.k6_19.luo_core import liveupdate_enabled
+from khomc.kho.k6_19.luo_flb import luo_flb_serialize
+from khomc.kho.k6_19.luo_session import luo_session_serialize
+from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve
 
-KHO_FDT_COMPATIBLE = "kho-v2"
-SUB_PROP = "preserved-data"
+D_3f2ad90060f6 = Delta("3f2ad90060f6", "kho: adopt radix tree for preserved memory tracking")
+D_6b0dd42d7681 = Delta("6b0dd42d7681", "kho: remove finalize state and clients")
+
 KHO_ORDER_0_LOG2 = 64 - PAGE_SHIFT
 KHO_TABLE_SIZE_LOG2 = 9                    # 512 u64 entries in a node
 KHO_BITMAP_SIZE_LOG2 = PAGE_SHIFT + 3      # a leaf is one page of bits
@@ -81,62 +86,44 @@ def bitmap_index(key: int) -> int:
     return key % (1 << KHO_BITMAP_SIZE_LOG2)
 
 
-MUTANTS: dict = {}
+D_3f2ad90060f6.sets(KHO_FDT_COMPATIBLE="kho-v2", PROP_SUB_FDT="preserved-data")
+D_6b0dd42d7681.sets(HAS_FINALIZE=False)
 
 
-class K71(K619):
-    """``kho_out`` of one 7.1 scenario: the radix tree instead of the xarray tracker."""
-
-    era = "k7.1"
-    compatible = KHO_FDT_COMPATIBLE
-    sub_prop = SUB_PROP
-    has_finalize = False
-
-    def _tracker_vars(self, model: Model) -> None:
-        self.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
-        self.tree_root = model.var("kho_out.radix_tree.root", 0)
-
-    @classmethod
-    def mutants_known(cls) -> dict:
-        return MUTANTS
-
-    async def preserve_folio(self, phys: int, order: int) -> int:
-        return await kho_preserve_folio(self, phys, order)
-
-    async def unpreserve_folio(self, phys: int, order: int) -> None:
-        await kho_unpreserve_folio(self, phys, order)
-
-    async def debugfs_finalize(self, val: int) -> int:
-        return -ENOENT                      # no kho/out/finalize file since 6b0dd42d7681
-
-    def boot(self, handover: Handover) -> NextKernel:
-        return boot(handover)
-
-    @staticmethod
-    def retrieve_subtree(nk: NextKernel, name: str, sub_prop: str = SUB_PROP) -> int:
-        return k6_19.retrieve_subtree(nk, name, sub_prop)
-
-
-async def _tree_init(kho) -> int:
-    root = await get_zeroed_page(kho.heap, "kho_init(radix root)")
-    if not root:
-        return -ENOMEM
-    await store(kho.tree_root, root)
-    return 0
+@D_3f2ad90060f6.replaces
+def kho_out_vars(kho, model: Model) -> None:
+    """``struct kho_out``'s ``radix_tree { root; lock }``."""
+    kho.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
+    kho.tree_root = model.var("kho_out.radix_tree.root", 0)
 
 
 def _write_blob(data, blob):
     return blob, None
 
 
-async def _fdt_setup(kho, root_fdt: int) -> None:
+@D_3f2ad90060f6.replaces
+async def kho_out_fdt_setup(kho, root: int) -> int:
     tree = await load(kho.tree_root)
-    await k6_19.heap_modify(kho.heap, root_fdt, "kho_out_fdt_setup", _write_blob,
-                            rootfdt.setup(KHO_FDT_COMPATIBLE, MAP_PROP, tree))
+    await heap_modify(kho.heap, root, "kho_out_fdt_setup", _write_blob,
+                      rootfdt.setup(KHO_FDT_COMPATIBLE, PROP_PRESERVED_MEMORY_MAP, tree))
+    return 0
 
 
-K71.tracker_init = staticmethod(_tree_init)
-K71.fdt_setup = staticmethod(_fdt_setup)
+@D_3f2ad90060f6.replaces
+async def kho_init(kho) -> int:
+    root = await get_zeroed_page(kho.heap, "kho_init(radix root)")
+    if not root:
+        return -ENOMEM
+    await store(kho.tree_root, root)
+    fdt = await kho_alloc_preserve(kho, PAGE_SIZE, "kho_init")
+    if fdt < 0:
+        return fdt
+    await store(kho.fdt, fdt)
+    err = await kho_out_fdt_setup(kho, fdt)
+    if err:
+        return err
+    await store(kho.ready, True)
+    return 0
 
 
 # -- the radix tree -------------------------------------------------------------------------------
@@ -177,7 +164,7 @@ async def _descend_add(kho, pfn: int, order: int) -> int:
         node = new
         i -= 1
     bit = bitmap_index(key)
-    await modify_noting(kho, node, "kho_radix_add_page", _set, (bit,), k6_19._promise,
+    await modify_noting(kho, node, "kho_radix_add_page", _set, (bit,), _promise,
                         (pfns(pfn, order),), f"__set_bit({bit}) in kho_radix_add_page")
     return 0
 
@@ -203,7 +190,7 @@ async def _descend_del(kho, pfn: int, order: int) -> None:
         node = nxt
         i -= 1
     bit = bitmap_index(key)
-    await modify_noting(kho, node, "kho_radix_del_page", _clear, (bit,), k6_19._release,
+    await modify_noting(kho, node, "kho_radix_del_page", _clear, (bit,), _release,
                         (pfns(pfn, order),), f"__clear_bit({bit}) in kho_radix_del_page")
 
 
@@ -213,10 +200,14 @@ async def kho_radix_del_page(kho, pfn: int, order: int) -> None:
     await mutex_unlock(kho.tree_lock)
 
 
+@D_3f2ad90060f6.replaces
 async def kho_preserve_folio(kho, phys: int, order: int) -> int:
+    if kho_scratch_overlap(phys, PAGE_SIZE << order):
+        return -EINVAL
     return await kho_radix_add_page(kho, phys >> PAGE_SHIFT, order)
 
 
+@D_3f2ad90060f6.replaces
 async def kho_unpreserve_folio(kho, phys: int, order: int) -> None:
     await kho_radix_del_page(kho, phys >> PAGE_SHIFT, order)
 
@@ -226,15 +217,16 @@ async def kho_unpreserve_folio(kho, phys: int, order: int) -> None:
 MAX_NODES = 256
 
 
+@D_3f2ad90060f6.replaces
 def boot(h: Handover) -> NextKernel:
     """kho_populate + kho_mem_retrieve: walk the tree at ``preserved-memory-map``."""
-    parsed = unflatten(k6_19.root_blob(h))
+    parsed = unflatten(root_blob(h))
     if parsed.tree is None:
         return refused(f"disabling KHO revival: {parsed.reason}")
     fdt = parsed.tree
     if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE.encode() + b"\0":
         return refused("disabling KHO revival: root is not compatible with 'kho-v2'", fdt)
-    mem = prop(fdt, MAP_PROP)
+    mem = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
     if mem is None or len(mem) != 8:
         return refused("kho_mem_retrieve: -ENOENT (no preserved-memory-map)", fdt)
     root = int.from_bytes(mem, "little")
@@ -275,5 +267,21 @@ def boot(h: Handover) -> NextKernel:
                       tuple(sorted(orders.items())))
 
 
-__all__ = ["K71", "MUTANTS", "encode_key", "decode_key", "kho_radix_add_page",
-           "kho_radix_del_page", "kho_preserve_folio", "kho_unpreserve_folio", "boot"]
+
+
+@D_6b0dd42d7681.replaces
+async def liveupdate_reboot(kho) -> int:
+    """luo_core.c after 6b0dd42d7681: sessions and FLBs are serialized, nothing is finalized."""
+    if not liveupdate_enabled(kho):
+        return 0
+    err = await luo_session_serialize(kho)
+    if err:
+        return err
+    await luo_flb_serialize(kho)
+    return 0
+
+
+@D_6b0dd42d7681.replaces
+async def kho_out_finalize_set(kho, val: int) -> int:
+    """No ``kho/out/finalize`` file since 6b0dd42d7681: the operator's open fails."""
+    return -ENOENT
