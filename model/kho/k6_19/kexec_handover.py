@@ -638,8 +638,8 @@ def kho_restore_folio(nk: NextKernel, phys: int, restored: set) -> int | None:
         return None
     pfn = phys >> PAGE_SHIFT
     order = dict(nk.order).get(pfn)
-    if order is None or pfn in restored:
-        return None
+    if order is None or order > MAX_PAGE_ORDER or pfn in restored:
+        return None                       # WARN_ON_ONCE(magic, order)
     restored.add(pfn)
     return order
 

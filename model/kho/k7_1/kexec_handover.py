@@ -24,8 +24,9 @@ Abstractions: the descent of add/del is one step taken after ``mutex_lock(tree->
 lock and unlock are steps of their own).  Every tree access but one is made under that lock:
 the exception, machine_kexec's snapshot of memory, can only observe a partly linked path of
 zeroed nodes, which carries no set bit, so the next kernel reserves the same set from it as
-from the state before or after the descent.  ``tree->root`` is written once by kho_init before
-any other task runs, so its read before the lock is no step.
+from the state before or after the descent.  ``tree->root`` (and its WARN) is read before the
+lock in the C and inside the descent's step here: kho_init writes it once before any other task
+runs, so where it is read cannot matter.
 
 Facts: ../shared/reference/kho-semantics.md §2.7, §3.3, §5 (Mike Rapoport on never freeing
 intermediate nodes, kexec list 2026-January/034745.html).
@@ -33,7 +34,7 @@ intermediate nodes, kexec list 2026-January/034745.html).
 
 from __future__ import annotations
 
-from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_modify, heap_read_bytes, memcpy_to, read_phys
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, kfree, kzalloc, heap_modify, heap_read_bytes, memcpy_to, read_phys
 from khomc.kernel.bitops import _clear, _set
 from khomc.kernel.errno import EINVAL, ENOENT, ENOMEM
 from khomc.kernel.locking import Mutex, mutex_lock, mutex_unlock
@@ -47,7 +48,7 @@ from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
 from khomc.kho.k6_19.luo_core import liveupdate_enabled
 from khomc.kho.k6_19.luo_flb import luo_flb_serialize
 from khomc.kho.k6_19.luo_session import luo_session_serialize
-from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve
+from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_unpreserve_free
 
 D_3f2ad90060f6 = Delta("3f2ad90060f6", "kho: adopt radix tree for preserved memory tracking")
 D_6b0dd42d7681 = Delta("6b0dd42d7681", "kho: remove finalize state and clients")
@@ -92,7 +93,27 @@ D_6b0dd42d7681.sets(HAS_FINALIZE=False)
 
 @D_3f2ad90060f6.replaces
 def kho_out_vars(kho, model: Model) -> None:
-    """``struct kho_out``'s ``radix_tree { root; lock }``."""
+    """``struct kho_out``: ``finalized`` stays, ``track`` becomes ``radix_tree { root; lock }``."""
+    kho.finalized = model.var("kho_out.finalized", False)
+    kho.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
+    kho.tree_root = model.var("kho_out.radix_tree.root", 0)
+
+
+@D_3f2ad90060f6.replaces
+async def kho_finalize(kho) -> int:
+    """Between the two commits there is nothing to serialize: finalize only sets the flag
+    under kho_out.lock.  (Inferred from the series' description - patch 1 "replaces the
+    xarray-based tracker", patch 2 "removes the now-obsolete kho_finalize()"; the text of
+    kho_finalize at 3f2ad90060f6 is not in the stored index.)"""
+    await mutex_lock(kho.lock)
+    await store(kho.finalized, True)
+    await mutex_unlock(kho.lock)
+    return 0
+
+
+@D_6b0dd42d7681.replaces(name="kho_out_vars")
+def kho_out_vars_6b0dd42d7681(kho, model: Model) -> None:
+    """``struct kho_out`` without ``finalized``."""
     kho.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
     kho.tree_root = model.var("kho_out.radix_tree.root", 0)
 
@@ -111,16 +132,24 @@ async def kho_out_fdt_setup(kho, root: int) -> int:
 
 @D_3f2ad90060f6.replaces
 async def kho_init(kho) -> int:
-    root = await get_zeroed_page(kho.heap, "kho_init(radix root)")
+    """The tree's root is ``kzalloc(PAGE_SIZE)`` (a slab object, neither preserved nor from
+    the page allocator), the root FDT a kho_alloc_preserve'd page."""
+    root = await kzalloc(kho.heap, PAGE_SIZE, "kho_init")
     if not root:
-        return -ENOMEM
+        return -ENOMEM                   # err_free_scratch: kho_enable = false
     await store(kho.tree_root, root)
     fdt = await kho_alloc_preserve(kho, PAGE_SIZE, "kho_init")
     if fdt < 0:
+        await kfree(kho.heap, root, "kho_init")      # err_free_kho_radix_tree_root
+        await store(kho.tree_root, 0)
         return fdt
     await store(kho.fdt, fdt)
     err = await kho_out_fdt_setup(kho, fdt)
     if err:
+        await kho_unpreserve_free(kho, fdt, 0, "kho_init")   # err_free_fdt
+        await kfree(kho.heap, root, "kho_init")
+        await store(kho.tree_root, 0)
+        await store(kho.fdt, 0)
         return err
     await store(kho.ready, True)
     return 0
@@ -219,28 +248,35 @@ MAX_NODES = 256
 
 @D_3f2ad90060f6.replaces
 def boot(h: Handover) -> NextKernel:
-    """kho_populate + kho_mem_retrieve: walk the tree at ``preserved-memory-map``."""
+    """kho_populate (fdt_check_header, compatible, kho_get_mem_map_phys != 0) and
+    kho_memory_init -> kho_mem_retrieve: -ENOENT without the property, -EINVAL for 0, else
+    kho_radix_walk_tree from the root with kho_preserved_memory_reserve for every set bit.
+
+    Like the kernel, the walk checks nothing: a node address is followed wherever it points
+    (memory the model has no object at reads as zeros, like the stale contents it stands for)
+    and every decoded range is reserved, inside memory or not, of any order.  Two things the
+    model cannot follow end the walk with a refusal naming them: a decoded key whose order
+    underflows (``fls64(key)`` above KHO_ORDER_0_LOG2 + 1: the kernel's shifts are undefined
+    there) and more than :data:`MAX_NODES` nodes (only a corrupted tree gets there)."""
     parsed = unflatten(root_blob(h))
     if parsed.tree is None:
         return refused(f"disabling KHO revival: {parsed.reason}")
     fdt = parsed.tree
     if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE.encode() + b"\0":
-        return refused("disabling KHO revival: root is not compatible with 'kho-v2'", fdt)
+        return refused(f"disabling KHO revival: root is not compatible with "
+                       f"{KHO_FDT_COMPATIBLE!r}", fdt)
     mem = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
-    if mem is None or len(mem) != 8:
-        return refused("kho_mem_retrieve: -ENOENT (no preserved-memory-map)", fdt)
+    if mem is None or len(mem) != 8 or not int.from_bytes(mem, "little"):
+        return refused("disabling KHO revival: failed to get preserved memory map", fdt)
     root = int.from_bytes(mem, "little")
-    if not root:
-        return refused("kho_mem_retrieve: -EINVAL (preserved-memory-map is 0)", fdt)
-    limit = len(h.pages) << PAGE_SHIFT
     reserved: set = set()
     metadata: set = set()
     orders: dict = {}
     stack = [(root, KHO_TREE_MAX_DEPTH - 1, 0)]
     while stack:
         node, level, start = stack.pop()
-        if node % PAGE_SIZE or node + PAGE_SIZE > limit or len(metadata) >= MAX_NODES:
-            return refused(f"radix node {node:#x} is not a page of memory", fdt)
+        if len(metadata) >= MAX_NODES:
+            return refused(f"model bound: more than {MAX_NODES} radix nodes", fdt)
         metadata.add(node >> PAGE_SHIFT)
         page = read_phys(h.pages, node, PAGE_SIZE)
         if level == 0:
@@ -248,10 +284,11 @@ def boot(h: Handover) -> NextKernel:
             while bits:
                 b = (bits & -bits).bit_length() - 1
                 bits &= bits - 1
-                phys, order = decode_key(start | b)
-                if order > MAX_PAGE_ORDER or phys + (PAGE_SIZE << order) > limit:
-                    return refused(f"preserved range {phys:#x} order {order} is outside memory",
+                key = start | b
+                if key.bit_length() > KHO_ORDER_0_LOG2 + 1:
+                    return refused(f"undefined: radix key {key:#x} decodes to a negative order",
                                    fdt)
+                phys, order = decode_key(key)
                 pfn = phys >> PAGE_SHIFT
                 reserved.update(range(pfn, pfn + (1 << order)))
                 orders[pfn] = order
@@ -265,8 +302,6 @@ def boot(h: Handover) -> NextKernel:
             i += 1
     return NextKernel(True, "", fdt, frozenset(reserved), frozenset(metadata),
                       tuple(sorted(orders.items())))
-
-
 
 
 @D_6b0dd42d7681.replaces
