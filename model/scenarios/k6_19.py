@@ -69,4 +69,7 @@ SCENARIOS = [
              "a 2-page memfd preserved through LUO; load, kexec (the reboot finalizes); memfd_luo_retrieve checks it"),
     Scenario("refinalize-race", refinalize_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "debugfs finalize || load, kexec (liveupdate_reboot finalizes again)"),
+    Scenario("subtree-full", _on(luo.subtree_full),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
 ]

@@ -47,4 +47,7 @@ SCENARIOS = [
     Scenario("memfd-luo", _on(luo.memfd_luo_scenario),
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "a 2-page memfd preserved through LUO; load, kexec; memfd_luo_retrieve checks it"),
+    Scenario("subtree-full", _on(luo.subtree_full),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
 ]

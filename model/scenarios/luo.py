@@ -19,7 +19,7 @@ from khomc.kernel.errno import ENOMEM
 from khomc.runtime import Model
 from khomc.promises import luo as props
 from khomc.kho.fdt import FdtTree, flatten
-from khomc.kho.k6_19.kexec_handover import KhoOut
+from khomc.kho.k6_19.kexec_handover import KhoOut, kho_wait_ready
 from khomc.promises.v5 import FINALIZE_OK, KEXEC_REACHED, REVIVED
 
 FDT_MAX = 1024
@@ -130,4 +130,43 @@ def memfd_luo_scenario(k, pages: int = 8, fail_allocs: int = 0, mutants: str = "
     m.task("operator", operator, kho, (("module", (memfd_luo.memfd_luo_preserve, ())),
                                        ("load", 0), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED, props.MEMFD_OK), memfd=True)
+    return m
+
+
+SUBTREE_NAME_LEN = 44                  # names that fill the root page at a failing fdt_setprop
+SUBTREE_MAX = 64
+
+
+async def subtree_filler(kho) -> tuple:
+    """A user that links one preserved blob under ever more names until kho_add_subtree
+    fails: ``(subtrees linked, the failing call's return)``."""
+    await kho_wait_ready(kho)
+    blob = await alloc_preserved(kho, 0, "subtree_filler")
+    if blob < 0:
+        return (0, blob)
+    i = 0
+    err = 0
+    while i < SUBTREE_MAX:
+        name = ("s%02d" % i).ljust(SUBTREE_NAME_LEN, "x")
+        if isinstance(kho, KhoOut):
+            err = await kho.add_subtree(name, blob, PAGE_SIZE)
+        else:
+            err = await kho.add_subtree(name, blob)
+        if err:
+            break
+        i += 1
+    return (i, err)
+
+
+def subtree_full(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """A user fills the one-page root FDT with subtrees (44-character names) until
+    kho_add_subtree fails, while the operator loads and reboots.  With these names the
+    failing call is the one whose fdt_add_subnode fits and whose fdt_setprop does not: before
+    9ec953298948 (Fixes: 3dc92c311498) kho_add_subtree returns the raw libfdt error
+    (-FDT_ERR_NOSPACE) and leaves the incomplete node in the root FDT, which is handed over;
+    since the fix it deletes the node and returns -ENOMEM."""
+    m, kho = machine(k, "subtree-full", subtree_full.__doc__, pages, fail_allocs, mutants, 2)
+    m.task("user", subtree_filler, kho)
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED))
     return m

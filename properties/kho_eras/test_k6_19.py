@@ -16,6 +16,11 @@ Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/
   machine_kexec takes neither, so a reboot whose own finalize has finished can hand over the
   root FDT while the debugfs one sits between the free and the store: the next kernel walks a
   freed chunk list (KHO revival reads memory the old kernel may already have reused).
+* subtree-full / conversion-race-free - a kernel bug present since 3dc92c311498 and fixed by
+  9ec953298948 ("kho: fix error handling in kho_add_subtree()"): when the root FDT page is full
+  so that fdt_add_subnode fits but fdt_setprop does not, kho_add_subtree returns the raw libfdt
+  error and leaves the node without its address in the root FDT; the handover names a subtree
+  its caller was told failed.  test_mainline_2026_04.py pins the fix flipping it.
 * test-kho with luo=0, finalize=0 / no-preserved-page-lost (and the guards vacuous) - operator
   misuse, pinned so the difference is visible: with neither LUO nor the selftest's debugfs
   finalize (init.c@82ee50252dc8 writes it), the memory map stays 0 and the next kernel disables
@@ -46,6 +51,7 @@ PINNED = {
     "fdbox-race": (17693, ALL),
     "fdt-max-grow": (44, ALL),
     "refinalize-race": (155, {**ALL, "memory-safety": V}),
+    "subtree-full": (7860, {**ALL, "conversion-race-free": V}),
 }
 
 VARIANTS = [
