@@ -28,6 +28,7 @@ from khomc.kho.v5.kexec_handover import live_at
 from khomc.promises.v5 import CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 
 RESTORE_OK = "kho-restore-succeeded"
+SUCCESS_RESTORABLE = "preserve-success-restorable"
 MEMFD_OK = "memfd-restored"
 BIG = "big"
 BIG_BYTES = 5000
@@ -47,6 +48,11 @@ DOCS = {
         "Memory safety: no KASAN report, no preserved page freed before kexec, and every page the "
         "next kernel reads before reserving memory - the preserved-memory map (chunk list or "
         "radix-tree nodes) and each subtree's FDT - still allocated at kexec.",
+    SUCCESS_RESTORABLE:
+        "A success return means preserved and restorable, judged from the client's own record "
+        "of its calls: every range whose kho_preserve_pages returned 0 before machine_kexec, and "
+        "that the client had not begun to unpreserve, is restored by kho_restore_pages in the "
+        "next kernel (every head page in it carries the KHO magic).",
     KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
     FINALIZE_OK: "Vacuity guard: some run has kho_finalize return 0.",
     REVIVED: "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
@@ -90,6 +96,8 @@ def handover_race_free(kho):
         h = s[kho.handover]
         if h is None:
             return True
+        if not h.image.kho_fdt:           # KHO disabled: kho_fill_kimage handed nothing over
+            return not h.ghost.subtrees
         blob = kho.root_blob(h)
         if unflatten(blob).tree is None:
             return False
@@ -142,7 +150,8 @@ def memory_safety(kho):
         nk = next_kernel(kho, h)
         if not all(live_at(h.pages, pfn) for pfn in nk.metadata):
             return False
-        for _, phys in rootfdt.subtrees(kho.root_blob(h), kho.sub_prop):
+        subtrees = rootfdt.subtrees(kho.root_blob(h), kho.sub_prop) if h.image.kho_fdt else ()
+        for _, phys in subtrees:
             if phys is not None and not live_at(h.pages, phys >> 12):
                 return False          # (a node without an address is conversion's to judge)
         return True
@@ -150,11 +159,32 @@ def memory_safety(kho):
     return check
 
 
+def success_restorable(kho, client):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        entries = s[client]
+        dropped = {(p, n) for tag, p, n in entries if tag == "unpreserving"}
+        ok = [(p, n) for tag, p, n in entries if tag == "ok" and (p, n) not in dropped]
+        if not ok:
+            return True
+        nk = next_kernel(kho, h)
+        if not nk.revived:
+            return False
+        restored: set = set()
+        return all(kho.restore_pages(nk, p, n, restored) for p, n in ok)
+    check.__doc__ = DOCS[SUCCESS_RESTORABLE]
+    return check
+
+
 def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
-             memfd: bool = False):
+             memfd: bool = False, clients=None):
     m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
     m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test, memfd), DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
+    if clients is not None:
+        m.always(SUCCESS_RESTORABLE, success_restorable(kho, clients), DOCS[SUCCESS_RESTORABLE])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: kho.has_finalize and s[kho.finalized],

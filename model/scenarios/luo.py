@@ -14,9 +14,10 @@ from __future__ import annotations
 from khomc.drivers import memfd_luo
 from khomc.drivers.fdbox_luo import alloc_preserved, fdbox
 from khomc.drivers.luo_operator import operator
-from khomc.kernel.alloc import PAGE_SIZE, Heap, memcpy_to
+from khomc.kernel.alloc import PAGE_SIZE, Heap, folio_alloc, folio_put, memcpy_to
 from khomc.kernel.errno import ENOMEM
 from khomc.runtime import Model
+from khomc.runtime.effects import Update, choose
 from khomc.promises import luo as props
 from khomc.kho.fdt import FdtTree, flatten
 from khomc.kho.k6_19.kexec_handover import KhoOut, kho_wait_ready
@@ -169,4 +170,48 @@ def subtree_full(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
     m.task("user", subtree_filler, kho)
     m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED))
+    return m
+
+
+RANGE_NR = 3                           # pages 1..3 of an order-2 folio: split as order 0 + order 1
+
+
+def _note(client, tid, entry):
+    return client + (entry,), None
+
+
+async def range_client(kho, client) -> int:
+    """A client of kho_preserve_pages: three contiguous pages (the tail of an order-2 folio,
+    so the range splits into an order-0 and an order-1 preservation), then - a choice - it
+    unpreserves them again.  It records in its own slot *client* what it was told:
+    ``("ok", phys, nr)`` after a 0 return, ``("unpreserving", phys, nr)`` before it calls
+    kho_unpreserve_pages."""
+    await kho_wait_ready(kho)
+    folio = await folio_alloc(kho.heap, 2, "range_client")
+    if not folio:
+        return -ENOMEM
+    phys = folio + PAGE_SIZE
+    err = await kho.preserve_pages(phys, RANGE_NR)
+    if err:
+        await folio_put(kho.heap, folio, "range_client")
+        return err
+    await Update(client, _note, ("ok", phys, RANGE_NR), text="client: preserve_pages returned 0")
+    if await choose((False, True), "range_client unpreserves"):
+        await Update(client, _note, ("unpreserving", phys, RANGE_NR),
+                     text="client: about to unpreserve")
+        await kho.unpreserve_pages(phys, RANGE_NR)
+    return 0
+
+
+def preserve_pages_race(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """kho_preserve_pages (and maybe kho_unpreserve_pages) by a client while the operator
+    loads and reboots; allocation failures (fail_allocs) hit the tracker's allocations inside
+    the range loop, whose unwind must leave nothing preserved.  The client's own record of its
+    return codes decides preserve-success-restorable."""
+    m, kho = machine(k, "preserve-pages-race", preserve_pages_race.__doc__, pages, fail_allocs,
+                     mutants, 2)
+    client = m.var("client.results", ())
+    m.task("client", range_client, kho, client)
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED), clients=client)
     return m

@@ -48,4 +48,7 @@ SCENARIOS = [
     Scenario("subtree-full", _on(luo.subtree_full),
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
+    Scenario("preserve-pages-race", _on(luo.preserve_pages_race),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
 ]

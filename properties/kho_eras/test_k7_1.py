@@ -32,6 +32,7 @@ PINNED = {
     "fdbox-race": (10174, ALL),
     "fdt-max-grow": (25, ALL),
     "subtree-full": (7124, {**ALL, "conversion-race-free": V}),
+    "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
 }
 
 

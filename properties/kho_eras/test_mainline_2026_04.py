@@ -28,6 +28,7 @@ PINNED = {
     "fdbox-race": (10174, ALL),
     "fdt-max-grow": (25, ALL),
     "subtree-full": (4724, ALL),
+    "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
 }
 
 

@@ -158,6 +158,12 @@ class KhoOut:
     async def unpreserve_folio(self, phys: int, order: int) -> None:
         await self.k.kho_unpreserve_folio(self, phys, order)
 
+    async def preserve_pages(self, phys: int, nr_pages: int) -> int:
+        return await self.k.kho_preserve_pages(self, phys, nr_pages)
+
+    async def unpreserve_pages(self, phys: int, nr_pages: int) -> None:
+        await self.k.kho_unpreserve_pages(self, phys, nr_pages)
+
     async def alloc_preserve(self, size: int, site: str) -> int:
         return await self.k.kho_alloc_preserve(self, size, site)
 
@@ -188,6 +194,9 @@ class KhoOut:
 
     def restore_folio(self, nk: NextKernel, phys: int, restored: set) -> int | None:
         return self.k.kho_restore_folio(nk, phys, restored)
+
+    def restore_pages(self, nk: NextKernel, phys: int, nr_pages: int, restored: set) -> bool:
+        return self.k.kho_restore_pages(nk, phys, nr_pages, restored)
 
 
 HAS_FINALIZE = True
@@ -539,6 +548,9 @@ async def kho_out_fdt_setup(kho, root: int) -> int:
 
 
 async def kho_init(kho) -> int:
+    """On an error the C disables KHO (``kho_out.fdt = NULL``, ``kho_enable = false``); the
+    model's other tasks then stay blocked in :func:`kho_wait_ready` (a scenario that lets
+    kho_init fail shows it as a deadlock; the default scenarios do not)."""
     fdt = await kho_alloc_preserve(kho, PAGE_SIZE, "kho_init")
     if fdt < 0:
         return fdt                       # err_free_scratch: kho_enable = false
@@ -642,6 +654,28 @@ def kho_restore_folio(nk: NextKernel, phys: int, restored: set) -> int | None:
         return None                       # WARN_ON_ONCE(magic, order)
     restored.add(pfn)
     return order
+
+
+def kho_restore_page(nk: NextKernel, phys: int, restored: set) -> int | None:
+    """The page's recorded order if it carries the KHO magic (cleared by this restore), else
+    None (WARN_ON_ONCE(magic != KHO_PAGE_MAGIC || order > MAX_PAGE_ORDER))."""
+    return kho_restore_folio(nk, phys, restored)
+
+
+def kho_restore_pages(nk: NextKernel, phys: int, nr_pages: int, restored: set) -> bool:
+    """kho_restore_pages: walk ``[pfn, pfn + nr_pages)`` in the same
+    ``min(ctz(pfn), ilog2(end - pfn))`` steps as kho_preserve_pages and restore each head;
+    False (NULL) at the first page without the magic.  Like the C it does not compare the
+    order found in the page with the step's order."""
+    start_pfn = phys >> PAGE_SHIFT
+    end_pfn = start_pfn + nr_pages
+    pfn = start_pfn
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        if kho_restore_page(nk, pfn << PAGE_SHIFT, restored) is None:
+            return False
+        pfn += 1 << order
+    return True
 
 
 # model/scenarios/v5_recursive.py (h3) calls these two by their former names.

@@ -11,7 +11,10 @@ Two deltas on :mod:`khomc.kho.k6_19` (torvalds/linux:kernel/liveupdate/kexec_han
   node with ``get_zeroed_page`` and linking it with ``node->table[idx] = phys``; on a failed
   allocation free the nodes made and clear the anchor link; then ``__set_bit`` in the leaf;
   ``kho_radix_del_page``: the same descent, WARN and return at a missing node, ``__clear_bit``,
-  empty nodes never freed; ``kho_preserve_folio`` / ``kho_unpreserve_folio`` on the tree;
+  empty nodes never freed; ``kho_preserve_folio`` / ``kho_unpreserve_folio``,
+  ``kho_preserve_pages`` (split by ``min(ctz(pfn), ilog2(end - pfn))``, unwinding
+  ``[start, failed)`` on an error), ``kho_unpreserve_pages`` and ``__kho_unpreserve`` on the
+  tree (the vmalloc functions are not modelled: no scenario preserves vmalloc memory);
   ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root;
   subtrees carry ``preserved-data``; next kernel: ``kho_mem_retrieve`` walks the tree
   (``kho_radix_walk_tree``) and reserves every set bit (``kho_preserved_memory_reserve``).
@@ -43,7 +46,7 @@ from khomc.runtime.spec import Model
 from khomc.kho import rootfdt
 from khomc.kho.fdt import prop, unflatten
 from khomc.kho.ledger import Delta
-from khomc.kho.k6_19.kexec_handover import PROP_PRESERVED_MEMORY_MAP, Handover, _promise, _release, kho_scratch_overlap, modify_noting, pfns, root_blob
+from khomc.kho.k6_19.kexec_handover import PROP_PRESERVED_MEMORY_MAP, Handover, _promise, _release, count_trailing_zeros, ilog2, kho_scratch_overlap, modify_noting, pfns, root_blob
 from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
 from khomc.kho.k6_19.luo_core import liveupdate_enabled
 from khomc.kho.k6_19.luo_flb import luo_flb_serialize
@@ -234,6 +237,41 @@ async def kho_preserve_folio(kho, phys: int, order: int) -> int:
     if kho_scratch_overlap(phys, PAGE_SIZE << order):
         return -EINVAL
     return await kho_radix_add_page(kho, phys >> PAGE_SHIFT, order)
+
+
+@D_3f2ad90060f6.replaces
+async def __kho_unpreserve(kho, pfn: int, end_pfn: int) -> None:
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        await kho_radix_del_page(kho, pfn, order)
+        pfn += 1 << order
+
+
+@D_3f2ad90060f6.replaces
+async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
+    start_pfn = phys >> PAGE_SHIFT
+    end_pfn = start_pfn + nr_pages
+    pfn = start_pfn
+    failed_pfn = 0
+    err = 0
+    if kho_scratch_overlap(start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
+        return -EINVAL
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        err = await kho_radix_add_page(kho, pfn, order)
+        if err:
+            failed_pfn = pfn
+            break
+        pfn += 1 << order
+    if err:
+        await __kho_unpreserve(kho, start_pfn, failed_pfn)
+    return err
+
+
+@D_3f2ad90060f6.replaces
+async def kho_unpreserve_pages(kho, phys: int, nr_pages: int) -> None:
+    start_pfn = phys >> PAGE_SHIFT
+    await __kho_unpreserve(kho, start_pfn, start_pfn + nr_pages)
 
 
 @D_3f2ad90060f6.replaces
