@@ -21,6 +21,7 @@ SPECS = {
     "k6.18": "khomc.scenarios.k6_18",
     "k6.19": "khomc.scenarios.k6_19",
     "k7.1": "khomc.scenarios.k7_1",
+    "mainline-2026-04": "khomc.scenarios.mainline_2026_04",
 }
 
 

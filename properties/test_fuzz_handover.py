@@ -230,15 +230,15 @@ def _luo(boot, retrieve, restore, sub_prop):
 
 
 def _k6_19(rng, h, data):
-    from khomc.kho.k6_19 import kexec_handover as k
-    return _luo(lambda x: k.boot(x, k.KHO_FDT_COMPATIBLE), k.retrieve_subtree,
-                k.restore_folio, k.SUB_PROP)(rng, h, data)
+    from khomc.kho.k6_19 import ERA
+    k = ERA.namespace()
+    return _luo(k.boot, k.retrieve_subtree, k.restore_folio, k.SUB_PROP)(rng, h, data)
 
 
 def _k7_1(rng, h, data):
-    from khomc.kho.k6_19 import kexec_handover as k619
-    from khomc.kho.k7_1 import kexec_handover as k
-    return _luo(k.boot, k619.retrieve_subtree, k619.restore_folio, k.SUB_PROP)(rng, h, data)
+    from khomc.kho.k7_1 import ERA
+    k = ERA.namespace()
+    return _luo(k.boot, k.retrieve_subtree, k.restore_folio, k.SUB_PROP)(rng, h, data)
 
 
 def _with_segment(h, role, data):
@@ -310,12 +310,12 @@ def test_the_corpus_revives_unmutated():
     """The handovers the mutations start from are accepted as they are (so the refusals below
     come from the mutations, not from a broken corpus)."""
     from khomc.kho.k6_16 import kexec_handover_in as k616
-    from khomc.kho.k6_19 import kexec_handover as k619
-    from khomc.kho.k7_1 import kexec_handover as k71
+    from khomc.kho.k6_19 import ERA as K619
+    from khomc.kho.k7_1 import ERA as K71
     from khomc.kho.v4 import kexec_handover as v4
     from khomc.kho.v5 import kexec_handover_in as v5
     boots = {"v4": v4.boot, "v5": v5.boot, "k6.16/k6.18": k616.boot,
-             "k6.19": lambda h: k619.boot(h, k619.KHO_FDT_COMPATIBLE), "k7.1": k71.boot}
+             "k6.19": K619.namespace().boot, "k7.1": K71.namespace().boot}
     for era, boot in boots.items():
         assert any(boot(h).revived for h, _ in corpus(era)), era
 

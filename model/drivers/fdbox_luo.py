@@ -12,14 +12,31 @@ next kernel reads what the box last wrote there; the box writes it only from its
 
 from __future__ import annotations
 
-from ..kernel.alloc import PAGE_SIZE, folio_put, memcpy_to, read_phys
+from ..kernel.alloc import PAGE_SIZE, folio_alloc, folio_put, memcpy_to, read_phys
 from ..kernel.errno import ENOMEM
 from ..kho.fdt import FdtTree, flatten, unflatten
-from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_wait_ready
+from khomc.kho.k6_19.kexec_handover import kho_wait_ready
 from .common import folio_alloc_filled
 from .fdbox import Restored, contents, record
 
 COMPATIBLE = b"fdbox-v1\0"
+
+
+async def alloc_preserved(kho, order: int, site: str) -> int:
+    """A zeroed, preserved folio of *order* for a client: the era's ``kho_alloc_preserve``
+    where the kernel has one (6.19 on), else what a client of an era without it writes
+    (v5-recursive): folio_alloc, preserve, folio_put if the preserve fails.  Its address or a
+    negative errno."""
+    if hasattr(kho, "alloc_preserve"):
+        return await kho.alloc_preserve(PAGE_SIZE << order, site)
+    folio = await folio_alloc(kho.heap, order, site)
+    if not folio:
+        return -ENOMEM
+    err = await kho.preserve_folio(folio, order)
+    if err:
+        await folio_put(kho.heap, folio, site)
+        return err
+    return folio
 
 
 def box_fdt(records: tuple) -> bytes:
@@ -33,7 +50,7 @@ async def fdbox(kho, node: str, nr_fds: int, drop: bool):
     """Init, save fds 0..nr_fds-1, then (if *drop*) drop fd 0.  Returns every call's result."""
     heap = kho.heap
     await kho_wait_ready(kho)
-    fdt = await kho_alloc_preserve(kho, 0, "fdbox_init")
+    fdt = await alloc_preserved(kho, 0, "fdbox_init")
     if fdt < 0:
         return (("init", fdt),)
     await memcpy_to(heap, fdt, box_fdt(()), "fdbox_init")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, folio_put, memcpy_to, read_phys
 from ..kho.fdt import FdtTree, flatten, prop, unflatten
-from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve
 from .common import folio_alloc_filled
 
 NAME = "memfd"
@@ -70,7 +69,7 @@ async def memfd_luo_preserve(kho, nr: int = NR_FOLIOS) -> int:
     folios = await memfd_create_and_write(kho, nr)
     if not all(folios):
         return -12
-    ser = await kho_alloc_preserve(kho, 0, "memfd_luo_preserve")
+    ser = await kho.alloc_preserve(PAGE_SIZE, "memfd_luo_preserve")
     if ser < 0:
         return ser
     i = 0

@@ -1,4 +1,4 @@
-"""The root FDT of the LUO-era KHO (6.19, 7.1): a page of real FDT bytes edited in place.
+"""The root FDT of the LUO-era KHO (6.19, 7.1, mainline-2026-04): a page of real FDT bytes edited in place.
 
 Owns the byte-level edits that ``kho_add_subtree`` / ``kho_remove_subtree`` /
 ``kho_update_memory_map`` / ``kho_out_fdt_setup`` make to the root FDT, as pure functions of the
@@ -60,21 +60,37 @@ def setup(compatible: str, map_prop: str, map_phys: int) -> bytes:
 
 @functools.lru_cache(maxsize=4096)
 def add_subtree(blob: bytes, name: str, prop: str, phys: int) -> tuple:
-    """``(new blob, 0)`` or ``(blob after fdt_pack, -errno)``, as kho_add_subtree leaves it.
+    """``(new blob, 0)`` or ``(blob after fdt_pack, err)``, as kho_add_subtree leaves it in 6.19
+    and 7.1: -EEXIST for a duplicate name, -ENOMEM for another fdt_add_subnode failure, and a
+    failed ``fdt_setprop``'s raw libfdt error (e.g. -FDT_ERR_NOSPACE) with the new node left in
+    the tree, as the kernel does until 9ec953298948.
 
     >>> b, err = add_subtree(setup("kho-v1", "m", 0), "a", "fdt", 0x5000)
     >>> err, add_subtree(b, "a", "fdt", 0x6000)[1] == -EEXIST
     (0, True)
     """
+    return add_subtree_props(blob, name, ((prop, phys.to_bytes(U64, "little")),), False)
+
+
+@functools.lru_cache(maxsize=4096)
+def add_subtree_props(blob: bytes, name: str, props: tuple, del_node_on_error: bool) -> tuple:
+    """``fdt_open_into``, ``fdt_add_subnode(root, 0, name)``, one ``fdt_setprop`` per
+    ``(prop, value)`` in *props*, ``fdt_pack``.  A failed setprop returns its raw libfdt
+    error and leaves the node, or, with *del_node_on_error* (9ec953298948), deletes the node
+    and returns -ENOMEM."""
     fdt = _fdt(blob)
     try:
         off = fdt.add_subnode(0, name)
     except libfdt.FdtException as exc:
         return _packed(fdt), (-EEXIST if exc.err == -libfdt.EXISTS else -ENOMEM)
-    try:
-        fdt.setprop(off, prop, phys.to_bytes(U64, "little"))
-    except libfdt.FdtException:
-        return _packed(fdt), -ENOMEM
+    for key, value in props:
+        try:
+            fdt.setprop(off, key, value)
+        except libfdt.FdtException as exc:
+            if del_node_on_error:
+                fdt.del_node(off)
+                return _packed(fdt), -ENOMEM
+            return _packed(fdt), exc.err
     return _packed(fdt), 0
 
 

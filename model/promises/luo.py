@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 
-from khomc.drivers import fdbox_luo, memfd_luo, test_kho
+from khomc.drivers import fdbox_luo, memfd_luo
 from khomc.drivers.fdbox import contents
 from khomc.kho import rootfdt
 from khomc.kho.fdt import prop, unflatten
@@ -28,6 +28,7 @@ from khomc.kho.v5.kexec_handover import live_at
 from khomc.promises.v5 import CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 
 RESTORE_OK = "kho-restore-succeeded"
+SUCCESS_RESTORABLE = "preserve-success-restorable"
 MEMFD_OK = "memfd-restored"
 BIG = "big"
 BIG_BYTES = 5000
@@ -47,6 +48,11 @@ DOCS = {
         "Memory safety: no KASAN report, no preserved page freed before kexec, and every page the "
         "next kernel reads before reserving memory - the preserved-memory map (chunk list or "
         "radix-tree nodes) and each subtree's FDT - still allocated at kexec.",
+    SUCCESS_RESTORABLE:
+        "A success return means preserved and restorable, judged from the client's own record "
+        "of its calls: every range whose kho_preserve_pages returned 0 before machine_kexec, and "
+        "that the client had not begun to unpreserve, is restored by kho_restore_pages in the "
+        "next kernel (every head page in it carries the KHO magic).",
     KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
     FINALIZE_OK: "Vacuity guard: some run has kho_finalize return 0.",
     REVIVED: "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
@@ -64,14 +70,14 @@ def next_kernel(kho, h):
 
 def _retrieve(kho):
     def retrieve(nk, name):
-        return type(kho).retrieve_subtree(nk, name, kho.sub_prop)
+        return kho.retrieve_subtree(nk, name)
     return retrieve
 
 
 def test_kho_message(kho, h):
     """What lib/test_kho.c prints in the next kernel (None: a cold boot, nothing to check)."""
     nk = next_kernel(kho, h)
-    return test_kho.restore(nk, h.pages, set(), _retrieve(kho), type(kho).restore_folio)
+    return kho.k.kho_test_restore(nk, h.pages, set(), _retrieve(kho), kho.restore_folio)
 
 
 def _big_ok(kho, nk, pages, restored) -> bool:
@@ -79,7 +85,7 @@ def _big_ok(kho, nk, pages, restored) -> bool:
     phys = _retrieve(kho)(nk, BIG)
     if phys == -2:
         return True
-    if phys < 0 or type(kho).restore_folio(nk, phys, restored) != 1:
+    if phys < 0 or kho.restore_folio(nk, phys, restored) != 1:
         return False
     parsed = unflatten(read_phys(pages, phys, 2 * PAGE_SIZE))
     return parsed.tree is not None and prop(parsed.tree, "blob") == b"k" * BIG_BYTES
@@ -90,7 +96,9 @@ def handover_race_free(kho):
         h = s[kho.handover]
         if h is None:
             return True
-        blob = type(kho).root_blob(h)
+        if not h.image.kho_fdt:           # KHO disabled: kho_fill_kimage handed nothing over
+            return not h.ghost.subtrees
+        blob = kho.root_blob(h)
         if unflatten(blob).tree is None:
             return False
         return tuple(sorted(rootfdt.subtrees(blob, kho.sub_prop))) == h.ghost.subtrees
@@ -113,17 +121,17 @@ def no_page_lost(kho, boxes: tuple = (), test: bool = False, memfd: bool = False
         retrieve = _retrieve(kho)
         for box in boxes:
             got = fdbox_luo.restore(nk, box, h.pages, restored, retrieve,
-                                    type(kho).restore_folio)
+                                    kho.restore_folio)
             if got is False:
                 return False
             for r in got or ():
                 if r.order != 0 or r.data != contents(box, int(r.key[2:])):
                     return False
-        if test and test_kho.restore(nk, h.pages, restored, retrieve,
-                                     type(kho).restore_folio) == test_kho.FAILED:
+        if test and kho.k.kho_test_restore(nk, h.pages, restored, retrieve,
+                                           kho.restore_folio) == kho.k.KHO_TEST_FAILED:
             return False
         if memfd and memfd_luo.restore(nk, h.pages, restored, retrieve,
-                                       type(kho).restore_folio) == memfd_luo.FAILED:
+                                       kho.restore_folio) == memfd_luo.FAILED:
             return False
         return _big_ok(kho, nk, h.pages, restored)
     check.__doc__ = DOCS[NO_PAGE_LOST]
@@ -142,29 +150,51 @@ def memory_safety(kho):
         nk = next_kernel(kho, h)
         if not all(live_at(h.pages, pfn) for pfn in nk.metadata):
             return False
-        for _, phys in rootfdt.subtrees(type(kho).root_blob(h), kho.sub_prop):
-            if phys is None or not live_at(h.pages, phys >> 12):
-                return False
+        subtrees = rootfdt.subtrees(kho.root_blob(h), kho.sub_prop) if h.image.kho_fdt else ()
+        for _, phys in subtrees:
+            if phys is not None and not live_at(h.pages, phys >> 12):
+                return False          # (a node without an address is conversion's to judge)
         return True
     check.__doc__ = DOCS[MEMORY_SAFETY]
     return check
 
 
+def success_restorable(kho, client):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        entries = s[client]
+        dropped = {(p, n) for tag, p, n in entries if tag == "unpreserving"}
+        ok = [(p, n) for tag, p, n in entries if tag == "ok" and (p, n) not in dropped]
+        if not ok:
+            return True
+        nk = next_kernel(kho, h)
+        if not nk.revived:
+            return False
+        restored: set = set()
+        return all(kho.restore_pages(nk, p, n, restored) for p, n in ok)
+    check.__doc__ = DOCS[SUCCESS_RESTORABLE]
+    return check
+
+
 def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
-             memfd: bool = False):
+             memfd: bool = False, clients=None):
     m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
     m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test, memfd), DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
+    if clients is not None:
+        m.always(SUCCESS_RESTORABLE, success_restorable(kho, clients), DOCS[SUCCESS_RESTORABLE])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: kho.has_finalize and s[kho.finalized],
         REVIVED: lambda s: s[kho.handover] is not None and
         next_kernel(kho, s[kho.handover]).revived,
         RESTORE_OK: lambda s: s[kho.handover] is not None and
-        test_kho_message(kho, s[kho.handover]) == test_kho.SUCCEEDED,
+        test_kho_message(kho, s[kho.handover]) == kho.k.KHO_TEST_SUCCEEDED,
         MEMFD_OK: lambda s: s[kho.handover] is not None and memfd_luo.restore(
             next_kernel(kho, s[kho.handover]), s[kho.handover].pages, set(), _retrieve(kho),
-            type(kho).restore_folio) == memfd_luo.SUCCEEDED,
+            kho.restore_folio) == memfd_luo.SUCCEEDED,
     }
     for g in guards:
         m.sometimes(g, checks[g], DOCS[g])

@@ -1,6 +1,7 @@
 """KHO 6.19 (torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd): scenarios.
 
-The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on :class:`khomc.kho.k6_19.kexec_handover.K619`,
+The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on the linked 6.19 kernel
+(:data:`khomc.kho.k6_19.ERA`; every builder takes ``kernel=None``, a ledger prefix for bisect),
 plus ``refinalize-race``, which only this era has (a re-runnable finalize).  Parameters:
 ``pages`` (each task's physical pages), ``fail_allocs`` (allocation failures the search may
 inject), ``mutants`` (names from :data:`khomc.kho.k6_19.kexec_handover.MUTANTS`), and per scenario ``luo``
@@ -16,7 +17,7 @@ from khomc.runtime import Scenario
 from khomc.scenarios.params import declare
 from khomc.promises import luo as props
 from khomc.scenarios import luo as luo
-from khomc.kho.k6_19.kexec_handover import K619
+from khomc.kho.k6_19 import ERA
 from khomc.promises.v5 import REVIVED
 
 PREVIOUS = "k6.18"
@@ -32,11 +33,11 @@ CHANGES = (
     "kernel/liveupdate/luo_core.c@cab056f2aae7.")
 
 
-def refinalize_race(pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+def refinalize_race(pages: int = 8, fail_allocs: int = 0, mutants: str = "", kernel=None):
     """A debugfs finalize (re-)runs while the operator loads and reboots; the reboot's own
     finalize (liveupdate_reboot) and the debugfs one serialize on kho_out.lock, machine_kexec
     takes no KHO lock."""
-    m, kho = luo.machine(K619, "refinalize-race", refinalize_race.__doc__, pages, fail_allocs,
+    m, kho = luo.machine(kernel or ERA.namespace(), "refinalize-race", refinalize_race.__doc__, pages, fail_allocs,
                          mutants, 2)
     m.task("debugfs", operator, kho, (("finalize", 1),))
     m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
@@ -46,8 +47,8 @@ def refinalize_race(pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
 
 def _on(fn):
     @functools.wraps(fn)
-    def build(**params):
-        return fn(K619, **params)
+    def build(kernel=None, **params):
+        return fn(kernel or ERA.namespace(), **params)
     return build
 
 
@@ -69,5 +70,11 @@ SCENARIOS = [
              "a 2-page memfd preserved through LUO; load, kexec (the reboot finalizes); memfd_luo_retrieve checks it"),
     Scenario("refinalize-race", refinalize_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "debugfs finalize || load, kexec (liveupdate_reboot finalizes again)"),
+    Scenario("subtree-full", _on(luo.subtree_full),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
+    Scenario("preserve-pages-race", _on(luo.preserve_pages_race),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
 ]
 SCENARIOS = declare(SCENARIOS)

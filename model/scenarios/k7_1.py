@@ -1,6 +1,7 @@
 """KHO 7.1 (torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237): scenarios.
 
-The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on :class:`khomc.kho.k7_1.kexec_handover.K71`;
+The shared LUO-era scenarios of :mod:`khomc.scenarios.luo` on the linked 7.1 kernel
+(:data:`khomc.kho.k7_1.ERA`, 6.19 plus two deltas; builders take ``kernel=None``);
 the operator never finalizes (there is nothing to finalize).
 """
 
@@ -11,7 +12,7 @@ import functools
 from khomc.runtime import Scenario
 from khomc.scenarios.params import declare
 from khomc.scenarios import luo as luo
-from khomc.kho.k7_1.kexec_handover import K71
+from khomc.kho.k7_1 import ERA
 
 PREVIOUS = "k6.19"
 CHANGES = (
@@ -26,8 +27,8 @@ CHANGES = (
 
 def _on(fn):
     @functools.wraps(fn)
-    def build(**params):
-        return fn(K71, **params)
+    def build(kernel=None, **params):
+        return fn(kernel or ERA.namespace(), **params)
     return build
 
 
@@ -47,5 +48,11 @@ SCENARIOS = [
     Scenario("memfd-luo", _on(luo.memfd_luo_scenario),
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "a 2-page memfd preserved through LUO; load, kexec; memfd_luo_retrieve checks it"),
+    Scenario("subtree-full", _on(luo.subtree_full),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
+    Scenario("preserve-pages-race", _on(luo.preserve_pages_race),
+             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
 ]
 SCENARIOS = declare(SCENARIOS)

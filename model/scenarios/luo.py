@@ -1,8 +1,9 @@
-"""Scenarios shared by the LUO-era designs (6.19, 7.1), built over an era's machine class.
+"""Scenarios shared by the LUO-era designs (6.19, 7.1, 7.2), built over an era's linked kernel.
 
-Each builder takes the era's class (:class:`khomc.kho.k6_19.kexec_handover.K619` or
-:class:`khomc.kho.k7_1.kexec_handover.K71`) and composes the kho_init task, drivers and an operator over it,
-then registers the promises of :mod:`khomc.promises.luo`.  Scenario names and parameters
+Each builder takes the era's kernel namespace (``ERA.namespace()``, a
+:class:`khomc.kho.ledger.Kernel`; ``khomc bisect`` passes a prefix of the ledger) and composes
+the kho_init task, drivers and an operator over one :class:`khomc.kho.k6_19.kexec_handover.KhoOut`
+of it, then registers the promises of :mod:`khomc.promises.luo`.  Scenario names and parameters
 match v5's where the scenario means the same thing (``fdbox-race``, ``fdt-max-grow``), so a v5
 trace can be replayed against these eras; ``fdt_max`` is accepted there only for that reason
 (these eras have no such knob).
@@ -10,15 +11,16 @@ trace can be replayed against these eras; ``fdt_max`` is accepted there only for
 
 from __future__ import annotations
 
-from khomc.drivers import memfd_luo, test_kho
-from khomc.drivers.fdbox_luo import fdbox
+from khomc.drivers import memfd_luo
+from khomc.drivers.fdbox_luo import alloc_preserved, fdbox
 from khomc.drivers.luo_operator import operator
-from khomc.kernel.alloc import PAGE_SIZE, Heap, memcpy_to
+from khomc.kernel.alloc import PAGE_SIZE, Heap, folio_alloc, folio_put, memcpy_to
 from khomc.kernel.errno import ENOMEM
 from khomc.runtime import Model
+from khomc.runtime.effects import Update, choose
 from khomc.promises import luo as props
 from khomc.kho.fdt import FdtTree, flatten
-from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_init
+from khomc.kho.k6_19.kexec_handover import KhoOut, kho_wait_ready
 from khomc.promises.v5 import FINALIZE_OK, KEXEC_REACHED, REVIVED
 
 FDT_MAX = 1024
@@ -29,15 +31,27 @@ def _mutants(text: str) -> frozenset:
     return frozenset(t.strip() for t in text.split(",") if t.strip())
 
 
-def machine(cls, name: str, doc: str, pages: int, fail_allocs: int, mutants: str, ntasks: int,
+def machine(k, name: str, doc: str, pages: int, fail_allocs: int, mutants: str, ntasks: int,
             fail_sites: frozenset | None = None, luo: bool = True):
-    """The model, the heap (one page range per task, kho_init's first) and kho_out; the
-    kho_init task is added here."""
-    m = Model(cls.era, name, doc=doc)
+    """The model, the heap (one page range per task, kho_init's first) and kho_out of the
+    linked kernel *k*; the kho_init task (fs_initcall) is added here."""
+    m = Model(k.ERA.name, name, doc=doc)
     heap = Heap(m, pages, ntasks + 1, fail_allocs, fail_sites)
-    kho = cls(m, heap, _mutants(mutants), luo)
+    kho = KhoOut(m, heap, k, _mutants(mutants), luo)
     m.task("kho_init", kho_init, kho)
     return m, kho
+
+
+async def kho_init(kho) -> int:
+    """The fs_initcall: the linked kernel's kho_init.  (A task's function is a module-level
+    one so that the engines' coverage finds its module; the linked functions live in the era
+    namespace, not in a module.)"""
+    return await kho.k.kho_init(kho)
+
+
+async def kho_test_init(kho) -> int:
+    """insmod test_kho: the linked kernel's kho_test_init (lib/test_kho.c)."""
+    return await kho.k.kho_test_init(kho)
 
 
 def _guards(kho, *extra) -> tuple:
@@ -45,13 +59,13 @@ def _guards(kho, *extra) -> tuple:
     return base + extra
 
 
-def test_kho_scenario(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = "",
+def test_kho_scenario(k, pages: int = 8, fail_allocs: int = 0, mutants: str = "",
                       luo: bool = True, finalize: bool = True):
     """lib/test_kho.c's module_init at boot, then the selftest's init: (debugfs finalize,)
     kexec_file_load, reboot(RB_KEXEC); the next kernel restores and checks."""
-    m, kho = machine(cls, "test-kho", test_kho_scenario.__doc__, pages, fail_allocs, mutants, 1,
+    m, kho = machine(k, "test-kho", test_kho_scenario.__doc__, pages, fail_allocs, mutants, 1,
                      TEST_SITES, luo)
-    steps = (("module", (test_kho.kho_test_init, ())),)
+    steps = (("module", (kho_test_init, ())),)
     if finalize and kho.has_finalize:
         steps += (("finalize", 1),)
     steps += (("load", 0), ("kexec", 0))
@@ -60,22 +74,22 @@ def test_kho_scenario(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = 
     return m
 
 
-def test_kho_race(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+def test_kho_race(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
     """lib/test_kho.c's module_init races the operator's kexec_file_load and reboot (an insmod
     while userspace reboots); no debugfs finalize, the reboot path does it (6.19: LUO)."""
-    m, kho = machine(cls, "test-kho-race", test_kho_race.__doc__, pages, fail_allocs, mutants, 2)
-    m.task("kho_test", test_kho.kho_test_init, kho)
+    m, kho = machine(k, "test-kho-race", test_kho_race.__doc__, pages, fail_allocs, mutants, 2)
+    m.task("kho_test", kho_test_init, kho)
     m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
     props.register(m, kho, (), True, _guards(kho, REVIVED, props.RESTORE_OK))
     return m
 
 
-def fdbox_race(cls, pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
+def fdbox_race(k, pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX,
                mutants: str = ""):
     """Two FDBoxes save an fd each, the second drops its fd again, while the operator loads
     the next kernel, finalizes (6.19) and kexecs.  (``fdt_max``: v5's parameter, unused.)"""
     boxes = ("fdbox0", "fdbox1")
-    m, kho = machine(cls, "fdbox-race", fdbox_race.__doc__, pages, fail_allocs, mutants, 3)
+    m, kho = machine(k, "fdbox-race", fdbox_race.__doc__, pages, fail_allocs, mutants, 3)
     m.task("fdbox0", fdbox, kho, "fdbox0", 1, False)
     m.task("fdbox1", fdbox, kho, "fdbox1", 1, True)
     steps = (("load", 0),) + ((("finalize", 1),) if kho.has_finalize else ()) + (("kexec", 0),)
@@ -86,33 +100,118 @@ def fdbox_race(cls, pages: int = 8, fail_allocs: int = 0, fdt_max: int = FDT_MAX
 
 async def big_user(kho) -> int:
     """A user whose FDT is bigger than a page: 5000 bytes in an order-1 folio it preserves."""
-    fdt = await kho_alloc_preserve(kho, 1, "big_user")
+    fdt = await alloc_preserved(kho, 1, "big_user")
     if fdt < 0:
         return fdt
     blob = flatten(FdtTree("", (("blob", b"k" * props.BIG_BYTES),), ()), 2 * PAGE_SIZE)
     if isinstance(blob, int):
         return -ENOMEM
     await memcpy_to(kho.heap, fdt, blob, "big_user")
-    return await kho.add_subtree(props.BIG, fdt)
+    if isinstance(kho, KhoOut):
+        return await kho.add_subtree(props.BIG, fdt, len(blob))
+    return await kho.add_subtree(props.BIG, fdt)          # v5-recursive's add: no size
 
 
-def fdt_max_grow(cls, pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SIZE,
+def fdt_max_grow(k, pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SIZE,
                  mutants: str = ""):
     """v5's fdt-max-grow on this era: kexec_file_load first, then the handed-over data grows
     past a page (a user links a 5000-byte FDT), then kexec.  (``fdt_max``: v5's parameter;
     this era has no fdt_max, kexec_file_load records only the root FDT's address.)"""
-    m, kho = machine(cls, "fdt-max-grow", fdt_max_grow.__doc__, pages, fail_allocs, mutants, 1)
+    m, kho = machine(k, "fdt-max-grow", fdt_max_grow.__doc__, pages, fail_allocs, mutants, 1)
     m.task("operator", operator, kho, (("load", 0), ("module", (big_user, ())), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED))
     return m
 
 
-def memfd_luo_scenario(cls, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+def memfd_luo_scenario(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
     """A memfd of two pages preserved through LUO (mm/memfd_luo.c@02e117b8ca58, see
     model/drivers/memfd_luo.py), then kexec_file_load and reboot (6.19: liveupdate_reboot
     finalizes); the next kernel's memfd_luo_retrieve restores and checks every folio."""
-    m, kho = machine(cls, "memfd-luo", memfd_luo_scenario.__doc__, pages, fail_allocs, mutants, 1)
+    m, kho = machine(k, "memfd-luo", memfd_luo_scenario.__doc__, pages, fail_allocs, mutants, 1)
     m.task("operator", operator, kho, (("module", (memfd_luo.memfd_luo_preserve, ())),
                                        ("load", 0), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED, props.MEMFD_OK), memfd=True)
+    return m
+
+
+SUBTREE_NAME_LEN = 44                  # names that fill the root page at a failing fdt_setprop
+SUBTREE_MAX = 64
+
+
+async def subtree_filler(kho) -> tuple:
+    """A user that links one preserved blob under ever more names until kho_add_subtree
+    fails: ``(subtrees linked, the failing call's return)``."""
+    await kho_wait_ready(kho)
+    blob = await alloc_preserved(kho, 0, "subtree_filler")
+    if blob < 0:
+        return (0, blob)
+    i = 0
+    err = 0
+    while i < SUBTREE_MAX:
+        name = ("s%02d" % i).ljust(SUBTREE_NAME_LEN, "x")
+        if isinstance(kho, KhoOut):
+            err = await kho.add_subtree(name, blob, PAGE_SIZE)
+        else:
+            err = await kho.add_subtree(name, blob)
+        if err:
+            break
+        i += 1
+    return (i, err)
+
+
+def subtree_full(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """A user fills the one-page root FDT with subtrees (44-character names) until
+    kho_add_subtree fails, while the operator loads and reboots.  With these names the
+    failing call is the one whose fdt_add_subnode fits and whose fdt_setprop does not: before
+    9ec953298948 (Fixes: 3dc92c311498) kho_add_subtree returns the raw libfdt error
+    (-FDT_ERR_NOSPACE) and leaves the incomplete node in the root FDT, which is handed over;
+    since the fix it deletes the node and returns -ENOMEM."""
+    m, kho = machine(k, "subtree-full", subtree_full.__doc__, pages, fail_allocs, mutants, 2)
+    m.task("user", subtree_filler, kho)
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED))
+    return m
+
+
+RANGE_NR = 3                           # pages 1..3 of an order-2 folio: split as order 0 + order 1
+
+
+def _note(client, tid, entry):
+    return client + (entry,), None
+
+
+async def range_client(kho, client) -> int:
+    """A client of kho_preserve_pages: three contiguous pages (the tail of an order-2 folio,
+    so the range splits into an order-0 and an order-1 preservation), then - a choice - it
+    unpreserves them again.  It records in its own slot *client* what it was told:
+    ``("ok", phys, nr)`` after a 0 return, ``("unpreserving", phys, nr)`` before it calls
+    kho_unpreserve_pages."""
+    await kho_wait_ready(kho)
+    folio = await folio_alloc(kho.heap, 2, "range_client")
+    if not folio:
+        return -ENOMEM
+    phys = folio + PAGE_SIZE
+    err = await kho.preserve_pages(phys, RANGE_NR)
+    if err:
+        await folio_put(kho.heap, folio, "range_client")
+        return err
+    await Update(client, _note, ("ok", phys, RANGE_NR), text="client: preserve_pages returned 0")
+    if await choose((False, True), "range_client unpreserves"):
+        await Update(client, _note, ("unpreserving", phys, RANGE_NR),
+                     text="client: about to unpreserve")
+        await kho.unpreserve_pages(phys, RANGE_NR)
+    return 0
+
+
+def preserve_pages_race(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """kho_preserve_pages (and maybe kho_unpreserve_pages) by a client while the operator
+    loads and reboots; allocation failures (fail_allocs) hit the tracker's allocations inside
+    the range loop, whose unwind must leave nothing preserved.  The client's own record of its
+    return codes decides preserve-success-restorable."""
+    m, kho = machine(k, "preserve-pages-race", preserve_pages_race.__doc__, pages, fail_allocs,
+                     mutants, 2)
+    client = m.var("client.results", ())
+    m.task("client", range_client, kho, client)
+    m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED), clients=client)
     return m

@@ -16,6 +16,16 @@ Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/
   machine_kexec takes neither, so a reboot whose own finalize has finished can hand over the
   root FDT while the debugfs one sits between the free and the store: the next kernel walks a
   freed chunk list (KHO revival reads memory the old kernel may already have reused).
+* subtree-full / conversion-race-free - a kernel bug present since 3dc92c311498 and fixed by
+  9ec953298948 ("kho: fix error handling in kho_add_subtree()"): when the root FDT page is full
+  so that fdt_add_subnode fits but fdt_setprop does not, kho_add_subtree returns the raw libfdt
+  error and leaves the node without its address in the root FDT; the handover names a subtree
+  its caller was told failed.  test_mainline_2026_04.py pins the fix flipping it.
+* preserve-pages-race / no-preserved-page-lost and preserve-success-restorable - the same gap
+  of the 6.19 design as test-kho-race, seen from the client's own record: kho_preserve_pages'
+  order-1 part needs a new tracker entry; if it completes after liveupdate_reboot's finalize
+  walked the tracker it returns 0 but its pages are in no chunk, so kho_restore_pages fails in
+  the next kernel.  7.1 closes it (test_k7_1.py pins HOLDS).
 * test-kho with luo=0, finalize=0 / no-preserved-page-lost (and the guards vacuous) - operator
   misuse, pinned so the difference is visible: with neither LUO nor the selftest's debugfs
   finalize (init.c@82ee50252dc8 writes it), the memory map stays 0 and the next kernel disables
@@ -46,6 +56,9 @@ PINNED = {
     "fdbox-race": (17693, ALL),
     "fdt-max-grow": (44, ALL),
     "refinalize-race": (155, {**ALL, "memory-safety": V}),
+    "subtree-full": (7860, {**ALL, "conversion-race-free": V}),
+    "preserve-pages-race": (838, {**ALL, "no-preserved-page-lost": V,
+                                  "preserve-success-restorable": V}),
 }
 
 VARIANTS = [

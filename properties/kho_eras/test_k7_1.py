@@ -1,6 +1,10 @@
 """KHO 7.1 (stateless, radix tree): every scenario x property, verdicts and state counts pinned.
 
-No VIOLATED verdict.  Where 6.19 broke and 7.1 fixed it, both are shown:
+One VIOLATED verdict: subtree-full / conversion-race-free, the kho_add_subtree error path that
+7.1 keeps from 6.19 (a kernel bug since 3dc92c311498, fixed by 9ec953298948: a failed
+fdt_setprop leaves the incomplete node in the handed-over root FDT and returns the raw libfdt
+error; see test_k6_19.py and test_mainline_2026_04.py).  Where 6.19 broke and 7.1 fixed it,
+both are shown:
 
 * test-kho-race / no-preserved-page-lost: VIOLATED on k6.19 (a preserve that completes after
   liveupdate_reboot's finalize walked the tracker is in no chunk), HOLDS on k7.1 - the radix
@@ -27,6 +31,8 @@ PINNED = {
     "test-kho-race": (288, {**ALL, "kho-restore-succeeded": H}),
     "fdbox-race": (10174, ALL),
     "fdt-max-grow": (25, ALL),
+    "subtree-full": (7124, {**ALL, "conversion-race-free": V}),
+    "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
 }
 
 
@@ -60,3 +66,24 @@ def test_radix_key_round_trips():
         for order in (0, 1, 3):
             phys = (pfn << order) << 12
             assert decode_key(encode_key(phys, order)) == (phys, order)
+
+
+def test_every_ledger_prefix_links_and_the_radix_commit_closes_the_race():
+    """bisect's view: k7.1 with 0, 1, 2 of its deltas; the race flips at 3f2ad90060f6."""
+    from khomc.kho.k7_1 import ERA
+    from khomc.registry import scenario
+    sc = scenario("k7.1", "test-kho-race")
+    got = [check(sc.build(kernel=ERA.namespace(u), **sc.params)) for u in range(3)]
+    assert [r.property("no-preserved-page-lost").verdict for r in got] == [V, H, H]
+    assert [r.distinct for r in got] == [802, 366, 288]
+    assert [d.commit for d in ERA.deltas] == ["3f2ad90060f6", "6b0dd42d7681"]
+
+
+def test_radix_root_is_allocated_as_kho_init_allocates_it():
+    """019fc3687237's kho_init: ``tree->root = kzalloc(PAGE_SIZE, GFP_KERNEL)`` (slab), the
+    other nodes ``get_zeroed_page`` (kho_radix_add_page)."""
+    from khomc.kho.k7_1 import ERA
+    k = ERA.namespace()
+    assert "kzalloc" in k.kho_init.__code__.co_names
+    assert "get_zeroed_page" not in k.kho_init.__code__.co_names
+    assert "get_zeroed_page" in k._descend_add.__code__.co_names

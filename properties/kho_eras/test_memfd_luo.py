@@ -22,6 +22,8 @@ PINNED = {
                    "next-kernel-revived": H, "memfd-restored": H}),
     "k7.1": (33, {**BUILTIN, **PROMISES, "kexec-reached": H, "next-kernel-revived": H,
                   "memfd-restored": H}),
+    "mainline-2026-04": (33, {**BUILTIN, **PROMISES, "kexec-reached": H,
+                              "next-kernel-revived": H, "memfd-restored": H}),
 }
 
 

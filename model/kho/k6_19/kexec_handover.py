@@ -1,81 +1,84 @@
-"""KHO in 6.19, the LUO era: no notifiers, a root FDT edited in place, a re-runnable finalize.
+"""KHO in 6.19, the LUO era: kernel/liveupdate/kexec_handover.c, both halves.
 
-Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd function by function:
+Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function by function
+(module-level functions named as in the C, calling each other by bare name):
 
-* ``struct kho_out { fdt; finalized; lock; track }``; the tracker's ``__kho_preserve_order``
-  (a new ``kho_mem_phys`` is kzalloc'd, xa_init'ed and installed with ``xa_cmpxchg``, the loser
-  frees its own), ``xa_load_or_alloc`` (bitmaps are ``get_zeroed_page``s since a2fff99f92da,
-  PRESERVE_BITS = PAGE_SIZE * 8), ``__kho_unpreserve_order`` (WARN and return when nothing is
-  tracked), ``kho_preserve_folio`` / ``kho_unpreserve_folio`` - with no KHO lock and no
-  ``finalized`` check (de51999e687c "allow preservation updates after finalization");
-* ``kho_alloc_preserve`` and ``kho_init`` / ``kho_out_fdt_setup``: the root FDT is a preserved
+* ``struct kho_out { fdt; finalized; lock; track }`` (:func:`kho_out_vars`); the tracker's
+  ``xa_load_or_alloc`` (a ``get_zeroed_page`` per bitmap, freed by ``__free(free_page)`` when
+  another task installed one first; PRESERVE_BITS = PAGE_SIZE * 8), ``__kho_preserve_order`` (a
+  new ``kho_mem_phys`` is kzalloc'd and installed with ``xa_cmpxchg``, the loser kfree's its
+  own), ``__kho_unpreserve_order`` (WARN and return when nothing is tracked),
+  ``__kho_unpreserve``, ``kho_preserve_folio`` / ``kho_unpreserve_folio`` /
+  ``kho_preserve_pages`` / ``kho_unpreserve_pages`` - no KHO lock and no ``finalized`` check
+  (de51999e687c);
+* ``kho_alloc_preserve`` / ``kho_unpreserve_free``;
+* ``new_chunk``, ``kho_mem_ser_free``, ``kho_update_memory_map`` (frees the previously published
+  chunk list, then stores the new address), ``kho_mem_serialize`` (calls
+  kho_update_memory_map itself; on a failed chunk allocation frees the list it built),
+  ``kho_finalize`` under ``kho_out.lock`` (re-runnable, 9a4301f715c8);
+* ``kho_add_subtree`` / ``kho_remove_subtree`` under ``kho_out.lock`` (8e068a286aef): the
+  ``fdt_setprop`` error is returned raw and the node it was set on stays (fixed much later,
+  9ec953298948); the debugfs entry's failure only WARNs;
+* ``kho_out_fdt_setup`` / ``kho_init`` (fs_initcall): the root FDT is a kho_alloc_preserve'd
   page whose ``preserved-memory-map`` starts at 0;
-* ``kho_add_subtree`` / ``kho_remove_subtree`` under ``kho_out.lock`` (8e068a286aef), the
-  debugfs entry's failure only WARNs (the fix of the use-after-free Pratyush Yadav found in the
-  review of 20251022005719.3670224-4-pasha.tatashin@soleen.com; the earlier behaviour is the
-  mutant ``subtree-error-keeps-node``);
-* ``kho_mem_serialize`` (the chunk list points at the live bitmaps), ``kho_update_memory_map``
-  (frees the previously published list, then stores the new address), ``kho_finalize`` under
-  ``kho_out.lock``, re-runnable (9a4301f715c8 "remove abort, support state refresh");
-* debugfs ``finalize`` (kernel/liveupdate/kexec_handover_debugfs.c@5add3c3c280a): a write of 1
-  calls kho_finalize() - no kexec lock;
-* ``kho_fill_kimage``: ``image->kho.fdt`` is the root page whatever the state (d7255959b69a
-  "allow kexec load before finalization");
-* ``kernel_kexec`` (kexec_trylock) -> ``liveupdate_reboot`` (kernel/liveupdate/luo_core.c@
-  cab056f2aae7: session serialization, then kho_finalize, its error mapped to -EAGAIN;
-  db8bed8082dc) -> machine_kexec.
+* ``kho_fill_kimage``: ``image->kho.fdt`` is the root page whatever the state (d7255959b69a);
+* the next kernel: ``kho_populate`` + ``kho_get_mem_map_phys`` + ``kho_mem_deserialize``
+  (:func:`boot`), ``kho_retrieve_subtree``, ``kho_restore_folio`` with the page magic.
 
-The next kernel (kho_populate, kho_get_mem_map_phys, kho_mem_deserialize, kho_retrieve_subtree,
-kho_restore_folio with the page magic) is :func:`boot` / :func:`retrieve_subtree` /
-:func:`restore_folio` below; a memory map of 0 disables revival.
+The other files of the era: kexec_handover_debugfs.py (the ``finalize`` file), luo_core.py
+(``liveupdate_reboot``), and ``kernel_kexec`` (kernel/kexec_core.c, here below) which calls it.
 
 Facts and review context: ../shared/reference/kho-semantics.md §1, §2.6, §3.2, §5, §6.
 
-Model notes:
+Abstractions (none can change a verdict of the scenarios):
 
-* ``kho_init`` runs as the first steps of the scenario's ``kho_init`` task; every other task
-  waits for it (fs_initcall runs before module_init and before userspace).
-* xa_for_each over the tracker is one step (a snapshot at one instant, :func:`v5.xa_entries`):
-  the kernel's RCU walk may also see an entry inserted during the walk, which only makes it
-  less lossy; the loss the checks find needs an insertion after the walk has finished.  With
-  the scenarios' small PFNs every bitmap index is 0, so v5's chunk writer (PRESERVE_BITS of 512
-  bytes in ``phys_start``) writes the same chunks as 6.19's.
+* ``kho_init`` runs as the first steps of the scenario's ``kho_init`` task and every other task
+  waits for it (:func:`kho_wait_ready`): fs_initcall runs before module_init and userspace.
+* xa_for_each over the tracker is one step (a snapshot at one instant): the kernel's RCU walk
+  may also see an entry inserted during the walk, which only makes it less lossy; the loss the
+  checks find needs an insertion after the walk has finished.  A chunk's body is written in one
+  step once complete: nobody can read a chunk before its address is published.
 * An edit of the root FDT under kho_out.lock (fdt_open_into ... fdt_pack) is one step; the
   lock itself is taken and released in steps of their own, so machine_kexec, which takes no
   KHO lock, can happen while another task holds it.  Torn FDT edits are not modelled.
-* The scratch-overlap WARNs are not modelled: the allocator never places KHO memory in scratch.
+* ``kho_scratch_overlap`` always answers false: the model's allocator never places memory in
+  scratch (a promise checks the allocator side; see model/promises/luo.py).
+* ``kho_enable`` is true (the scenarios boot with ``kho=on``); debugfs init and the root's
+  debugfs entry cannot fail (only ``kho_debugfs_fdt_add`` of a subtree is an allocation
+  failure choice: it decides nothing but a WARN here).
 
 Ghost state (read only by properties): the PFNs KHO accepted to preserve (updated in the step of
 the ``set_bit`` / ``clear_bit`` that makes a preserve or unpreserve take effect) and the
 subtrees ``kho_add_subtree`` returned 0 for and ``kho_remove_subtree`` has not removed.
-
-Mutants (``mutants=``): see :data:`MUTANTS`.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc, folio_put, free_page, get_zeroed_page, heap_modify, kfree, kzalloc, may_allocate, read_phys
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc, folio_put, free_page, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, may_allocate, memcpy_to, read_phys
 from khomc.kernel.bitops import _clear, _set
-from khomc.kernel.errno import EAGAIN, EBUSY, EINVAL, ENOENT, ENOMEM
+from khomc.kernel.errno import EBUSY, EINVAL, ENOENT, ENOMEM
+
+E2BIG = 7                                   # not in khomc.kernel.errno (owned elsewhere)
 from khomc.kernel import kexec
 from khomc.kernel.kexec import Kimage, add_buffer
 from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
-from khomc.kernel.xarray import XArray, xa_cmpxchg, xa_load
+from khomc.kernel.xarray import XArray, xa_cmpxchg, xa_entries, xa_load
 from khomc.runtime.effects import Op, Update, atomic, load, store
 from khomc.runtime.spec import Model
 from khomc.kho import rootfdt
-from khomc.kho.v5 import kexec_handover as v5
 from khomc.kho.fdt import find, prop, unflatten
-from khomc.kho.v5.kexec_handover_in import NextKernel, _deserialize, refused
+from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, _deserialize, refused
 
 KHO_FDT_COMPATIBLE = "kho-v1"
-MAP_PROP = "preserved-memory-map"
-SUB_PROP = "fdt"
-BITMAP_BYTES = PAGE_SIZE                     # struct kho_mem_phys_bits is one page
-PRESERVE_BITS = PAGE_SIZE * 8
-SIZEOF_KHO_MEM_PHYS = 16
+PROP_PRESERVED_MEMORY_MAP = "preserved-memory-map"
+PROP_SUB_FDT = "fdt"
+PRESERVE_BITS = PAGE_SIZE * 8               # struct kho_mem_phys_bits is one page
+SIZEOF_KHO_MEM_PHYS = 16                    # struct kho_mem_phys { struct xarray phys_bits; }
+CHUNK_HDR = 16                              # next (u64), order (u32), num_elms (u32)
+CHUNK_ELM = 16                              # phys_start (u64), bitmap (u64)
+KHOSER_BITMAP_SIZE = (PAGE_SIZE - CHUNK_HDR) // CHUNK_ELM
 KERNEL_IMAGE_SIZE = 1 << 16
 
 MUTANTS = {
@@ -107,20 +110,20 @@ class Handover(NamedTuple):
     ghost: Ghost
 
 
-class K619:
-    """``kho_out`` of one 6.19 scenario: handles on its world slots, and the era's API."""
+class KhoOut:
+    """The world slots of one scenario's kernel (``kho_out``, the kexec lock and image, the
+    ghost) and the linked era *kernel* (a :class:`khomc.kho.ledger.Kernel`) whose functions run
+    on them.  The methods are the calls drivers make (``kho.preserve_folio`` ...); each is the
+    kernel function of the same name in *kernel*, so a delta that replaces it is what runs."""
 
-    era = "k6.19"
-    compatible = KHO_FDT_COMPATIBLE
-    sub_prop = SUB_PROP
-    has_finalize = True
-
-    def __init__(self, model: Model, heap: Heap, mutants: frozenset = frozenset(),
+    def __init__(self, model: Model, heap: Heap, kernel, mutants: frozenset = frozenset(),
                  luo: bool = True):
-        unknown = set(mutants) - set(self.mutants_known())
+        unknown = set(mutants) - set(kernel.MUTANTS)
         if unknown:
-            raise ValueError(f"unknown {self.era} mutants {sorted(unknown)}; "
-                             f"known: {sorted(self.mutants_known())}")
+            raise ValueError(f"unknown {kernel.ERA.name} mutants {sorted(unknown)}; "
+                             f"known: {sorted(kernel.MUTANTS)}")
+        self.k = kernel
+        self.era = kernel.ERA.name
         self.heap = heap
         self.mutants = frozenset(mutants)
         self.luo = luo
@@ -131,58 +134,78 @@ class K619:
         self.image = model.var("kexec_image", None)
         self.ghost = model.var("ghost", Ghost())
         self.handover = model.var("handover", None)
-        self._tracker_vars(model)
-
-    def _tracker_vars(self, model: Model) -> None:
-        self.finalized = model.var("kho_out.finalized", False)
-        self.orders = XArray.at_var(model.var("kho_mem_track.orders", ()))
-
-    @classmethod
-    def mutants_known(cls) -> dict:
-        return MUTANTS
+        kernel.kho_out_vars(self, model)
 
     def __repr__(self):
         return "kho_out"
 
-    # -- the era's API, as drivers call it (the adapter of model/drivers) -------------------
+    @property
+    def compatible(self) -> str:
+        return self.k.KHO_FDT_COMPATIBLE
+
+    @property
+    def sub_prop(self) -> str:
+        return self.k.PROP_SUB_FDT
+
+    @property
+    def has_finalize(self) -> bool:
+        return self.k.HAS_FINALIZE
+
+    # -- the calls drivers and the operator make ------------------------------------------------
     async def preserve_folio(self, phys: int, order: int) -> int:
-        return await kho_preserve_folio(self, phys, order)
+        return await self.k.kho_preserve_folio(self, phys, order)
 
     async def unpreserve_folio(self, phys: int, order: int) -> None:
-        await kho_unpreserve_folio(self, phys, order)
+        await self.k.kho_unpreserve_folio(self, phys, order)
 
-    async def add_subtree(self, name: str, fdt: int) -> int:
-        return await kho_add_subtree(self, name, fdt)
+    async def preserve_pages(self, phys: int, nr_pages: int) -> int:
+        return await self.k.kho_preserve_pages(self, phys, nr_pages)
+
+    async def unpreserve_pages(self, phys: int, nr_pages: int) -> None:
+        await self.k.kho_unpreserve_pages(self, phys, nr_pages)
+
+    async def alloc_preserve(self, size: int, site: str) -> int:
+        return await self.k.kho_alloc_preserve(self, size, site)
+
+    async def add_subtree(self, name: str, fdt: int, size: int = PAGE_SIZE) -> int:
+        return await self.k.add_subtree_call(self, name, fdt, size)
 
     async def remove_subtree(self, fdt: int) -> None:
-        await kho_remove_subtree(self, fdt)
-
-    async def finalize(self) -> int:
-        return await kho_finalize(self)
+        await self.k.kho_remove_subtree(self, fdt)
 
     async def debugfs_finalize(self, val: int) -> int:
-        return await kho_out_finalize_set(self, val)
+        return await self.k.kho_out_finalize_set(self, val)
 
     async def kexec_file_load(self) -> int:
-        return await kexec_file_load(self)
+        return await self.k.kexec_file_load(self)
 
     async def kernel_kexec(self) -> int:
-        return await kernel_kexec(self)
+        return await self.k.kernel_kexec(self)
 
+    # -- the next kernel ---------------------------------------------------------------------
     def boot(self, handover: Handover) -> NextKernel:
-        return boot(handover, self.compatible)
+        return self.k.boot(handover)
 
-    @staticmethod
-    def root_blob(handover: Handover) -> bytes:
-        return root_blob(handover)
+    def root_blob(self, handover: Handover) -> bytes:
+        return self.k.root_blob(handover)
 
-    @staticmethod
-    def retrieve_subtree(nk: NextKernel, name: str, sub_prop: str = SUB_PROP) -> int:
-        return retrieve_subtree(nk, name, sub_prop)
+    def retrieve_subtree(self, nk: NextKernel, name: str) -> int:
+        return self.k.kho_retrieve_subtree(nk, name)
 
-    @staticmethod
-    def restore_folio(nk: NextKernel, phys: int, restored: set) -> int | None:
-        return restore_folio(nk, phys, restored)
+    def restore_folio(self, nk: NextKernel, phys: int, restored: set) -> int | None:
+        return self.k.kho_restore_folio(nk, phys, restored)
+
+    def restore_pages(self, nk: NextKernel, phys: int, nr_pages: int, restored: set) -> bool:
+        return self.k.kho_restore_pages(nk, phys, nr_pages, restored)
+
+
+HAS_FINALIZE = True
+
+
+def kho_out_vars(kho, model: Model) -> None:
+    """``struct kho_out``'s tracker: ``finalized`` and ``track.orders``."""
+    kho.finalized = model.var("kho_out.finalized", False)
+    kho.orders = XArray.at_var(model.var("kho_mem_track.orders", ()))
 
 
 # -- ghost updates, in the step of the access that makes them true --------------------------------
@@ -219,11 +242,33 @@ def modify_noting(kho, addr: int, site: str, fn, args: tuple, note, note_args: t
               note_args, text=text)
 
 
+def _ghost_only(values, tid, note, args):
+    return (note(values[0], None, *args),), None
+
+
 def pfns(pfn: int, order: int) -> frozenset:
     return frozenset(range(pfn, pfn + (1 << order)))
 
 
-# -- kho_init ---------------------------------------------------------------------------------
+def ilog2(n: int) -> int:
+    return n.bit_length() - 1
+
+
+def count_trailing_zeros(n: int) -> int:
+    """include/linux/count_zeros.h (64 for 0)."""
+    return (n & -n).bit_length() - 1 if n else 64
+
+
+def get_order(size: int) -> int:
+    order = 0
+    while (PAGE_SIZE << order) < size:
+        order += 1
+    return order
+
+
+def kho_scratch_overlap(phys: int, size: int) -> bool:
+    return False                     # the model's allocator never hands out scratch memory
+
 
 def _wait_ready(ready, tid):
     return None if not ready else (ready, None)
@@ -234,54 +279,11 @@ async def kho_wait_ready(kho) -> None:
     await Update(kho.ready, _wait_ready, text="wait for kho_init (fs_initcall)")
 
 
-async def kho_alloc_preserve(kho, order: int, site: str) -> int:
-    """A zeroed folio of *order*, preserved: its address, or a negative errno."""
-    folio = await folio_alloc(kho.heap, order, site)
-    if not folio:
-        return -ENOMEM
-    err = await kho.preserve_folio(folio, order)
-    if err:
-        await folio_put(kho.heap, folio, site)
-        return err
-    return folio
+# -- the tracker ----------------------------------------------------------------------------------
 
+def phys_bits(kho, physxa: int) -> XArray:
+    return XArray.in_object(kho.heap, physxa, "phys_bits")
 
-def _write_blob(data, blob):
-    return blob, None
-
-
-async def kho_out_fdt_setup(kho, root: int) -> None:
-    await heap_modify(kho.heap, root, "kho_out_fdt_setup", _write_blob,
-                      rootfdt.setup(kho.compatible, MAP_PROP, await initial_map(kho)))
-
-
-async def initial_map(kho) -> int:
-    """The memory-map value kho_out_fdt_setup writes: 0 in 6.19 (7.1: the radix root)."""
-    return 0
-
-
-async def kho_init(kho) -> int:
-    err = await type(kho).tracker_init(kho)
-    if err:
-        return err
-    root = await kho_alloc_preserve(kho, 0, "kho_init")
-    if root < 0:
-        return root
-    await store(kho.fdt, root)
-    await type(kho).fdt_setup(kho, root)
-    await store(kho.ready, True)
-    return 0
-
-
-async def _no_tracker_init(kho) -> int:
-    return 0
-
-
-K619.fdt_setup = staticmethod(kho_out_fdt_setup)
-K619.tracker_init = staticmethod(_no_tracker_init)
-
-
-# -- the tracker (6.19) --------------------------------------------------------------------------
 
 async def xa_load_or_alloc(kho, xa: XArray, index: int) -> int:
     res = await xa_load(xa, index)
@@ -290,11 +292,34 @@ async def xa_load_or_alloc(kho, xa: XArray, index: int) -> int:
     elm = await get_zeroed_page(kho.heap, "xa_load_or_alloc")
     if not elm:
         return -ENOMEM
+    if kho_scratch_overlap(elm, PAGE_SIZE):
+        await free_page(kho.heap, elm, "xa_load_or_alloc")
+        return -EINVAL
     res = await xa_cmpxchg(xa, index, None, elm)
     if res:
         await free_page(kho.heap, elm, "xa_load_or_alloc")   # __free(free_page) of the loser
         return res
     return elm
+
+
+async def __kho_unpreserve_order(kho, pfn: int, order: int) -> None:
+    pfn_high = pfn >> order
+    physxa = await xa_load(kho.orders, order)
+    if not physxa:
+        return                                          # WARN_ON_ONCE
+    bits = await xa_load(phys_bits(kho, physxa), pfn_high // PRESERVE_BITS)
+    if not bits:
+        return                                          # WARN_ON_ONCE
+    await modify_noting(kho, bits, "__kho_unpreserve_order", _clear, (pfn_high % PRESERVE_BITS,),
+                        _release, (pfns(pfn, order),),
+                        f"clear_bit({pfn_high % PRESERVE_BITS}) in __kho_unpreserve_order")
+
+
+async def __kho_unpreserve(kho, pfn: int, end_pfn: int) -> None:
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        await __kho_unpreserve_order(kho, pfn, order)
+        pfn += 1 << order
 
 
 async def __kho_preserve_order(kho, pfn: int, order: int) -> int:
@@ -309,7 +334,7 @@ async def __kho_preserve_order(kho, pfn: int, order: int) -> int:
             await kfree(kho.heap, new_physxa, "__kho_preserve_order")
         else:
             physxa = new_physxa
-    bits = await xa_load_or_alloc(kho, v5.phys_bits(kho, physxa), pfn_high // PRESERVE_BITS)
+    bits = await xa_load_or_alloc(kho, phys_bits(kho, physxa), pfn_high // PRESERVE_BITS)
     if bits < 0:
         return bits
     await modify_noting(kho, bits, "__kho_preserve_order", _set, (pfn_high % PRESERVE_BITS,),
@@ -318,25 +343,155 @@ async def __kho_preserve_order(kho, pfn: int, order: int) -> int:
     return 0
 
 
-async def __kho_unpreserve_order(kho, pfn: int, order: int) -> None:
-    pfn_high = pfn >> order
-    physxa = await xa_load(kho.orders, order)
-    if not physxa:
-        return                                          # WARN_ON_ONCE
-    bits = await xa_load(v5.phys_bits(kho, physxa), pfn_high // PRESERVE_BITS)
-    if not bits:
-        return                                          # WARN_ON_ONCE
-    await modify_noting(kho, bits, "__kho_unpreserve_order", _clear, (pfn_high % PRESERVE_BITS,),
-                        _release, (pfns(pfn, order),),
-                        f"clear_bit({pfn_high % PRESERVE_BITS}) in __kho_unpreserve_order")
-
-
 async def kho_preserve_folio(kho, phys: int, order: int) -> int:
-    return await __kho_preserve_order(kho, phys >> PAGE_SHIFT, order)
+    pfn = phys >> PAGE_SHIFT
+    if kho_scratch_overlap(pfn << PAGE_SHIFT, PAGE_SIZE << order):
+        return -EINVAL
+    return await __kho_preserve_order(kho, pfn, order)
 
 
 async def kho_unpreserve_folio(kho, phys: int, order: int) -> None:
     await __kho_unpreserve_order(kho, phys >> PAGE_SHIFT, order)
+
+
+async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
+    start_pfn = phys >> PAGE_SHIFT
+    end_pfn = start_pfn + nr_pages
+    pfn = start_pfn
+    failed_pfn = 0
+    err = 0
+    if kho_scratch_overlap(start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
+        return -EINVAL
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        err = await __kho_preserve_order(kho, pfn, order)
+        if err:
+            failed_pfn = pfn
+            break
+        pfn += 1 << order
+    if err:
+        await __kho_unpreserve(kho, start_pfn, failed_pfn)
+    return err
+
+
+async def kho_unpreserve_pages(kho, phys: int, nr_pages: int) -> None:
+    start_pfn = phys >> PAGE_SHIFT
+    await __kho_unpreserve(kho, start_pfn, start_pfn + nr_pages)
+
+
+async def kho_alloc_preserve(kho, size: int, site: str) -> int:
+    """A zeroed folio big enough for *size* bytes, preserved: its address or -errno
+    (the ERR_PTR)."""
+    if not size:
+        return -EINVAL
+    order = get_order(size)
+    if order > MAX_PAGE_ORDER:
+        return -E2BIG
+    folio = await folio_alloc(kho.heap, order, site)
+    if not folio:
+        return -ENOMEM
+    ret = await kho_preserve_folio(kho, folio, order)
+    if ret:
+        await folio_put(kho.heap, folio, site)
+        return ret
+    return folio
+
+
+async def kho_unpreserve_free(kho, mem: int, order: int, site: str) -> None:
+    if not mem:
+        return
+    await kho_unpreserve_folio(kho, mem, order)
+    await folio_put(kho.heap, mem, site)
+
+
+# -- serialization (kho_finalize) -------------------------------------------------------------------
+
+def chunk_body(order: int, elms: tuple) -> bytes:
+    """``hdr.order``, ``hdr.num_elms`` and the bitmaps[] of a khoser_mem_chunk (after hdr.next)."""
+    out = order.to_bytes(4, "little") + len(elms).to_bytes(4, "little")
+    for phys_start, bitmap in elms:
+        out += phys_start.to_bytes(8, "little") + bitmap.to_bytes(8, "little")
+    return out
+
+
+async def new_chunk(kho, cur: int) -> int:
+    chunk = await get_zeroed_page(kho.heap, "new_chunk")
+    if chunk and cur:
+        await memcpy_to(kho.heap, cur, chunk.to_bytes(8, "little"), "new_chunk")
+    return chunk
+
+
+async def kho_mem_ser_free(kho, first: int) -> None:
+    chunk = first
+    while chunk:
+        head = await heap_read_bytes(kho.heap, chunk, 8, "kho_mem_ser_free")
+        await free_page(kho.heap, chunk, "kho_mem_ser_free")
+        chunk = int.from_bytes(head, "little")
+
+
+def _read_map(values, tid, heap, addr, site):
+    new_values, data = _heap_read(values, tid, heap, addr, site)
+    value = rootfdt.get_u64(data, PROP_PRESERVED_MEMORY_MAP) \
+        if isinstance(data, bytes) and data else None
+    return new_values, value or 0
+
+
+def _set_map(data, phys):
+    return rootfdt.set_u64(data, PROP_PRESERVED_MEMORY_MAP, phys), None
+
+
+async def kho_update_memory_map(kho, first: int) -> None:
+    root = await load(kho.fdt)
+    heap = kho.heap
+    old = await Op(heap.vars, _read_map, heap, root, "kho_update_memory_map",
+                   text="phys = get_unaligned(preserved-memory-map)")
+    if old and "update-map-no-free" not in kho.mutants:
+        await kho_mem_ser_free(kho, old)
+    await heap_modify(heap, root, "kho_update_memory_map", _set_map, first)
+
+
+async def kho_mem_serialize(kho) -> int:
+    orders = await xa_entries(kho.orders)
+    first = 0
+    chunk = 0
+    i = 0
+    while i < len(orders):
+        order, physxa = orders[i]
+        chunk = await new_chunk(kho, chunk)
+        if not chunk:
+            await kho_mem_ser_free(kho, first)
+            return -ENOMEM
+        if not first:
+            first = chunk
+        bitmaps = await xa_entries(phys_bits(kho, physxa))
+        elms = ()
+        j = 0
+        while j < len(bitmaps):
+            if len(elms) == KHOSER_BITMAP_SIZE:
+                await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+                chunk = await new_chunk(kho, chunk)
+                if not chunk:
+                    await kho_mem_ser_free(kho, first)
+                    return -ENOMEM
+                elms = ()
+            idx, bits = bitmaps[j]
+            elms = elms + (((idx * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            j += 1
+        await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+        i += 1
+    await kho_update_memory_map(kho, first)
+    return 0
+
+
+async def kho_finalize(kho) -> int:
+    await mutex_lock(kho.lock)
+    ret = await kho_mem_serialize(kho)
+    if ret:
+        await mutex_unlock(kho.lock)
+        return ret
+    await store(kho.finalized, True)
+    await mutex_unlock(kho.lock)
+    return 0
 
 
 # -- subtrees -------------------------------------------------------------------------------------
@@ -352,10 +507,10 @@ def _fdt_remove(data, sub_prop, phys):
 async def kho_add_subtree(kho, name: str, fdt: int) -> int:
     await mutex_lock(kho.lock)
     root = await load(kho.fdt)
-    err = await modify_noting(kho, root, "kho_add_subtree", _fdt_add, (name, kho.sub_prop, fdt),
+    err = await modify_noting(kho, root, "kho_add_subtree", _fdt_add, (name, PROP_SUB_FDT, fdt),
                               _subtree_added, (name, fdt),
                               f"kho_add_subtree({name!r}, {fdt:#x}): fdt_add_subnode+setprop")
-    if not err and not await may_allocate(kho.heap, "kho_debugfs_fdt_add"):
+    if not err and await kho_debugfs_fdt_add(kho, name, fdt, False):
         if "subtree-error-keeps-node" in kho.mutants:
             await Op((kho.ghost,), _ghost_only, _subtree_removed, (name, fdt),
                      text="kho_add_subtree returns the debugfs error")
@@ -365,60 +520,51 @@ async def kho_add_subtree(kho, name: str, fdt: int) -> int:
     return err
 
 
-def _ghost_only(values, tid, note, args):
-    return (note(values[0], None, *args),), None
+async def add_subtree_call(kho, name: str, blob: int, size: int) -> int:
+    """How a client's ``kho_add_subtree`` call reads in this era: ``(name, fdt)``."""
+    return await kho_add_subtree(kho, name, blob)
 
 
 async def kho_remove_subtree(kho, fdt: int) -> None:
     await mutex_lock(kho.lock)
     root = await load(kho.fdt)
-    await modify_noting(kho, root, "kho_remove_subtree", _fdt_remove, (kho.sub_prop, fdt),
+    await modify_noting(kho, root, "kho_remove_subtree", _fdt_remove, (PROP_SUB_FDT, fdt),
                         _subtree_removed, (None, fdt), f"kho_remove_subtree({fdt:#x})")
     await mutex_unlock(kho.lock)
 
 
-# -- finalize -------------------------------------------------------------------------------------
+# -- kho_init (fs_initcall) ---------------------------------------------------------------------
 
-def _read_map(values, tid, heap, addr, site):
-    new_values, data = _heap_read(values, tid, heap, addr, site)
-    value = rootfdt.get_u64(data, MAP_PROP) if isinstance(data, bytes) and data else None
-    return new_values, value or 0
+def _write_blob(data, blob):
+    return blob, None
 
 
-def _set_map(data, phys):
-    return rootfdt.set_u64(data, MAP_PROP, phys), None
-
-
-async def kho_update_memory_map(kho, first: int) -> None:
-    root = await load(kho.fdt)
-    heap = kho.heap
-    old = await Op(heap.vars, _read_map, heap, root, "kho_update_memory_map",
-                   text="phys = get_unaligned(preserved-memory-map)")
-    if old and "update-map-no-free" not in kho.mutants:
-        await v5.kho_mem_ser_free(kho, old)
-    await heap_modify(heap, root, "kho_update_memory_map", _set_map, first)
-
-
-async def kho_finalize(kho) -> int:
-    await mutex_lock(kho.lock)
-    first = await v5.kho_mem_serialize(kho)
-    if first < 0:
-        await mutex_unlock(kho.lock)
-        return first
-    await kho_update_memory_map(kho, first)
-    await store(kho.finalized, True)
-    await mutex_unlock(kho.lock)
+async def kho_out_fdt_setup(kho, root: int) -> int:
+    """*root* is ``kho_out.fdt``, which kho_init has just stored (its own write, read back
+    without a step: no other task runs before kho_init is done)."""
+    await heap_modify(kho.heap, root, "kho_out_fdt_setup", _write_blob,
+                      rootfdt.setup(KHO_FDT_COMPATIBLE, PROP_PRESERVED_MEMORY_MAP, 0))
     return 0
 
 
-async def kho_out_finalize_set(kho, val: int) -> int:
-    """``echo val > /sys/kernel/debug/kho/out/finalize``: 0 is -EINVAL, else kho_finalize()."""
-    if not val:
-        return -EINVAL
-    return await kho.finalize()
+async def kho_init(kho) -> int:
+    """On an error the C disables KHO (``kho_out.fdt = NULL``, ``kho_enable = false``); the
+    model's other tasks then stay blocked in :func:`kho_wait_ready` (a scenario that lets
+    kho_init fail shows it as a deadlock; the default scenarios do not)."""
+    fdt = await kho_alloc_preserve(kho, PAGE_SIZE, "kho_init")
+    if fdt < 0:
+        return fdt                       # err_free_scratch: kho_enable = false
+    await store(kho.fdt, fdt)
+    err = await kho_out_fdt_setup(kho, fdt)
+    if err:
+        await kho_unpreserve_free(kho, fdt, 0, "kho_init")
+        await store(kho.fdt, 0)
+        return err
+    await store(kho.ready, True)
+    return 0
 
 
-# -- kexec ----------------------------------------------------------------------------------------
+# -- kexec (kho_fill_kimage, kernel/kexec_core.c's kernel_kexec) ------------------------------
 
 async def _kexec_file_load(kho) -> int:
     if not await kexec_trylock(kho.kexec_lock):
@@ -438,32 +584,21 @@ async def kexec_file_load(kho) -> int:
     return await atomic(_kexec_file_load)(kho)
 
 
-async def liveupdate_reboot(kho) -> int:
-    """luo_core.c: serialize the sessions (no LUO file in these scenarios), then kho_finalize;
-    a failure becomes -EAGAIN.  A no-op when LUO is disabled."""
-    if not kho.luo:
-        return 0
-    err = await luo_session_serialize(kho)
-    if err or not kho.has_finalize:
-        return err
-    err = await kho.finalize()
-    return -EAGAIN if err else 0
-
-
-async def luo_session_serialize(kho) -> int:
-    return 0
-
-
 def _machine_kexec(values, tid):
     image, pages, ghost, _, _ = values
     return (image, pages, ghost, True, Handover(image, pages, ghost)), None
 
 
+async def _reboot_prepare(kho, image) -> int:
+    return await liveupdate_reboot(kho)
+
+
 async def kernel_kexec(kho) -> int:
-    """reboot(LINUX_REBOOT_CMD_KEXEC): liveupdate_reboot, then machine_kexec."""
+    """reboot(LINUX_REBOOT_CMD_KEXEC): under kexec_trylock, liveupdate_reboot (luo_core.py),
+    then machine_kexec."""
     return await kexec.kernel_kexec(
         kho, (kho.image, kho.heap.pages, kho.ghost, kho.heap.halted, kho.handover),
-        _machine_kexec, lambda kho, image: liveupdate_reboot(kho))
+        _machine_kexec, _reboot_prepare)
 
 
 # -- the next kernel ------------------------------------------------------------------------------
@@ -472,51 +607,77 @@ def root_blob(h: Handover) -> bytes:
     return read_phys(h.pages, h.image.kho_fdt, PAGE_SIZE)
 
 
-def boot(h: Handover, compatible: str = KHO_FDT_COMPATIBLE) -> NextKernel:
+def kho_get_mem_map_phys(fdt) -> int:
+    mem = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
+    if mem is None or len(mem) != 8:
+        return 0                                      # "failed to get preserved memory bitmaps"
+    return int.from_bytes(mem, "little")
+
+
+def boot(h: Handover) -> NextKernel:
     """kho_populate + kho_memory_init on what the old kernel left: the FDT at image->kho.fdt."""
     parsed = unflatten(root_blob(h))
     if parsed.tree is None:
         return refused(f"disabling KHO revival: {parsed.reason}")
     fdt = parsed.tree
-    if prop(fdt, "compatible") != compatible.encode() + b"\0":
-        return refused(f"disabling KHO revival: root is not compatible with {compatible!r}", fdt)
-    mem = prop(fdt, MAP_PROP)
-    if mem is None or len(mem) != 8:
-        return refused("failed to get preserved memory bitmaps", fdt)
-    phys = int.from_bytes(mem, "little")
+    if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE.encode() + b"\0":
+        return refused(f"disabling KHO revival: root is not compatible with "
+                       f"{KHO_FDT_COMPATIBLE!r}", fdt)
+    phys = kho_get_mem_map_phys(fdt)
     if not phys:
         return refused("disabling KHO revival: preserved-memory-map is 0 (kho_finalize never "
                        "ran)", fdt)
-    return _deserialize(fdt, phys, h.pages, BITMAP_BYTES)
+    return _deserialize(fdt, phys, h.pages, PAGE_SIZE)
 
 
-def retrieve_subtree(nk: NextKernel, name: str, sub_prop: str = SUB_PROP) -> int:
-    """kho_retrieve_subtree: the subtree's physical address, -ENOENT or -EINVAL."""
+def kho_retrieve_subtree(nk: NextKernel, name: str, sub_prop: str | None = None) -> int:
+    """The subtree's physical address, -ENOENT or -EINVAL."""
     if not nk.revived:
         return -ENOENT
     node = find(nk.fdt, (name,))
     if node is None:
         return -ENOENT
-    val = prop(node, sub_prop)
+    val = prop(node, sub_prop or PROP_SUB_FDT)
     if val is None or len(val) != 8:
         return -EINVAL
     return int.from_bytes(val, "little")
 
 
-def restore_folio(nk: NextKernel, phys: int, restored: set) -> int | None:
+def kho_restore_folio(nk: NextKernel, phys: int, restored: set) -> int | None:
     """kho_restore_folio: the folio's order, or None (no KHO magic at that page: never
     preserved, not a head, or restored before - the magic is cleared on restore)."""
     if phys % PAGE_SIZE:
         return None
     pfn = phys >> PAGE_SHIFT
     order = dict(nk.order).get(pfn)
-    if order is None or pfn in restored:
-        return None
+    if order is None or order > MAX_PAGE_ORDER or pfn in restored:
+        return None                       # WARN_ON_ONCE(magic, order)
     restored.add(pfn)
     return order
 
 
-__all__ = ["K619", "Ghost", "Handover", "KhoImage", "MUTANTS", "kho_init", "kho_wait_ready",
-           "kho_alloc_preserve", "kho_preserve_folio", "kho_unpreserve_folio", "kho_add_subtree",
-           "kho_remove_subtree", "kho_finalize", "kho_out_finalize_set", "kexec_file_load",
-           "kernel_kexec", "boot", "retrieve_subtree", "restore_folio", "modify_noting", "pfns"]
+def kho_restore_page(nk: NextKernel, phys: int, restored: set) -> int | None:
+    """The page's recorded order if it carries the KHO magic (cleared by this restore), else
+    None (WARN_ON_ONCE(magic != KHO_PAGE_MAGIC || order > MAX_PAGE_ORDER))."""
+    return kho_restore_folio(nk, phys, restored)
+
+
+def kho_restore_pages(nk: NextKernel, phys: int, nr_pages: int, restored: set) -> bool:
+    """kho_restore_pages: walk ``[pfn, pfn + nr_pages)`` in the same
+    ``min(ctz(pfn), ilog2(end - pfn))`` steps as kho_preserve_pages and restore each head;
+    False (NULL) at the first page without the magic.  Like the C it does not compare the
+    order found in the page with the step's order."""
+    start_pfn = phys >> PAGE_SHIFT
+    end_pfn = start_pfn + nr_pages
+    pfn = start_pfn
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        if kho_restore_page(nk, pfn << PAGE_SHIFT, restored) is None:
+            return False
+        pfn += 1 << order
+    return True
+
+
+# model/scenarios/v5_recursive.py (h3) calls these two by their former names.
+retrieve_subtree = kho_retrieve_subtree
+restore_folio = kho_restore_folio

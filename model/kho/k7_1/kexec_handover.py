@@ -1,31 +1,35 @@
 """KHO in 7.1: the preserved-memory radix tree handed over directly, no finalize ("stateless").
 
-Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@019fc3687237 (3f2ad90060f6 "kho: adopt
-radix tree for preserved memory tracking", 6b0dd42d7681 "kho: remove finalize state and
-clients"; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6), as deltas on
-:mod:`khomc.kho.k6_19.kexec_handover`, whose subtree, kexec and next-kernel code 7.1 keeps:
+Two deltas on :mod:`khomc.kho.k6_19` (torvalds/linux:kernel/liveupdate/kexec_handover.c@
+019fc3687237 is the era's commit; ABI include/linux/kho/abi/kexec_handover.h@3f2ad90060f6):
 
-* ``kho_radix_encode_key``: ``(1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT +
-  order))``; ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
-* ``kho_radix_add_page``: under ``tree->lock`` (a mutex) descend levels 5..1, allocating each
-  missing node with ``get_zeroed_page`` and linking it with ``node->table[idx] = phys``; on a
-  failed allocation free the nodes made and clear the anchor link; then ``__set_bit`` in the
-  leaf;
-* ``kho_radix_del_page``: the same descent, WARN and return at a missing node, ``__clear_bit``;
-  empty nodes are never freed;
-* ``kho_preserve_folio`` / ``kho_unpreserve_folio`` on the tree;
-* ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root's
-  physical address, written once at kho_init; subtrees carry ``preserved-data``;
-* no ``kho_finalize``: the debugfs file is gone (kexec_handover_debugfs.c@062dd306d99c),
-  liveupdate_reboot no longer calls it;
-* next kernel: ``kho_mem_retrieve`` rejects a missing or zero map, walks the tree
+* :data:`D_3f2ad90060f6` "kho: adopt radix tree for preserved memory tracking" -
+  ``struct kho_out`` gets ``radix_tree { root; lock }`` (:func:`kho_out_vars`);
+  ``kho_radix_encode_key`` / ``kho_radix_get_table_index`` / ``kho_radix_get_bitmap_index``;
+  ``kho_radix_add_page``: ``node = tree->root`` and its WARN are read before
+  ``guard(mutex)(&tree->lock)``; under the mutex, descend levels 5..1, allocating each missing
+  node with ``get_zeroed_page`` and linking it with ``node->table[idx] = phys``; on a failed
+  allocation free the nodes made and clear the anchor link; then ``__set_bit`` in the leaf;
+  ``kho_radix_del_page``: the same descent, WARN and return at a missing node, ``__clear_bit``,
+  empty nodes never freed; ``kho_preserve_folio`` / ``kho_unpreserve_folio``,
+  ``kho_preserve_pages`` (split by ``min(ctz(pfn), ilog2(end - pfn))``, unwinding
+  ``[start, failed)`` on an error), ``kho_unpreserve_pages`` and ``__kho_unpreserve`` on the
+  tree (the vmalloc functions are not modelled: no scenario preserves vmalloc memory);
+  ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root;
+  subtrees carry ``preserved-data``; next kernel: ``kho_mem_retrieve`` walks the tree
   (``kho_radix_walk_tree``) and reserves every set bit (``kho_preserved_memory_reserve``).
+* :data:`D_6b0dd42d7681` "kho: remove finalize state and clients" - ``liveupdate_reboot`` no
+  longer calls kho_finalize; the debugfs ``finalize`` file is gone (kexec_handover_debugfs.c@
+  062dd306d99c): a write to it fails to open, -ENOENT.  kho_finalize and the chunk-list code
+  the commits delete stay in the linked namespace, called by nothing.
 
-Reduction: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the lock
-and unlock are steps of their own).  Every tree access but one is made under that lock; the
-exception, machine_kexec's snapshot of memory, can only observe a partly linked path of zeroed
-nodes, which carries no set bit, so the next kernel reserves the same set from it as from the
-state before or after the descent.
+Abstractions: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the
+lock and unlock are steps of their own).  Every tree access but one is made under that lock:
+the exception, machine_kexec's snapshot of memory, can only observe a partly linked path of
+zeroed nodes, which carries no set bit, so the next kernel reserves the same set from it as
+from the state before or after the descent.  ``tree->root`` (and its WARN) is read before the
+lock in the C and inside the descent's step here: kho_init writes it once before any other task
+runs, so where it is read cannot matter.
 
 Facts: ../shared/reference/kho-semantics.md §2.7, §3.3, §5 (Mike Rapoport on never freeing
 intermediate nodes, kexec list 2026-January/034745.html).
@@ -36,20 +40,25 @@ from __future__ import annotations
 import struct
 from itertools import compress
 
-from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, memcpy_to, read_phys
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, kfree, kzalloc, heap_modify, heap_read_bytes, memcpy_to, read_phys
 from khomc.kernel.bitops import _clear, _set
 from khomc.kernel.errno import EINVAL, ENOENT, ENOMEM
 from khomc.kernel.locking import Mutex, mutex_lock, mutex_unlock
 from khomc.runtime.effects import atomic, load, store
 from khomc.runtime.spec import Model
 from khomc.kho import rootfdt
-from khomc.kho.k6_19 import kexec_handover as k6_19
 from khomc.kho.fdt import prop, unflatten
-from khomc.kho.k6_19.kexec_handover import K619, MAP_PROP, Handover, modify_noting, pfns
+from khomc.kho.ledger import Delta
+from khomc.kho.k6_19.kexec_handover import PROP_PRESERVED_MEMORY_MAP, Handover, _promise, _release, count_trailing_zeros, ilog2, kho_scratch_overlap, modify_noting, pfns, root_blob
 from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
+from khomc.kho.k6_19.luo_core import liveupdate_enabled
+from khomc.kho.k6_19.luo_flb import luo_flb_serialize
+from khomc.kho.k6_19.luo_session import luo_session_serialize
+from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_unpreserve_free
 
-KHO_FDT_COMPATIBLE = "kho-v2"
-SUB_PROP = "preserved-data"
+D_3f2ad90060f6 = Delta("3f2ad90060f6", "kho: adopt radix tree for preserved memory tracking")
+D_6b0dd42d7681 = Delta("6b0dd42d7681", "kho: remove finalize state and clients")
+
 KHO_ORDER_0_LOG2 = 64 - PAGE_SHIFT
 KHO_TABLE_SIZE_LOG2 = 9                    # 512 u64 entries in a node
 KHO_BITMAP_SIZE_LOG2 = PAGE_SHIFT + 3      # a leaf is one page of bits
@@ -84,62 +93,72 @@ def bitmap_index(key: int) -> int:
     return key % (1 << KHO_BITMAP_SIZE_LOG2)
 
 
-MUTANTS: dict = {}
+D_3f2ad90060f6.sets(KHO_FDT_COMPATIBLE="kho-v2", PROP_SUB_FDT="preserved-data")
+D_6b0dd42d7681.sets(HAS_FINALIZE=False)
 
 
-class K71(K619):
-    """``kho_out`` of one 7.1 scenario: the radix tree instead of the xarray tracker."""
-
-    era = "k7.1"
-    compatible = KHO_FDT_COMPATIBLE
-    sub_prop = SUB_PROP
-    has_finalize = False
-
-    def _tracker_vars(self, model: Model) -> None:
-        self.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
-        self.tree_root = model.var("kho_out.radix_tree.root", 0)
-
-    @classmethod
-    def mutants_known(cls) -> dict:
-        return MUTANTS
-
-    async def preserve_folio(self, phys: int, order: int) -> int:
-        return await kho_preserve_folio(self, phys, order)
-
-    async def unpreserve_folio(self, phys: int, order: int) -> None:
-        await kho_unpreserve_folio(self, phys, order)
-
-    async def debugfs_finalize(self, val: int) -> int:
-        return -ENOENT                      # no kho/out/finalize file since 6b0dd42d7681
-
-    def boot(self, handover: Handover) -> NextKernel:
-        return boot(handover)
-
-    @staticmethod
-    def retrieve_subtree(nk: NextKernel, name: str, sub_prop: str = SUB_PROP) -> int:
-        return k6_19.retrieve_subtree(nk, name, sub_prop)
+@D_3f2ad90060f6.replaces
+def kho_out_vars(kho, model: Model) -> None:
+    """``struct kho_out``: ``finalized`` stays, ``track`` becomes ``radix_tree { root; lock }``."""
+    kho.finalized = model.var("kho_out.finalized", False)
+    kho.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
+    kho.tree_root = model.var("kho_out.radix_tree.root", 0)
 
 
-async def _tree_init(kho) -> int:
-    root = await get_zeroed_page(kho.heap, "kho_init(radix root)")
-    if not root:
-        return -ENOMEM
-    await store(kho.tree_root, root)
+@D_3f2ad90060f6.replaces
+async def kho_finalize(kho) -> int:
+    """Between the two commits there is nothing to serialize: finalize only sets the flag
+    under kho_out.lock.  (Inferred from the series' description - patch 1 "replaces the
+    xarray-based tracker", patch 2 "removes the now-obsolete kho_finalize()"; the text of
+    kho_finalize at 3f2ad90060f6 is not in the stored index.)"""
+    await mutex_lock(kho.lock)
+    await store(kho.finalized, True)
+    await mutex_unlock(kho.lock)
     return 0
+
+
+@D_6b0dd42d7681.replaces(name="kho_out_vars")
+def kho_out_vars_6b0dd42d7681(kho, model: Model) -> None:
+    """``struct kho_out`` without ``finalized``."""
+    kho.tree_lock = Mutex.new(model, "kho_out.radix_tree.lock")
+    kho.tree_root = model.var("kho_out.radix_tree.root", 0)
 
 
 def _write_blob(data, blob):
     return blob, None
 
 
-async def _fdt_setup(kho, root_fdt: int) -> None:
+@D_3f2ad90060f6.replaces
+async def kho_out_fdt_setup(kho, root: int) -> int:
     tree = await load(kho.tree_root)
-    await k6_19.heap_modify(kho.heap, root_fdt, "kho_out_fdt_setup", _write_blob,
-                            rootfdt.setup(KHO_FDT_COMPATIBLE, MAP_PROP, tree))
+    await heap_modify(kho.heap, root, "kho_out_fdt_setup", _write_blob,
+                      rootfdt.setup(KHO_FDT_COMPATIBLE, PROP_PRESERVED_MEMORY_MAP, tree))
+    return 0
 
 
-K71.tracker_init = staticmethod(_tree_init)
-K71.fdt_setup = staticmethod(_fdt_setup)
+@D_3f2ad90060f6.replaces
+async def kho_init(kho) -> int:
+    """The tree's root is ``kzalloc(PAGE_SIZE)`` (a slab object, neither preserved nor from
+    the page allocator), the root FDT a kho_alloc_preserve'd page."""
+    root = await kzalloc(kho.heap, PAGE_SIZE, "kho_init")
+    if not root:
+        return -ENOMEM                   # err_free_scratch: kho_enable = false
+    await store(kho.tree_root, root)
+    fdt = await kho_alloc_preserve(kho, PAGE_SIZE, "kho_init")
+    if fdt < 0:
+        await kfree(kho.heap, root, "kho_init")      # err_free_kho_radix_tree_root
+        await store(kho.tree_root, 0)
+        return fdt
+    await store(kho.fdt, fdt)
+    err = await kho_out_fdt_setup(kho, fdt)
+    if err:
+        await kho_unpreserve_free(kho, fdt, 0, "kho_init")   # err_free_fdt
+        await kfree(kho.heap, root, "kho_init")
+        await store(kho.tree_root, 0)
+        await store(kho.fdt, 0)
+        return err
+    await store(kho.ready, True)
+    return 0
 
 
 # -- the radix tree -------------------------------------------------------------------------------
@@ -180,7 +199,7 @@ async def _descend_add(kho, pfn: int, order: int) -> int:
         node = new
         i -= 1
     bit = bitmap_index(key)
-    await modify_noting(kho, node, "kho_radix_add_page", _set, (bit,), k6_19._promise,
+    await modify_noting(kho, node, "kho_radix_add_page", _set, (bit,), _promise,
                         (pfns(pfn, order),), f"__set_bit({bit}) in kho_radix_add_page")
     return 0
 
@@ -206,7 +225,7 @@ async def _descend_del(kho, pfn: int, order: int) -> None:
         node = nxt
         i -= 1
     bit = bitmap_index(key)
-    await modify_noting(kho, node, "kho_radix_del_page", _clear, (bit,), k6_19._release,
+    await modify_noting(kho, node, "kho_radix_del_page", _clear, (bit,), _release,
                         (pfns(pfn, order),), f"__clear_bit({bit}) in kho_radix_del_page")
 
 
@@ -216,10 +235,49 @@ async def kho_radix_del_page(kho, pfn: int, order: int) -> None:
     await mutex_unlock(kho.tree_lock)
 
 
+@D_3f2ad90060f6.replaces
 async def kho_preserve_folio(kho, phys: int, order: int) -> int:
+    if kho_scratch_overlap(phys, PAGE_SIZE << order):
+        return -EINVAL
     return await kho_radix_add_page(kho, phys >> PAGE_SHIFT, order)
 
 
+@D_3f2ad90060f6.replaces
+async def __kho_unpreserve(kho, pfn: int, end_pfn: int) -> None:
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        await kho_radix_del_page(kho, pfn, order)
+        pfn += 1 << order
+
+
+@D_3f2ad90060f6.replaces
+async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
+    start_pfn = phys >> PAGE_SHIFT
+    end_pfn = start_pfn + nr_pages
+    pfn = start_pfn
+    failed_pfn = 0
+    err = 0
+    if kho_scratch_overlap(start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
+        return -EINVAL
+    while pfn < end_pfn:
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        err = await kho_radix_add_page(kho, pfn, order)
+        if err:
+            failed_pfn = pfn
+            break
+        pfn += 1 << order
+    if err:
+        await __kho_unpreserve(kho, start_pfn, failed_pfn)
+    return err
+
+
+@D_3f2ad90060f6.replaces
+async def kho_unpreserve_pages(kho, phys: int, nr_pages: int) -> None:
+    start_pfn = phys >> PAGE_SHIFT
+    await __kho_unpreserve(kho, start_pfn, start_pfn + nr_pages)
+
+
+@D_3f2ad90060f6.replaces
 async def kho_unpreserve_folio(kho, phys: int, order: int) -> None:
     await kho_radix_del_page(kho, phys >> PAGE_SHIFT, order)
 
@@ -231,29 +289,37 @@ _TABLE = struct.Struct(f"<{PAGE_SIZE // 8}Q")      # a node's u64 table[512], li
 _SLOTS = range(PAGE_SIZE // 8)
 
 
+@D_3f2ad90060f6.replaces
 def boot(h: Handover) -> NextKernel:
-    """kho_populate + kho_mem_retrieve: walk the tree at ``preserved-memory-map``."""
-    parsed = unflatten(k6_19.root_blob(h))
+    """kho_populate (fdt_check_header, compatible, kho_get_mem_map_phys != 0) and
+    kho_memory_init -> kho_mem_retrieve: -ENOENT without the property, -EINVAL for 0, else
+    kho_radix_walk_tree from the root with kho_preserved_memory_reserve for every set bit.
+
+    Like the kernel, the walk checks nothing: a node address is followed wherever it points
+    (memory the model has no object at reads as zeros, like the stale contents it stands for)
+    and every decoded range is reserved, inside memory or not, of any order.  Two things the
+    model cannot follow end the walk with a refusal naming them: a decoded key whose order
+    underflows (``fls64(key)`` above KHO_ORDER_0_LOG2 + 1: the kernel's shifts are undefined
+    there) and more than :data:`MAX_NODES` nodes (only a corrupted tree gets there)."""
+    parsed = unflatten(root_blob(h))
     if parsed.tree is None:
         return refused(f"disabling KHO revival: {parsed.reason}")
     fdt = parsed.tree
     if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE.encode() + b"\0":
-        return refused("disabling KHO revival: root is not compatible with 'kho-v2'", fdt)
-    mem = prop(fdt, MAP_PROP)
-    if mem is None or len(mem) != 8:
-        return refused("kho_mem_retrieve: -ENOENT (no preserved-memory-map)", fdt)
+        return refused(f"disabling KHO revival: root is not compatible with "
+                       f"{KHO_FDT_COMPATIBLE!r}", fdt)
+    mem = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
+    if mem is None or len(mem) != 8 or not int.from_bytes(mem, "little"):
+        return refused("disabling KHO revival: failed to get preserved memory map", fdt)
     root = int.from_bytes(mem, "little")
-    if not root:
-        return refused("kho_mem_retrieve: -EINVAL (preserved-memory-map is 0)", fdt)
-    limit = len(h.pages) << PAGE_SHIFT
     reserved: set = set()
     metadata: set = set()
     orders: dict = {}
     stack = [(root, KHO_TREE_MAX_DEPTH - 1, 0)]
     while stack:
         node, level, start = stack.pop()
-        if node % PAGE_SIZE or node + PAGE_SIZE > limit or len(metadata) >= MAX_NODES:
-            return refused(f"radix node {node:#x} is not a page of memory", fdt)
+        if len(metadata) >= MAX_NODES:
+            return refused(f"model bound: more than {MAX_NODES} radix nodes", fdt)
         metadata.add(node >> PAGE_SHIFT)
         page = read_phys(h.pages, node, PAGE_SIZE)
         if level == 0:
@@ -262,21 +328,17 @@ def boot(h: Handover) -> NextKernel:
                 b = (bits & -bits).bit_length() - 1
                 bits &= bits - 1
                 key = start | b
-                # kho_radix_decode_key's order is KHO_ORDER_0_LOG2 - fls64(key) + 1 in an
-                # unsigned int.  A key whose top bit lies above KHO_ORDER_0_LOG2 + 1 (a path
-                # through table slots the old kernel never fills) or that is 0 gives an order
-                # outside 0..MAX_PAGE_ORDER, which the kernel would use as a shift count
-                # (undefined behaviour, no check in the walk): refusing it here is the model's
-                # parser guard, not a kernel check.
-                order = KHO_ORDER_0_LOG2 - key.bit_length() + 1
-                if not 0 <= order <= MAX_PAGE_ORDER:
-                    return refused(f"radix key {key:#x} encodes no valid order", fdt)
-                phys, order = decode_key(key)
-                if phys + (PAGE_SIZE << order) > limit:
-                    return refused(f"preserved range {phys:#x} order {order} is outside memory",
+                if key.bit_length() > KHO_ORDER_0_LOG2 + 1:
+                    return refused(f"undefined: radix key {key:#x} decodes to a negative order",
                                    fdt)
+                phys, order = decode_key(key)
                 pfn = phys >> PAGE_SHIFT
-                reserved.update(range(pfn, pfn + (1 << order)))
+                # memblock_reserve of the whole range, as the kernel does; the model's
+                # machine has len(h.pages) PFNs, and reserving PFNs beyond them changes
+                # nothing a property reads, so the set is clipped there (a key of a high
+                # order would otherwise ask for 2**50 PFNs).
+                reserved.update(range(min(pfn, len(h.pages)),
+                                      min(pfn + (1 << order), len(h.pages))))
                 orders[pfn] = order
             continue
         shift = (level - 1) * KHO_TABLE_SIZE_LOG2 + KHO_BITMAP_SIZE_LOG2
@@ -287,5 +349,19 @@ def boot(h: Handover) -> NextKernel:
                       tuple(sorted(orders.items())))
 
 
-__all__ = ["K71", "MUTANTS", "encode_key", "decode_key", "kho_radix_add_page",
-           "kho_radix_del_page", "kho_preserve_folio", "kho_unpreserve_folio", "boot"]
+@D_6b0dd42d7681.replaces
+async def liveupdate_reboot(kho) -> int:
+    """luo_core.c after 6b0dd42d7681: sessions and FLBs are serialized, nothing is finalized."""
+    if not liveupdate_enabled(kho):
+        return 0
+    err = await luo_session_serialize(kho)
+    if err:
+        return err
+    await luo_flb_serialize(kho)
+    return 0
+
+
+@D_6b0dd42d7681.replaces
+async def kho_out_finalize_set(kho, val: int) -> int:
+    """No ``kho/out/finalize`` file since 6b0dd42d7681: the operator's open fails."""
+    return -ENOENT

@@ -1,0 +1,78 @@
+"""KHO in mainline after 9ec953298948 (April 2026; model/kho/mainline_2026_04): every scenario x
+property pinned, and the fix's verdict change named by applying the ledger one delta at a time.
+
+No VIOLATED verdict on the whole era.  On the prefix without its last delta, subtree-full /
+conversion-race-free is VIOLATED - the kernel bug 9ec953298948 fixes (Fixes: 3dc92c311498): with
+the root FDT page full so that fdt_add_subnode fits and an fdt_setprop does not, kho_add_subtree
+returned the raw libfdt error and left the incomplete node, which was handed over.
+"""
+
+import pytest
+
+from khomc.engines.result import Verdict
+from khomc.engines.search import check
+from khomc.kho.mainline_2026_04 import ERA
+from khomc.registry import build, scenario, scenarios
+
+H, V = Verdict.HOLDS, Verdict.VIOLATED
+
+BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+GUARDS = {"kexec-reached": H, "next-kernel-revived": H}
+ALL = {**BUILTIN, **PROMISES, **GUARDS}
+SPEC = "mainline-2026-04"
+
+PINNED = {
+    "test-kho": (49, {**ALL, "kho-restore-succeeded": H}),
+    "test-kho-race": (288, {**ALL, "kho-restore-succeeded": H}),
+    "fdbox-race": (10174, ALL),
+    "fdt-max-grow": (25, ALL),
+    "subtree-full": (4724, ALL),
+    "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
+}
+
+
+def test_every_scenario_is_pinned():
+    assert {s.name for s in scenarios(SPEC)} - {"memfd-luo"} == set(PINNED)  # test_memfd_luo.py
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_scenario_verdicts_and_state_count(name):
+    distinct, expected = PINNED[name]
+    r = check(build(SPEC, name))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == expected
+    assert r.distinct == distinct
+    assert r.seconds < 20, f"{name} took {r.seconds:.1f} s: no longer a default-size scenario"
+
+
+def test_ledger_is_7_1_plus_blob_size_and_the_fix():
+    assert [d.commit for d in ERA.ledger()] == [
+        "3f2ad90060f6", "6b0dd42d7681", "20260126-kho-v5-0-7cd0f69ab204@debian.org",
+        "9ec953298948"]
+    assert ERA.deltas[-1].fixes == "3dc92c311498"
+
+
+def test_the_fix_is_the_commit_that_flips_subtree_full():
+    sc = scenario(SPEC, "subtree-full")
+    got = [check(sc.build(kernel=ERA.namespace(u), **sc.params)) for u in range(3)]
+    assert [r.property("conversion-race-free").verdict for r in got] == [V, V, H]
+    assert [r.distinct for r in got] == [7124, 4726, 4724]
+
+
+def test_blob_size_is_written_and_required():
+    """The handed-over root names every subtree with preserved-data and blob-size; a node
+    without blob-size is -EINVAL to kho_retrieve_subtree (the size is checked after phys)."""
+    from khomc.kho import rootfdt
+    from khomc.kho.fdt import unflatten
+    from khomc.kho.v5.kexec_handover_in import NextKernel
+    k = ERA.namespace()
+    blob = rootfdt.setup("kho-v2", "preserved-memory-map", 0x5000)
+    blob, err = rootfdt.add_subtree_props(blob, "a", (("preserved-data", (0x7000).to_bytes(8, "little")),
+                                                      ("blob-size", (16).to_bytes(8, "little"))), True)
+    blob, err2 = rootfdt.add_subtree_props(blob, "b", (("preserved-data", (0x8000).to_bytes(8, "little")),), True)
+    assert (err, err2) == (0, 0)
+    nk = NextKernel(True, "", unflatten(blob).tree, frozenset(), frozenset(), ())
+    assert k.kho_retrieve_subtree(nk, "a") == 0x7000
+    assert k.kho_retrieve_subtree(nk, "b") == -22
+    assert k.kho_retrieve_subtree(nk, "c") == -2
