@@ -81,7 +81,7 @@ def _rebind(fn, namespace: dict):
                              fn.__closure__)
     new.__kwdefaults__ = fn.__kwdefaults__
     new.__doc__, new.__qualname__ = fn.__doc__, fn.__qualname__
-    new.__module__ = namespace["__name__"]
+    new.__module__ = fn.__module__      # the file it mirrors (coverage, traces name it)
     new.__dict__.update(fn.__dict__)
     return new
 
@@ -122,10 +122,11 @@ class Era:
     def _link(self, upto: int) -> "Kernel":
         ns: dict = {"__name__": f"khomc.era.{self.name}"}
         if self.previous:
-            for key, value in vars(self.previous.namespace()).items():
+            linked = self.previous.namespace()._globals
+            for key, value in linked.items():
                 ns.setdefault(key, value)
             functions = {k: v for k, v in ns.items() if isinstance(v, types.FunctionType)
-                         and v.__module__.startswith("khomc.era.")}
+                         and v.__globals__ is linked}
         else:
             functions = {}
             for module in self.base:
@@ -150,7 +151,9 @@ class Era:
         for key, fn in functions.items():
             ns[key] = _rebind(fn, ns)
         ns["ERA"], ns["APPLIED"] = self, tuple(self.deltas[:upto])
-        return Kernel(**ns)
+        kernel = Kernel(**ns)
+        object.__setattr__(kernel, "_globals", ns)     # what the linked functions see
+        return kernel
 
 
 class Kernel(types.SimpleNamespace):
