@@ -2,22 +2,26 @@
 
 Scenario names are shared with the other eras where they mean the same thing (``test-kho``,
 ``fdbox-race``), so ``khomc replay TRACE --against ERA`` and the review's era comparison work.
-The 6.18 spec (:mod:`khomc.scenarios.k6_18`) builds the same scenarios on
-``K616(era="6.18")``.  Common parameter: ``pages`` (physical pages per allocating task).
+Every builder takes ``kernel`` (a linked era, :class:`khomc.kho.ledger.Kernel`; default this
+spec's whole era), so the 6.17 and 6.18 specs and ``khomc bisect`` build the same scenarios on
+any prefix of the ledger.  Common parameter: ``pages`` (physical pages per allocating task).
+The pins and the explanation of every VIOLATED verdict are in
+properties/kho_eras/test_k6_16_k6_18.py.
 """
 
 from __future__ import annotations
 
-from khomc.drivers import eras
 from khomc.drivers import fdbox_notifier
-from khomc.drivers.common import folio_alloc_filled
-from khomc.drivers.test_kho_notifier import ORDERS, test_kho
-from khomc.kernel.alloc import Heap
+from khomc.kernel.alloc import folio_alloc, memcpy_to
+from khomc.kernel.alloc import PAGE_SHIFT, Heap
 from khomc.kernel.locking import Mutex
+from khomc.kho import k6_16
+from khomc.kho.k6_16.test_kho import ORDERS
 from khomc.runtime import Model, Scenario
-from khomc.runtime.effects import Update, choose
-from khomc.kho.k6_16 import kexec_handover as k
+from khomc.runtime.effects import Op, Update, atomic, choose
 from khomc.promises import k6_16 as props
+
+ERA = k6_16.ERA
 
 PREVIOUS = "v5"
 CHANGES = (
@@ -48,7 +52,7 @@ async def module(kho, fn, loaded, *args):
     return ret
 
 
-async def operator(kho, loaded, modules: int, steps: tuple):
+async def operator(k, kho, loaded, modules: int, steps: tuple):
     """The init script of tools/testing/selftests/kho (init.c@82ee50252dc8): after every module
     has loaded, ``finalize`` (debugfs), ``load`` (kexec_file_load), ``kexec``; kho_init first."""
     ret = await k.kho_init(kho)
@@ -70,118 +74,148 @@ async def operator(kho, loaded, modules: int, steps: tuple):
     return results
 
 
-def _machine(spec: str, era: str, name: str, doc: str, pages: int, ntasks: int):
-    m = Model(spec, name, doc=doc)
-    heap = Heap(m, pages, ntasks, 0)
-    kho = k.K616(m, heap, era)
+def _machine(k, name: str, doc: str, pages: int, ntasks: int, fail_allocs: int = 0,
+             fail_sites=None):
+    m = Model(k.ERA.name, name, doc=doc)
+    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
+    kho = k.K616(m, heap, k)
     loaded = m.var("modules_loaded", 0)
     return m, kho, loaded
-
-
-def _adapter(era: str):
-    return eras.K616 if era == "6.16" else eras.K618
 
 
 SELFTEST = (("finalize", 1), ("load", 0), ("kexec", 0))
 
 
-def build_test_kho(spec, era, nr_folios=1, pages=8, dup=False, steps=SELFTEST,
-                   name="test-kho", doc=""):
-    m, kho, loaded = _machine(spec, era, name, doc, pages, 2)
+def build_test_kho(k, nr_folios=1, pages=8, dup=False, steps=SELFTEST, name="test-kho", doc="",
+                   fail_allocs=0, fail_sites=None, guards=None):
+    m, kho, loaded = _machine(k, name, doc, pages, 2, fail_allocs, fail_sites)
     done = m.var("test_kho.done", False)
-    m.task("test_kho", module, kho, test_kho, loaded, _adapter(era), nr_folios, ORDERS, dup,
-           done)
-    m.task("operator", operator, kho, loaded, 1, steps)
-    watch = props.Watch(kho, test_kho=True)
-    guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
+    m.task("test_kho", module, kho, k.kho_test_init, loaded, nr_folios, ORDERS, dup, done)
+    m.task("operator", operator, k, kho, loaded, 1, steps)
+    watch = props.Watch(k, kho, test_kho=True)
+    if guards is None:
+        guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
     props.register(m, kho, watch, guards)
     return m
 
 
-def build_fdbox_race(spec, era, pages=8, steps=(("load", 0), ("finalize", 1), ("kexec", 0))):
+def build_fdbox_race(k, pages=8, steps=(("load", 0), ("finalize", 1), ("kexec", 0))):
     """Two FDBoxes save an fd each, the second drops it again, while the operator loads,
     finalizes and kexecs (the v5 scenario of the same name)."""
-    m, kho, loaded = _machine(spec, era, "fdbox-race", build_fdbox_race.__doc__, pages, 3)
+    m, kho, loaded = _machine(k, "fdbox-race", build_fdbox_race.__doc__, pages, 3)
     boxes = []
     for i, drop in ((0, False), (1, True)):
         box = f"fdbox{i}"
         lock = Mutex.new(m, f"{box}.lock")
         state = m.var(f"{box}.state", (False, ()))
-        m.task(box, fdbox_notifier.fdbox, kho, _adapter(era), box, lock, state, 1, drop, loaded)
+        m.task(box, fdbox_notifier.fdbox, kho, k, box, lock, state, 1, drop, loaded)
         boxes.append((box, state))
-    m.task("operator", operator, kho, loaded, 2, steps)
-    props.register(m, kho, props.Watch(kho, tuple(boxes)),
+    m.task("operator", operator, k, kho, loaded, 2, steps)
+    props.register(m, kho, props.Watch(k, kho, tuple(boxes)),
                    (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
     return m
 
 
-async def late_preserver(kho, era, orders: tuple) -> int:
+async def _alloc_asked(k, kho, order, contents, site):
+    addr = await folio_alloc(kho.heap, order, site)
+    if addr:
+        await memcpy_to(kho.heap, addr, contents, site)
+        pfn = addr >> PAGE_SHIFT
+        await Op((kho.ghost,), k.ghost_ask, frozenset(range(pfn, pfn + (1 << order))),
+                 text="ghost: to be preserved")
+    return addr
+
+
+async def late_preserver(k, kho, orders: tuple) -> int:
     """A user preserving one folio of a chosen order at any time, racing finalize (the v7 API
     promises "anytime before KHO finalization"; -EBUSY after is fine)."""
     order = await choose(orders, "folio order")
-    folio = await folio_alloc_filled(kho.heap, order, b"late", "late_preserver")
-    return await era.preserve_folio(kho, folio, order)
+    folio = await atomic(_alloc_asked)(k, kho, order, b"late", "late_preserver")
+    ret = await k.kho_preserve_folio(kho, folio, order)
+    pfn = folio >> PAGE_SHIFT
+    await k.client_preserved(kho, "late", "kho_preserve_folio", (folio, order), ret,
+                             frozenset(range(pfn, pfn + (1 << order))))
+    return ret
 
 
-def build_preserve_race(spec, era, pages=8):
+def build_preserve_race(k, pages=8):
     """A preserve of an order-0 or order-1 folio races the operator's finalize, load, kexec:
     the unlocked ``finalized`` check the v5 review asked about."""
-    m, kho, loaded = _machine(spec, era, "preserve-race", build_preserve_race.__doc__, pages, 2)
-    m.task("late", late_preserver, kho, _adapter(era), ORDERS)
-    m.task("operator", operator, kho, loaded, 0, SELFTEST)
-    props.register(m, kho, props.Watch(kho), (props.KEXEC_REACHED, props.FINALIZE_OK,
-                                              props.REVIVED))
+    m, kho, loaded = _machine(k, "preserve-race", build_preserve_race.__doc__, pages, 2)
+    m.task("late", late_preserver, k, kho, ORDERS)
+    m.task("operator", operator, k, kho, loaded, 0, SELFTEST)
+    props.register(m, kho, props.Watch(k, kho), (props.KEXEC_REACHED, props.FINALIZE_OK,
+                                                 props.REVIVED))
     return m
 
 
-def test_kho_scenario(nr_folios: int = 1, pages: int = 8) -> Model:
+def _test_kho(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """lib/test_kho.c: module init preserves folios of a chosen order; the selftest finalizes,
     loads and kexecs; the next kernel restores and checks the checksum."""
-    return build_test_kho("k6.16", "6.16", nr_folios, pages, doc=test_kho_scenario.__doc__)
+    return build_test_kho(k, nr_folios, pages, doc=_test_kho.__doc__)
 
 
-def test_kho_refinalize(nr_folios: int = 1, pages: int = 8) -> Model:
+def _test_kho_refinalize(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """test_kho, then finalize, abort, finalize again, load, kexec."""
-    return build_test_kho("k6.16", "6.16", nr_folios, pages,
+    return build_test_kho(k, nr_folios, pages,
                           steps=(("finalize", 1), ("finalize", 0)) + SELFTEST,
-                          name="test-kho-refinalize", doc=test_kho_refinalize.__doc__)
+                          name="test-kho-refinalize", doc=_test_kho_refinalize.__doc__)
 
 
-def abort_then_kexec(nr_folios: int = 1, pages: int = 8) -> Model:
+def _abort_then_kexec(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """test_kho, then load, finalize, abort and kexec without finalizing again."""
-    return build_test_kho("k6.16", "6.16", nr_folios, pages,
+    return build_test_kho(k, nr_folios, pages,
                           steps=(("load", 0), ("finalize", 1), ("finalize", 0), ("kexec", 0)),
-                          name="abort-then-kexec", doc=abort_then_kexec.__doc__)
+                          name="abort-then-kexec", doc=_abort_then_kexec.__doc__)
 
 
-def double_restore(pages: int = 8) -> Model:
+def _double_restore(k, pages: int = 8) -> Model:
     """test_kho lists its folio twice (driver misuse): the next kernel restores it twice."""
-    return build_test_kho("k6.16", "6.16", 1, pages, dup=True, name="double-restore",
-                          doc=double_restore.__doc__)
+    return build_test_kho(k, 1, pages, dup=True, name="double-restore",
+                          doc=_double_restore.__doc__)
 
 
-def fdbox_race(pages: int = 8) -> Model:
-    return build_fdbox_race("k6.16", "6.16", pages)
+def _fdbox_race(k, pages: int = 8) -> Model:
+    return build_fdbox_race(k, pages)
 
 
-def preserve_race(pages: int = 8) -> Model:
-    return build_preserve_race("k6.16", "6.16", pages)
+def _preserve_race(k, pages: int = 8) -> Model:
+    return build_preserve_race(k, pages)
 
 
-fdbox_race.__doc__ = build_fdbox_race.__doc__
-preserve_race.__doc__ = build_preserve_race.__doc__
+_fdbox_race.__doc__ = build_fdbox_race.__doc__
+_preserve_race.__doc__ = build_preserve_race.__doc__
 
-SCENARIOS = [
-    Scenario("test-kho", test_kho_scenario, {"nr_folios": 1, "pages": 8},
-             "lib/test_kho.c: preserve, finalize, load, kexec, restore + checksum"),
-    Scenario("fdbox-race", fdbox_race, {"pages": 8},
-             "FDBox x2 save/drop an fd || load, finalize, kexec"),
-    Scenario("preserve-race", preserve_race, {"pages": 8},
-             "a folio preserve racing finalize's unlocked finalized check"),
-    Scenario("test-kho-refinalize", test_kho_refinalize, {"nr_folios": 1, "pages": 8},
-             "test_kho; finalize, abort, finalize, load, kexec"),
-    Scenario("abort-then-kexec", abort_then_kexec, {"nr_folios": 1, "pages": 8},
-             "test_kho; load, finalize, abort, kexec"),
-    Scenario("double-restore", double_restore, {"pages": 8},
-             "test_kho lists one folio twice (driver misuse): restore at most once"),
-]
+
+def on_era(era, builder):
+    """*builder* on *era*: ``build(kernel=None, **params)``, the kernel defaulting to the whole
+    era (``khomc bisect`` passes a prefix of its ledger)."""
+    def build(kernel=None, **params):
+        return builder(kernel or era.namespace(), **params)
+    build.__doc__ = builder.__doc__
+    build.__name__ = builder.__name__.lstrip("_")
+    return build
+
+
+TABLE = (
+    ("test-kho", _test_kho, {"nr_folios": 1, "pages": 8},
+     "lib/test_kho.c: preserve, finalize, load, kexec, restore + checksum"),
+    ("fdbox-race", _fdbox_race, {"pages": 8},
+     "FDBox x2 save/drop an fd || load, finalize, kexec"),
+    ("preserve-race", _preserve_race, {"pages": 8},
+     "a folio preserve racing finalize's unlocked finalized check"),
+    ("test-kho-refinalize", _test_kho_refinalize, {"nr_folios": 1, "pages": 8},
+     "test_kho; finalize, abort, finalize, load, kexec"),
+    ("abort-then-kexec", _abort_then_kexec, {"nr_folios": 1, "pages": 8},
+     "test_kho; load, finalize, abort, kexec"),
+    ("double-restore", _double_restore, {"pages": 8},
+     "test_kho lists one folio twice (driver misuse): restore at most once"),
+)
+
+
+def scenarios_for(era, table=TABLE) -> list:
+    return [Scenario(name, on_era(era, fn), dict(params), doc)
+            for name, fn, params, doc in table]
+
+
+SCENARIOS = scenarios_for(ERA)

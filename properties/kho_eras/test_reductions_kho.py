@@ -17,7 +17,7 @@ from khomc.engines.result import Verdict
 from khomc.engines.search import check
 
 KHO_SPECS = [s for s in registry.SPECS if s not in ("counter", "spinkho")]
-BIG = {("k6.16", "fdbox-race"), ("k6.18", "fdbox-race")}
+BIG = {("k6.16", "fdbox-race"), ("k6.17", "fdbox-race"), ("k6.18", "fdbox-race")}
 
 
 def cases():
@@ -49,8 +49,8 @@ def test_reductions_preserve_verdicts(spec, scenario):
 @pytest.mark.parametrize("spec,scenario,full,reduced", [
     ("v4", "fdbox-race", (4985, 11685), (4985, 7032)),
     ("v5", "autofinalize", (403, 675), (403, 501)),
-    ("k6.16", "test-kho", (165, 228), (163, 192)),
-    ("k6.16", "preserve-race", (1437, 2409), (1410, 1874)),
+    ("k6.16", "test-kho", (185, 252), (183, 214)),
+    ("k6.16", "preserve-race", (2277, 3892), (2245, 2836)),
     ("k6.19", "test-kho-race", (802, 1280), (802, 1045)),
     ("k7.1", "test-kho-race", (288, 420), (288, 344)),
 ])
