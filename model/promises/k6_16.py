@@ -147,3 +147,20 @@ def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZ
 
 
 SUCCEEDED = "KHO restore succeeded"
+RETRY = "finalize-retry-works"
+RETRY_DOC = (
+    "A finalize that failed only because an allocation failed can be retried: when the first "
+    "``echo 1 > finalize`` returned an error and no allocation failure is left for the retry "
+    "(the scenario allows one), the retry returns 0.  A failure means the failed finalize left "
+    "state behind (here: debugfs entries on kho_out.ser.fdt_list) that makes every later "
+    "finalize fail.")
+
+
+def register_retry(m, kho: K616, results) -> None:
+    def retry_works(s):
+        res = s[results]
+        if len(res) < 2 or res[0][1] == 0:
+            return True
+        return s[kho.heap.budget] != 0 or res[1][1] == 0
+
+    m.always(RETRY, retry_works, RETRY_DOC)

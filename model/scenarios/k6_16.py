@@ -149,6 +149,90 @@ def build_preserve_race(k, pages=8):
     return m
 
 
+async def range_preserver(k, kho, nr: int) -> int:
+    """A client preserving *nr* pages of an order-2 allocation with the era's range call
+    (kho_preserve_phys until 8375b76517cb, kho_preserve_pages after it): blocks of order 1 then
+    0 for nr=3."""
+    folio = await atomic(_alloc_asked)(k, kho, 2, b"range", "range_preserver")
+    if not folio:
+        return -12
+    if hasattr(k, "kho_preserve_pages"):
+        ret = await k.kho_preserve_pages(kho, folio, nr)
+    else:
+        ret = await k.kho_preserve_phys(kho, folio, nr << PAGE_SHIFT)
+    pfn = folio >> PAGE_SHIFT
+    await k.client_preserved(kho, "range", "preserve range", (folio, nr), ret,
+                             frozenset(range(pfn, pfn + nr)))
+    return ret
+
+
+def build_range_abort(k, pages=8, fail_allocs=1):
+    """A range preserve (3 pages: an order-1 and an order-0 block) races ``echo 1 > finalize``
+    and ``echo 0 > finalize``; one allocation may fail (the tracker's kzalloc / page
+    allocations).  When the second block fails after kho_abort has emptied the tracker, the
+    unwind ``__kho_unpreserve(start, failed)`` finds no kho_mem_phys for order 1: 6.16's loop
+    ``continue``s without advancing and never ends; 6.18's b05addf6f059 returns instead."""
+    m, kho, loaded = _machine(k, "range-abort", build_range_abort.__doc__, pages, 2,
+                              fail_allocs, frozenset({"xa_load_or_alloc",
+                                                      "__kho_preserve_order"}))
+    m.task("range", range_preserver, k, kho, 3)
+    m.task("operator", operator, k, kho, loaded, 0, (("finalize", 1), ("finalize", 0)))
+    props.register(m, kho, props.Watch(k, kho), (props.FINALIZE_OK,))
+    return m
+
+
+def _range_abort(k, pages: int = 8, fail_allocs: int = 1) -> Model:
+    return build_range_abort(k, pages, fail_allocs)
+
+
+_range_abort.__doc__ = build_range_abort.__doc__
+
+
+def _append(results, tid, item):
+    return results + (item,), None
+
+
+async def retrying_operator(k, kho, loaded, modules: int, results):
+    """The selftest's operator that retries a failed ``echo 1 > finalize`` once, then loads and
+    kexecs; every return code goes to *results* (read by the finalize-retry promise)."""
+    await k.kho_init(kho)
+    await Update(loaded, _wait_for, modules, text=f"wait for {modules} modules")
+    ret = await k.kho_out_finalize_set(kho, 1)
+    await Update(results, _append, ("finalize", ret), text=f"finalize returned {ret}")
+    if ret:
+        ret = await k.kho_out_finalize_set(kho, 1)
+        await Update(results, _append, ("retry", ret), text=f"retried finalize returned {ret}")
+    await k.kexec_file_load(kho)
+    return await k.kernel_kexec(kho)
+
+
+def build_finalize_retry(k, pages=8, fail_allocs=1):
+    """test_kho, then a finalize that may fail at its one allocation of a chunk page
+    (kho_mem_serialize's new_chunk), which aborts; the operator retries once, loads, kexecs.
+    The first finalize's FINALIZE callbacks have already run kho_add_subtree, which put a
+    ``sub_fdts/kho_test`` blob on ``kho_out.ser.fdt_list``; kho_abort does not clear that list
+    (only kho_out_update_debugfs_fdt after a successful abort does), so the retry's
+    kho_add_subtree gets -EEXIST from debugfs_create_blob, test_kho's callback returns
+    NOTIFY_BAD, and the retry fails too - with no allocation failure left."""
+    m, kho, loaded = _machine(k, "finalize-retry", build_finalize_retry.__doc__, pages, 2,
+                              fail_allocs, frozenset({"new_chunk"}))
+    done = m.var("test_kho.done", False)
+    results = m.var("operator.results", ())
+    m.task("test_kho", module, kho, k.kho_test_init, loaded, 1, (0,), False, done)
+    m.task("operator", retrying_operator, k, kho, loaded, 1, results)
+    watch = props.Watch(k, kho, test_kho=True)
+    props.register(m, kho, watch, (props.KEXEC_REACHED, props.FINALIZE_OK, props.TEST_KHO_OK))
+    props.register_retry(m, kho, results)
+    return m
+
+
+def _finalize_retry(k, pages: int = 8, fail_allocs: int = 1) -> Model:
+    return build_finalize_retry(k, pages, fail_allocs)
+
+
+_finalize_retry.__doc__ = build_finalize_retry.__doc__
+
+
 def _test_kho(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """lib/test_kho.c: module init preserves folios of a chosen order; the selftest finalizes,
     loads and kexecs; the next kernel restores and checks the checksum."""
@@ -210,11 +294,15 @@ TABLE = (
      "test_kho; load, finalize, abort, kexec"),
     ("double-restore", _double_restore, {"pages": 8},
      "test_kho lists one folio twice (driver misuse): restore at most once"),
+    ("range-abort", _range_abort, {"pages": 8, "fail_allocs": 1},
+     "a 3-page range preserve || finalize, abort; one allocation may fail"),
+    ("finalize-retry", _finalize_retry, {"pages": 8, "fail_allocs": 1},
+     "test_kho; finalize fails at new_chunk, retry, load, kexec (debugfs fdt_list)"),
 )
 
 
-def scenarios_for(era, table=TABLE) -> list:
-    return [Scenario(name, on_era(era, fn), dict(params), doc)
+def scenarios_for(era, table=TABLE, not_default=frozenset()) -> list:
+    return [Scenario(name, on_era(era, fn), dict(params), doc, default=name not in not_default)
             for name, fn, params, doc in table]
 
 

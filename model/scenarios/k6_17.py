@@ -19,4 +19,5 @@ CHANGES = (
     "fc33e4b44b27), KHO refuses DEFERRED_STRUCT_PAGE_INIT (8b66ed2c3f42, Kconfig) and a failed "
     "scratch reservation is reported (44958f2025ed); none changes a modelled behaviour.")
 
-SCENARIOS = base.scenarios_for(ERA)
+# fdbox-race (~250k states) is 6.16's to the state: checked by the pins, not by default.
+SCENARIOS = base.scenarios_for(ERA, not_default={"fdbox-race"})

@@ -4,7 +4,8 @@ Each bisect below names the commit that flips a verdict the era pins
 (properties/kho_eras/test_k6_16_k6_18.py) and is checked against the C: 89a3ecca49ee adds the
 page magic that makes a second restore fail; f322a97aeb2a stops kho_fill_kimage from handing
 over an FDT that no finalize in effect produced; fa759cd75bce allocates the bitmaps from the
-page allocator while kho_abort still kfree()s them.
+page allocator while kho_abort still kfree()s them; b05addf6f059 stops the range unwind from
+spinning (slow: range-abort's 13 prefixes).
 """
 
 import io
@@ -40,6 +41,14 @@ def test_bisect_names_the_commit(scenario, prop, commit, before, after, tmp_path
     assert all(s.verdict is not U for s in r.steps)
     violated = [s for s in (r.steps[r.first_flip - 1], c) if s.verdict is V]
     assert violated and all(s.trace_path and json.load(open(s.trace_path)) for s in violated)
+
+
+@pytest.mark.slow
+def test_bisect_names_the_unwind_fix(tmp_path):
+    """range-abort spins in 6.16's __kho_unpreserve; b05addf6f059 (Fixes: fc33e4b44b27) stops it."""
+    r = bisect("k6.16", "k6.18", "range-abort", "terminates", trace_dir=str(tmp_path))
+    assert r.culprit.commit == "b05addf6f059" and r.culprit.verdict is H
+    assert [s.verdict for s in r.steps[:r.first_flip]] == [V] * r.first_flip
 
 
 def test_bisect_cli_prints_the_commit_and_both_sides(tmp_path):

@@ -51,6 +51,30 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   20250323190204.742672-1-changyuanl@google.com); since f322a97aeb2a the image then carries no
   KHO FDT, and the FDBoxes' saved fds are gone.  6.19's d7255959b69a ("allow kexec load before
   finalization") brings the order back.
+* range-abort / terminates, 6.16 and 6.17 (HOLDS in 6.18) - a kernel bug, fixed by
+  b05addf6f059 "kho: warn and exit when unpreserved page wasn't preserved" (Fixes:
+  fc33e4b44b27).  A 3-page kho_preserve_phys has preserved its order-1 block when a concurrent
+  finalize fails and kho_abort empties the tracker; the order-0 block's allocation then fails,
+  and the unwind ``__kho_unpreserve(start, failed)`` finds no kho_mem_phys for order 1: the
+  loop ``continue``s without advancing pfn, forever.  6.18 (469661d0d3a5 onwards) reaches the
+  same unwind through -EBUSY too, and b05addf6f059 returns instead.
+* range-abort / memory-safety, every era - a flaw of the design: preservers take no lock, and
+  kho_abort (after a finalize that failed, here at its own kho_preserve_folio of the root FDT
+  page) kfree()s every kho_mem_phys and bitmap while a preserver still uses the kho_mem_phys it
+  has just loaded from the orders xarray: a use-after-free (KASAN).  (In 6.18 the first report
+  can also be fa759cd75bce's kfree of a page, below.)
+* finalize-retry / finalize-retry-works, every era - a kernel bug in the debugfs code of
+  6.16-6.18 (no fix in these eras).  The first finalize runs test_kho's FINALIZE callback, whose
+  kho_add_subtree puts a ``sub_fdts/kho_test`` blob on kho_out.ser.fdt_list; then new_chunk's
+  allocation fails and kho_finalize aborts.  kho_out_finalize_set returns the error before
+  kho_out_update_debugfs_fdt, and kho_abort does not touch fdt_list, so the blob stays; the
+  retry's kho_add_subtree writes the node and then gets -EEXIST from debugfs_create_blob, the
+  callback returns NOTIFY_BAD and the retry fails with no allocation failure left: once a
+  finalize has failed after a subtree was added, KHO cannot be finalized until reboot.
+* finalize-retry / no-preserved-page-lost, every era - the abort flaw above (test-kho-refinalize):
+  the failed finalize's kho_abort unpreserves test_kho's data folios, and nothing finalizes
+  again; 6.16/6.17 hand over the unfinished root FDT page (refused by the next kernel), 6.18
+  hands over nothing.  finalize-retry / memory-safety, 6.18: fa759cd75bce's kfree of a page.
 * double-restore / restore-at-most-once, 6.16 and 6.17 (HOLDS in 6.18) - driver misuse that 6.16
   cannot detect.  test_kho lists its folio twice; 6.16's kho_restore_folio reads the order from
   page->private and hands the same page out twice.  6.18's page magic (89a3ecca49ee) is cleared
@@ -72,7 +96,15 @@ BASE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-f
 TK = {**BASE, "kho-restore-succeeded": H}
 LOST = {"no-preserved-page-lost": V}
 
+RANGE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
+         "no-preserved-page-lost": H, "memory-safety": V, "restore-at-most-once": H,
+         "finalize-succeeded": H}
+RETRY = {**{p: v for p, v in TK.items() if p != "next-kernel-revived"}, **LOST,
+         "finalize-retry-works": V}
+
 K6_16 = {
+    "range-abort": (11789, {**RANGE, "terminates": V}),
+    "finalize-retry": (142, RETRY),
     "test-kho": (185, TK),
     "fdbox-race": (252341, BASE),
     "preserve-race": (2277, {**BASE, **LOST}),
@@ -85,6 +117,8 @@ PINNED = {
     "k6.16": K6_16,
     "k6.17": dict(K6_16),
     "k6.18": {
+        "range-abort": (9401, RANGE),
+        "finalize-retry": (142, {**RETRY, "memory-safety": V}),
         "test-kho": (185, TK),
         "fdbox-race": (252341, {**BASE, **LOST, "next-kernel-revived": V}),
         "preserve-race": (2277, {**BASE, **LOST}),
@@ -148,6 +182,15 @@ def test_later_eras_reuse_the_scenarios_not_copy_them(mod):
     import importlib
     src = open(importlib.import_module(f"khomc.scenarios.{mod}").__file__).read()
     assert "async def" not in src
+
+
+def test_retry_fails_on_the_debugfs_blob_left_by_the_failed_finalize():
+    t = check(build("k6.16", "finalize-retry")).property("finalize-retry-works").trace
+    labels = [" | ".join(e[0] for e in s.effects) for s in t.steps]
+    blobs = [i for i, lab in enumerate(labels) if "debugfs_create_blob('kho_test')" in lab]
+    failed = next(i for i, lab in enumerate(labels) if "finalize returned -12" in lab)
+    retried = next(i for i, lab in enumerate(labels) if "retried finalize returned -1" in lab)
+    assert len(blobs) == 2 and blobs[0] < failed < blobs[1] < retried, labels
 
 
 def test_no_kernel_function_asks_its_era():
