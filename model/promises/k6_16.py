@@ -19,9 +19,11 @@ from khomc.kho.fdt import canonical, unflatten
 from khomc.kho.k6_16.kexec_handover import K616, root_fdt
 from khomc.kho.v5.kexec_handover import live_at
 from khomc.promises.v5 import CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
-from khomc.kernel.alloc import PAGE_SIZE, read_phys
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
 
 RESTORE_ONCE = "restore-at-most-once"
+HANDOVER_LIVE = "handed-over-metadata-live"
+RESTORE_EXACT = "restore-returns-preserved"
 TEST_KHO_OK = "kho-restore-succeeded"
 
 DOCS = {
@@ -40,6 +42,18 @@ DOCS = {
         "Each preserved page is restored at most once in the next kernel: across KHO's own "
         "restore of its root FDT and all drivers' restores, kho_restore_folio never returns the "
         "same page twice (I5).",
+    HANDOVER_LIVE:
+        "Nothing KHO hands over and the next kernel reads was freed before the handover point: "
+        "every page of KHO metadata the next kernel reads (the root FDT page, each chunk of "
+        "the preserved-memory-map, each bitmap a chunk points at) is a live allocation at "
+        "machine_kexec.  A failure means the next kernel parsed freed memory, whose bytes a "
+        "running kernel may already have reused.",
+    RESTORE_EXACT:
+        "Restore returns only what was preserved: every page a restore call in the next kernel "
+        "returns (kho_restore_folio, kho_restore_pages, KHO's own restore of its root FDT "
+        "excepted) is a page a client preserved (its call returned 0) and the next kernel "
+        "reserved.  A failure means a restore handed a driver memory nobody preserved - a page "
+        "the next kernel treats as free.",
     KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
     FINALIZE_OK: "Vacuity guard: some run has a debugfs finalize return 0.",
     REVIVED: V5_DOCS[REVIVED],
@@ -131,7 +145,30 @@ def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZ
         pfns = [pfn for _, pfn, _ in next_kernel(h, watch)[3]]
         return len(pfns) == len(set(pfns))
 
+    def handover_live(s):
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk = _boot(k, h)
+        return not nk.revived or all(live_at(h.pages, pfn) for pfn in nk.read)
+
+    def restore_exact(s):
+        h = s[kho.handover]
+        if h is None:
+            return True
+        nk, _, _, restored = next_kernel(h, watch)
+        ok = h.ghost.promised & nk.reserved
+        for call, pfn, order in restored:
+            if nk.revived and pfn == nk.fdt_phys >> PAGE_SHIFT and call == "kho_restore_folio" \
+                    and restored.index((call, pfn, order)) == 0:
+                continue                 # kho_memory_init's restore of the root FDT page
+            if not frozenset(range(pfn, pfn + (1 << order))) <= ok:
+                return False
+        return True
+
     m.always(CONVERSION, conversion, DOCS[CONVERSION])
+    m.always(HANDOVER_LIVE, handover_live, DOCS[HANDOVER_LIVE])
+    m.always(RESTORE_EXACT, restore_exact, DOCS[RESTORE_EXACT])
     m.always(NO_PAGE_LOST, no_page_lost, DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety, DOCS[MEMORY_SAFETY])
     m.always(RESTORE_ONCE, restore_once, DOCS[RESTORE_ONCE])

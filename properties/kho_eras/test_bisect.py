@@ -31,6 +31,8 @@ def _run(*argv):
     ("double-restore", "restore-at-most-once", "89a3ecca49ee", V, H),
     ("abort-then-kexec", "conversion-race-free", "f322a97aeb2a", V, H),
     ("test-kho-refinalize", "memory-safety", "fa759cd75bce", H, V),
+    ("test-kho-refinalize", "restore-returns-preserved", "89a3ecca49ee", V, H),
+    ("abort-then-kexec", "handed-over-metadata-live", "f322a97aeb2a", V, H),
 ])
 def test_bisect_names_the_commit(scenario, prop, commit, before, after, tmp_path):
     r = bisect("k6.16", "k6.18", scenario, prop, trace_dir=str(tmp_path))
@@ -120,5 +122,5 @@ def test_list_shows_every_delta_of_the_ledgers():
         assert f"    {d.line()}" in out
     assert "f322a97aeb2a kho: only fill kimage if KHO is finalized (Fixes: 3bdecc3c93f9): " \
            "kho_fill_kimage" in out
-    assert "ledger: k6.18 = k6.17 + 9 commit(s)" in out
+    assert "ledger: k6.18 = k6.17 + 11 commit(s)" in out
     assert "ledger: k6.16 is a base (kexec_handover, kexec_handover_in, test_kho)" in out

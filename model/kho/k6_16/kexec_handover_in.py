@@ -50,6 +50,7 @@ class NextKernel(NamedTuple):
     order: tuple                    # ((pfn, page->private), ...) after kho_mem_deserialize
     fault: str = ""                 # the next kernel read or wrote outside memory / hung
     fdt_phys: int = 0
+    read: frozenset = frozenset()   # PFNs of KHO metadata it read (root FDT, chunks, bitmaps)
 
 
 def refused(reason: str, fdt: FdtTree | None = None) -> NextKernel:
@@ -62,12 +63,13 @@ def kho_page_private(order: int) -> int:
 
 
 def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
-                       reserved: set, private: dict) -> str:
+                       reserved: set, private: dict, read: set) -> str:
     """'' or the fault."""
     limit = len(pages) << PAGE_SHIFT
     nbytes = PRESERVE_BITS // 8
     if bitmap + nbytes > limit:
         return f"bitmap at {bitmap:#x} is outside memory"
+    read.update(range(bitmap >> PAGE_SHIFT, (bitmap + nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT))
     bits = int.from_bytes(read_phys(pages, bitmap, nbytes), "little")
     while bits:
         bit = (bits & -bits).bit_length() - 1
@@ -82,8 +84,9 @@ def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
     return ""
 
 
-def kho_mem_deserialize(fdt: FdtTree, pages: tuple):
-    """(reserved PFNs, page->private, pr_err or fault message, is it a fault)."""
+def kho_mem_deserialize(fdt: FdtTree, pages: tuple, read: set):
+    """(reserved PFNs, page->private, pr_err or fault message, is it a fault); the PFNs it
+    reads are added to *read*."""
     reserved: set = set()
     private: dict = {}
     mem = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
@@ -99,6 +102,7 @@ def kho_mem_deserialize(fdt: FdtTree, pages: tuple):
         if chunk + PAGE_SIZE > limit:
             return reserved, private, f"chunk {chunk:#x} is outside memory", True
         page = read_phys(pages, chunk, PAGE_SIZE)
+        read.add(chunk >> PAGE_SHIFT)
         nxt = int.from_bytes(page[0:8], "little")
         order = int.from_bytes(page[8:12], "little")
         num = int.from_bytes(page[12:16], "little")
@@ -109,7 +113,7 @@ def kho_mem_deserialize(fdt: FdtTree, pages: tuple):
                 return reserved, private, f"chunk {chunk:#x}: bitmaps[{i}] past the page", True
             phys_start = int.from_bytes(page[off:off + 8], "little")
             bitmap = int.from_bytes(page[off + 8:off + 16], "little")
-            why = deserialize_bitmap(order, phys_start, bitmap, pages, reserved, private)
+            why = deserialize_bitmap(order, phys_start, bitmap, pages, reserved, private, read)
             if why:
                 return reserved, private, why, True
             i += 1
@@ -128,10 +132,12 @@ def kho_populate(fdt_phys: int | None, pages: tuple) -> NextKernel:
     if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE:
         return refused("setup: handover FDT is incompatible with 'kho-v1'; disabling KHO "
                        "revival", fdt)
-    reserved, private, why, fault = kho_mem_deserialize(fdt, pages)
+    read = {fdt_phys >> PAGE_SHIFT}
+    reserved, private, why, fault = kho_mem_deserialize(fdt, pages, read)
     metadata = frozenset({fdt_phys >> PAGE_SHIFT}) & frozenset(reserved)
     return NextKernel(True, why, fdt, frozenset(reserved), metadata,
-                      tuple(sorted(private.items())), why if fault else "", fdt_phys)
+                      tuple(sorted(private.items())), why if fault else "", fdt_phys,
+                      frozenset(read))
 
 
 def boot(h) -> NextKernel:

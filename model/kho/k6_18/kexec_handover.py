@@ -41,10 +41,11 @@ Deltas in merge order (the 6.18 merge window, then 6.18-rc fixes):
   ``false`` otherwise, kernel/kexec_handover_internal.h); the model builds the default
   configuration (KEXEC_HANDOVER_DEBUG = False).
 
-Not in the ledger yet: a667300bd53f "kho: add support for preserving vmalloc allocations",
-90eb9ae35727 "lib/test_kho: use kho_preserve_vmalloc instead of storing addresses in fdt",
-7ecd2e439d12 "kho: fix unpreservation of higher-order vmalloc preservations" and the vmalloc
-chunk out-of-bounds fix (no vmalloc model yet).
+* a667300bd53f "kho: add support for preserving vmalloc allocations" and 90eb9ae35727
+  "lib/test_kho: use kho_preserve_vmalloc instead of storing addresses in fdt": in
+  khomc.kho.k6_18.vmalloc (7ecd2e439d12 "kho: fix unpreservation of higher-order vmalloc
+  preservations" and the out-of-bounds fix of the chunk walk are folded into a667300bd53f there,
+  not separate deltas: only order-0 areas are modelled, where they change nothing).
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ D_20571b187051 = Delta("20571b187051", "kho: move sanity checks to kho_restore_p
                        note="the checks' final form is carried by 89a3ecca49ee here")
 D_469661d0d3a5 = Delta("469661d0d3a5", "kho: check if kho is finalized in __kho_preserve_order()")
 D_8375b76517cb = Delta("8375b76517cb", "kho: replace kho_preserve_phys() with kho_preserve_pages()")
+D_a667300bd53f = Delta("a667300bd53f", "kho: add support for preserving vmalloc allocations",
+                       note="with 7ecd2e439d12's order argument and the 6.18-rc bound on "
+                            "chunk->phys folded in (khomc.kho.k6_18.vmalloc)")
+D_90eb9ae35727 = Delta("90eb9ae35727",
+                       "lib/test_kho: use kho_preserve_vmalloc instead of storing addresses in fdt")
 D_f322a97aeb2a = Delta("f322a97aeb2a", "kho: only fill kimage if KHO is finalized",
                        fixes="3bdecc3c93f9")
 D_b05addf6f059 = Delta("b05addf6f059", "kho: warn and exit when unpreserved page wasn't preserved",
