@@ -16,7 +16,7 @@ import functools
 
 from khomc.drivers import fdbox_notifier
 from khomc.kho.fdt import canonical, unflatten
-from khomc.kho.k6_16.kexec_handover import K616, root_fdt
+from khomc.kho.k6_16.kexec_handover import K616, root_fdt, tracker_bits
 from khomc.kho.v5.kexec_handover import live_at
 from khomc.promises.v5 import CONVERSION, DOCS as V5_DOCS, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
@@ -24,6 +24,7 @@ from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
 RESTORE_ONCE = "restore-at-most-once"
 HANDOVER_LIVE = "handed-over-metadata-live"
 RESTORE_EXACT = "restore-returns-preserved"
+FROZEN = "tracker-frozen-after-finalize"
 TEST_KHO_OK = "kho-restore-succeeded"
 
 DOCS = {
@@ -54,6 +55,13 @@ DOCS = {
         "excepted) is a page a client preserved (its call returned 0) and the next kernel "
         "reserved.  A failure means a restore handed a driver memory nobody preserved - a page "
         "the next kernel treats as free.",
+    FROZEN:
+        "The tracker is frozen between finalize and kexec, as 6.16-6.18 promise (a preserve "
+        "after finalization returns -EBUSY): in every state from the one where "
+        "kho_out.finalized was set until machine_kexec, in which no finalize or abort holds "
+        "kho_out.lock (an abort empties the tracker under the lock before it clears the flag), "
+        "the tracker's set bits are exactly those it had when finalized was set.  A failure means a preserve changed "
+        "the tracker after the finalize that serialized it.",
     KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
     FINALIZE_OK: "Vacuity guard: some run has a debugfs finalize return 0.",
     REVIVED: V5_DOCS[REVIVED],
@@ -166,7 +174,15 @@ def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZ
                 return False
         return True
 
+    def frozen(s):
+        g = s[kho.ghost]
+        if g.tracker is None or not s[kho.finalized] or s[kho.heap.halted] or \
+                s[kho.lock.var] is not None:
+            return True
+        return tracker_bits(s[kho.heap.pages], s[kho.orders.var], k.PRESERVE_BITS) == g.tracker
+
     m.always(CONVERSION, conversion, DOCS[CONVERSION])
+    m.always(FROZEN, frozen, DOCS[FROZEN])
     m.always(HANDOVER_LIVE, handover_live, DOCS[HANDOVER_LIVE])
     m.always(RESTORE_EXACT, restore_exact, DOCS[RESTORE_EXACT])
     m.always(NO_PAGE_LOST, no_page_lost, DOCS[NO_PAGE_LOST])

@@ -16,6 +16,10 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   new order or a new bitmap index is lost.)  6.18's 469661d0d3a5 moves the check into
   __kho_preserve_order but leaves it unlocked and before the xarray walk, so the same schedule
   still loses the folio.
+* preserve-race and range-abort / tracker-frozen-after-finalize, every era - the same flaw
+  seen from the tracker: after finalize succeeded (finalized set, the tracker serialized), a
+  preserve that passed the unlocked check earlier still sets bits - 6.16's kho_preserve_phys
+  checks once for the whole range, 6.18 (469661d0d3a5) before each block, both unlocked.
 * test-kho-refinalize / no-preserved-page-lost, every era - a flaw of the design's abort.
   test_kho preserves its data folios at module init ("anytime before finalization", v7's API)
   and only the FDT folio in its FINALIZE callback.  kho_abort frees every bitmap, unpreserving
@@ -97,24 +101,27 @@ H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BASE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
         "handed-over-metadata-live": H, "restore-returns-preserved": H,
+        "tracker-frozen-after-finalize": H,
         "no-preserved-page-lost": H, "memory-safety": H, "restore-at-most-once": H,
         "kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
 TK = {**BASE, "kho-restore-succeeded": H}
 LOST = {"no-preserved-page-lost": V}
+THAWED = {"tracker-frozen-after-finalize": V}
 
 RANGE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
          "handed-over-metadata-live": H, "restore-returns-preserved": H,
+         "tracker-frozen-after-finalize": V,
          "no-preserved-page-lost": H, "memory-safety": V, "restore-at-most-once": H,
          "finalize-succeeded": H}
 RETRY = {**{p: v for p, v in TK.items() if p != "next-kernel-revived"}, **LOST,
          "finalize-retry-works": V}
 
 K6_16 = {
-    "range-abort": (11789, {**RANGE, "terminates": V}),
+    "range-abort": (13410, {**RANGE, "terminates": V}),
     "finalize-retry": (142, RETRY),
     "test-kho": (185, TK),
     "fdbox-race": (252341, BASE),
-    "preserve-race": (2277, {**BASE, **LOST}),
+    "preserve-race": (2600, {**BASE, **LOST, **THAWED}),
     "test-kho-refinalize": (298, {**TK, **LOST, "restore-returns-preserved": V}),
     "abort-then-kexec": (226, {**TK, "conversion-race-free": V,
                                "handed-over-metadata-live": V}),
@@ -125,11 +132,11 @@ PINNED = {
     "k6.16": K6_16,
     "k6.17": dict(K6_16),
     "k6.18": {
-        "range-abort": (9401, RANGE),
+        "range-abort": (10731, RANGE),
         "finalize-retry": (178, {**RETRY, "memory-safety": V}),
         "test-kho": (246, TK),
         "fdbox-race": (252341, {**BASE, **LOST, "next-kernel-revived": V}),
-        "preserve-race": (2277, {**BASE, **LOST}),
+        "preserve-race": (2600, {**BASE, **LOST, **THAWED}),
         "test-kho-refinalize": (346, {**TK, **LOST, "memory-safety": V,
                                       "kho-restore-succeeded": V}),
         "abort-then-kexec": (284, {**TK, **LOST, "memory-safety": V, "next-kernel-revived": V,

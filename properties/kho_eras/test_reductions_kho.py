@@ -50,7 +50,7 @@ def test_reductions_preserve_verdicts(spec, scenario):
     ("v4", "fdbox-race", (4985, 11685), (4985, 7032)),
     ("v5", "autofinalize", (403, 675), (403, 501)),
     ("k6.16", "test-kho", (185, 252), (183, 214)),
-    ("k6.16", "preserve-race", (2277, 3892), (2245, 2836)),
+    ("k6.16", "preserve-race", (2600, 4310), (2568, 3188)),
     ("k6.19", "test-kho-race", (802, 1280), (802, 1045)),
     ("k7.1", "test-kho-race", (288, 420), (288, 344)),
 ])

@@ -64,13 +64,13 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from khomc.kernel import kexec
-from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, may_allocate, memcpy_to
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, lookup, may_allocate, memcpy_to, read_phys
 from khomc.kernel.bitops import clear_bit, set_bit
 from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from khomc.kernel.kexec import Kimage, add_buffer
 from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
 from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
-from khomc.kernel.xarray import XArray, xa_cmpxchg, xa_entries, xa_load
+from khomc.kernel.xarray import XArray, entries, xa_cmpxchg, xa_entries, xa_load
 from khomc.kho.common import CHUNK_ELM, CHUNK_HDR, chunk_body, ctz, ilog2
 from khomc.kho.fdt import FdtTree, flatten
 from khomc.runtime.effects import Op, Update, atomic, load, store
@@ -95,6 +95,7 @@ class Ghost(NamedTuple):
     final: tuple | None = None          # (subtrees, map) of the finalize in effect, if any
     asked: frozenset = frozenset()      # PFNs clients pass (or will pass) to a preserve call,
                                         # minus those whose call failed
+    tracker: tuple | None = None        # the tracker's set bits when finalized was set
 
 
 class Image(NamedTuple):
@@ -424,11 +425,32 @@ async def kho_finalize(kho: K616) -> int:
     return err
 
 
-def _set_finalized(values, tid, val):
-    """``kho_out.finalized = val``; the ghost notes the finalize now in effect."""
-    _, ghost, subtrees, mem_map = values
+def tracker_bits(pages: tuple, orders, preserve_bits: int) -> tuple:
+    """Ghost: ((order, pfn_high), ...) of every bit set in the tracker, read from memory (an
+    object already freed reads as its stale bytes, as the next kernel would read it)."""
+    out = []
+    for order, physxa in entries(orders):
+        found = lookup(pages, physxa)
+        if found is None:
+            continue
+        for idx, bits in entries(found[1].data):
+            data = read_phys(pages, bits, preserve_bits // 8)
+            value = int.from_bytes(data, "little")
+            while value:
+                bit = (value & -value).bit_length() - 1
+                value &= value - 1
+                out.append((order, idx * preserve_bits + bit))
+    return tuple(sorted(out))
+
+
+def _set_finalized(values, tid, val, preserve_bits):
+    """``kho_out.finalized = val``; the ghost notes the finalize now in effect and the tracker
+    it froze."""
+    _, ghost, subtrees, mem_map, pages, orders = values
     final = (subtrees, mem_map) if val else None
-    return (bool(val), ghost._replace(final=final), subtrees, mem_map), None
+    tracker = tracker_bits(pages, orders, preserve_bits) if val else None
+    return (bool(val), ghost._replace(final=final, tracker=tracker), subtrees, mem_map, pages,
+            orders), None
 
 
 async def _lock_and_read(kho: K616) -> bool:
@@ -450,7 +472,8 @@ async def kho_out_finalize_set(kho: K616, val: int) -> int:
     if ret:
         await mutex_unlock(kho.lock)
         return ret
-    await Op((kho.finalized, kho.ghost, kho.subtrees, kho.mem_map), _set_finalized, val,
+    await Op((kho.finalized, kho.ghost, kho.subtrees, kho.mem_map, kho.heap.pages,
+              kho.orders.var), _set_finalized, val, PRESERVE_BITS,
              text=f"kho_out.finalized = {val}")
     ret = await kho_out_update_debugfs_fdt(kho)
     await mutex_unlock(kho.lock)
