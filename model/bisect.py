@@ -21,6 +21,7 @@ from pathlib import Path
 from . import registry
 from .engines.result import Bounds, Verdict
 from .engines.search import Search
+from .runtime.spec import _bool
 
 
 class BisectError(ValueError):
@@ -175,7 +176,7 @@ def bisect(good_spec: str, bad_spec: str, scenario: str, prop: str, params: dict
         if k not in merged:
             raise BisectError(f"scenario {scenario!r} has no parameter {k!r} "
                               f"(it has: {', '.join(sorted(merged)) or 'none'})")
-        merged[k] = type(merged[k])(v)
+        merged[k] = _bool(v) if isinstance(merged[k], bool) else type(merged[k])(v)
     bounds = Bounds(max_states=max_states)
     result = BisectResult(good.name, bad.name, scenario, prop)
     points = [(good, len(good.deltas), None)]

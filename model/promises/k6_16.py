@@ -25,6 +25,7 @@ RESTORE_ONCE = "restore-at-most-once"
 HANDOVER_LIVE = "handed-over-metadata-live"
 RESTORE_EXACT = "restore-returns-preserved"
 FROZEN = "tracker-frozen-after-finalize"
+NO_SCRATCH = "nothing-preserved-in-scratch"
 TEST_KHO_OK = "kho-restore-succeeded"
 
 DOCS = {
@@ -62,6 +63,10 @@ DOCS = {
         "kho_out.lock (an abort empties the tracker under the lock before it clears the flag), "
         "the tracker's set bits are exactly those it had when finalized was set.  A failure means a preserve changed "
         "the tracker after the finalize that serialized it.",
+    NO_SCRATCH:
+        "No KHO metadata or preserved page is in a scratch area: at machine_kexec, no page the "
+        "next kernel reserves and no page of KHO metadata it reads lies in kho_scratch[] - the "
+        "next kernel allocates its early memory there before it has deserialized anything.",
     KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
     FINALIZE_OK: "Vacuity guard: some run has a debugfs finalize return 0.",
     REVIVED: V5_DOCS[REVIVED],
@@ -181,7 +186,18 @@ def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZ
             return True
         return tracker_bits(s[kho.heap.pages], s[kho.orders.var], k.PRESERVE_BITS) == g.tracker
 
+    scratch = frozenset(pfn for addr, size in kho.scratch
+                        for pfn in range(addr >> PAGE_SHIFT, (addr + size) >> PAGE_SHIFT))
+
+    def no_scratch(s):
+        h = s[kho.handover]
+        if h is None or not scratch:
+            return True
+        nk = _boot(k, h)
+        return not nk.revived or not ((nk.reserved | nk.read) & scratch)
+
     m.always(CONVERSION, conversion, DOCS[CONVERSION])
+    m.always(NO_SCRATCH, no_scratch, DOCS[NO_SCRATCH])
     m.always(FROZEN, frozen, DOCS[FROZEN])
     m.always(HANDOVER_LIVE, handover_live, DOCS[HANDOVER_LIVE])
     m.always(RESTORE_EXACT, restore_exact, DOCS[RESTORE_EXACT])

@@ -188,6 +188,32 @@ def _range_abort(k, pages: int = 8, fail_allocs: int = 1) -> Model:
 _range_abort.__doc__ = build_range_abort.__doc__
 
 
+def build_scratch_preserve(k, pages=4, debug=False):
+    """A client whose memory is movable - it is allocated from the CMA pageblocks of a KHO
+    scratch area, as memfd or anonymous pages can be - preserves one folio of it, then the
+    selftest's finalize, load, kexec.  The next kernel allocates its early memory from scratch
+    (memblock_set_kho_scratch_only), so a preserved page there is overwritten before anyone
+    restores it.  6.16-6.18 do not check (6.18's e38f65d317df does, only with
+    CONFIG_KEXEC_HANDOVER_DEBUG: ``-D debug=1``)."""
+    m = Model(k.ERA.name, "scratch-preserve", doc=build_scratch_preserve.__doc__)
+    heap = Heap(m, pages, 2, 0)
+    # task 1 (the movable client) allocates from the last range: that range is the scratch area
+    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),)
+    kho = k.K616(m, heap, k, scratch, bool(debug))
+    loaded = m.var("modules_loaded", 0)
+    m.task("operator", operator, k, kho, loaded, 0, SELFTEST)
+    m.task("movable", late_preserver, k, kho, (0,))
+    props.register(m, kho, props.Watch(k, kho), (props.KEXEC_REACHED, props.FINALIZE_OK))
+    return m
+
+
+def _scratch_preserve(k, pages: int = 4, debug: bool = False) -> Model:
+    return build_scratch_preserve(k, pages, debug)
+
+
+_scratch_preserve.__doc__ = build_scratch_preserve.__doc__
+
+
 def _append(results, tid, item):
     return results + (item,), None
 
@@ -298,6 +324,8 @@ TABLE = (
      "a 3-page range preserve || finalize, abort; one allocation may fail"),
     ("finalize-retry", _finalize_retry, {"pages": 8, "fail_allocs": 1},
      "test_kho; finalize fails at new_chunk, retry, load, kexec (debugfs fdt_list)"),
+    ("scratch-preserve", _scratch_preserve, {"pages": 4, "debug": False},
+     "a movable (scratch/CMA) folio preserved || finalize, load, kexec"),
 )
 
 

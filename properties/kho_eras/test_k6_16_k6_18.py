@@ -72,6 +72,15 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   page) kfree()s every kho_mem_phys and bitmap while a preserver still uses the kho_mem_phys it
   has just loaded from the orders xarray: a use-after-free (KASAN).  (In 6.18 the first report
   can also be fa759cd75bce's kfree of a page, below.)
+* scratch-preserve / nothing-preserved-in-scratch and tracker-frozen-after-finalize, every era
+  (default configuration) - a flaw of the design that e38f65d317df ("kho: warn and fail on
+  metadata or preserved memory in scratch area") detects only with CONFIG_KEXEC_HANDOVER_DEBUG.
+  The client's folio is movable memory from the CMA pageblocks of a scratch area;
+  kho_preserve_folio accepts it, and the next kernel, which takes its early allocations from
+  scratch, would overwrite it before anyone restores it.  With ``-D debug=1`` 6.18 refuses the
+  preserve (-EINVAL) and every promise HOLDS (test_scratch_check_needs_the_debug_config); 6.16
+  and 6.17 have no check to enable.  (The late preserve after finalize is also the
+  tracker-frozen race above.)
 * finalize-retry / finalize-retry-works, every era - a kernel bug in the debugfs code of
   6.16-6.18 (no fix in these eras).  The first finalize runs test_kho's FINALIZE callback, whose
   kho_add_subtree puts a ``sub_fdts/kho_test`` blob on kho_out.ser.fdt_list; then new_chunk's
@@ -101,7 +110,7 @@ H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BASE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
         "handed-over-metadata-live": H, "restore-returns-preserved": H,
-        "tracker-frozen-after-finalize": H,
+        "tracker-frozen-after-finalize": H, "nothing-preserved-in-scratch": H,
         "no-preserved-page-lost": H, "memory-safety": H, "restore-at-most-once": H,
         "kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
 TK = {**BASE, "kho-restore-succeeded": H}
@@ -110,13 +119,16 @@ THAWED = {"tracker-frozen-after-finalize": V}
 
 RANGE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
          "handed-over-metadata-live": H, "restore-returns-preserved": H,
-         "tracker-frozen-after-finalize": V,
+         "tracker-frozen-after-finalize": V, "nothing-preserved-in-scratch": H,
          "no-preserved-page-lost": H, "memory-safety": V, "restore-at-most-once": H,
          "finalize-succeeded": H}
+SCRATCH = {p: v for p, v in BASE.items() if p != "next-kernel-revived"}
+SCRATCH_V = {**SCRATCH, "nothing-preserved-in-scratch": V, **THAWED}
 RETRY = {**{p: v for p, v in TK.items() if p != "next-kernel-revived"}, **LOST,
          "finalize-retry-works": V}
 
 K6_16 = {
+    "scratch-preserve": (1974, SCRATCH_V),
     "range-abort": (13410, {**RANGE, "terminates": V}),
     "finalize-retry": (142, RETRY),
     "test-kho": (185, TK),
@@ -132,6 +144,7 @@ PINNED = {
     "k6.16": K6_16,
     "k6.17": dict(K6_16),
     "k6.18": {
+        "scratch-preserve": (1974, SCRATCH_V),
         "range-abort": (10731, RANGE),
         "finalize-retry": (178, {**RETRY, "memory-safety": V}),
         "test-kho": (246, TK),
@@ -206,6 +219,14 @@ def test_retry_fails_on_the_debugfs_blob_left_by_the_failed_finalize():
     failed = next(i for i, lab in enumerate(labels) if "finalize returned -12" in lab)
     retried = next(i for i, lab in enumerate(labels) if "retried finalize returned -1" in lab)
     assert len(blobs) == 2 and blobs[0] < failed < blobs[1] < retried, labels
+
+
+@pytest.mark.parametrize("spec,distinct,expected", [
+    ("k6.16", 1974, SCRATCH_V), ("k6.17", 1974, SCRATCH_V), ("k6.18", 135, SCRATCH)])
+def test_scratch_check_needs_the_debug_config(spec, distinct, expected):
+    r = check(build(spec, "scratch-preserve", {"debug": "1"}))
+    assert r.exhaustive and r.distinct == distinct
+    assert {p.name: p.verdict for p in r.properties} == expected
 
 
 def test_no_kernel_function_asks_its_era():

@@ -118,9 +118,14 @@ class K616:
     """``struct kho_out kho_out`` (its notifier head, lock, ``ser`` and ``finalized``) and the
     kexec state of one scenario; every era of the 6.16 line uses the same fields."""
 
-    def __init__(self, model: Model, heap: Heap, kernel=None):
+    def __init__(self, model: Model, heap: Heap, kernel=None, scratch: tuple = (),
+                 config_debug: bool = False):
         self.kernel = kernel
         self.heap = heap
+        # kho_scratch[]: ((addr, size), ...) as kho_reserve_scratch left it (CMA pageblocks:
+        # only movable allocations land there); CONFIG_KEXEC_HANDOVER_DEBUG.
+        self.scratch = scratch
+        self.config_debug = config_debug
         self.chain = BlockingNotifierHead(model, "kho_out.chain_head")
         self.lock = Mutex.new(model, "kho_out.lock")
         # Invariant: written only by holders of kho_out.lock.

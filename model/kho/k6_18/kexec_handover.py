@@ -7,7 +7,8 @@ mainline revision lists and stable mails; the functions are written as v6.18 has
 intermediate form (the code between two deltas touching one function) was not read, the delta
 carries the final form of the part it changed, and the header says so.
 
-Deltas in merge order (the 6.18 merge window, then 6.18-rc fixes):
+Deltas in merge order (the 6.18 merge window, then 6.18-rc fixes); "function(s)" lists what
+each replaces (``khomc list`` prints the same):
 
 * 89a3ecca49ee "kho: make sure page being restored is actually from KHO": deserialize_bitmap
   stores ``KHO_PAGE_MAGIC`` ('KHOP') and the order in ``page->private``; kho_restore_page
@@ -38,14 +39,19 @@ Deltas in merge order (the 6.18 merge window, then 6.18-rc fixes):
 * e38f65d317df "kho: warn and fail on metadata or preserved memory in scratch area": WARN_ON and
   -EINVAL from xa_load_or_alloc, new_chunk, kho_preserve_folio and kho_preserve_pages when
   ``kho_scratch_overlap()``; that helper is real only with CONFIG_KEXEC_HANDOVER_DEBUG (it is
-  ``false`` otherwise, kernel/kexec_handover_internal.h); the model builds the default
-  configuration (KEXEC_HANDOVER_DEBUG = False).
+  ``false`` otherwise, kernel/kexec_handover_internal.h); the machine's ``config_debug`` is
+  the Kconfig (default n; the scratch-preserve scenario's ``debug`` parameter).
 
 * a667300bd53f "kho: add support for preserving vmalloc allocations" and 90eb9ae35727
-  "lib/test_kho: use kho_preserve_vmalloc instead of storing addresses in fdt": in
-  khomc.kho.k6_18.vmalloc (7ecd2e439d12 "kho: fix unpreservation of higher-order vmalloc
+  "lib/test_kho: use kho_preserve_vmalloc instead of storing addresses in fdt" (in the ledger
+  right after 8375b76517cb, as merged; their code is in khomc.kho.k6_18.vmalloc (7ecd2e439d12 "kho: fix unpreservation of higher-order vmalloc
   preservations" and the out-of-bounds fix of the chunk walk are folded into a667300bd53f there,
   not separate deltas: only order-0 areas are modelled, where they change nothing).
+
+Scratch: ``kho_out``'s ``scratch`` is kho_scratch[] (a fixed PFN range, CMA, where only movable
+allocations land: the scratch-preserve scenario's client allocates there); kho_locate_mem_hole
+placing the kexec segments in scratch is not modelled (segment addresses are read by no
+promise).
 """
 
 from __future__ import annotations
@@ -60,7 +66,6 @@ from khomc.kho.ledger import Delta
 from khomc.runtime.effects import load
 
 KHO_PAGE_MAGIC = 0x4B484F50           # 'KHOP'
-KEXEC_HANDOVER_DEBUG = False           # CONFIG_KEXEC_HANDOVER_DEBUG (default n)
 
 D_89a3ecca49ee = Delta("89a3ecca49ee", "kho: make sure page being restored is actually from KHO")
 D_20571b187051 = Delta("20571b187051", "kho: move sanity checks to kho_restore_page()",
@@ -225,10 +230,15 @@ async def new_chunk_fa759cd75bce(kho, cur_chunk: int, order: int) -> int:
 
 @D_e38f65d317df.replaces(name="kho_scratch_overlap")
 def kho_scratch_overlap_e38f65d317df(kho, phys: int, size: int) -> bool:
-    """kernel/kexec_handover_internal.h: false unless CONFIG_KEXEC_HANDOVER_DEBUG."""
-    if not KEXEC_HANDOVER_DEBUG:
+    """kernel/kexec_handover_internal.h: false unless CONFIG_KEXEC_HANDOVER_DEBUG
+    (``kho.config_debug``); then kexec_handover_debug.c's walk of kho_scratch[]: does
+    [phys, phys + size) overlap any area?"""
+    if not kho.config_debug:
         return False
-    raise AssertionError("CONFIG_KEXEC_HANDOVER_DEBUG needs the scratch areas modelled")
+    for addr, sz in kho.scratch:
+        if phys < addr + sz and addr < phys + size:
+            return True
+    return False
 
 
 @D_e38f65d317df.replaces(name="kho_preserve_folio")
