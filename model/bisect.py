@@ -191,3 +191,46 @@ def bisect(good_spec: str, bad_spec: str, scenario: str, prop: str, params: dict
                                  delta.subject if delta else "", v, detail, distinct, trace,
                                  path))
     return result
+
+
+@dataclass
+class Flip:
+    """A verdict change a single commit causes: *delta* applied to the prefix before it turns
+    *prop* from *before* to *after* (both exhaustive)."""
+
+    era: str
+    delta: object
+    prop: str
+    before: Verdict
+    after: Verdict
+
+
+def ledger_flips(spec: str, scenario: str, max_states: int | None = None):
+    """Every verdict change along *spec*'s own deltas, for every property of *scenario* at its
+    default bounds: the previous era, then each prefix of this era's ledger, one exhaustive
+    check each.  Returns ``(flips, None)``, or ``(flips so far, reason)`` when a prefix could
+    not be built or its search was cut by *max_states* (the review then reports the era step
+    as a whole)."""
+    era = _era_of(spec)
+    if era.previous is None:
+        return [], f"{spec} has no previous era in its ledger"
+    sc = registry.scenario(spec, scenario)
+    bounds = Bounds(max_states=max_states)
+    points = [(era.previous, len(era.previous.deltas), None)]
+    points += [(era, upto, era.deltas[upto - 1]) for upto in range(1, len(era.deltas) + 1)]
+    flips, last = [], None
+    for e, upto, delta in points:
+        try:
+            model = sc.build(kernel=e.namespace(upto), **dict(sc.params))
+        except (AttributeError, TypeError) as exc:
+            return flips, f"{e.name}+{upto} cannot build {scenario} ({exc})"
+        r = Search(model, "bfs", bounds, progress=False).run()
+        if not r.exhaustive:
+            return flips, f"{e.name}+{upto}: search stopped ({r.stop}) after {r.distinct:,} states"
+        now = {p.name: p.verdict for p in r.properties}
+        if last is not None:
+            for name, v in now.items():
+                if name in last and last[name] is not v:
+                    flips.append(Flip(e.name, delta, name, last[name], v))
+        last = now
+    return flips, None
