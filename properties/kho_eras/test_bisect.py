@@ -73,6 +73,8 @@ def test_bisect_without_a_flip_says_so(tmp_path):
     (("k6.18", "test-kho", "memory-safety", "--good", "k6.99", "--bad", "k6.18"),
      "unknown spec 'k6.99'"),
     (("k6.18", "test-kho", "memory-safety", "--good", "v5", "--bad", "k6.18"),
+     "v5 is not an ancestor of k6.18"),
+    (("counter", "racy", "no-lost-update", "--good", "counter", "--bad", "counter"),
      "no commit ledger"),
     (("k6.18", "no-such", "memory-safety", "--good", "k6.16", "--bad", "k6.18"),
      "unknown scenario 'no-such'"),
