@@ -754,6 +754,33 @@ def target_params(trace: Trace, era: str) -> tuple[dict | None, str]:
     return out, ""
 
 
+CONFIRM_MAX_STATES = 200_000
+
+
+def _confirm(res: AgainstResult, era: str, trace: Trace, params: dict) -> None:
+    """A GONE schedule is checked against the era itself: the mapping may have run the target's
+    extra steps in an order that closes the window, so the era's own exhaustive search of the
+    scenario decides.  VIOLATED there turns the answer into STILL (the flaw is not fixed, only
+    this mapped interleaving misses it); HOLDS confirms GONE; a search cut by the budget leaves
+    GONE for this schedule only, and says so."""
+    from .engines.result import Bounds, Verdict
+    from .engines.search import Search
+    r = Search(registry.build(era, trace.scenario, params), "bfs",
+               Bounds(max_states=CONFIRM_MAX_STATES), progress=False).run()
+    v = r.property(trace.property).verdict
+    if v is Verdict.VIOLATED:
+        res.outcome = STILL
+        res.reason = (f"the mapped schedule passes in {era}, but {era}'s own exhaustive check of "
+                      f"{trace.scenario} finds {trace.property!r} VIOLATED "
+                      f"({r.distinct:,} states): the mapped run took another interleaving; "
+                      f"the flaw is not fixed ({res.reason})")
+    elif v is Verdict.HOLDS and r.exhaustive:
+        res.reason += f"; confirmed: {trace.property!r} HOLDS in all {r.distinct:,} states of {era}"
+    else:
+        res.reason += (f"; not confirmed: {era}'s own check stopped after {r.distinct:,} states "
+                       f"(budget {CONFIRM_MAX_STATES:,})")
+
+
 def replay_against(trace: Trace, era: str) -> AgainstResult:
     """Map *trace*'s schedule onto *era* (see the module docstring): GONE, STILL or CANNOT.
 
@@ -791,6 +818,8 @@ def replay_against(trace: Trace, era: str) -> AgainstResult:
             run.map_step(i)
         res.outcome, res.reason = run.finish()
         res.step = None
+        if res.outcome == GONE:
+            _confirm(res, era, trace, params)
     except _Cannot as c:
         res.outcome, res.step, res.reason = CANNOT, c.step, c.reason
     except _Still as s:

@@ -76,11 +76,17 @@ class Delta:
         return f"{self.commit} {self.subject}{fixes}: {', '.join(self.changes) or '-'}"
 
 
-def _rebind(fn, namespace: dict):
-    new = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__,
-                             fn.__closure__)
+def _rebind(fn, namespace: dict, name: str):
+    """*fn* linked into *namespace* under its kernel *name*: a delta's version may be written
+    with a commit suffix (two commits changing one function in one file), but its code object
+    carries the kernel's name, so traces, coverage and replay across eras see the C name."""
+    code = fn.__code__
+    if code.co_name != name:
+        code = code.replace(co_name=name, co_qualname=name)
+    new = types.FunctionType(code, namespace, name, fn.__defaults__, fn.__closure__)
     new.__kwdefaults__ = fn.__kwdefaults__
-    new.__doc__, new.__qualname__ = fn.__doc__, fn.__qualname__
+    new.__doc__ = fn.__doc__
+    new.__qualname__ = name if code is not fn.__code__ else fn.__qualname__
     new.__module__ = fn.__module__      # the file it mirrors (coverage, traces name it)
     new.__dict__.update(fn.__dict__)
     return new
@@ -149,7 +155,7 @@ class Era:
             functions.update(delta.functions)
             ns.update(delta.values)
         for key, fn in functions.items():
-            ns[key] = _rebind(fn, ns)
+            ns[key] = _rebind(fn, ns, key)
         ns["ERA"], ns["APPLIED"] = self, tuple(self.deltas[:upto])
         kernel = Kernel(**ns)
         object.__setattr__(kernel, "_globals", ns)     # what the linked functions see

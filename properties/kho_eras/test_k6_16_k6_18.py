@@ -247,9 +247,13 @@ def test_delta_functions_are_linked_by_name():
     check), and test_kho, linked into the same namespace, reaches 6.18's kho_restore_folio."""
     from khomc.kho import k6_16, k6_18
     k = k6_18.ERA.namespace()
+    from khomc.kho.k6_18.kexec_handover import D_89a3ecca49ee, D_469661d0d3a5
     g = k.kho_preserve_folio.__globals__
-    assert g["__kho_preserve_order"].__name__ == "__kho_preserve_order_469661d0d3a5"
-    assert k.kho_test_restore.__globals__["kho_restore_folio"].__name__ == \
-        "kho_restore_folio_89a3ecca49ee"
+    mine = D_469661d0d3a5.functions["__kho_preserve_order"].__code__
+    assert g["__kho_preserve_order"].__code__.co_firstlineno == mine.co_firstlineno
+    assert g["__kho_preserve_order"].__code__.co_name == "__kho_preserve_order"   # the C name
+    restore = D_89a3ecca49ee.functions["kho_restore_folio"].__code__
+    assert k.kho_test_restore.__globals__["kho_restore_folio"].__code__.co_firstlineno == \
+        restore.co_firstlineno
     base = k6_16.ERA.namespace()
     assert base.kho_test_restore.__globals__["kho_restore_folio"].__globals__ is base._globals
