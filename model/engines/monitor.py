@@ -113,7 +113,7 @@ class _PropertyMemo:
         while node is not None:
             if type(node) is bool:
                 return node
-            (kind, arg), children = node
+            (kind, arg), children, last = node
             if kind == "s":
                 v = world[arg]
             elif kind == "l":
@@ -122,7 +122,15 @@ class _PropertyMemo:
                 v = locs
             else:
                 v = (world, locs)
+            if v is last[0]:
+                # the same object as last time (an unchanged slot is shared between a state
+                # and its successors): no hash of a possibly large value
+                node = last[1]
+                continue
             node = children.get(v)
+            if node is not None:
+                last[0] = v
+                last[1] = node
         return self._miss(view)
 
     def _miss(self, view) -> bool:
@@ -147,7 +155,7 @@ class _PropertyMemo:
         node = self.root
         for read, value in log:
             if node is None:
-                node = (read, {})
+                node = (read, {}, [_ABSENT, None])
                 if parent is None:
                     self.root = node
                 else:
