@@ -22,6 +22,9 @@ class Monitor:
         self.always = [p for p in props if p.kind == ALWAYS]
         self.final = [p for p in props if p.kind == FINAL]
         self.sometimes = [p for p in props if p.kind == SOMETIMES]
+        # per property, a memo of its value by the values it read (off under POR's hidden
+        # slots, whose reads must raise)
+        self._memos = {p.name: _PropertyMemo(p, self.view) for p in props if p.fn is not None}
 
     def _eval(self, p) -> bool:
         try:
@@ -37,9 +40,17 @@ class Monitor:
         view = self.view
         out = []
         p = None
+        memos = self._memos
         try:
             for p in props:
-                if p.name not in skip and bool(p.fn(view)) is want:
+                if p.name in skip:
+                    continue
+                memo = memos.get(p.name)
+                if memo is not None and memo.on:
+                    value = memo.value(view)
+                else:
+                    value = bool(p.fn(view))
+                if value is want:
                     out.append(p.name)
         except SpecError:
             raise
@@ -66,3 +77,148 @@ class Monitor:
         view = self.view
         view.world, view.locs = state
         return self._run(self.sometimes, skip, True)
+
+
+# -- property memo ---------------------------------------------------------------------------
+#
+# A property is a pure function of what it reads through the View (world slots, task status and
+# results, which the task's local id determines).  Its evaluation is a decision tree: which
+# value it reads next depends only on the values read so far.  The memo is that tree, grown
+# from recorded evaluations: a node is the next read, its children the values seen; a leaf is
+# the property's value.  A lookup costs one dict probe per read instead of running the property
+# (the KHO properties decode FDTs and walk trackers).  A property whose tree keeps missing is
+# switched back to plain evaluation.
+
+_ABSENT = object()
+_CHECK_AFTER = 4096       # evaluations before the hit rate is judged
+_MIN_HIT_RATE = 0.5
+
+
+class _PropertyMemo:
+    __slots__ = ("prop", "view", "root", "on", "evals", "misses", "rec")
+
+    def __init__(self, prop, view):
+        self.prop = prop
+        self.view = view
+        self.root = None
+        self.on = True
+        self.evals = 0
+        self.misses = 0
+        self.rec = _RecordingView(view)
+
+    def value(self, view) -> bool:
+        self.evals += 1
+        world, locs = view.world, view.locs
+        node = self.root
+        while node is not None:
+            if type(node) is bool:
+                return node
+            (kind, arg), children, last = node
+            if kind == "s":
+                v = world[arg]
+            elif kind == "l":
+                v = locs[arg] if arg < len(locs) else _ABSENT
+            elif kind == "L":
+                v = locs
+            else:
+                v = (world, locs)
+            if v is last[0]:
+                # the same object as last time (an unchanged slot is shared between a state
+                # and its successors): no hash of a possibly large value
+                node = last[1]
+                continue
+            node = children.get(v)
+            if node is not None:
+                last[0] = v
+                last[1] = node
+        return self._miss(view)
+
+    def _miss(self, view) -> bool:
+        self.misses += 1
+        if view.hidden:               # POR hides slots: plain evaluation (it may raise)
+            self.on = False
+            return bool(self.prop.fn(view))
+        rec = self.rec
+        rec.log = []
+        result = bool(self.prop.fn(rec))
+        self._insert(rec.log, result)
+        if self.evals >= _CHECK_AFTER and self.misses > (1 - _MIN_HIT_RATE) * self.evals:
+            self.on = False
+            self.root = None
+        return result
+
+    def _insert(self, log, result) -> None:
+        if not log:
+            self.root = result
+            return
+        parent = None
+        node = self.root
+        for read, value in log:
+            if node is None:
+                node = (read, {}, [_ABSENT, None])
+                if parent is None:
+                    self.root = node
+                else:
+                    parent[1][parent[0]] = node
+            elif type(node) is bool or node[0] != read:   # cannot happen for a pure property
+                self.on = False
+                self.root = None
+                return
+            parent = (value, node[1])
+            node = node[1].get(value)
+        if node is None:
+            parent[1][parent[0]] = result
+
+
+class _RecordingView:
+    """The View's interface over the same state, logging each read and the value read."""
+
+    def __init__(self, view):
+        object.__setattr__(self, "_view", view)
+        object.__setattr__(self, "log", [])
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+
+    def __getitem__(self, var):
+        v = self._view[var]
+        self.log.append((("s", var.slot), v))
+        return v
+
+    def _lid(self, task: str) -> int:
+        view = self._view
+        i = view._index.get(task)
+        if i is None:
+            return view._lid(task)            # raises the View's KeyError
+        locs = view.locs
+        self.log.append((("l", i), locs[i] if i < len(locs) else _ABSENT))
+        return view._lid(task)
+
+    def done(self, task: str) -> bool:
+        return self._view._table.pending[self._lid(task)] is None
+
+    def result(self, task: str):
+        return self._view._table.result[self._lid(task)]
+
+    @property
+    def all_done(self) -> bool:
+        view = self._view
+        self.log.append((("L", None), view.locs))
+        return view.all_done
+
+    @property
+    def world(self):
+        view = self._view
+        self.log.append((("S", None), (view.world, view.locs)))
+        return view.world
+
+    @property
+    def locs(self):
+        view = self._view
+        self.log.append((("L", None), view.locs))
+        return view.locs
+
+    def __getattr__(self, name):        # anything else: the whole state was read
+        view = self._view
+        self.log.append((("S", None), (view.world, view.locs)))
+        return getattr(view, name)

@@ -86,6 +86,7 @@ class _Footprints:
 
 _FINISHED = "finished"    # memo node of a finished task
 _UNMEMO = "unmemo"        # memo node of an effect the fast path hands to _run
+_NOTHING = object()       # no value seen yet
 _MAX_PLANS = 1 << 18      # bound on the cached expansion plans (task-locals tuples)
 
 
@@ -139,9 +140,15 @@ class Stepper:
                 self._run(world, locs, tid, locs[tid], (), (), out, True, None, None)
                 continue
             vals = getter(world) if getter is not None else ()
-            res = outs.get(vals)
-            if res is None:
-                res = outs[vals] = self._outcomes(world, tid, locs[tid], node)
+            last = node[4]
+            if vals is last[0]:      # one slot, the same object as last time: no hash
+                res = last[1]
+            else:
+                res = outs.get(vals)
+                if res is None:
+                    res = outs[vals] = self._outcomes(world, tid, locs[tid], node)
+                last[0] = vals
+                last[1] = res
             for ci, writes, lid2, chain in res:
                 if writes:
                     if len(writes) == 1:
@@ -221,7 +228,7 @@ class Stepper:
             node = _UNMEMO
         else:
             slots = tuple(sorted(set(eff.slots())))
-            node = (itemgetter(*slots) if slots else None, {}, slots, eff)
+            node = (itemgetter(*slots) if slots else None, {}, slots, eff, [_NOTHING, None])
         self._memo[(lid << 16) | tid] = node
         return node
 

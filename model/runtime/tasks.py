@@ -9,11 +9,19 @@ its *local state* after a history of observations is identified by a key compute
 suspended coroutine:
 
 * for each frame of the await chain, ``(code, f_lasti, live f_locals)`` - like a Promela
-  process's (pc, locals), with locals that are dead at that point left out - when the frame's
-  value stack holds nothing but the awaited object (the pending effect, which is part of the
-  key: its arguments may come from locals that are dead once it was built);
-* otherwise (a ``for`` iterator or half an expression on the stack, invisible in ``f_locals``)
-  the frame also carries its observations since it was entered, which is always sound.
+  process's (pc, locals), with locals that are dead at that point left out, in the code's own
+  order (never ``f_locals``' insertion order) - plus the pending effect (its arguments may come
+  from locals that are dead once it was built);
+* every value by value, never by identity: a closure or lambda the task created is keyed by
+  its qualified name, code, defaults and the values in its cells (it is a new object on every
+  replay); bound methods, partials and effects likewise;
+* values the frame holds on its stack below the awaited object (a ``for`` loop's iterator, a
+  comprehension's accumulator, half an expression) are read from the suspended coroutine and
+  keyed by value too: an iterator over a tuple, list, range, dict or string by its sequence and
+  position, so a ``for`` loop inside a ``while`` closes into a cycle;
+* where a value cannot be described (a generator on the stack, an unknown await point) the
+  frame carries its observations since it was entered, and a frame with such a local the whole
+  task history: both always sound, and the same on every replay.
 
 Keys are interned as small integers ("local ids").  The table memoizes, per local id, the
 pending effect and, per (local id, observation), the next local id.  A transition is therefore
