@@ -62,13 +62,17 @@ def luo_session_race(pages: int = 10, fail_allocs: int = 0, mutants: str = "", r
     freezing it, and kernel_kexec runs machine_kexec after liveupdate_reboot returns with no
     LUO lock held.  (1) The agent creates its session after serialize released the rwsem (or
     PRESERVE_FDs after its session was frozen): PRESERVE_FD returns 0 but the file is not in
-    the handed-over array - restorable is violated.  (2) The agent closes the session after
-    serialize froze it: release unpreserves the memfd's folios and its record (and the files
-    array), returns 0, yet the session array handed over still names "s0" with its file -
-    nothing-unpreserved is violated (and the next kernel reads unpreserved pages).  The later
+    the handed-over array - restorable is violated.  (2) The agent closes the session while or
+    after serialize walks it: release unpreserves the files under session->mutex and only then
+    removes the session under sh->rwsem, so serialize can record "s0" between the two (an empty
+    session), or freeze it first and have release unpreserve the memfd's folios, its record and
+    the files array before machine_kexec; release returns 0, yet "s0" is handed over -
+    nothing-unpreserved is violated.  The later
     luo_session.c with luo_session_serialize_rwsem (serialize takes it for write and keeps it on
     success; create/release/ioctl take it for read) closes both windows; no commit id for it is
-    stored, so it is noted here, not a Delta.  With race=False both hold.
+    stored, so it is noted here, not a Delta.  With race=False both hold.  At fail_allocs=1 see
+    properties/kho_eras/test_luo_session.py (a failed kho_init deadlocks the waiters; a failed
+    luo_fdt_setup disables LUO, so the reboot never finalizes KHO - 6.19's design).
     """
     from khomc.drivers import luo_userspace as us
     from khomc.kho.k6_19.luo_session import LuoSessionGlobal

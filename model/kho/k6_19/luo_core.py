@@ -22,7 +22,7 @@ from __future__ import annotations
 from khomc.kernel.alloc import PAGE_SIZE, memcpy_to, read_phys
 from khomc.kernel.errno import EAGAIN, ENOMEM
 from khomc.kho.fdt import FdtTree, find, flatten, prop, unflatten
-from khomc.runtime.effects import store
+from khomc.runtime.effects import load, store
 
 LUO_FDT_SIZE = PAGE_SIZE
 LUO_FDT_KHO_ENTRY_NAME = "LUO"
@@ -38,8 +38,18 @@ def liveupdate_enabled(kho) -> bool:
     return kho.luo
 
 
-async def liveupdate_reboot(kho) -> int:
+async def liveupdate_enabled_now(kho) -> bool:
+    """``liveupdate_enabled()`` after boot: the command line (:func:`liveupdate_enabled`) and,
+    in a scenario with a LUO agent, ``luo_global.enabled`` as a failed luo_late_startup left
+    it (one read; without the agent nothing clears it and no step is taken)."""
     if not liveupdate_enabled(kho):
+        return False
+    g = getattr(kho, "luo_session_global", None)
+    return g is None or await load(g.enabled)
+
+
+async def liveupdate_reboot(kho) -> int:
+    if not await liveupdate_enabled_now(kho):
         return 0
     err = await luo_session_serialize(kho)
     if err:
@@ -79,7 +89,8 @@ async def luo_late_startup(kho) -> int:
     if not liveupdate_enabled(kho):
         return 0
     err = await luo_fdt_setup(kho)
-    # err: luo_global.enabled = false; the scenarios' userspace then finds no /dev/liveupdate
+    if err:
+        await store(kho.luo_session_global.enabled, False)   # luo_global.enabled = false
     return err
 
 

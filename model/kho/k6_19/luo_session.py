@@ -69,6 +69,7 @@ class LuoSessionGlobal:
         self.list = model.var("luo_session_global.outgoing.list", ())
         self.header_ser = model.var("luo_session_global.outgoing.header_ser", 0)
         self.fdt_out = model.var("luo_global.fdt_out", 0)
+        self.enabled = model.var("luo_global.enabled", True)
         self.handlers = model.var("luo_file_handler_list", handlers)
         self.preserved_files = model.var("luo_preserved_files", frozenset())
         self.sessions = tuple(LuoSession(model, i) for i in range(nsessions))
