@@ -1,4 +1,4 @@
-"""khomc: the command line.  ``list``, ``check``, ``replay``, ``review``, ``prove``.
+"""khomc: the command line.  ``list``, ``check``, ``bisect``, ``replay``, ``review``, ``prove``.
 
 Owns argument parsing, the printed tables and the exit codes:
 
@@ -145,7 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"khomc {__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    sub.add_parser("list", help="list specs, scenarios and their parameters")
+    sub.add_parser("list", help="list specs, scenarios, their parameters and era ledgers")
+
+    b = sub.add_parser("bisect", help="name the commit of an era ledger that flips a verdict")
+    b.add_argument("spec", help="the spec whose scenario is built on every prefix")
+    b.add_argument("scenario")
+    b.add_argument("property")
+    b.add_argument("--good", required=True, metavar="ERA", help="the older era (a spec name)")
+    b.add_argument("--bad", required=True, metavar="ERA", help="the newer era (a spec name)")
+    b.add_argument("-D", dest="params", action="append", metavar="NAME=VALUE")
+    b.add_argument("--max-states", type=_positive(int))
+    b.add_argument("--trace-dir", default="traces", help="where both sides' traces are saved")
 
     c = sub.add_parser("check", help="check every property of a scenario")
     c.add_argument("spec")
@@ -298,6 +308,20 @@ def _search_options(p, scenario_params: bool = True) -> None:
 
 # -- commands ----------------------------------------------------------------------------------
 
+def _ledger_lines(era) -> list[str]:
+    """An era's own ledger: its base, then one line per delta (id, subject, Fixes:, the
+    functions it replaces)."""
+    if era.previous is not None:
+        lines = [f"  ledger: {era.name} = {era.previous.name} + {len(era.deltas)} commit(s)"]
+    else:
+        files = ", ".join(m.__name__.rsplit(".", 1)[-1] for m in era.base)
+        lines = [f"  ledger: {era.name} is a base ({files})"
+                 + (f"; {era.doc}" if era.doc else "")]
+    for d in era.deltas:
+        lines.append(f"    {d.line()}")
+    return lines
+
+
 def cmd_list(args, out) -> int:
     for spec in registry.SPECS:
         mod = registry.spec_module(spec)
@@ -307,6 +331,10 @@ def cmd_list(args, out) -> int:
             params = " ".join(f"{k}={v}{_range(sc.param(k))}" for k, v in sc.params.items())
             flag = "" if sc.default else " (not in defaults)"
             out.write(f"  {sc.name:<22} {params:<18} {sc.doc}{flag}\n")
+        era = getattr(mod, "ERA", None)
+        if era is not None and hasattr(era, "deltas"):
+            for line in _ledger_lines(era):
+                out.write(line + "\n")
     return 0
 
 
@@ -317,6 +345,24 @@ def _range(p) -> str:
     if p.choices is not None:
         return "[" + "|".join(p.choices) + "]"
     return ""
+
+
+def cmd_bisect(args, out) -> int:
+    """Exit 0 when a commit flips the verdict, 1 when none does (the same verdict from good to
+    bad), 3 when a prefix is UNKNOWN (cannot be built, or the search stopped) before any flip,
+    2 for bad input."""
+    from .bisect import BisectError, bisect
+    try:
+        result = bisect(args.good, args.bad, args.scenario, args.property, _params(args.params),
+                        args.max_states, args.trace_dir, spec=args.spec)
+    except BisectError as exc:
+        raise UsageError(exc.args[0]) from None
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"bad parameter value: {exc}") from None
+    out.write(result.render())
+    if result.culprit is not None:
+        return 0
+    return EXIT_CODES[Verdict.UNKNOWN] if result.unknown else 1
 
 
 def _bounds(args) -> Bounds:
@@ -667,7 +713,7 @@ def cmd_prove(args, out) -> int:
     return smt.exit_code(results)
 
 
-COMMANDS = {"list": cmd_list, "check": cmd_check, "replay": cmd_replay, "graph": cmd_graph,
+COMMANDS = {"list": cmd_list, "bisect": cmd_bisect, "check": cmd_check, "replay": cmd_replay, "graph": cmd_graph,
             "review": cmd_review, "prove": cmd_prove}
 
 

@@ -18,6 +18,7 @@ SPECS = {
     "v5-recursive": "khomc.scenarios.v5_recursive",
     "v5-anchor": "khomc.scenarios.v5_anchor",
     "k6.16": "khomc.scenarios.k6_16",
+    "k6.17": "khomc.scenarios.k6_17",
     "k6.18": "khomc.scenarios.k6_18",
     "k6.19": "khomc.scenarios.k6_19",
     "k7.1": "khomc.scenarios.k7_1",

@@ -1,12 +1,11 @@
 """Era adapters: the small API surface the cross-era drivers call, one namespace per era.
 
-A driver written once (test_kho, the notifier FDBox) calls ``era.preserve_folio``,
-``era.add_subtree``, ``era.register_notifier`` and compares events with ``era.FINALIZE`` /
-``era.ABORT``; each adapter maps those onto its era's functions:
+A driver written once (the notifier-era test_kho of khomc.drivers.test_kho_notifier) calls
+``era.preserve_folio``, ``era.add_subtree``, ``era.register_notifier`` and compares events with
+``era.FINALIZE`` / ``era.ABORT``; the adapter maps those onto its era's functions.  (The 6.16
+line needs none: its drivers take the linked era, a khomc.kho.ledger.Kernel, and call the
+kernel's functions by their names; its lib/test_kho.c is khomc.kho.k6_16.test_kho.)
 
-* :class:`K616` and :class:`K618`: khomc.kho.k6_16.kexec_handover (torvalds/linux:kernel/kexec_handover.c
-  @00c010e130e5, and its 6.18 variant): kho_preserve_folio, kho_add_subtree(ser, ...),
-  register_kho_notifier, KEXEC_KHO_FINALIZE / KEXEC_KHO_ABORT.
 * :class:`V4`: khomc.kho.v4.kexec_handover (20250206132754.2596694-1-rppt@kernel.org): the DUMP callback's
   ``mem`` properties in the shared FDT, KEXEC_KHO_DUMP / KEXEC_KHO_ABORT.
 
@@ -15,31 +14,9 @@ Adapters are classes used as namespaces (hashable, so they can be task and notif
 
 from __future__ import annotations
 
-from khomc.kho.k6_16 import kexec_handover as k6_16
 from khomc.kho.v4 import kexec_handover as v4
 from khomc.kho.v4.kexec_handover import kho_mem
 from ..runtime.effects import Update, load
-
-
-class K616:
-    FINALIZE = k6_16.KEXEC_KHO_FINALIZE
-    ABORT = k6_16.KEXEC_KHO_ABORT
-
-    @staticmethod
-    async def preserve_folio(kho, phys: int, order: int) -> int:
-        return await k6_16.kho_preserve_folio(kho, phys, order)
-
-    @staticmethod
-    async def add_subtree(kho, ser, name: str, phys: int) -> int:
-        return await k6_16.kho_add_subtree(kho, ser, name, phys)
-
-    @staticmethod
-    async def register_notifier(kho, nb) -> int:
-        return await k6_16.register_kho_notifier(kho, nb)
-
-
-class K618(K616):
-    """Same calls; the 6.18 differences live in the machine (``K616(era="6.18")``)."""
 
 
 def _note_mem(mem, tid, phys, order):

@@ -1,9 +1,12 @@
-"""lib/test_kho.c in the notifier eras (6.16, 6.18): folios of a chosen order, a checksum, a
-subtree added from the FINALIZE callback; restore and verify in the next kernel.
+"""lib/test_kho.c's notifier-era shape run on KHO v4 through an adapter: folios of a chosen
+order, a checksum, a subtree added from the FINALIZE (v4: DUMP) callback; restore and verify in
+the next kernel.
 
-Follows torvalds/linux:lib/test_kho.c@3407caccb898 (the notifier-era test;
-../shared/reference/kho-semantics.md §7) through an era adapter (:mod:`khomc.drivers.eras`).
-(The LUO-era test, kho_add_subtree(name, fdt) at init, is :mod:`khomc.drivers.test_kho`.)
+Only the v4 scenarios use this module (through :class:`khomc.drivers.eras.V4`): v4 predates
+lib/test_kho.c, so the test is transplanted.  The 6.16, 6.17 and 6.18 eras run the kernel's
+own file, mirrored as khomc.kho.k6_16.test_kho (torvalds/linux:lib/test_kho.c@3407caccb898)
+and linked into the era's namespace.  (The LUO-era test, kho_add_subtree(name, fdt) at init, is
+:mod:`khomc.drivers.test_kho`.)
 
 Boot 1 (module init, :func:`test_kho`): allocate ``nr_folios`` folios, each of an order the
 search chooses from ``orders`` (the kernel draws ``get_random_u32() % NR_PAGE_ORDERS``), fill

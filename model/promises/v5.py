@@ -67,8 +67,8 @@ DOCS = {
         "segment is copied over it.",
     MEMORY_SAFETY:
         "Memory safety: no KASAN report (use after free, double free, invalid free, an "
-        "out-of-bounds write of the FDT into its ksegment) and no preserved page freed before "
-        "kexec.  A failure names the access and who allocated and freed the object (the "
+        "out-of-bounds write of the FDT into its ksegment), no preserved page and no chunk page "
+        "the next kernel reads freed before kexec.  A failure names the access and who allocated and freed the object (the "
         "'kasan' slot of the trace's last state).",
     KEXEC_REACHED:
         "Vacuity guard: some run reaches machine_kexec with a KHO FDT in its segment.",
@@ -195,7 +195,12 @@ def memory_safety(kho: KhoV5):
         if s[kho.heap.kasan] is not None:
             return False
         h = s[kho.handover]
-        return h is None or all(live_at(h.pages, pfn) for pfn in h.ghost.promised)
+        if h is None:
+            return True
+        if not all(live_at(h.pages, pfn) for pfn in h.ghost.promised):
+            return False
+        nk = kho.kernel.boot(h)            # the chunk pages it reads were not freed
+        return all(live_at(h.pages, pfn) for pfn in nk.metadata)
     check.__doc__ = DOCS[MEMORY_SAFETY]
     return check
 

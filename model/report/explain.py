@@ -629,7 +629,9 @@ def _restored_twice(fn, h) -> list[str]:
         restored = nk[3]
     except Exception:
         return []
-    dup = sorted({p for p in restored if restored.count(p) > 1})
+    # an entry is a phys address, or a (phys, order, ...) record in eras that keep more
+    phys = [p[0] if isinstance(p, tuple) and p and isinstance(p[0], int) else p for p in restored]
+    dup = sorted({p for p in phys if isinstance(p, int) and phys.count(p) > 1})
     pages = ", ".join(f"{p:#x} (PFN {p >> 12:#x})" for p in dup)
     return [f"the folio at phys {pages} was restored twice by kho_restore_folio in the next "
             "kernel"] if dup else []

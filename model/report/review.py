@@ -297,11 +297,45 @@ def _first_sentence(text: str, limit: int = 160) -> str:
     return s if len(s) <= limit else s[:limit - 1] + "…"
 
 
-def verdict_change_rows(results) -> list[tuple]:
-    """The rows of "Verdict changes per commit" for this review: today the era-to-era
-    comparison (:func:`era_commit_rows`); a commit-level source (a bisect over the commit
-    ledger) plugs in here with the same row shape."""
-    return era_commit_rows(results)
+BISECT_MAX_STATES = 60_000      # per ledger prefix; a bigger scenario keeps its era-step row
+
+
+def verdict_change_rows(results, max_states: int = BISECT_MAX_STATES) -> list[tuple]:
+    """The rows of "Verdict changes per commit": for an era that is commits on top of the
+    previous one (its ERA's ledger), every scenario whose verdicts differ between the two is
+    re-checked on each prefix of the ledger (:func:`khomc.bisect.ledger_flips`) and each change
+    is attributed to the commit that makes it.  Era steps that are not a ledger (a new base
+    design), and scenarios too big to re-check within *max_states* per prefix, keep the
+    era-to-era row, marked as such."""
+    from ..bisect import BisectError, ledger_flips
+    rows = []
+    for spec, prev, what, diffs in _era_rows(results):
+        era = getattr(registry.spec_module(spec), "ERA", None)
+        ledgered = era is not None and getattr(era, "previous", None) is not None \
+            and era.previous.name == prev
+        subject = _first_sentence(what) or "(no description)"
+        if not diffs:
+            rows.append((f"{prev} → {spec}", subject, "", "", "", ""))
+            continue
+        for sc in dict.fromkeys(d[0] for d in diffs):
+            flips, why = ([], "the era is a new base design, not commits on "
+                          f"{prev}") if not ledgered else _flips(ledger_flips, BisectError,
+                                                                  spec, sc, max_states)
+            if why is None:
+                rows += [(f.delta.commit, f.delta.subject, sc, f.prop, str(f.before),
+                          str(f.after)) for f in flips]
+                continue
+            for _sc, p, a, b in (d for d in diffs if d[0] == sc):
+                rows.append((f"{prev} → {spec}", f"{subject} (not bisected: {why})", sc, p,
+                             a, b))
+    return rows
+
+
+def _flips(ledger_flips, error, spec, sc, max_states):
+    try:
+        return ledger_flips(spec, sc, max_states)
+    except error as exc:
+        return [], str(exc)
 
 
 def render_verdict_changes(rows, md: bool = True) -> str:

@@ -2,23 +2,27 @@
 
 Scenario names are shared with the other eras where they mean the same thing (``test-kho``,
 ``fdbox-race``), so ``khomc replay TRACE --against ERA`` and the review's era comparison work.
-The 6.18 spec (:mod:`khomc.scenarios.k6_18`) builds the same scenarios on
-``K616(era="6.18")``.  Common parameter: ``pages`` (physical pages per allocating task).
+Every builder takes ``kernel`` (a linked era, :class:`khomc.kho.ledger.Kernel`; default this
+spec's whole era), so the 6.17 and 6.18 specs and ``khomc bisect`` build the same scenarios on
+any prefix of the ledger.  Common parameter: ``pages`` (physical pages per allocating task).
+The pins and the explanation of every VIOLATED verdict are in
+properties/kho_eras/test_k6_16_k6_18.py.
 """
 
 from __future__ import annotations
 
-from khomc.drivers import eras
 from khomc.drivers import fdbox_notifier
-from khomc.drivers.common import folio_alloc_filled
-from khomc.drivers.test_kho_notifier import ORDERS, test_kho
-from khomc.kernel.alloc import Heap
+from khomc.kernel.alloc import folio_alloc, memcpy_to
+from khomc.kernel.alloc import PAGE_SHIFT, Heap
 from khomc.kernel.locking import Mutex
+from khomc.kho import k6_16
+from khomc.kho.k6_16.test_kho import ORDERS
 from khomc.runtime import Model, Scenario
 from khomc.scenarios.params import declare
-from khomc.runtime.effects import Update, choose
-from khomc.kho.k6_16 import kexec_handover as k
+from khomc.runtime.effects import Op, Update, atomic, choose
 from khomc.promises import k6_16 as props
+
+ERA = k6_16.ERA
 
 PREVIOUS = "v5"
 CHANGES = (
@@ -49,7 +53,7 @@ async def module(kho, fn, loaded, *args):
     return ret
 
 
-async def operator(kho, loaded, modules: int, steps: tuple):
+async def operator(k, kho, loaded, modules: int, steps: tuple):
     """The init script of tools/testing/selftests/kho (init.c@82ee50252dc8): after every module
     has loaded, ``finalize`` (debugfs), ``load`` (kexec_file_load), ``kexec``; kho_init first."""
     ret = await k.kho_init(kho)
@@ -71,119 +75,265 @@ async def operator(kho, loaded, modules: int, steps: tuple):
     return results
 
 
-def _machine(spec: str, era: str, name: str, doc: str, pages: int, ntasks: int):
-    m = Model(spec, name, doc=doc)
-    heap = Heap(m, pages, ntasks, 0)
-    kho = k.K616(m, heap, era)
+def _machine(k, name: str, doc: str, pages: int, ntasks: int, fail_allocs: int = 0,
+             fail_sites=None):
+    m = Model(k.ERA.name, name, doc=doc)
+    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
+    kho = k.K616(m, heap, k)
     loaded = m.var("modules_loaded", 0)
     return m, kho, loaded
-
-
-def _adapter(era: str):
-    return eras.K616 if era == "6.16" else eras.K618
 
 
 SELFTEST = (("finalize", 1), ("load", 0), ("kexec", 0))
 
 
-def build_test_kho(spec, era, nr_folios=1, pages=8, dup=False, steps=SELFTEST,
-                   name="test-kho", doc=""):
-    m, kho, loaded = _machine(spec, era, name, doc, pages, 2)
+def build_test_kho(k, nr_folios=1, pages=8, dup=False, steps=SELFTEST, name="test-kho", doc="",
+                   fail_allocs=0, fail_sites=None, guards=None):
+    m, kho, loaded = _machine(k, name, doc, pages, 2, fail_allocs, fail_sites)
     done = m.var("test_kho.done", False)
-    m.task("test_kho", module, kho, test_kho, loaded, _adapter(era), nr_folios, ORDERS, dup,
-           done)
-    m.task("operator", operator, kho, loaded, 1, steps)
-    watch = props.Watch(kho, test_kho=True)
-    guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
+    m.task("test_kho", module, kho, k.kho_test_init, loaded, nr_folios, ORDERS, dup, done)
+    m.task("operator", operator, k, kho, loaded, 1, steps)
+    watch = props.Watch(k, kho, test_kho=True)
+    if guards is None:
+        guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
     props.register(m, kho, watch, guards)
     return m
 
 
-def build_fdbox_race(spec, era, pages=8, steps=(("load", 0), ("finalize", 1), ("kexec", 0))):
+def build_fdbox_race(k, pages=8, steps=(("load", 0), ("finalize", 1), ("kexec", 0))):
     """Two FDBoxes save an fd each, the second drops it again, while the operator loads,
     finalizes and kexecs (the v5 scenario of the same name)."""
-    m, kho, loaded = _machine(spec, era, "fdbox-race", build_fdbox_race.__doc__, pages, 3)
+    m, kho, loaded = _machine(k, "fdbox-race", build_fdbox_race.__doc__, pages, 3)
     boxes = []
     for i, drop in ((0, False), (1, True)):
         box = f"fdbox{i}"
         lock = Mutex.new(m, f"{box}.lock")
         state = m.var(f"{box}.state", (False, ()))
-        m.task(box, fdbox_notifier.fdbox, kho, _adapter(era), box, lock, state, 1, drop, loaded)
+        m.task(box, fdbox_notifier.fdbox, kho, k, box, lock, state, 1, drop, loaded)
         boxes.append((box, state))
-    m.task("operator", operator, kho, loaded, 2, steps)
-    props.register(m, kho, props.Watch(kho, tuple(boxes)),
+    m.task("operator", operator, k, kho, loaded, 2, steps)
+    props.register(m, kho, props.Watch(k, kho, tuple(boxes)),
                    (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
     return m
 
 
-async def late_preserver(kho, era, orders: tuple) -> int:
+async def _alloc_asked(k, kho, order, contents, site):
+    addr = await folio_alloc(kho.heap, order, site)
+    if addr:
+        await memcpy_to(kho.heap, addr, contents, site)
+        pfn = addr >> PAGE_SHIFT
+        await Op((kho.ghost,), k.ghost_ask, frozenset(range(pfn, pfn + (1 << order))),
+                 text="ghost: to be preserved")
+    return addr
+
+
+async def late_preserver(k, kho, orders: tuple) -> int:
     """A user preserving one folio of a chosen order at any time, racing finalize (the v7 API
     promises "anytime before KHO finalization"; -EBUSY after is fine)."""
     order = await choose(orders, "folio order")
-    folio = await folio_alloc_filled(kho.heap, order, b"late", "late_preserver")
-    return await era.preserve_folio(kho, folio, order)
+    folio = await atomic(_alloc_asked)(k, kho, order, b"late", "late_preserver")
+    ret = await k.kho_preserve_folio(kho, folio, order)
+    pfn = folio >> PAGE_SHIFT
+    await k.client_preserved(kho, "late", "kho_preserve_folio", (folio, order), ret,
+                             frozenset(range(pfn, pfn + (1 << order))))
+    return ret
 
 
-def build_preserve_race(spec, era, pages=8):
+def build_preserve_race(k, pages=8):
     """A preserve of an order-0 or order-1 folio races the operator's finalize, load, kexec:
     the unlocked ``finalized`` check the v5 review asked about."""
-    m, kho, loaded = _machine(spec, era, "preserve-race", build_preserve_race.__doc__, pages, 2)
-    m.task("late", late_preserver, kho, _adapter(era), ORDERS)
-    m.task("operator", operator, kho, loaded, 0, SELFTEST)
-    props.register(m, kho, props.Watch(kho), (props.KEXEC_REACHED, props.FINALIZE_OK,
-                                              props.REVIVED))
+    m, kho, loaded = _machine(k, "preserve-race", build_preserve_race.__doc__, pages, 2)
+    m.task("late", late_preserver, k, kho, ORDERS)
+    m.task("operator", operator, k, kho, loaded, 0, SELFTEST)
+    props.register(m, kho, props.Watch(k, kho), (props.KEXEC_REACHED, props.FINALIZE_OK,
+                                                 props.REVIVED))
     return m
 
 
-def test_kho_scenario(nr_folios: int = 1, pages: int = 8) -> Model:
+async def range_preserver(k, kho, nr: int) -> int:
+    """A client preserving *nr* pages of an order-2 allocation with the era's range call
+    (kho_preserve_phys until 8375b76517cb, kho_preserve_pages after it): blocks of order 1 then
+    0 for nr=3."""
+    folio = await atomic(_alloc_asked)(k, kho, 2, b"range", "range_preserver")
+    if not folio:
+        return -12
+    if hasattr(k, "kho_preserve_pages"):
+        ret = await k.kho_preserve_pages(kho, folio, nr)
+    else:
+        ret = await k.kho_preserve_phys(kho, folio, nr << PAGE_SHIFT)
+    pfn = folio >> PAGE_SHIFT
+    await k.client_preserved(kho, "range", "preserve range", (folio, nr), ret,
+                             frozenset(range(pfn, pfn + nr)))
+    return ret
+
+
+def build_range_abort(k, pages=8, fail_allocs=1):
+    """A range preserve (3 pages: an order-1 and an order-0 block) races ``echo 1 > finalize``
+    and ``echo 0 > finalize``; one allocation may fail (the tracker's kzalloc / page
+    allocations).  When the second block fails after kho_abort has emptied the tracker, the
+    unwind ``__kho_unpreserve(start, failed)`` finds no kho_mem_phys for order 1: 6.16's loop
+    ``continue``s without advancing and never ends; 6.18's b05addf6f059 returns instead."""
+    m, kho, loaded = _machine(k, "range-abort", build_range_abort.__doc__, pages, 2,
+                              fail_allocs, frozenset({"xa_load_or_alloc",
+                                                      "__kho_preserve_order"}))
+    m.task("range", range_preserver, k, kho, 3)
+    m.task("operator", operator, k, kho, loaded, 0, (("finalize", 1), ("finalize", 0)))
+    props.register(m, kho, props.Watch(k, kho), (props.FINALIZE_OK,))
+    return m
+
+
+def _range_abort(k, pages: int = 8, fail_allocs: int = 1) -> Model:
+    return build_range_abort(k, pages, fail_allocs)
+
+
+_range_abort.__doc__ = build_range_abort.__doc__
+
+
+def build_scratch_preserve(k, pages=4, debug=False):
+    """A client whose memory is movable - it is allocated from the CMA pageblocks of a KHO
+    scratch area, as memfd or anonymous pages can be - preserves one folio of it, then the
+    selftest's finalize, load, kexec.  The next kernel allocates its early memory from scratch
+    (memblock_set_kho_scratch_only), so a preserved page there is overwritten before anyone
+    restores it.  6.16-6.18 do not check (6.18's e38f65d317df does, only with
+    CONFIG_KEXEC_HANDOVER_DEBUG: ``-D debug=1``)."""
+    m = Model(k.ERA.name, "scratch-preserve", doc=build_scratch_preserve.__doc__)
+    heap = Heap(m, pages, 2, 0)
+    # task 1 (the movable client) allocates from the last range: that range is the scratch area
+    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),)
+    kho = k.K616(m, heap, k, scratch, bool(debug))
+    loaded = m.var("modules_loaded", 0)
+    m.task("operator", operator, k, kho, loaded, 0, SELFTEST)
+    m.task("movable", late_preserver, k, kho, (0,))
+    props.register(m, kho, props.Watch(k, kho), (props.KEXEC_REACHED, props.FINALIZE_OK))
+    return m
+
+
+def _scratch_preserve(k, pages: int = 4, debug: bool = False) -> Model:
+    return build_scratch_preserve(k, pages, debug)
+
+
+_scratch_preserve.__doc__ = build_scratch_preserve.__doc__
+
+
+def _append(results, tid, item):
+    return results + (item,), None
+
+
+async def retrying_operator(k, kho, loaded, modules: int, results):
+    """The selftest's operator that retries a failed ``echo 1 > finalize`` once, then loads and
+    kexecs; every return code goes to *results* (read by the finalize-retry promise)."""
+    await k.kho_init(kho)
+    await Update(loaded, _wait_for, modules, text=f"wait for {modules} modules")
+    ret = await k.kho_out_finalize_set(kho, 1)
+    await Update(results, _append, ("finalize", ret), text=f"finalize returned {ret}")
+    if ret:
+        ret = await k.kho_out_finalize_set(kho, 1)
+        await Update(results, _append, ("retry", ret), text=f"retried finalize returned {ret}")
+    await k.kexec_file_load(kho)
+    return await k.kernel_kexec(kho)
+
+
+def build_finalize_retry(k, pages=8, fail_allocs=1):
+    """test_kho, then a finalize that may fail at its one allocation of a chunk page
+    (kho_mem_serialize's new_chunk), which aborts; the operator retries once, loads, kexecs.
+    The first finalize's FINALIZE callbacks have already run kho_add_subtree, which put a
+    ``sub_fdts/kho_test`` blob on ``kho_out.ser.fdt_list``; kho_abort does not clear that list
+    (only kho_out_update_debugfs_fdt after a successful abort does), so the retry's
+    kho_add_subtree gets -EEXIST from debugfs_create_blob, test_kho's callback returns
+    NOTIFY_BAD, and the retry fails too - with no allocation failure left."""
+    m, kho, loaded = _machine(k, "finalize-retry", build_finalize_retry.__doc__, pages, 2,
+                              fail_allocs, frozenset({"new_chunk"}))
+    done = m.var("test_kho.done", False)
+    results = m.var("operator.results", ())
+    m.task("test_kho", module, kho, k.kho_test_init, loaded, 1, (0,), False, done)
+    m.task("operator", retrying_operator, k, kho, loaded, 1, results)
+    watch = props.Watch(k, kho, test_kho=True)
+    props.register(m, kho, watch, (props.KEXEC_REACHED, props.FINALIZE_OK, props.TEST_KHO_OK))
+    props.register_retry(m, kho, results)
+    return m
+
+
+def _finalize_retry(k, pages: int = 8, fail_allocs: int = 1) -> Model:
+    return build_finalize_retry(k, pages, fail_allocs)
+
+
+_finalize_retry.__doc__ = build_finalize_retry.__doc__
+
+
+def _test_kho(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """lib/test_kho.c: module init preserves folios of a chosen order; the selftest finalizes,
     loads and kexecs; the next kernel restores and checks the checksum."""
-    return build_test_kho("k6.16", "6.16", nr_folios, pages, doc=test_kho_scenario.__doc__)
+    return build_test_kho(k, nr_folios, pages, doc=_test_kho.__doc__)
 
 
-def test_kho_refinalize(nr_folios: int = 1, pages: int = 8) -> Model:
+def _test_kho_refinalize(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """test_kho, then finalize, abort, finalize again, load, kexec."""
-    return build_test_kho("k6.16", "6.16", nr_folios, pages,
+    return build_test_kho(k, nr_folios, pages,
                           steps=(("finalize", 1), ("finalize", 0)) + SELFTEST,
-                          name="test-kho-refinalize", doc=test_kho_refinalize.__doc__)
+                          name="test-kho-refinalize", doc=_test_kho_refinalize.__doc__)
 
 
-def abort_then_kexec(nr_folios: int = 1, pages: int = 8) -> Model:
+def _abort_then_kexec(k, nr_folios: int = 1, pages: int = 8) -> Model:
     """test_kho, then load, finalize, abort and kexec without finalizing again."""
-    return build_test_kho("k6.16", "6.16", nr_folios, pages,
+    return build_test_kho(k, nr_folios, pages,
                           steps=(("load", 0), ("finalize", 1), ("finalize", 0), ("kexec", 0)),
-                          name="abort-then-kexec", doc=abort_then_kexec.__doc__)
+                          name="abort-then-kexec", doc=_abort_then_kexec.__doc__)
 
 
-def double_restore(pages: int = 8) -> Model:
+def _double_restore(k, pages: int = 8) -> Model:
     """test_kho lists its folio twice (driver misuse): the next kernel restores it twice."""
-    return build_test_kho("k6.16", "6.16", 1, pages, dup=True, name="double-restore",
-                          doc=double_restore.__doc__)
+    return build_test_kho(k, 1, pages, dup=True, name="double-restore",
+                          doc=_double_restore.__doc__)
 
 
-def fdbox_race(pages: int = 8) -> Model:
-    return build_fdbox_race("k6.16", "6.16", pages)
+def _fdbox_race(k, pages: int = 8) -> Model:
+    return build_fdbox_race(k, pages)
 
 
-def preserve_race(pages: int = 8) -> Model:
-    return build_preserve_race("k6.16", "6.16", pages)
+def _preserve_race(k, pages: int = 8) -> Model:
+    return build_preserve_race(k, pages)
 
 
-fdbox_race.__doc__ = build_fdbox_race.__doc__
-preserve_race.__doc__ = build_preserve_race.__doc__
+_fdbox_race.__doc__ = build_fdbox_race.__doc__
+_preserve_race.__doc__ = build_preserve_race.__doc__
 
-SCENARIOS = [
-    Scenario("test-kho", test_kho_scenario, {"nr_folios": 1, "pages": 8},
-             "lib/test_kho.c: preserve, finalize, load, kexec, restore + checksum"),
-    Scenario("fdbox-race", fdbox_race, {"pages": 8},
-             "FDBox x2 save/drop an fd || load, finalize, kexec"),
-    Scenario("preserve-race", preserve_race, {"pages": 8},
-             "a folio preserve racing finalize's unlocked finalized check"),
-    Scenario("test-kho-refinalize", test_kho_refinalize, {"nr_folios": 1, "pages": 8},
-             "test_kho; finalize, abort, finalize, load, kexec"),
-    Scenario("abort-then-kexec", abort_then_kexec, {"nr_folios": 1, "pages": 8},
-             "test_kho; load, finalize, abort, kexec"),
-    Scenario("double-restore", double_restore, {"pages": 8},
-             "test_kho lists one folio twice (driver misuse): restore at most once"),
-]
-SCENARIOS = declare(SCENARIOS)
+
+def on_era(era, builder):
+    """*builder* on *era*: ``build(kernel=None, **params)``, the kernel defaulting to the whole
+    era (``khomc bisect`` passes a prefix of its ledger)."""
+    def build(kernel=None, **params):
+        return builder(kernel or era.namespace(), **params)
+    build.__doc__ = builder.__doc__
+    build.__name__ = builder.__name__.lstrip("_")
+    return build
+
+
+TABLE = (
+    ("test-kho", _test_kho, {"nr_folios": 1, "pages": 8},
+     "lib/test_kho.c: preserve, finalize, load, kexec, restore + checksum"),
+    ("fdbox-race", _fdbox_race, {"pages": 8},
+     "FDBox x2 save/drop an fd || load, finalize, kexec"),
+    ("preserve-race", _preserve_race, {"pages": 8},
+     "a folio preserve racing finalize's unlocked finalized check"),
+    ("test-kho-refinalize", _test_kho_refinalize, {"nr_folios": 1, "pages": 8},
+     "test_kho; finalize, abort, finalize, load, kexec"),
+    ("abort-then-kexec", _abort_then_kexec, {"nr_folios": 1, "pages": 8},
+     "test_kho; load, finalize, abort, kexec"),
+    ("double-restore", _double_restore, {"pages": 8},
+     "test_kho lists one folio twice (driver misuse): restore at most once"),
+    ("range-abort", _range_abort, {"pages": 8, "fail_allocs": 1},
+     "a 3-page range preserve || finalize, abort; one allocation may fail"),
+    ("finalize-retry", _finalize_retry, {"pages": 8, "fail_allocs": 1},
+     "test_kho; finalize fails at new_chunk, retry, load, kexec (debugfs fdt_list)"),
+    ("scratch-preserve", _scratch_preserve, {"pages": 4, "debug": False},
+     "a movable (scratch/CMA) folio preserved || finalize, load, kexec"),
+)
+
+
+def scenarios_for(era, table=TABLE, not_default=frozenset()) -> list:
+    return declare([Scenario(name, on_era(era, fn), dict(params), doc,
+                             default=name not in not_default)
+                    for name, fn, params, doc in table])
+
+
+SCENARIOS = scenarios_for(ERA)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 
 from khomc.runtime import Scenario
+from khomc.scenarios.params import declare
 from khomc.scenarios import luo as luo
 from khomc.kho.mainline_2026_04 import ERA
 
@@ -52,3 +53,4 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
 ]
+SCENARIOS = declare(SCENARIOS)

@@ -19,7 +19,8 @@ one line and exit 2 before any model is built (khomc.runtime.spec.Param).  Why e
   (FDBox instances and fds each), ``fdboxes`` (FDBox tasks next to a notifier test; 0 leaves the
   notifier alone): small counts whose state spaces already grow exponentially.
 * ``slots`` - entries of a v5-anchor page: 1 .. 510 (510 is what one 4 KiB anchor holds).
-* ``mutants`` (names checked by the era's builder), ``luo``, ``finalize``, ``race``, ``close``:
+* ``mutants`` (names checked by the era's builder), ``luo``, ``finalize``, ``debug``
+  (CONFIG_KEXEC_HANDOVER_DEBUG), ``race``, ``close`` (the LUO agent of luo-session-race):
   strings and booleans.
 """
 
@@ -42,6 +43,7 @@ RANGES = {
     "mutants": lambda default: Param(str),
     "luo": lambda default: Param(bool),
     "finalize": lambda default: Param(bool),
+    "debug": lambda default: Param(bool),
     "race": lambda default: Param(bool),
     "close": lambda default: Param(bool),
 }

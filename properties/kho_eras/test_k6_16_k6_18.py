@@ -1,10 +1,11 @@
-"""KHO 6.16 and 6.18: every scenario x property, with the verdict and the distinct-state count pinned.
+"""KHO 6.16, 6.17 and 6.18: every scenario x property, with the verdict and the distinct-state count pinned.
 
-Every VIOLATED verdict is a finding with its trace in traces/corpus/ (replayed by
-properties/test_corpus.py) and the reasoning below.  Where 6.18 fixed or broke what 6.16 did,
-both verdicts are pinned side by side.
+The three eras are one commit ledger (khomc.kho.k6_16 -> k6_17 -> k6_18); which commit flips
+which verdict is properties/kho_eras/test_bisect.py's.  6.18's test_kho keeps folios_info in a
+preserved vmalloc area (a667300bd53f, 90eb9ae35727), hence its larger test_kho state counts.  6.17's three hotfixes change no modelled
+behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning below.
 
-* preserve-race / no-preserved-page-lost, 6.16 AND 6.18 - a flaw of the design (the race the v5
+* preserve-race / no-preserved-page-lost, every era - a flaw of the design (the race the v5
   review asked about, 20250321134629.GA252045@nvidia.com).  kho_preserve_folio reads
   kho_out.finalized with no lock, and kho_out_finalize_set sets it only after kho_finalize has
   returned.  A preserve of an order-1 folio passes the check, kho_finalize serializes the
@@ -13,36 +14,88 @@ both verdicts are pinned side by side.
   but no chunk points at that bitmap, so the next kernel never reserves the folio.  (A preserve
   into an already-existing bitmap survives, because the chunks point at the LIVE bitmaps; only a
   new order or a new bitmap index is lost.)  6.18's 469661d0d3a5 moves the check into
-  __kho_preserve_order but leaves it unlocked and before xa_load_or_alloc, so the same schedule
+  __kho_preserve_order but leaves it unlocked and before the xarray walk, so the same schedule
   still loses the folio.
-* test-kho-refinalize / no-preserved-page-lost and kho-restore-succeeded, 6.16 and 6.18 -
-  a flaw of the design's abort.  test_kho preserves its data folios at module init ("anytime
-  before finalization", v7's API) and only the FDT folio in its FINALIZE callback.  kho_abort
-  frees every bitmap, unpreserving the client's data folios too; the second finalize re-runs
-  the callbacks, which re-preserve only the FDT folio.  The next kernel finds the subtree but
-  not the data: "KHO restore failed".  Pratyush Yadav and Pasha Tatashin discussed exactly this
-  (../shared/reference/kho-semantics.md §5, "Abort semantics"); 6.19's 99cd2ffac697 stops abort
-  from unpreserving.
-* abort-then-kexec / conversion-race-free, 6.16 - a flaw of the design.  kho_fill_kimage set
-  image->kho.fdt at kexec_file_load regardless of finalization, and kho_abort neither clears the
-  root FDT page nor stops a loaded image, so a kexec after "echo 0 > finalize" hands over the
-  aborted finalize's FDT, whose preserved-memory-map points at chunk pages and bitmaps that
-  kho_abort has kfree()d.  (The next kernel here still restores test_kho's folios, because the
-  model never reuses freed memory - KASAN's quarantine; in a running kernel those pages are
-  free for reuse, and the next kernel would reserve whatever their bytes say.)
-* abort-then-kexec / no-preserved-page-lost, 6.18 - the 6.16 flaw closed the other way.
-  f322a97aeb2a makes kho_fill_kimage pass the FDT only if finalized, so the stale FDT is gone,
-  but the finalized state is sampled at kexec_file_load, and here the load came before the
-  finalize: no KHO state is handed over at all, test_kho's preserved folios are lost and
-  next-kernel-revived is unreachable.  (Had the load come after the finalize, the abort would
-  not have withdrawn the FDT from the loaded image either: the sample is not re-taken.)
-* fdbox-race / no-preserved-page-lost, 6.18 (HOLDS in 6.16) - a usage 6.18 no longer supports.
-  The operator loads the next kernel before finalizing (v5's goal: move kexec_file_load out of
-  the blackout window, 20250323190204.742672-1-changyuanl@google.com); since f322a97aeb2a the
-  image then carries no KHO FDT, and the FDBoxes' saved fds are gone.  6.19's d7255959b69a
-  ("allow kexec load before finalization") brings the order back.
-* double-restore / restore-at-most-once, 6.16 (HOLDS in 6.18) - driver misuse that 6.16 cannot
-  detect.  test_kho lists its folio twice; 6.16's kho_restore_folio reads the order from
+* preserve-race and range-abort / tracker-frozen-after-finalize, every era - the same flaw
+  seen from the tracker: after finalize succeeded (finalized set, the tracker serialized), a
+  preserve that passed the unlocked check earlier still sets bits - 6.16's kho_preserve_phys
+  checks once for the whole range, 6.18 (469661d0d3a5) before each block, both unlocked.
+* test-kho-refinalize / no-preserved-page-lost, every era - a flaw of the design's abort.
+  test_kho preserves its data folios at module init ("anytime before finalization", v7's API)
+  and only the FDT folio in its FINALIZE callback.  kho_abort frees every bitmap, unpreserving
+  the client's data folios too; the second finalize re-runs the callbacks, which re-preserve
+  only the FDT folio.  The next kernel finds the subtree but does not reserve the data.  In
+  6.16/6.17 test_kho still prints "KHO restore succeeded" (kho-restore-succeeded HOLDS) in the
+  runs where the folio is order 0: 6.16's kho_restore_folio makes a folio of ANY page
+  (page->private is 0, so order 0) and the bytes are still there - restore returns memory that
+  was not preserved (restore-returns-preserved VIOLATED in 6.16 and 6.17: the kernel's
+  kho_restore_folio makes no check).  6.18's magic (89a3ecca49ee) refuses the unpreserved page:
+  "KHO restore failed" in every run (kho-restore-succeeded VIOLATED), and
+  restore-returns-preserved HOLDS.  6.19's 99cd2ffac697 stops abort from
+  unpreserving.
+* test-kho-refinalize and abort-then-kexec / memory-safety, 6.18 - a kernel bug as written at
+  v6.18.  fa759cd75bce allocates the tracker's bitmaps (xa_load_or_alloc) and the chunks
+  (new_chunk) with get_zeroed_page, but kho_abort still frees each bitmap with kfree(bits) and
+  kho_mem_ser_free each chunk with kfree(tmp): freeing page-allocator memory with the slab
+  allocator's kfree.  The allocator (khomc.kernel.alloc) does what kfree() does with a non-slab
+  page that is not a large kmalloc: free_large_kmalloc WARNs "Not a kmalloc allocation",
+  dumps the page and returns without freeing it (a leak, reported as that WARNING at the first
+  abort after a preserve).  No fixing commit in 6.18.
+* abort-then-kexec / conversion-race-free, 6.16 and 6.17 - a flaw of the design, fixed by
+  f322a97aeb2a (Fixes: 3bdecc3c93f9).  kho_fill_kimage set image->kho.fdt at kexec_file_load
+  regardless of finalization, and kho_abort neither clears the root FDT page nor stops a loaded
+  image, so a kexec after "echo 0 > finalize" hands over the aborted finalize's FDT, whose
+  preserved-memory-map points at chunk pages and bitmaps that kho_abort has kfree()d: the next
+  kernel parses freed memory (handed-over-metadata-live VIOLATED; HOLDS from f322a97aeb2a on,
+  which hands over no FDT unless finalized).  (The
+  next kernel here still restores test_kho's folios, because the model never reuses freed
+  memory - KASAN's quarantine; in a running kernel those pages are free for reuse.)
+* abort-then-kexec / no-preserved-page-lost, next-kernel-revived and kho-restore-succeeded,
+  6.18 - f322a97aeb2a closes the 6.16 flaw the other way: the FDT is passed only if finalized,
+  sampled at kexec_file_load, and here the load came before the finalize: no KHO state is
+  handed over at all and test_kho's preserved folios are lost.  (Had the load come after the
+  finalize, the abort would not have withdrawn the FDT from the loaded image either.)
+* fdbox-race / no-preserved-page-lost and next-kernel-revived, 6.18 (HOLDS in 6.16, 6.17) - a
+  usage 6.18 no longer supports.  The operator loads the next kernel before finalizing (v5's
+  goal: move kexec_file_load out of the blackout window,
+  20250323190204.742672-1-changyuanl@google.com); since f322a97aeb2a the image then carries no
+  KHO FDT, and the FDBoxes' saved fds are gone.  6.19's d7255959b69a ("allow kexec load before
+  finalization") brings the order back.
+* range-abort / terminates, 6.16 and 6.17 (HOLDS in 6.18) - a kernel bug, fixed by
+  b05addf6f059 "kho: warn and exit when unpreserved page wasn't preserved" (Fixes:
+  fc33e4b44b27).  A 3-page kho_preserve_phys has preserved its order-1 block when a concurrent
+  finalize fails and kho_abort empties the tracker; the order-0 block's allocation then fails,
+  and the unwind ``__kho_unpreserve(start, failed)`` finds no kho_mem_phys for order 1: the
+  loop ``continue``s without advancing pfn, forever.  6.18 (469661d0d3a5 onwards) reaches the
+  same unwind through -EBUSY too, and b05addf6f059 returns instead.
+* range-abort / memory-safety, every era - a flaw of the design: preservers take no lock, and
+  kho_abort (after a finalize that failed, here at its own kho_preserve_folio of the root FDT
+  page) kfree()s every kho_mem_phys and bitmap while a preserver still uses the kho_mem_phys it
+  has just loaded from the orders xarray: a use-after-free (KASAN).  (In 6.18 the first report
+  can also be fa759cd75bce's kfree of a page, below.)
+* scratch-preserve / nothing-preserved-in-scratch and tracker-frozen-after-finalize, every era
+  (default configuration) - a flaw of the design that e38f65d317df ("kho: warn and fail on
+  metadata or preserved memory in scratch area") detects only with CONFIG_KEXEC_HANDOVER_DEBUG.
+  The client's folio is movable memory from the CMA pageblocks of a scratch area;
+  kho_preserve_folio accepts it, and the next kernel, which takes its early allocations from
+  scratch, would overwrite it before anyone restores it.  With ``-D debug=1`` 6.18 refuses the
+  preserve (-EINVAL) and every promise HOLDS (test_scratch_check_needs_the_debug_config); 6.16
+  and 6.17 have no check to enable.  (The late preserve after finalize is also the
+  tracker-frozen race above.)
+* finalize-retry / finalize-retry-works, every era - a kernel bug in the debugfs code of
+  6.16-6.18 (no fix in these eras).  The first finalize runs test_kho's FINALIZE callback, whose
+  kho_add_subtree puts a ``sub_fdts/kho_test`` blob on kho_out.ser.fdt_list; then new_chunk's
+  allocation fails and kho_finalize aborts.  kho_out_finalize_set returns the error before
+  kho_out_update_debugfs_fdt, and kho_abort does not touch fdt_list, so the blob stays; the
+  retry's kho_add_subtree writes the node and then gets -EEXIST from debugfs_create_blob, the
+  callback returns NOTIFY_BAD and the retry fails with no allocation failure left: once a
+  finalize has failed after a subtree was added, KHO cannot be finalized until reboot.
+* finalize-retry / no-preserved-page-lost, every era - the abort flaw above (test-kho-refinalize):
+  the failed finalize's kho_abort unpreserves test_kho's data folios, and nothing finalizes
+  again; 6.16/6.17 hand over the unfinished root FDT page (refused by the next kernel), 6.18
+  hands over nothing.  finalize-retry / memory-safety, 6.18: fa759cd75bce's kfree of a page.
+* double-restore / restore-at-most-once, 6.16 and 6.17 (HOLDS in 6.18) - driver misuse that 6.16
+  cannot detect.  test_kho lists its folio twice; 6.16's kho_restore_folio reads the order from
   page->private and hands the same page out twice.  6.18's page magic (89a3ecca49ee) is cleared
   by the first restore, so the second returns NULL (and test_kho reports "KHO restore failed",
   pinned as kho-restore-succeeded VIOLATED in 6.18 double-restore).
@@ -57,32 +110,64 @@ from khomc.registry import build, scenarios
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BASE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
+        "handed-over-metadata-live": H, "restore-returns-preserved": H,
+        "tracker-frozen-after-finalize": H, "nothing-preserved-in-scratch": H,
         "no-preserved-page-lost": H, "memory-safety": H, "restore-at-most-once": H,
         "kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
 TK = {**BASE, "kho-restore-succeeded": H}
 LOST = {"no-preserved-page-lost": V}
+THAWED = {"tracker-frozen-after-finalize": V}
+
+RANGE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
+         "handed-over-metadata-live": H, "restore-returns-preserved": H,
+         "tracker-frozen-after-finalize": V, "nothing-preserved-in-scratch": H,
+         "no-preserved-page-lost": H, "memory-safety": V, "restore-at-most-once": H,
+         "finalize-succeeded": H}
+SCRATCH = {p: v for p, v in BASE.items() if p != "next-kernel-revived"}
+SCRATCH_V = {**SCRATCH, "nothing-preserved-in-scratch": V, **THAWED}
+RETRY = {**{p: v for p, v in TK.items() if p != "next-kernel-revived"}, **LOST,
+         "finalize-retry-works": V}
+
+K6_16 = {
+    "scratch-preserve": (1974, SCRATCH_V),
+    "range-abort": (13410, {**RANGE, "terminates": V}),
+    "finalize-retry": (142, RETRY),
+    "test-kho": (185, TK),
+    "fdbox-race": (252341, BASE),
+    "preserve-race": (2600, {**BASE, **LOST, **THAWED}),
+    "test-kho-refinalize": (298, {**TK, **LOST, "restore-returns-preserved": V}),
+    "abort-then-kexec": (226, {**TK, "conversion-race-free": V,
+                               "handed-over-metadata-live": V}),
+    "double-restore": (185, {**TK, "restore-at-most-once": V}),
+}
 
 PINNED = {
-    "k6.16": {
-        "test-kho": (165, TK),
-        "fdbox-race": (227169, BASE),
-        "preserve-race": (1437, {**BASE, **LOST}),
-        "test-kho-refinalize": (258, {**TK, **LOST, "kho-restore-succeeded": V}),
-        "abort-then-kexec": (200, {**TK, "conversion-race-free": V}),
-        "double-restore": (165, {**TK, "restore-at-most-once": V}),
-    },
+    "k6.16": K6_16,
+    "k6.17": dict(K6_16),
     "k6.18": {
-        "test-kho": (165, TK),
-        "fdbox-race": (227169, {**BASE, **LOST, "next-kernel-revived": V}),
-        "preserve-race": (1437, {**BASE, **LOST}),
-        "test-kho-refinalize": (258, {**TK, **LOST, "kho-restore-succeeded": V}),
-        "abort-then-kexec": (200, {**TK, **LOST, "next-kernel-revived": V,
+        "scratch-preserve": (1974, SCRATCH_V),
+        "range-abort": (10345, RANGE),
+        "finalize-retry": (178, {**RETRY, "memory-safety": V}),
+        "test-kho": (246, TK),
+        "fdbox-race": (252341, {**BASE, **LOST, "next-kernel-revived": V}),
+        "preserve-race": (2600, {**BASE, **LOST, **THAWED}),
+        "test-kho-refinalize": (346, {**TK, **LOST, "memory-safety": V,
+                                      "kho-restore-succeeded": V}),
+        "abort-then-kexec": (284, {**TK, **LOST, "memory-safety": V, "next-kernel-revived": V,
                                    "kho-restore-succeeded": V}),
-        "double-restore": (165, {**TK, "kho-restore-succeeded": V}),
+        "double-restore": (246, {**TK, "kho-restore-succeeded": V}),
     },
 }
 
-CASES = [(spec, sc) for spec in PINNED for sc in PINNED[spec]]
+SLOW = {"fdbox-race"}          # ~250k states: 30-60 s each on a shared machine
+
+
+def _case(spec, sc):
+    marks = [pytest.mark.slow] if sc in SLOW else []
+    return pytest.param(spec, sc, marks=marks, id=f"{spec}/{sc}")
+
+
+CASES = [_case(spec, sc) for spec in PINNED for sc in PINNED[spec]]
 
 
 @pytest.mark.parametrize("spec", sorted(PINNED))
@@ -90,7 +175,7 @@ def test_every_scenario_is_pinned(spec):
     assert {s.name for s in scenarios(spec)} == set(PINNED[spec])
 
 
-@pytest.mark.parametrize("spec,name", CASES, ids=[f"{a}/{b}" for a, b in CASES])
+@pytest.mark.parametrize("spec,name", CASES)
 def test_verdicts_and_state_count(spec, name):
     distinct, expected = PINNED[spec][name]
     r = check(build(spec, name))
@@ -99,7 +184,7 @@ def test_verdicts_and_state_count(spec, name):
     assert r.distinct == distinct
 
 
-@pytest.mark.parametrize("spec", ["k6.16", "k6.18"])
+@pytest.mark.parametrize("spec", ["k6.16", "k6.17", "k6.18"])
 def test_selftest_prints_restore_succeeded(spec):
     """The kernel selftest's sequence (module init, finalize, load, kexec) passes in both."""
     r = check(build(spec, "test-kho"))
@@ -121,7 +206,50 @@ def test_preserve_race_schedule_is_the_unlocked_check():
     assert check_at < walk_at < insert_at, labels
 
 
-def test_6_18_variant_is_a_parameterisation_not_a_copy():
-    from khomc.scenarios import k6_18 as k6_18_scenarios
-    src = open(k6_18_scenarios.__file__).read()
+@pytest.mark.parametrize("mod", ["k6_17", "k6_18"])
+def test_later_eras_reuse_the_scenarios_not_copy_them(mod):
+    import importlib
+    src = open(importlib.import_module(f"khomc.scenarios.{mod}").__file__).read()
     assert "async def" not in src
+
+
+def test_retry_fails_on_the_debugfs_blob_left_by_the_failed_finalize():
+    t = check(build("k6.16", "finalize-retry")).property("finalize-retry-works").trace
+    labels = [" | ".join(e[0] for e in s.effects) for s in t.steps]
+    blobs = [i for i, lab in enumerate(labels) if "debugfs_create_blob('kho_test')" in lab]
+    failed = next(i for i, lab in enumerate(labels) if "finalize returned -12" in lab)
+    retried = next(i for i, lab in enumerate(labels) if "retried finalize returned -1" in lab)
+    assert len(blobs) == 2 and blobs[0] < failed < blobs[1] < retried, labels
+
+
+@pytest.mark.parametrize("spec,distinct,expected", [
+    ("k6.16", 1974, SCRATCH_V), ("k6.17", 1974, SCRATCH_V), ("k6.18", 135, SCRATCH)])
+def test_scratch_check_needs_the_debug_config(spec, distinct, expected):
+    r = check(build(spec, "scratch-preserve", {"debug": "1"}))
+    assert r.exhaustive and r.distinct == distinct
+    assert {p.name: p.verdict for p in r.properties} == expected
+
+
+def test_no_kernel_function_asks_its_era():
+    """A delta replaces the function it changes: no era parameter, no era test, in the era
+    packages."""
+    import pathlib
+    import khomc.kho as kho
+    root = pathlib.Path(kho.__file__).parent
+    for pkg in ("k6_16", "k6_17", "k6_18"):
+        for f in (root / pkg).glob("*.py"):
+            src = f.read_text()
+            assert "era ==" not in src and "era=" not in src.replace("era=k", ""), f
+
+
+def test_delta_functions_are_linked_by_name():
+    """6.18's kho_preserve_folio reaches 469661d0d3a5's __kho_preserve_order (the finalized
+    check), and test_kho, linked into the same namespace, reaches 6.18's kho_restore_folio."""
+    from khomc.kho import k6_16, k6_18
+    k = k6_18.ERA.namespace()
+    g = k.kho_preserve_folio.__globals__
+    assert g["__kho_preserve_order"].__name__ == "__kho_preserve_order_469661d0d3a5"
+    assert k.kho_test_restore.__globals__["kho_restore_folio"].__name__ == \
+        "kho_restore_folio_89a3ecca49ee"
+    base = k6_16.ERA.namespace()
+    assert base.kho_test_restore.__globals__["kho_restore_folio"].__globals__ is base._globals

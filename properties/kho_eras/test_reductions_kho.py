@@ -18,7 +18,7 @@ from khomc.engines.result import Verdict
 from khomc.engines.search import check
 
 KHO_SPECS = [s for s in registry.SPECS if s not in ("counter", "spinkho")]
-BIG = {("k6.16", "fdbox-race"), ("k6.18", "fdbox-race")}
+BIG = {("k6.16", "fdbox-race"), ("k6.17", "fdbox-race"), ("k6.18", "fdbox-race")}
 
 
 def cases():
@@ -55,8 +55,8 @@ def test_reductions_preserve_verdicts(spec, scenario):
 @pytest.mark.parametrize("spec,scenario,full,reduced", [
     ("v4", "fdbox-race", (4985, 11685), (4985, 6489)),
     ("v5", "autofinalize", (422, 708), (422, 462)),
-    ("k6.16", "test-kho", (165, 228), (163, 180)),
-    ("k6.16", "preserve-race", (1437, 2409), (1410, 1724)),
+    ("k6.16", "test-kho", (185, 252), (183, 202)),
+    ("k6.16", "preserve-race", (2600, 4310), (2568, 2941)),
     ("k6.19", "test-kho-race", (802, 1280), (787, 932)),
     ("k7.1", "test-kho-race", (288, 420), (283, 282)),
 ])

@@ -126,3 +126,17 @@ def test_doctests(module):
     import importlib
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0
+
+
+def test_v5_shares_no_code_with_later_eras():
+    """v5 and 6.16 share no C: the linked v5 era holds no function from khomc.kho.common, and
+    its kho_preserve_phys is patch 09's (order set once; the unwind reuses it)."""
+    import inspect
+
+    from khomc.kho import v5
+    k = v5.ERA.namespace()
+    mods = {getattr(v, "__module__", "") for v in vars(k).values() if callable(v)}
+    assert not any(m.startswith("khomc.kho.common") for m in mods)
+    src = inspect.getsource(k.kho_preserve_phys)
+    unwind = src[src.index("if err:\n            pfn = phys >> PAGE_SHIFT"):]
+    assert "order = ilog2(end_pfn - pfn)\n            while" not in unwind

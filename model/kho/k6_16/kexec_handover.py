@@ -1,57 +1,80 @@
-"""KHO as merged in 6.16 (and, parameterised, 6.18): notifiers with struct kho_serialization,
-the xarray-of-bitmaps tracker, finalize/abort under kho_out.lock, kho_fill_kimage.
+"""KHO as merged in 6.16: this kernel's half of kernel/kexec_handover.c, function by function.
 
 Mirrors torvalds/linux:kernel/kexec_handover.c@00c010e130e5 (the 6.16 merge; the series is v8,
-20250509074635.3187114-1-changyuanl@google.com), function by function: kho_preserve_folio (an
-UNLOCKED read of ``kho_out.finalized``), __kho_preserve_order / xa_load_or_alloc (shared with
-v5 in :mod:`khomc.kho.common`), kho_preserve_phys (split by ``min(ctz(pfn), ilog2(end - pfn))``,
-unwinding ``[start, failed)`` on error), kho_add_subtree, register/unregister_kho_notifier,
-kho_finalize, kho_abort, kho_out_finalize_set (debugfs, under ``kho_out.lock``: -EEXIST /
--ENOENT when the value does not change), kho_fill_kimage (6.16: sets ``image->kho.fdt`` whether
-or not KHO is finalized) and kernel_kexec.
+20250509074635.3187114-1-changyuanl@google.com).  Functions, in the file's order, with the C
+they follow statement by statement:
 
-``era="6.18"`` applies the semantic deltas of 6.17/6.18 (../shared/reference/kho-semantics.md
-§2.5): the finalized check moves inside __kho_preserve_order (469661d0d3a5, still unlocked);
-kho_preserve_pages(page, nr) replaces kho_preserve_phys (8375b76517cb); restore checks the
-page magic and clears it (89a3ecca49ee, the next kernel in :mod:`khomc.kho.k6_16.kexec_handover_in`);
-kho_fill_kimage returns early unless finalized, sampled at kexec_file_load (f322a97aeb2a).
+* ``xa_load_or_alloc`` - xa_load, kzalloc (-ENOMEM), xa_cmpxchg(NULL -> elm); the loser kfree()s
+  its element and uses the winner's;
+* ``__kho_unpreserve(track, pfn, end_pfn)`` - the range walk split by
+  ``min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))``.  As written at this commit, a missing
+  ``kho_mem_phys`` or bitmap ``continue``s WITHOUT advancing ``pfn``: the loop spins forever
+  (fixed by b05addf6f059 "kho: warn and exit when unpreserved page wasn't preserved", Fixes:
+  fc33e4b44b27, in 6.18);
+* ``__kho_preserve_order`` - two xa_load_or_alloc and an atomic set_bit;
+* ``new_chunk`` / ``kho_mem_ser_free`` / ``kho_mem_serialize`` - chunks are ``kzalloc(PAGE_SIZE)``
+  and freed with ``kfree`` (fa759cd75bce moves them to the buddy allocator in 6.18);
+* ``kho_debugfs_fdt_add`` - kmalloc of a ``struct fdt_debugfs`` (-ENOMEM) and
+  ``debugfs_create_blob(name, dir)``, which fails with -EEXIST when *dir* already holds *name*;
+  the entry goes on the list it is given (``kho_out.ser.fdt_list``);
+* ``kho_add_subtree`` - fdt_begin_node / fdt_property / fdt_end_node into the root FDT being
+  built (libfdt's sequential-write calls do not look for a duplicate name: a second node of the
+  same name is written), then ``kho_debugfs_fdt_add(&ser->fdt_list, sub_fdts, name, fdt)``;
+* ``register_kho_notifier`` / ``unregister_kho_notifier``;
+* ``kho_preserve_folio`` - an UNLOCKED read of ``kho_out.finalized`` (-EBUSY), then
+  __kho_preserve_order;
+* ``kho_preserve_phys`` - -EBUSY once finalized (checked once, unlocked, BEFORE the alignment
+  check), -EINVAL unless page aligned, the split loop, and on error
+  ``__kho_unpreserve(track, start_pfn, failed_pfn)``;
+* ``kho_out_update_debugfs_fdt`` - when finalized, ``kho_debugfs_fdt_add(.., "fdt", ..)`` in
+  ``out/``; otherwise every entry of fdt_list is removed and freed;
+* ``kho_abort`` - kfree every bitmap and kho_mem_phys, xa_destroy, free the chunk list, call the
+  chain with KEXEC_KHO_ABORT; it does NOT touch fdt_list;
+* ``kho_finalize`` - fdt_create .. placeholder, kho_preserve_folio(root FDT), the FINALIZE chain,
+  kho_mem_serialize, the map property, fdt_end_node / fdt_finish; any error: kho_abort;
+* ``kho_out_finalize_set`` - under kho_out.lock: -EEXIST / -ENOENT when unchanged; finalize or
+  abort; on success ``finalized = val`` and then ``kho_out_update_debugfs_fdt()``, whose error is
+  returned with ``finalized`` already changed;
+* ``kho_init`` - alloc_page for the root FDT (its debugfs directories always succeed here);
+* ``kho_fill_kimage`` - ``image->kho.fdt`` set whether or not finalized, and the scratch-array
+  segment;
+* ``kexec_file_load`` / ``kernel_kexec`` - the syscalls around them (model.kernel.kexec).
 
-Model notes:
+Abstractions, each unable to change a verdict of the promises in khomc.promises.k6_16:
 
-* The root FDT page (``kho_out.ser.fdt``, allocated by kho_init) is allocated by the operator's
-  first step (``kho_init``); nothing else uses KHO's out side before it.
-* The sequential-write FDT under construction is kept as the list of subtrees written into it
-  (``kho_out.ser.subtrees``); the page holds zeros while it is being built (fdt_create's header
-  has FDT_SW_MAGIC, which fdt_check_header refuses, as it refuses zeros) and the finished blob,
-  built with libfdt, from fdt_finish on.  kho_abort does not clear the page, as in the kernel.
-* The ``finalized`` flag is written only under kho_out.lock; the lock and the read of the flag
-  are one step, and so are the write of the flag and the unlock (movers, as in khomc.kho.v5.kexec_handover).
-  Preservers read the flag with no lock, as separate steps.
-* Debugfs files (out/fdt, sub_fdts) are not modelled.
+* A lock-held region whose intermediate states no other task can see (``finalized`` read under
+  kho_out.lock; ``finalized = val`` then the unlock) is one step; preservers read ``finalized``
+  with no lock, as separate steps.
+* The root FDT under construction is the list of its subtree nodes (``kho_out.ser.subtrees``);
+  the page holds zeros until fdt_finish writes the blob (fdt_create's FDT_SW_MAGIC header is
+  refused by fdt_check_header exactly as zeros are).  libfdt's -FDT_ERR_NOSPACE cannot happen:
+  the page always has room for the few nodes a scenario adds.
+* debugfs: only the names the list holds per directory (``kho_out.ser.fdt_list``); dentry
+  allocation inside debugfs_create_blob is not a failure point (its kmalloc'ed wrapper is).
+* The kexec image is loaded and the scratch segment added in one step (only kexec-lock holders
+  touch the image).
 
-Ghost state (read only by properties): the PFNs KHO accepted from clients (``promised``: a
-preserve that returned 0, with no unpreserve since); the subtrees and map of the last finalize
-that succeeded and was not aborted (``final``).  KHO's own preservation of the root FDT page is
-not a client promise.
+Ghost state (read only by properties): ``ghost.promised``, the pages clients preserved, is
+written by the clients from their own calls and return codes (:func:`client_preserved`), never
+by KHO; ``ghost.final`` is the finalize in effect (set with ``finalized``).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, kfree
-from khomc.kernel.alloc import _heap_modify, heap_modify
-from khomc.kernel.bitops import _clear, _set
-from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from khomc.kernel import kexec
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, lookup, may_allocate, memcpy_to, read_phys
+from khomc.kernel.bitops import clear_bit, set_bit
+from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from khomc.kernel.kexec import Kimage, add_buffer
 from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
 from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
-from khomc.kernel.xarray import XArray, xa_entries
+from khomc.kernel.xarray import XArray, entries, xa_cmpxchg, xa_entries, xa_load
+from khomc.kho.common import CHUNK_ELM, CHUNK_HDR, chunk_body, ctz, ilog2
+from khomc.kho.fdt import FdtTree, flatten
 from khomc.runtime.effects import Op, Update, atomic, load, store
 from khomc.runtime.spec import Model
-from khomc.kho.common import __kho_preserve, __kho_unpreserve, ctz, ilog2, kho_mem_ser_free, kho_mem_serialize, phys_bits
-from khomc.kho.fdt import FdtTree, flatten
 
 KEXEC_KHO_FINALIZE = 0
 KEXEC_KHO_ABORT = 1
@@ -59,12 +82,20 @@ KHO_FDT_COMPATIBLE = b"kho-v1\0"
 PROP_PRESERVED_MEMORY_MAP = "preserved-memory-map"
 PROP_SUB_FDT = "fdt"
 KERNEL_IMAGE_SIZE = 1 << 16
-ERAS = ("6.16", "6.18")
+PRESERVE_BITS = 512 * 8              # a2fff99f92da makes it PAGE_SIZE * 8 (6.18)
+SIZEOF_KHO_MEM_PHYS = 16             # struct kho_mem_phys { struct xarray phys_bits; }
+KHOSER_BITMAP_SIZE = (PAGE_SIZE - CHUNK_HDR) // CHUNK_ELM
+SIZEOF_FDT_DEBUGFS = 48              # struct fdt_debugfs: list_head, blob wrapper, dentry *
+SIZEOF_KHO_SCRATCH = 16              # struct kho_scratch { phys_addr_t addr, size; }
+OUT, SUB_FDTS = "out", "out/sub_fdts"
 
 
 class Ghost(NamedTuple):
-    promised: frozenset = frozenset()   # client PFNs whose preserve returned 0
+    promised: frozenset = frozenset()   # PFNs clients preserved (their call returned 0)
     final: tuple | None = None          # (subtrees, map) of the finalize in effect, if any
+    asked: frozenset = frozenset()      # PFNs clients pass (or will pass) to a preserve call,
+                                        # minus those whose call failed
+    tracker: tuple | None = None        # the tracker's set bits when finalized was set
 
 
 class Image(NamedTuple):
@@ -84,13 +115,17 @@ class Handover(NamedTuple):
 
 
 class K616:
-    """``kho_out`` (its lock, the notifier head, ``ser`` and ``finalized``) of one scenario."""
+    """``struct kho_out kho_out`` (its notifier head, lock, ``ser`` and ``finalized``) and the
+    kexec state of one scenario; every era of the 6.16 line uses the same fields."""
 
-    def __init__(self, model: Model, heap: Heap, era: str = "6.16"):
-        if era not in ERAS:
-            raise ValueError(f"unknown era {era!r}; this module models {ERAS}")
-        self.era = era
+    def __init__(self, model: Model, heap: Heap, kernel=None, scratch: tuple = (),
+                 config_debug: bool = False):
+        self.kernel = kernel
         self.heap = heap
+        # kho_scratch[]: ((addr, size), ...) as kho_reserve_scratch left it (CMA pageblocks:
+        # only movable allocations land there); CONFIG_KEXEC_HANDOVER_DEBUG.
+        self.scratch = scratch
+        self.config_debug = config_debug
         self.chain = BlockingNotifierHead(model, "kho_out.chain_head")
         self.lock = Mutex.new(model, "kho_out.lock")
         # Invariant: written only by holders of kho_out.lock.
@@ -98,6 +133,7 @@ class K616:
         self.fdt = model.var("kho_out.ser.fdt", 0)
         self.subtrees = model.var("kho_out.ser.subtrees", ())
         self.mem_map = model.var("kho_out.ser.preserved_mem_map", 0)
+        self.fdt_list = model.var("kho_out.ser.fdt_list", ())
         self.orders = XArray.at_var(model.var("kho_out.ser.track.orders", ()))
         self.kexec_lock = KexecLock.new(model, "__kexec_lock")
         self.image = model.var("kexec_image", None)
@@ -109,116 +145,176 @@ class K616:
         return "kho_out"
 
 
-# -- kho_init ---------------------------------------------------------------------------------
+# -- ghost: what the clients asked for ----------------------------------------------------------
 
-async def kho_init(kho: K616) -> int:
-    """kho_init: allocate the one-page root FDT (``kho_out.ser.fdt``)."""
-    page = await get_zeroed_page(kho.heap, "kho_init")
-    if not page:
+def _pfns(pfn: int, nr: int) -> frozenset:
+    return frozenset(range(pfn, pfn + nr))
+
+
+def _note(ghost, tid, pfns, adding, ok):
+    if not ok:
+        return ghost._replace(asked=ghost.asked - pfns), None
+    promised = ghost.promised | pfns if adding else ghost.promised - pfns
+    return ghost._replace(promised=promised), None
+
+
+async def client_preserved(kho: K616, who: str, call: str, args: tuple, ret: int,
+                           pfns: frozenset = frozenset(), adding: bool = True) -> None:
+    """Ghost only (not kernel code): a client notes what its own KHO call returned.  0: the
+    pages are preserved (*adding*) or unpreserved; an error: they were not (dropped from
+    ``asked``).  A call naming no pages takes no step.  Noting after the return, as a
+    separate step, loses no counterexample: the schedule that notes at once is explored too;
+    until the note the pages count as asked (reserving them is not a violation), not promised
+    (losing them is not one either)."""
+    if not pfns:
+        return
+    await Update(kho.ghost, _note, pfns, adding, ret == 0,
+                 text=f"ghost: {who} {call}{args} = {ret}")
+
+
+def ghost_ask(values, tid, pfns):
+    """Ghost only: *pfns* will be passed to a preserve call (folded into the step that
+    allocates them: nobody else knows the pages before)."""
+    (ghost,) = values
+    return (ghost._replace(asked=ghost.asked | pfns),), None
+
+
+# -- the tracker --------------------------------------------------------------------------------
+
+def phys_bits(kho: K616, physxa: int) -> XArray:
+    return XArray.in_object(kho.heap, physxa, "phys_bits")
+
+
+async def xa_load_or_alloc(kho: K616, xa: XArray, index: int, sz: int):
+    elm = await xa_load(xa, index)
+    if elm:
+        return elm
+    elm = await kzalloc(kho.heap, sz, "xa_load_or_alloc")
+    if not elm:
         return -ENOMEM
-    await store(kho.fdt, page)
+    res = await xa_cmpxchg(xa, index, None, elm)
+    if res:
+        await kfree(kho.heap, elm, "xa_load_or_alloc")
+        return res
+    return elm
+
+
+async def __kho_unpreserve(kho: K616, pfn: int, end_pfn: int) -> None:
+    while pfn < end_pfn:
+        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        pfn_high = pfn >> order
+        physxa = await xa_load(kho.orders, order)
+        if not physxa:
+            continue                      # as written: pfn is not advanced
+        bits = await xa_load(phys_bits(kho, physxa), pfn_high // PRESERVE_BITS)
+        if not bits:
+            continue                      # as written: pfn is not advanced
+        await clear_bit(kho.heap, bits, pfn_high % PRESERVE_BITS, "__kho_unpreserve")
+        pfn += 1 << order
+
+
+async def __kho_preserve_order(kho: K616, pfn: int, order: int) -> int:
+    pfn_high = pfn >> order
+    physxa = await xa_load_or_alloc(kho, kho.orders, order, SIZEOF_KHO_MEM_PHYS)
+    if physxa < 0:
+        return physxa
+    bits = await xa_load_or_alloc(kho, phys_bits(kho, physxa), pfn_high // PRESERVE_BITS,
+                                  PRESERVE_BITS // 8)
+    if bits < 0:
+        return bits
+    await set_bit(kho.heap, bits, pfn_high % PRESERVE_BITS, "__kho_preserve_order")
     return 0
 
 
-# -- preservation ------------------------------------------------------------------------------
+# -- serialization of the tracker ---------------------------------------------------------------
 
-def _pfns(pfn: int, order: int) -> frozenset:
-    return frozenset(range(pfn, pfn + (1 << order)))
-
-
-def _mark_values(values, tid, heap, addr, nr, pfns, adding, note):
-    """set_bit/clear_bit in the bitmap and, in the same step, the ghost's promise."""
-    pages, kasan, halted, ghost = values
-    fn = _set if adding else _clear
-    (pages, kasan, halted), _ = _heap_modify((pages, kasan, halted), tid, heap, addr,
-                                             f"{'set' if adding else 'clear'}_bit({nr})", fn,
-                                             (nr,))
-    if note:
-        promised = ghost.promised | pfns if adding else ghost.promised - pfns
-        ghost = ghost._replace(promised=promised)
-    return (pages, kasan, halted, ghost), None
+async def new_chunk(kho: K616, cur_chunk: int, order: int) -> int:
+    """The chunk's header is written by kho_mem_serialize once the chunk is complete (nobody
+    reads a chunk before ``preserved_mem_map`` is published)."""
+    chunk = await kzalloc(kho.heap, PAGE_SIZE, "new_chunk")
+    if not chunk:
+        return 0
+    if cur_chunk:
+        await memcpy_to(kho.heap, cur_chunk, chunk.to_bytes(8, "little"), "new_chunk")
+    return chunk
 
 
-def _marker(adding: bool, note: bool):
-    async def mark(kho, bits, nr, pfn, order):
-        heap = kho.heap
-        await Op(heap.vars + (kho.ghost,), _mark_values, heap, bits, nr, _pfns(pfn, order),
-                 adding, note, text=f"{'set' if adding else 'clear'}_bit({nr}) in "
-                                    f"__kho_{'' if adding else 'un'}preserve_order")
-    return mark
+async def kho_mem_ser_free(kho: K616, first_chunk: int) -> None:
+    chunk = first_chunk
+    while chunk:
+        tmp = chunk
+        head = await heap_read_bytes(kho.heap, chunk, 8, "kho_mem_ser_free")
+        chunk = int.from_bytes(head, "little")
+        await kfree(kho.heap, tmp, "kho_mem_ser_free")
 
 
-SET_NOTED, SET_QUIET, CLEAR_NOTED = _marker(True, True), _marker(True, False), _marker(False, True)
+async def kho_mem_serialize(kho: K616) -> int:
+    """0 (``preserved_mem_map`` set) or a negative errno.  The chunks point at the LIVE
+    bitmaps."""
+    first_chunk = 0
+    chunk = 0
+    err = -ENOMEM
+    orders = await xa_entries(kho.orders)
+    i = 0
+    while i < len(orders):
+        order, physxa = orders[i]
+        chunk = await new_chunk(kho, chunk, order)
+        if chunk <= 0:
+            err = chunk if chunk < 0 else -ENOMEM
+            await kho_mem_ser_free(kho, first_chunk)
+            return err
+        if not first_chunk:
+            first_chunk = chunk
+        bitmaps = await xa_entries(phys_bits(kho, physxa))
+        elms = ()
+        j = 0
+        while j < len(bitmaps):
+            if len(elms) == KHOSER_BITMAP_SIZE:
+                await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+                chunk = await new_chunk(kho, chunk, order)
+                if chunk <= 0:
+                    err = chunk if chunk < 0 else -ENOMEM
+                    await kho_mem_ser_free(kho, first_chunk)
+                    return err
+                elms = ()
+            phys, bits = bitmaps[j]
+            elms = elms + (((phys * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            j += 1
+        await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
+        i += 1
+    await store(kho.mem_map, first_chunk)
+    return 0
 
 
-async def __kho_preserve_order(kho: K616, pfn: int, order: int, note: bool = True) -> int:
-    if kho.era == "6.18" and await load(kho.finalized):     # 469661d0d3a5: still unlocked
-        return -EBUSY
-    return await __kho_preserve(kho, pfn, order, SET_NOTED if note else SET_QUIET)
+# -- debugfs and subtrees -----------------------------------------------------------------------
+
+def _blob_add(entries, tid, d, name):
+    if (d, name) in entries:
+        return entries, -EEXIST            # debugfs_create_blob: the name exists in the dir
+    return ((d, name),) + entries, 0       # list_add: at the head
 
 
-async def kho_preserve_folio(kho: K616, phys: int, order: int, note: bool = True) -> int:
-    """0, -EBUSY once finalized (an unlocked read), or -ENOMEM."""
-    if kho.era == "6.16" and await load(kho.finalized):
-        return -EBUSY
-    return await __kho_preserve_order(kho, phys >> PAGE_SHIFT, order, note)
+async def kho_debugfs_fdt_add(kho: K616, d: str, name: str, fdt: int) -> int:
+    if not await may_allocate(kho.heap, "kho_debugfs_fdt_add"):
+        return -ENOMEM                     # kmalloc(sizeof(*f)) failed
+    return await Update(kho.fdt_list, _blob_add, d, name,
+                        text=f"debugfs_create_blob({name!r}) in {d}; list_add")
 
 
-def split_order(pfn: int, end: int) -> int:
-    """The naturally aligned block at *pfn* in [pfn, end).
-
-    >>> split_order(3, 6), split_order(4, 6)
-    (0, 1)
-    """
-    return min(ctz(pfn), ilog2(end - pfn))
+def _add_subtree(subtrees, tid, name, phys):
+    return subtrees + ((name, phys),), 0
 
 
-async def _preserve_range(kho: K616, start: int, end: int) -> int:
-    pfn = start
-    err = 0
-    while pfn < end:
-        order = split_order(pfn, end)
-        err = await __kho_preserve_order(kho, pfn, order)
-        if err:
-            break
-        pfn += 1 << order
+async def kho_add_subtree(kho: K616, ser, name: str, fdt: int) -> int:
+    """Legal only from a FINALIZE callback (*ser* is what the chain passed)."""
+    if ser is not kho:
+        raise AssertionError("kho_add_subtree outside a KEXEC_KHO_FINALIZE callback")
+    err = await Update(kho.subtrees, _add_subtree, name, fdt,
+                       text=f"fdt_begin_node({name!r}); fdt_property(fdt, {fdt:#x}); fdt_end_node")
     if err:
-        failed = pfn
-        pfn = start
-        while pfn < failed:
-            order = split_order(pfn, failed)
-            await __kho_unpreserve(kho, pfn, order, CLEAR_NOTED)
-            pfn += 1 << order
-    return err
+        return err
+    return await kho_debugfs_fdt_add(kho, SUB_FDTS, name, fdt)
 
-
-async def kho_preserve_phys(kho: K616, phys: int, size: int) -> int:
-    """6.16 only: -EINVAL unless page aligned; -EBUSY once finalized (checked once)."""
-    if kho.era != "6.16":
-        raise AssertionError("kho_preserve_phys was replaced by kho_preserve_pages in 6.18")
-    if phys % PAGE_SIZE or size % PAGE_SIZE:
-        return -EINVAL
-    if await load(kho.finalized):
-        return -EBUSY
-    return await _preserve_range(kho, phys >> PAGE_SHIFT, (phys + size) >> PAGE_SHIFT)
-
-
-async def kho_preserve_pages(kho: K616, phys: int, nr_pages: int) -> int:
-    """6.18 (8375b76517cb): each block checks ``finalized`` inside __kho_preserve_order."""
-    if kho.era != "6.18":
-        raise AssertionError("kho_preserve_pages is a 6.18 function")
-    start = phys >> PAGE_SHIFT
-    return await _preserve_range(kho, start, start + nr_pages)
-
-
-async def kho_preserve(kho: K616, phys: int, nr_pages: int) -> int:
-    """The range-preservation call of this era (phys in 6.16, pages in 6.18)."""
-    if kho.era == "6.16":
-        return await kho_preserve_phys(kho, phys, nr_pages * PAGE_SIZE)
-    return await kho_preserve_pages(kho, phys, nr_pages)
-
-
-# -- notifiers and subtrees --------------------------------------------------------------------
 
 async def register_kho_notifier(kho: K616, nb: NotifierBlock) -> int:
     return await blocking_notifier_chain_register(kho.chain, nb)
@@ -228,22 +324,74 @@ async def unregister_kho_notifier(kho: K616, nb: NotifierBlock) -> int:
     return await blocking_notifier_chain_unregister(kho.chain, nb)
 
 
-def _add_subtree(subtrees, tid, name, phys):
-    if any(n == name for n, _ in subtrees):
-        return subtrees, -EEXIST          # fdt_begin_node of a duplicate name: libfdt error
-    return subtrees + ((name, phys),), 0
+# -- preservation -------------------------------------------------------------------------------
+
+async def kho_preserve_folio(kho: K616, phys: int, order: int) -> int:
+    pfn = phys >> PAGE_SHIFT
+    if await load(kho.finalized):
+        return -EBUSY
+    return await __kho_preserve_order(kho, pfn, order)
 
 
-async def kho_add_subtree(kho: K616, ser, name: str, fdt_phys: int) -> int:
-    """Write ``<name> { fdt = <phys>; }`` into the root FDT being built.  Only legal from a
-    FINALIZE callback (*ser* is what the chain passed)."""
-    if ser is not kho:
-        raise AssertionError("kho_add_subtree outside a KEXEC_KHO_FINALIZE callback")
-    return await Update(kho.subtrees, _add_subtree, name, fdt_phys,
-                        text=f"kho_add_subtree({name!r}, {fdt_phys:#x})")
+async def kho_preserve_phys(kho: K616, phys: int, size: int) -> int:
+    pfn = phys >> PAGE_SHIFT
+    failed_pfn = 0
+    start_pfn = pfn
+    end_pfn = (phys + size) >> PAGE_SHIFT
+    err = 0
+    if await load(kho.finalized):
+        return -EBUSY
+    if phys % PAGE_SIZE or size % PAGE_SIZE:
+        return -EINVAL
+    while pfn < end_pfn:
+        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        err = await __kho_preserve_order(kho, pfn, order)
+        if err:
+            failed_pfn = pfn
+            break
+        pfn += 1 << order
+    if err:
+        await __kho_unpreserve(kho, start_pfn, failed_pfn)
+    return err
 
 
-# -- finalize and abort ------------------------------------------------------------------------
+# -- finalize and abort -------------------------------------------------------------------------
+
+def _remove_all(entries, tid):
+    return (), None
+
+
+async def kho_out_update_debugfs_fdt(kho: K616) -> int:
+    err = 0
+    if await load(kho.finalized):
+        err = await kho_debugfs_fdt_add(kho, OUT, "fdt", await load(kho.fdt))
+    else:
+        await Update(kho.fdt_list, _remove_all,
+                     text="debugfs_remove + list_del + kfree of every fdt_list entry")
+    return err
+
+
+async def kho_abort(kho: K616) -> int:
+    heap = kho.heap
+    orders = await xa_entries(kho.orders)
+    i = 0
+    while i < len(orders):
+        physxa = orders[i][1]
+        bitmaps = await xa_entries(phys_bits(kho, physxa))
+        j = 0
+        while j < len(bitmaps):
+            await kfree(heap, bitmaps[j][1], "kho_abort")
+            j += 1
+        await kfree(heap, physxa, "kho_abort")      # after xa_destroy(&physxa->phys_bits)
+        i += 1
+    await store(kho.orders.var, ())                  # xa_destroy(&track.orders)
+    first = await load(kho.mem_map)
+    if first:
+        await kho_mem_ser_free(kho, first)
+        await store(kho.mem_map, 0)
+    err = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_ABORT, None)
+    return notifier_to_errno(err)
+
 
 def root_fdt(subtrees: tuple, mem_map: int) -> FdtTree:
     children = tuple(FdtTree(name, ((PROP_SUB_FDT, phys.to_bytes(8, "little")),), ())
@@ -257,65 +405,57 @@ def _put(data, value):
     return value, None
 
 
-async def kho_abort(kho: K616) -> int:
-    """Free every bitmap and physxa (unpreserving everything), free the chunk list, ABORT."""
-    heap = kho.heap
-    orders = await xa_entries(kho.orders)
-    i = 0
-    while i < len(orders):
-        physxa = orders[i][1]
-        bitmaps = await xa_entries(phys_bits(kho, physxa))
-        j = 0
-        while j < len(bitmaps):
-            await kfree(heap, bitmaps[j][1], "kho_abort")
-            j += 1
-        await kfree(heap, physxa, "kho_abort")
-        i += 1
-    await store(kho.orders.var, ())                      # xa_destroy(&track.orders)
-    first = await load(kho.mem_map)
-    if first:
-        await kho_mem_ser_free(kho, first)
-        await store(kho.mem_map, 0)
-    ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_ABORT, None)
-    return notifier_to_errno(ret)
-
-
 async def kho_finalize(kho: K616) -> int:
     heap = kho.heap
     fdt = await load(kho.fdt)
-    # fdt_create + compatible + the preserved-memory-map placeholder: the page is not a valid
-    # FDT until fdt_finish.
+    # fdt_create .. fdt_property_placeholder: not a valid FDT until fdt_finish.
     await heap_modify(heap, fdt, "kho_finalize: fdt_create", _put, b"")
     await store(kho.subtrees, ())
-    err = await kho_preserve_folio(kho, fdt, 0, False)
+    err = await kho_preserve_folio(kho, fdt, 0)
     if not err:
-        ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_FINALIZE, kho)
-        err = notifier_to_errno(ret)
+        err = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_FINALIZE, kho)
+        err = notifier_to_errno(err)
     if not err:
-        first = await kho_mem_serialize(kho)
-        if first < 0:
-            err = first
+        err = await kho_mem_serialize(kho)
+    if not err:
+        first = await load(kho.mem_map)
+        subtrees = await load(kho.subtrees)
+        blob = flatten(root_fdt(subtrees, first), PAGE_SIZE)
+        if isinstance(blob, int):
+            err = blob
         else:
-            await store(kho.mem_map, first)
-            subtrees = await load(kho.subtrees)
-            blob = flatten(root_fdt(subtrees, first), PAGE_SIZE)
-            if isinstance(blob, int):
-                err = -ENOMEM
-            else:
-                await heap_modify(heap, fdt, "kho_finalize: fdt_finish", _put, blob)
+            await heap_modify(heap, fdt, "kho_finalize: fdt_finish", _put, blob)
     if err:
         await kho_abort(kho)
     return err
 
 
-def _set_finalized(values, tid, val):
-    """``kho_out.finalized = val`` and mutex_unlock, one step; the ghost notes the finalize
-    now in effect (or none after an abort)."""
-    owner, _, ghost, subtrees, mem_map = values
-    if owner != tid:
-        return None
+def tracker_bits(pages: tuple, orders, preserve_bits: int) -> tuple:
+    """Ghost: ((order, pfn_high), ...) of every bit set in the tracker, read from memory (an
+    object already freed reads as its stale bytes, as the next kernel would read it)."""
+    out = []
+    for order, physxa in entries(orders):
+        found = lookup(pages, physxa)
+        if found is None:
+            continue
+        for idx, bits in entries(found[1].data):
+            data = read_phys(pages, bits, preserve_bits // 8)
+            value = int.from_bytes(data, "little")
+            while value:
+                bit = (value & -value).bit_length() - 1
+                value &= value - 1
+                out.append((order, idx * preserve_bits + bit))
+    return tuple(sorted(out))
+
+
+def _set_finalized(values, tid, val, preserve_bits):
+    """``kho_out.finalized = val``; the ghost notes the finalize now in effect and the tracker
+    it froze."""
+    _, ghost, subtrees, mem_map, pages, orders = values
     final = (subtrees, mem_map) if val else None
-    return (None, bool(val), ghost._replace(final=final), subtrees, mem_map), None
+    tracker = tracker_bits(pages, orders, preserve_bits) if val else None
+    return (bool(val), ghost._replace(final=final, tracker=tracker), subtrees, mem_map, pages,
+            orders), None
 
 
 async def _lock_and_read(kho: K616) -> bool:
@@ -325,8 +465,9 @@ async def _lock_and_read(kho: K616) -> bool:
 
 async def kho_out_finalize_set(kho: K616, val: int) -> int:
     """``echo val > /sys/kernel/debug/kho/out/finalize``."""
+    val = bool(val)
     finalized = await atomic(_lock_and_read)(kho)
-    if bool(val) == finalized:
+    if val == finalized:
         await mutex_unlock(kho.lock)
         return -EEXIST if finalized else -ENOENT
     if val:
@@ -336,29 +477,46 @@ async def kho_out_finalize_set(kho: K616, val: int) -> int:
     if ret:
         await mutex_unlock(kho.lock)
         return ret
-    await Op((kho.lock.var, kho.finalized, kho.ghost, kho.subtrees, kho.mem_map),
-             _set_finalized, val, text=f"kho_out.finalized = {bool(val)}; mutex_unlock")
+    await Op((kho.finalized, kho.ghost, kho.subtrees, kho.mem_map, kho.heap.pages,
+              kho.orders.var), _set_finalized, val, PRESERVE_BITS,
+             text=f"kho_out.finalized = {val}")
+    ret = await kho_out_update_debugfs_fdt(kho)
+    await mutex_unlock(kho.lock)
+    return ret
+
+
+# -- init and kexec -----------------------------------------------------------------------------
+
+async def kho_init(kho: K616) -> int:
+    """alloc_page for ``kho_out.ser.fdt``; the debugfs directories are always created."""
+    page = await get_zeroed_page(kho.heap, "kho_init")
+    if not page:
+        return -ENOMEM
+    await store(kho.fdt, page)
     return 0
 
 
-# -- kexec ------------------------------------------------------------------------------------
+async def kho_fill_kimage(kho: K616, image: Kimage):
+    """(err, image, image->kho.fdt)."""
+    fdt = await load(kho.fdt)
+    image = add_buffer(image, "kho-scratch", SIZEOF_KHO_SCRATCH * 3)
+    return 0, image, fdt
+
 
 async def _kexec_file_load(kho: K616) -> int:
     if not await kexec_trylock(kho.kexec_lock):
         return -EBUSY
     image = add_buffer(Kimage(True, ()), "kernel", KERNEL_IMAGE_SIZE, b"\x7fELF")
-    fdt = None
-    if kho.era == "6.16" or await load(kho.finalized):   # f322a97aeb2a: only if finalized
-        fdt = await load(kho.fdt)
-        image = add_buffer(image, "kho-scratch", 16)
-    await store(kho.image, Image(image, fdt))
+    err, image, fdt = await kho_fill_kimage(kho, image)
+    if not err:
+        await store(kho.image, Image(image, fdt))
     await kexec_unlock(kho.kexec_lock)
-    return 0
+    return err
 
 
 async def kexec_file_load(kho: K616) -> int:
     """kexec_file_load(2) with kho_fill_kimage, one step (only kexec-lock holders touch the
-    image; the read of ``finalized`` in 6.18 is the unlocked sample the kernel takes)."""
+    image; a read of ``finalized`` there is the unlocked sample the kernel takes)."""
     return await atomic(_kexec_file_load)(kho)
 
 

@@ -1,53 +1,146 @@
-"""The next kernel of KHO 6.16 / 6.18: kho_populate, kho_mem_deserialize, kho_retrieve_subtree,
-kho_restore_folio.
+"""The next kernel of KHO 6.16: kho_populate, kho_memory_init, kho_mem_deserialize,
+kho_retrieve_subtree, kho_restore_folio.
 
-Mirrors the "in" side of torvalds/linux:kernel/kexec_handover.c@00c010e130e5: kho_populate
-(fdt_check_header and ``fdt_node_check_compatible(fdt, 0, "kho-v1")``, else "disabling KHO
-revival"), kho_mem_deserialize / deserialize_bitmap (every set bit's pages are memblock_reserve'd
-and the head's ``page->private`` gets the order), kho_retrieve_subtree (-ENOENT without an FDT or
-a node, -EINVAL on a bad ``fdt`` property) and kho_restore_folio (the order from
-``page->private``).  With ``magic=True`` (6.18, 89a3ecca49ee) ``page->private`` also holds the
-KHO magic, restore refuses a page without it and clears it, so a second restore of the same page
-returns NULL.
+Mirrors the "in" half of torvalds/linux:kernel/kexec_handover.c@00c010e130e5:
 
-Pure functions of the :class:`khomc.kho.k6_16.kexec_handover.Handover`; the chunk walk is v5's
-(:func:`khomc.kho.v5.kexec_handover_in._deserialize`: the chunk layout is the same), including its refusal of
-malformed input with a reason.
+* ``kho_populate`` - fdt_check_header, ``fdt_node_check_compatible(fdt, 0, "kho-v1")``, else
+  "disabling KHO revival" (the scratch array is always readable here);
+* ``kho_memory_init`` - kho_mem_deserialize, then ``kho_restore_folio(kho_in.fdt_phys)`` of the
+  root FDT page (a restore like any other: in 6.18 it consumes that page's magic);
+* ``kho_mem_deserialize`` - no ``preserved-memory-map`` of 8 bytes: pr_err and nothing is
+  reserved, KHO stays revived; else the chunk list is walked with NO checks of its contents;
+* ``deserialize_bitmap`` - every set bit: memblock_reserve, noinit, and
+  ``page->private = order`` of the head page (the value comes from :func:`kho_page_private`);
+* ``kho_retrieve_subtree`` - -ENOENT without an FDT or node, -EINVAL on a bad ``fdt`` property;
+* ``kho_restore_page`` / ``kho_restore_folio`` - 6.16 accepts ANY address of online memory:
+  ``order = page->private``; a non-zero order above MAX_PAGE_ORDER gives NULL, a non-zero order
+  makes a compound page, zero makes an order-0 folio of whatever page it is (a page KHO never
+  preserved included); a page can be restored any number of times.
+
+Abstractions: the next kernel is a pure function of the handover (its memory and the image);
+``page->private`` of every page is a dict in the :class:`Restorer`, the value carried from one
+restore call to the next.  Where the kernel would read or write outside memory (a chunk, a
+bitmap or a preserved range past the last page), the model stops with ``fault`` set: the real
+kernel's behaviour there is undefined, and the properties count it as a failed handover.  A chunk
+list that loops is reported as a hang.  These are outcomes, not checks the kernel makes.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
 from khomc.kernel.errno import EINVAL, ENOENT
+from khomc.kho.common import CHUNK_ELM, CHUNK_HDR
 from khomc.kho.fdt import FdtTree, find, prop, unflatten
-from khomc.kho.k6_16.kexec_handover import KHO_FDT_COMPATIBLE, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT, Handover
-from khomc.kho.v5.kexec_handover_in import NextKernel, _deserialize, refused
+from khomc.kho.k6_16.kexec_handover import KHO_FDT_COMPATIBLE, PRESERVE_BITS, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT
+
+MAX_PAGE_ORDER = 10
+MAX_CHUNK_WALK = 64
 
 
-@functools.lru_cache(maxsize=4096)
+class NextKernel(NamedTuple):
+    """What the next kernel made of the handover."""
+
+    revived: bool                   # kho_populate accepted the FDT (kho_in.fdt_phys is set)
+    reason: str                     # why revival was disabled, or what went wrong after it
+    fdt: FdtTree | None
+    reserved: frozenset             # PFNs memblock_reserve'd by deserialize_bitmap
+    metadata: frozenset             # PFNs of KHO's own pages reserved (the root FDT page)
+    order: tuple                    # ((pfn, page->private), ...) after kho_mem_deserialize
+    fault: str = ""                 # the next kernel read or wrote outside memory / hung
+    fdt_phys: int = 0
+    read: frozenset = frozenset()   # PFNs of KHO metadata it read (root FDT, chunks, bitmaps)
+
+
+def refused(reason: str, fdt: FdtTree | None = None) -> NextKernel:
+    return NextKernel(False, reason, fdt, frozenset(), frozenset(), ())
+
+
+def kho_page_private(order: int) -> int:
+    """The value deserialize_bitmap stores in ``page->private`` (6.16: the order)."""
+    return order
+
+
+def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
+                       reserved: set, private: dict, read: set) -> str:
+    """'' or the fault."""
+    limit = len(pages) << PAGE_SHIFT
+    nbytes = PRESERVE_BITS // 8
+    if bitmap + nbytes > limit:
+        return f"bitmap at {bitmap:#x} is outside memory"
+    read.update(range(bitmap >> PAGE_SHIFT, (bitmap + nbytes + PAGE_SIZE - 1) >> PAGE_SHIFT))
+    bits = int.from_bytes(read_phys(pages, bitmap, nbytes), "little")
+    while bits:
+        bit = (bits & -bits).bit_length() - 1
+        bits &= bits - 1
+        sz = 1 << (order + PAGE_SHIFT)
+        phys = phys_start + (bit << (order + PAGE_SHIFT))
+        if phys >= limit:
+            return f"page->private of {phys:#x}: outside memory"
+        pfn = phys >> PAGE_SHIFT
+        reserved.update(range(pfn, pfn + (sz >> PAGE_SHIFT)))     # memblock_reserve
+        private[pfn] = kho_page_private(order)
+    return ""
+
+
+def kho_mem_deserialize(fdt: FdtTree, pages: tuple, read: set):
+    """(reserved PFNs, page->private, pr_err or fault message, is it a fault); the PFNs it
+    reads are added to *read*."""
+    reserved: set = set()
+    private: dict = {}
+    mem = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
+    if mem is None or len(mem) != 8:
+        return reserved, private, "failed to get preserved memory bitmaps", False
+    limit = len(pages) << PAGE_SHIFT
+    chunk = int.from_bytes(mem, "little")
+    walked = 0
+    while chunk:
+        if walked >= MAX_CHUNK_WALK:
+            return reserved, private, "the chunk list loops: the next kernel hangs", True
+        walked += 1
+        if chunk + PAGE_SIZE > limit:
+            return reserved, private, f"chunk {chunk:#x} is outside memory", True
+        page = read_phys(pages, chunk, PAGE_SIZE)
+        read.add(chunk >> PAGE_SHIFT)
+        nxt = int.from_bytes(page[0:8], "little")
+        order = int.from_bytes(page[8:12], "little")
+        num = int.from_bytes(page[12:16], "little")
+        i = 0
+        while i != num:
+            off = CHUNK_HDR + i * CHUNK_ELM
+            if off + CHUNK_ELM > PAGE_SIZE:
+                return reserved, private, f"chunk {chunk:#x}: bitmaps[{i}] past the page", True
+            phys_start = int.from_bytes(page[off:off + 8], "little")
+            bitmap = int.from_bytes(page[off + 8:off + 16], "little")
+            why = deserialize_bitmap(order, phys_start, bitmap, pages, reserved, private, read)
+            if why:
+                return reserved, private, why, True
+            i += 1
+        chunk = nxt
+    return reserved, private, "", False
+
+
 def kho_populate(fdt_phys: int | None, pages: tuple) -> NextKernel:
-    """kho_populate + kho_mem_deserialize; the root FDT page counts as KHO metadata."""
+    """kho_populate, then kho_memory_init's kho_mem_deserialize."""
     if fdt_phys is None:
         return refused("no KHO FDT in the boot parameters (kho_fill_kimage did not set it)")
     parsed = unflatten(read_phys(pages, fdt_phys, PAGE_SIZE))
     if parsed.tree is None:
-        return refused(f"disabling KHO revival: {parsed.reason}")
+        return refused(f"setup: handover FDT is invalid; disabling KHO revival: {parsed.reason}")
     fdt = parsed.tree
     if prop(fdt, "compatible") != KHO_FDT_COMPATIBLE:
-        return refused("disabling KHO revival: FDT is not compatible with \"kho-v1\"", fdt)
-    meta = prop(fdt, PROP_PRESERVED_MEMORY_MAP)
-    if meta is None or len(meta) != 8:
-        return refused("no preserved-memory-map property", fdt)
-    nk = _deserialize(fdt, int.from_bytes(meta, "little"), pages)
-    if not nk.revived:
-        return nk
-    return nk._replace(metadata=nk.metadata | {fdt_phys >> PAGE_SHIFT})
+        return refused("setup: handover FDT is incompatible with 'kho-v1'; disabling KHO "
+                       "revival", fdt)
+    read = {fdt_phys >> PAGE_SHIFT}
+    reserved, private, why, fault = kho_mem_deserialize(fdt, pages, read)
+    metadata = frozenset({fdt_phys >> PAGE_SHIFT}) & frozenset(reserved)
+    return NextKernel(True, why, fdt, frozenset(reserved), metadata,
+                      tuple(sorted(private.items())), why if fault else "", fdt_phys,
+                      frozenset(read))
 
 
-def boot(h: Handover) -> NextKernel:
+def boot(h) -> NextKernel:
     return kho_populate(h.image.kho_fdt, h.pages)
 
 
@@ -65,18 +158,52 @@ def kho_retrieve_subtree(nk: NextKernel, name: str) -> int:
 
 
 class Restorer(NamedTuple):
-    """The next kernel's restore state: which preserved heads still carry the magic (6.18)."""
+    """The next kernel's ``page->private`` of every page (as deserialize_bitmap left it and
+    restores changed it), its number of pages, and every restore that returned memory."""
 
     nk: NextKernel
-    magic: bool
-    restored: frozenset = frozenset()
+    private: tuple
+    nr_pages: int
+    restored: tuple = ()            # ((call, pfn, order), ...) in call order
 
-    def restore_folio(self, phys: int):
-        """(order or None for NULL, the restorer after the call)."""
-        if phys % PAGE_SIZE:
-            return None, self
-        pfn = phys >> PAGE_SHIFT
-        order = dict(self.nk.order).get(pfn)
-        if order is None or (self.magic and pfn in self.restored):
-            return None, self          # not a KHO page (the model refuses it), or magic gone
-        return order, self._replace(restored=self.restored | {pfn})
+    def get(self, pfn: int) -> int:
+        return dict(self.private).get(pfn, 0)
+
+    def put(self, pfn: int, value: int) -> "Restorer":
+        d = dict(self.private)
+        d[pfn] = value
+        return self._replace(private=tuple(sorted(d.items())))
+
+    def note(self, call: str, pfn: int, order: int) -> "Restorer":
+        return self._replace(restored=self.restored + ((call, pfn, order),))
+
+
+def restorer(nk: NextKernel, nr_pages: int) -> Restorer:
+    return Restorer(nk, nk.order, nr_pages)
+
+
+def pfn_to_online_page(r: Restorer, pfn: int) -> bool:
+    return 0 <= pfn < r.nr_pages
+
+
+def kho_restore_folio(r: Restorer, phys: int):
+    """(order of the returned folio, or None for NULL; the restorer after the call)."""
+    pfn = phys >> PAGE_SHIFT
+    if not pfn_to_online_page(r, pfn):
+        return None, r
+    order = r.get(pfn)
+    if order:
+        if order > MAX_PAGE_ORDER:
+            return None, r
+        # prep_compound_page(page, order)
+    # else kho_restore_page(page): ClearPageReserved, init_page_count
+    return order, r.note("kho_restore_folio", pfn, order)
+
+
+def kho_memory_init(nk: NextKernel, nr_pages: int) -> Restorer:
+    """After kho_mem_deserialize: ``kho_restore_folio(kho_in.fdt_phys)`` of the root FDT."""
+    r = restorer(nk, nr_pages)
+    if nk.revived and not nk.fault:
+        _, r = kho_restore_folio(r, nk.fdt_phys)
+    return r
+
