@@ -1,4 +1,10 @@
-"""memfd preservation through LUO (mm/memfd_luo.c), on the LUO-era adapters (6.19, 7.1).
+"""A stand-in for memfd preservation through LUO (mm/memfd_luo.c) on the eras that model no
+luo_file yet (7.1, mainline-2026-04): the memfd's record linked as a KHO subtree at module load.
+
+6.19 no longer uses this: there memfd_luo is a luo_file handler in the era's kernel files
+(model/kho/k6_19/memfd_luo.py), driven by the userspace agent of model/drivers/luo_userspace.py
+(PRESERVE_FD, freeze at reboot, unpreserve on close).  The record encoding is that module's
+(:func:`khomc.kho.k6_19.memfd_luo.memfd_luo_record`).
 
 Follows torvalds/linux:mm/memfd_luo.c@02e117b8ca58 (memfd b3749f174d68 in the 6.19 merge;
 ../shared/reference/kho-semantics.md §7 "LUO users"):
@@ -25,7 +31,8 @@ pos at reboot), ``memfd_luo_unpreserve`` / ``finish``, shmem_freeze and the inod
 from __future__ import annotations
 
 from ..kernel.alloc import PAGE_SHIFT, PAGE_SIZE, folio_put, memcpy_to, read_phys
-from ..kho.fdt import FdtTree, flatten, prop, unflatten
+from ..kho.fdt import prop, unflatten
+from ..kho.k6_19.memfd_luo import memfd_luo_record
 from .common import folio_alloc_filled
 
 NAME = "memfd"
@@ -43,13 +50,7 @@ def contents(index: int) -> bytes:
 
 def record(pos: int, size: int, folios: tuple) -> bytes:
     """The serialization record: an FDT with ``folios`` = ((pfn, index), ...)."""
-    packed = b"".join(pfn.to_bytes(8, "little") + index.to_bytes(8, "little") +
-                      FLAGS.to_bytes(4, "little") for pfn, index in folios)
-    tree = FdtTree("", (("compatible", COMPATIBLE), ("pos", pos.to_bytes(8, "little")),
-                        ("size", size.to_bytes(8, "little")),
-                        ("nr_folios", len(folios).to_bytes(8, "little")),
-                        ("folios", packed)), ())
-    return flatten(tree, PAGE_SIZE)
+    return memfd_luo_record(pos, size, folios)
 
 
 async def memfd_create_and_write(kho, nr: int) -> tuple:

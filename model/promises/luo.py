@@ -198,3 +198,101 @@ def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
     }
     for g in guards:
         m.sometimes(g, checks[g], DOCS[g])
+
+
+# -- LUO sessions and files (model/kho/k6_19/luo_*.py, the luo-session-race scenario) ---------------
+
+LUO_RESTORABLE = "luo-preserved-restorable"
+LUO_NOTHING_UNPRESERVED = "luo-nothing-unpreserved-handed-over"
+LUO_FILE_OK = "luo-file-restored"
+LUO_SESSION = "s0"
+
+DOCS[LUO_RESTORABLE] = (
+    "A PRESERVE_FD that returned 0 is restorable, judged from the userspace task's own record "
+    "(model/drivers/luo_userspace.py) before machine_kexec: if PRESERVE_FD on the memfd returned "
+    "0 and the task had not begun to close the session, the next kernel's LUO subtree hands "
+    "over the session with a memfd-v1 file of that token, and memfd_luo_retrieve restores every "
+    "folio with the bytes the task wrote.")
+DOCS[LUO_NOTHING_UNPRESERVED] = (
+    "Nothing unpreserved is handed over: if the task's close of the session fd returned before "
+    "machine_kexec, the next kernel is handed no such session; if its PRESERVE_FD failed, no "
+    "file of that token.")
+DOCS[LUO_FILE_OK] = "Vacuity guard: some run has the next kernel restore the preserved memfd."
+
+
+def _luo_sessions(kho, h):
+    nk = next_kernel(kho, h)
+    if not nk.revived:
+        return nk, ()
+    return nk, kho.k.luo_early_startup_in(nk, h.pages)
+
+
+def _luo_file(sessions, token):
+    for name, files in sessions or ():
+        if name == LUO_SESSION:
+            for compatible, tok, data in files:
+                if tok == token:
+                    return compatible, data
+    return None
+
+
+def _memfd_back(kho, nk, h, data):
+    return kho.k.memfd_luo_retrieve(nk, h.pages, data, set(), kho.restore_folio)
+
+
+def luo_preserved_restorable(kho, record):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        entries = s[record]
+        if ("closing",) in entries:
+            return True
+        ok = [e for e in entries if e[0] == "preserve_fd" and e[2] == 0]
+        if not ok:
+            return True
+        nk, sessions = _luo_sessions(kho, h)
+        for _, token, _, contents in ok:
+            f = _luo_file(sessions, token)
+            if f is None or f[0] != "memfd-v1" or _memfd_back(kho, nk, h, f[1]) != contents:
+                return False
+        return True
+    check.__doc__ = DOCS[LUO_RESTORABLE]
+    return check
+
+
+def luo_nothing_unpreserved(kho, record):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        entries = s[record]
+        _, sessions = _luo_sessions(kho, h)
+        if ("closed", 0) in entries and any(n == LUO_SESSION for n, _ in sessions or ()):
+            return False
+        for e in entries:
+            if e[0] == "preserve_fd" and e[2] != 0 and _luo_file(sessions, e[1]) is not None:
+                return False
+        return True
+    check.__doc__ = DOCS[LUO_NOTHING_UNPRESERVED]
+    return check
+
+
+def luo_file_restored(kho, record):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return False
+        nk, sessions = _luo_sessions(kho, h)
+        f = _luo_file(sessions, 1)
+        return f is not None and _memfd_back(kho, nk, h, f[1]) is not None
+    return check
+
+
+def register_luo(m, kho, record, guards: tuple = ()):
+    """The KHO promises plus the LUO ones of a scenario with a userspace LUO agent."""
+    register(m, kho, (), False, guards)
+    m.always(LUO_RESTORABLE, luo_preserved_restorable(kho, record), DOCS[LUO_RESTORABLE])
+    m.always(LUO_NOTHING_UNPRESERVED, luo_nothing_unpreserved(kho, record),
+             DOCS[LUO_NOTHING_UNPRESERVED])
+    m.sometimes(LUO_FILE_OK, luo_file_restored(kho, record), DOCS[LUO_FILE_OK])

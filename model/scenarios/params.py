@@ -20,7 +20,8 @@ one line and exit 2 before any model is built (khomc.runtime.spec.Param).  Why e
   notifier alone): small counts whose state spaces already grow exponentially.
 * ``slots`` - entries of a v5-anchor page: 1 .. 510 (510 is what one 4 KiB anchor holds).
 * ``mutants`` (names checked by the era's builder), ``luo``, ``finalize``, ``debug``
-  (CONFIG_KEXEC_HANDOVER_DEBUG): strings and booleans.
+  (CONFIG_KEXEC_HANDOVER_DEBUG), ``race``, ``close`` (the LUO agent of luo-session-race):
+  strings and booleans.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ RANGES = {
     "luo": lambda default: Param(bool),
     "finalize": lambda default: Param(bool),
     "debug": lambda default: Param(bool),
+    "race": lambda default: Param(bool),
+    "close": lambda default: Param(bool),
 }
 
 

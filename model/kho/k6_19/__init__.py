@@ -3,8 +3,11 @@ kernel's files, a base era.
 
 kexec_handover.py mirrors kernel/liveupdate/kexec_handover.c (both halves; kernel_kexec of
 kernel/kexec_core.c with it), kexec_handover_debugfs.py kernel/liveupdate/
-kexec_handover_debugfs.c@5add3c3c280a, luo_core.py / luo_session.py / luo_flb.py
-kernel/liveupdate/luo_*.c@cab056f2aae7, test_kho.py lib/test_kho.c@136114e0abf0.
+kexec_handover_debugfs.c@5add3c3c280a, luo_core.py / luo_flb.py
+kernel/liveupdate/luo_*.c@cab056f2aae7, luo_session.py kernel/liveupdate/luo_session.c@7f790dd21a93,
+luo_file.py kernel/liveupdate/luo_file.c@00d0b372374f (both the newest stored versions; newer than
+6.19, see their headers), memfd_luo.py mm/memfd_luo.c@02e117b8ca58, test_kho.py
+lib/test_kho.c@136114e0abf0.
 
 6.19 is a base, not deltas on 6.18: the merge rewrote KHO wholesale (no notifiers, a root FDT
 edited in place, a re-runnable finalize, LUO).  Its ledger - the 6.19 merge's KHO commits in
@@ -16,7 +19,8 @@ and 48a1b2321d76 delete and move).
 
 from khomc.kho.ledger import Era
 
-from . import kexec_handover, kexec_handover_debugfs, luo_core, luo_flb, luo_session, test_kho
+from . import (kexec_handover, kexec_handover_debugfs, luo_core, luo_file, luo_flb, luo_session,
+               memfd_luo, test_kho)
 
 #: (commit, subject, the 6.19 functions it shaped) - the base's history, oldest first.
 LEDGER = (
@@ -49,6 +53,6 @@ LEDGER = (
 )
 
 ERA = Era("k6.19", base=(kexec_handover, kexec_handover_debugfs, luo_core, luo_session,
-                         luo_flb, test_kho),
+                         luo_file, luo_flb, memfd_luo, test_kho),
           doc="KHO/LUO as merged in 6.19: kernel/liveupdate/kexec_handover.c@dd03dd60e8cd "
               "(a base: the merge rewrote KHO; its commits are LEDGER)")
