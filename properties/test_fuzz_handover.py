@@ -135,12 +135,22 @@ def mutate_pages(pages: tuple, rng: random.Random, data_pfns: list[int]) -> tupl
     return tuple(out)
 
 
+# The model's memory is this many times larger than a handover's pages at most: a next kernel
+# that, like the C, reserves whatever range a corrupted map names (6.16's chunk walk, 7.1's
+# radix walk check nothing) may name PFNs past the machine, but only a bounded number of them.
+OUTSIDE = 1 << 20
+
+
 def check_next_kernel(nk, npages: int) -> None:
+    """A next kernel either refuses with a reason or revives with finite, integral results.
+    It may reserve outside the machine's memory where the kernel's own walk does not check
+    (memblock_reserve of a range past memory is what the C would do too)."""
     assert nk.revived or nk.reason, "refused without a reason"
     if nk.revived:
-        assert all(0 <= pfn < npages for pfn in nk.reserved), "reserved outside memory"
-        assert all(0 <= pfn < npages for pfn in getattr(nk, "metadata", ())), \
-            "metadata outside memory"
+        for what in ("reserved", "metadata"):
+            pfns = getattr(nk, what, ())
+            assert len(pfns) <= npages + OUTSIDE, f"{what}: {len(pfns)} PFNs"
+            assert all(isinstance(p, int) and p >= 0 for p in pfns), f"{what}: a bad PFN"
 
 
 def _names(nk) -> list[str]:
@@ -191,25 +201,28 @@ def _v5(rng, h, data):
     return nk
 
 
-def _k6_16(rng, h, data, magic=False):
-    from khomc.kho.k6_16 import kexec_handover_in as nkmod
+def _k6_16(rng, h, data, era: str = "k6.16"):
+    """The next kernel of 6.16 or 6.18 (linked through its era: 6.18's kho_restore_folio
+    checks the page magic, 89a3ecca49ee)."""
+    import importlib
+    k = importlib.import_module("khomc.kho." + era.replace(".", "_")).ERA.namespace()
     fdt_phys, pages = h.image.kho_fdt, h.pages
     if rng.random() < 0.1:
         fdt_phys = rng.choice((None, _u64(rng, len(pages))))
     pages = mutate_pages(pages, rng, data)
-    nk = nkmod.kho_populate(fdt_phys, pages)
+    nk = k.kho_populate(fdt_phys, pages)
     check_next_kernel(nk, len(pages))
     for name in _names(nk):
-        nkmod.kho_retrieve_subtree(nk, name)
-    r = nkmod.Restorer(nk, magic)
+        k.kho_retrieve_subtree(nk, name)
+    r = k.restorer(nk, len(pages))
     for phys in _addresses(nk, rng, len(pages)):
-        _, r = r.restore_folio(phys)
+        _, r = k.kho_restore_folio(r, phys)
     return nk
 
 
 def _k6_16_18(rng, h, data):
     """6.16 and 6.18 share kho_populate; 6.18 adds the restore magic (89a3ecca49ee)."""
-    return _k6_16(rng, h, data, magic=rng.random() < 0.5)
+    return _k6_16(rng, h, data, "k6.18" if rng.random() < 0.5 else "k6.16")
 
 
 def _luo(boot, retrieve, restore, sub_prop):
@@ -232,13 +245,13 @@ def _luo(boot, retrieve, restore, sub_prop):
 def _k6_19(rng, h, data):
     from khomc.kho.k6_19 import ERA
     k = ERA.namespace()
-    return _luo(k.boot, k.retrieve_subtree, k.restore_folio, k.SUB_PROP)(rng, h, data)
+    return _luo(k.boot, k.kho_retrieve_subtree, k.kho_restore_folio, k.PROP_SUB_FDT)(rng, h, data)
 
 
 def _k7_1(rng, h, data):
     from khomc.kho.k7_1 import ERA
     k = ERA.namespace()
-    return _luo(k.boot, k.retrieve_subtree, k.restore_folio, k.SUB_PROP)(rng, h, data)
+    return _luo(k.boot, k.kho_retrieve_subtree, k.kho_restore_folio, k.PROP_SUB_FDT)(rng, h, data)
 
 
 def _with_segment(h, role, data):
@@ -249,7 +262,7 @@ def _with_segment(h, role, data):
 def _segment_era(module, role):
     def run(rng, h, data):
         import importlib
-        mod = importlib.import_module(module)
+        mod = importlib.import_module(module).ERA.namespace()
         seg = h.image.segment(role)
         pages = h.pages
         x = SimpleNamespace(image=h.image, pages=pages)
@@ -268,9 +281,9 @@ ERAS = {
     "v4": ((("v4", "test-kho"), ("v4", "fdbox-race")), _v4),
     "v5": ((("v5", "autofinalize"), ("v5", "notifier-adds")), _v5),
     "v5-anchor": ((("v5-anchor", "fdt-max-grow"),),
-                  _segment_era("khomc.scenarios.v5_anchor", "kho-anchor")),
+                  _segment_era("khomc.kho.v5_anchor", "kho-anchor")),
     "v5-recursive": ((("v5-recursive", "fdt-max-grow"),),
-                     _segment_era("khomc.scenarios.v5_recursive", "kho-fdt")),
+                     _segment_era("khomc.kho.v5_recursive", "kho-fdt")),
     "k6.16/k6.18": ((("k6.16", "test-kho"), ("k6.16", "preserve-race"), ("k6.18", "test-kho")),
                     _k6_16_18),
     "k6.19": ((("k6.19", "test-kho"), ("k6.19", "memfd-luo")), _k6_19),

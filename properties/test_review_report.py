@@ -92,8 +92,8 @@ def test_review_chooses_eras_and_scenarios(tmp_path):
     md = (tmp_path / "REPORT.md").read_text()
     assert "| k6.19 | test-kho-race |" in md and "| k7.1 | test-kho-race |" in md
     assert "fdbox-race" not in md
-    # 7.1 closes 6.19's lost preserve: the per-commit section says so
-    assert ("| `k6.19 → k7.1` |" in md and
+    # 7.1 closes 6.19's lost preserve: the per-commit section names the radix-tree commit
+    assert ("| `3f2ad90060f6` |" in md and
             "| test-kho-race | no-preserved-page-lost | VIOLATED | **HOLDS** |" in md)
     assert main(["review", "--scenario", "nosuch", "--out", str(tmp_path / "x")],
                 out=io.StringIO()) == 2

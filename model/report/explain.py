@@ -629,8 +629,16 @@ def _restored_twice(fn, h) -> list[str]:
         restored = nk[3]
     except Exception:
         return []
-    # an entry is a phys address, or a (phys, order, ...) record in eras that keep more
-    phys = [p[0] if isinstance(p, tuple) and p and isinstance(p[0], int) else p for p in restored]
+    # an entry is a phys address, a (phys, order, ...) record, or a (function, pfn, order)
+    # record in eras whose next kernel notes which restore call returned the page
+    def _phys(p):
+        if isinstance(p, tuple) and len(p) >= 2 and isinstance(p[0], str) \
+                and isinstance(p[1], int):
+            return p[1] << 12
+        if isinstance(p, tuple) and p and isinstance(p[0], int):
+            return p[0]
+        return p
+    phys = [_phys(p) for p in restored]
     dup = sorted({p for p in phys if isinstance(p, int) and phys.count(p) > 1})
     pages = ", ".join(f"{p:#x} (PFN {p >> 12:#x})" for p in dup)
     return [f"the folio at phys {pages} was restored twice by kho_restore_folio in the next "

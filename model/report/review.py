@@ -537,28 +537,57 @@ def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
     lines.append("")
     if viols:
         lines += ["## Violations", "", DECIDING, ""]
+    seen: dict = {}
     for v in viols:
-        lines += _violation_md(v, folder)
+        key = _same_key(v)
+        if key in seen:
+            lines += _same_as_md(v, seen[key], folder)
+        else:
+            seen[key] = v
+            lines += _violation_md(v, folder)
     lines += _properties_md(results)
     lines += _coverage_md(results)
     return "\n".join(lines) + "\n"
 
 
+WHAT_LIMIT = 900       # characters of "What broke" in REPORT.md (the HTML has all of it)
+
+
+def _short(text: str, limit: int = WHAT_LIMIT) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "… (the full text is in index.html)"
+
+
+def _same_key(v: Violation):
+    """Two violations with the same scenario, property, explanation and schedule (the splat
+    without the line that names the era) are one counterexample shown once."""
+    body = "\n".join(line.replace(v.r.spec, "ERA") for line in v.splat.splitlines())
+    return v.r.scenario, v.p.name, v.what().replace(v.r.spec, "ERA"), body
+
+
+def _same_as_md(v: Violation, first: Violation, folder: Path) -> list[str]:
+    r, p = v.r, v.p
+    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
+             f"The same counterexample as [{first.r.spec} / {first.r.scenario}]"
+             f"(#{first.anchor}), step for step: {_short(v.what(), 300)}", ""]
+    if p.trace_path:
+        lines += [f"Replay: `khomc replay {_rel(p.trace_path, folder)}`", ""]
+    return lines
+
+
 def _violation_md(v: Violation, folder: Path) -> list[str]:
     r, p = v.r, v.p
-    params = " ".join(f"{k}={v_}" for k, v_ in r.params.items())
     lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
-             f"**What broke.** {v.what()}", ""]
+             f"**What broke.** {_short(v.what())}", ""]
     how = v.how()
     if how:
-        lines += [f"**Deciding steps.** {how}", ""]
+        lines += [f"**Deciding steps.** {_short(how, 600)}", ""]
     lines += ["```", v.splat.rstrip(), "```", ""]
     if v.svg_path is not None:
         lines += [f"![sequence diagram of {r.scenario}: {p.name}]"
                   f"({_rel(str(v.svg_path), folder)})", ""]
     if p.trace_path:
-        lines += [f"Replay: `khomc replay {_rel(p.trace_path, folder)}` (from the report "
-                  f"folder; bounds {params or 'default'})", ""]
+        lines += [f"Replay (from the report folder): `khomc replay {_rel(p.trace_path, folder)}`",
+                  ""]
     return lines
 
 

@@ -18,7 +18,12 @@ HEADERS = {
 
 
 COLUMN = 56
-OBS = 100
+OBS = 60
+CHANGES = 6         # state-change lines shown; the deciding steps' come first
+
+
+def _step_of(line: str) -> int:
+    return int(line.split()[1])
 
 
 def _obs(obs: str) -> str:
@@ -68,13 +73,21 @@ def splat(trace, first: int = 0, deciding=(), diffs=None) -> str:
         col = cpus.index(task) if task in cpus else len(cpus) - 1
         lines.append("       " + ("".ljust(width * col) + why.split(" sleeps")[0] + ";").rstrip()
                      + "   <- sleeps forever")
-    changes = []
+    changes, rest = [], []
     for n, s in shown:
         got = diffs.get(n) if diffs is not None else [f"{k}: {a} -> {b}"
                                                       for k, (a, b) in s.changes.items()]
         for d in got or ():
-            changes.append(f"  step {n + 1} ({s.task}): {d}")
+            (changes if n in deciding or not deciding else rest).append(
+                f"  step {n + 1} ({s.task}): {d}")
+    # the deciding steps' changes first, then the others up to CHANGES lines in all
+    changes = changes[:CHANGES] if deciding else rest[:CHANGES]
+    hidden = sum(1 for n, s in shown for _ in (diffs.get(n) if diffs is not None
+                                                else s.changes) or ()) - len(changes)
     if changes:
-        lines += ["", " State changes:"] + changes
+        lines += ["", " State changes" + (" (of the deciding steps first):" if deciding
+                                          else ":")] + sorted(changes, key=_step_of)
+        if hidden > 0:
+            lines.append(f"  ({hidden} more changes of the other steps: see the trace)")
     lines += ["", footer(trace), ""]
     return "\n".join(lines)
