@@ -645,8 +645,9 @@ def _coverage_md(results) -> list[str]:
 # -- HTML ----------------------------------------------------------------------------------------
 
 CSS = """
-body { font-family: sans-serif; margin: 1.5em; max-width: 1400px; }
-table { border-collapse: collapse; margin: 1em 0; }
+body { font-family: sans-serif; margin: 1.5em; max-width: 1340px; }
+table { border-collapse: collapse; margin: 1em 0; display: block; overflow-x: auto;
+        max-width: 100%; }
 td, th { border: 1px solid #999; padding: 0.2em 0.6em; vertical-align: top; }
 .HOLDS { background: #cfc; } .VIOLATED { background: #fcc; } .UNKNOWN { background: #eee; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; }
