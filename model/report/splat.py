@@ -42,7 +42,7 @@ def splat(trace, first: int = 0, deciding=(), diffs=None) -> str:
     marked; *diffs* maps a step index to its field-diff lines (default: the recorded changes)."""
     who = "KHO: " if not trace.spec.startswith(("counter", "spinkho")) else ""
     head = HEADERS.get(trace.kind, (f"BUG: {who}{trace.property} violated", None))[0]
-    bar = "-" * max(len(head), 54)
+    bar = "-" * max(len(head), 30)
     shown = list(enumerate(trace.steps))[first:]
     cpus: list[str] = []
     for _, s in shown:
