@@ -74,12 +74,16 @@ def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
     while bits:
         bit = (bits & -bits).bit_length() - 1
         bits &= bits - 1
-        sz = 1 << (order + PAGE_SHIFT)
-        phys = phys_start + (bit << (order + PAGE_SHIFT))
+        # u64 shifts by order + PAGE_SHIFT: x86-64's shl uses the count mod 64 (64 or more is
+        # undefined in C; a corrupted chunk's order gets there)
+        sz = (1 << ((order + PAGE_SHIFT) & 63)) & ((1 << 64) - 1)
+        phys = (phys_start + (bit << ((order + PAGE_SHIFT) & 63))) & ((1 << 64) - 1)
         if phys >= limit:
             return f"page->private of {phys:#x}: outside memory"
         pfn = phys >> PAGE_SHIFT
-        reserved.update(range(pfn, pfn + (sz >> PAGE_SHIFT)))     # memblock_reserve
+        # memblock_reserve(phys, sz); PFNs past the model's machine change nothing a property
+        # reads, so the set stops there (a corrupted order would otherwise ask for 2**k PFNs)
+        reserved.update(range(pfn, min(pfn + (sz >> PAGE_SHIFT), len(pages))))
         private[pfn] = kho_page_private(order)
     return ""
 

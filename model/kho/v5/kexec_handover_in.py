@@ -175,7 +175,9 @@ def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
         bit = (bits & -bits).bit_length() - 1
         bits &= bits - 1
         sz = _c_int_shift(order + PAGE_SHIFT)
-        phys = (phys_start + (bit << (order + PAGE_SHIFT))) & ((1 << 64) - 1)
+        # a u64 shifted by order + PAGE_SHIFT: x86-64's shl uses the count mod 64 (a count of
+        # 64 or more is undefined in C; a corrupted chunk's order gets there)
+        phys = (phys_start + (bit << ((order + PAGE_SHIFT) & 63))) & ((1 << 64) - 1)
         pfn = phys >> PAGE_SHIFT
         if pfn >= len(pages):
             raise _Oops(f"page->private write for pfn {pfn:#x}, past the memmap")
