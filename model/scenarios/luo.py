@@ -215,3 +215,40 @@ def preserve_pages_race(k, pages: int = 8, fail_allocs: int = 0, mutants: str = 
     m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED), clients=client)
     return m
+
+
+def stateless_scenarios(era) -> list:
+    """The scenario table of the eras with no finalize (7.1 and later), each builder linked to
+    *era*'s kernel unless ``kernel=`` names a ledger prefix (khomc bisect)."""
+    import functools
+
+    from khomc.runtime import Scenario
+    from khomc.scenarios.params import declare
+
+    def on(fn):
+        @functools.wraps(fn)
+        def build(kernel=None, **params):
+            return fn(kernel or era.namespace(), **params)
+        return build
+
+    table = [
+        ("test-kho", test_kho_scenario,
+         {"pages": 8, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
+         "lib/test_kho.c at boot; load, kexec; restore in the next kernel"),
+        ("test-kho-race", test_kho_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+         "lib/test_kho.c's init || load, kexec"),
+        ("fdbox-race", fdbox_race,
+         {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},
+         "FDBox x2 save/drop an fd || load, kexec"),
+        ("fdt-max-grow", fdt_max_grow,
+         {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
+         "load, then a user links a 5 KiB FDT, then kexec"),
+        ("memfd-luo", memfd_luo_scenario, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+         "a 2-page memfd preserved through LUO; load, kexec; memfd_luo_retrieve checks it"),
+        ("subtree-full", subtree_full, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+         "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
+        ("preserve-pages-race", preserve_pages_race,
+         {"pages": 8, "fail_allocs": 0, "mutants": ""},
+         "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
+    ]
+    return declare([Scenario(name, on(fn), params, doc) for name, fn, params, doc in table])
