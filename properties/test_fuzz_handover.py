@@ -10,8 +10,10 @@ truncation, insertion and copying of slices, in the FDT blob, in any metadata pa
 that held nothing, and in the address the image passes.  Then it also asks the handed-over tree
 for subtrees and restores folios at mutated addresses, as drivers do.
 
-Each parser gets >= 10**5 mutated handovers in the default suite and 10**6 in the slow run
-(``pytest -m slow properties/test_fuzz_handover.py``).  A result must be a NextKernel that is
+Each parser gets 2 * 10**4 mutated handovers in the default suite (a few seconds each, k7.1's
+radix walk about 20 s) and 10**6 in the slow run (``pytest -m slow
+properties/test_fuzz_handover.py``: 10**5 per parser took 213 s for all seven
+on this machine, so about 35 minutes).  A result must be a NextKernel that is
 either revived with every reserved PFN inside memory, or not revived with a non-empty reason.
 """
 
@@ -334,7 +336,7 @@ def test_the_corpus_revives_unmutated():
 
 
 BATCH = 1000
-FAST = settings(max_examples=100, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=20, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 SLOW = settings(max_examples=1000, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
@@ -344,7 +346,8 @@ SLOW = settings(max_examples=1000, deadline=None, database=None,
 @FAST
 @given(seed=st.integers(0, 2 ** 32 - 1))
 def test_mutated_handovers_are_accepted_or_refused_with_a_reason(era, seed):
-    """100 examples x 1,000 mutated handovers = 10**5 per era's parser."""
+    """20 examples x 1,000 mutated handovers = 2 * 10**4 per era's parser (seeds drawn
+    deterministically; the slow test draws 10**6 with fresh seeds)."""
     fuzz(era, seed, BATCH)
 
 
