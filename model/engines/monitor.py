@@ -26,6 +26,8 @@ class Monitor:
         # slots, whose reads must raise)
         self._memos = {p.name: _PropertyMemo(p, self.view, self) for p in props
                        if p.fn is not None}
+        self._always_memos = [(p, self._memos.get(p.name)) for p in self.always]
+        self._sometimes_memos = [(p, self._memos.get(p.name)) for p in self.sometimes]
         self.version = 0        # bumped when a memo's read set grows or a memo is switched off
         self._gates_key = None
         self._gates = (0, 0, True)
@@ -113,13 +115,11 @@ class Monitor:
     def _run_delta(self, props, skip, want: bool, mask: int, tid: int) -> list[str]:
         view = self.view
         out = []
-        memos = self._memos
         p = None
         try:
-            for p in props:
+            for p, memo in props:
                 if p.name in skip:
                     continue
-                memo = memos.get(p.name)
                 if memo is not None and memo.on:
                     if not memo.whole and not (memo.wmask & mask) and not (memo.lmask >> tid) & 1:
                         continue          # reads nothing the step changed: inherited value
@@ -146,12 +146,12 @@ class Monitor:
         if "assertions" not in skip and lid in self.crashed_ids:
             fail.append("assertions")
         if self.always:
-            fail += self._run_delta(self.always, skip, False, mask, tid)
+            fail += self._run_delta(self._always_memos, skip, False, mask, tid)
         if self.final and lid in self.done_ids and self.done_ids.issuperset(locs):
             fail += self._run(self.final, skip, False)
         reach = []
         if len(seen) < len(self.sometimes):
-            reach = self._run_delta(self.sometimes, seen, True, mask, tid)
+            reach = self._run_delta(self._sometimes_memos, seen, True, mask, tid)
         return fail, reach
 
     def reached(self, state, skip=()) -> list[str]:
@@ -177,7 +177,7 @@ _MIN_HIT_RATE = 0.5
 
 
 class _PropertyMemo:
-    __slots__ = ("prop", "view", "root", "_on", "evals", "misses", "rec", "monitor", "wmask",
+    __slots__ = ("prop", "view", "root", "on", "evals", "misses", "rec", "monitor", "wmask",
                  "lmask", "whole")
 
     def __init__(self, prop, view, monitor=None):
@@ -185,7 +185,7 @@ class _PropertyMemo:
         self.view = view
         self.monitor = monitor
         self.root = None
-        self._on = True
+        self.on = True
         # what the recorded evaluations read: world slots and task indices as bit masks, or
         # the whole state (Monitor.gates)
         self.wmask = 0
@@ -195,15 +195,11 @@ class _PropertyMemo:
         self.misses = 0
         self.rec = _RecordingView(view)
 
-    @property
-    def on(self) -> bool:
-        return self._on
-
-    @on.setter
-    def on(self, value: bool) -> None:
-        if value != self._on and self.monitor is not None:
+    def switch_off(self) -> None:
+        self.on = False
+        self.root = None
+        if self.monitor is not None:
             self.monitor.version += 1
-        self._on = value
 
     def value(self, view) -> bool:
         self.evals += 1
@@ -235,15 +231,14 @@ class _PropertyMemo:
     def _miss(self, view) -> bool:
         self.misses += 1
         if view.hidden:               # POR hides slots: plain evaluation (it may raise)
-            self.on = False
+            self.switch_off()
             return bool(self.prop.fn(view))
         rec = self.rec
         rec.log = []
         result = bool(self.prop.fn(rec))
         self._insert(rec.log, result)
         if self.evals >= _CHECK_AFTER and self.misses > (1 - _MIN_HIT_RATE) * self.evals:
-            self.on = False
-            self.root = None
+            self.switch_off()
         return result
 
     def _insert(self, log, result) -> None:
@@ -272,8 +267,7 @@ class _PropertyMemo:
                 else:
                     parent[1][parent[0]] = node
             elif type(node) is bool or node[0] != read:   # cannot happen for a pure property
-                self.on = False
-                self.root = None
+                self.switch_off()
                 return
             parent = (value, node[1])
             node = node[1].get(value)
