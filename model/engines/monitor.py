@@ -24,7 +24,13 @@ class Monitor:
         self.sometimes = [p for p in props if p.kind == SOMETIMES]
         # per property, a memo of its value by the values it read (off under POR's hidden
         # slots, whose reads must raise)
-        self._memos = {p.name: _PropertyMemo(p, self.view) for p in props if p.fn is not None}
+        self._memos = {p.name: _PropertyMemo(p, self.view, self) for p in props
+                       if p.fn is not None}
+        self._always_memos = [(p, self._memos.get(p.name)) for p in self.always]
+        self._sometimes_memos = [(p, self._memos.get(p.name)) for p in self.sometimes]
+        self.version = 0        # bumped when a memo's read set grows or a memo is switched off
+        self._gates_key = None
+        self._gates = (0, 0, True)
 
     def _eval(self, p) -> bool:
         try:
@@ -72,6 +78,82 @@ class Monitor:
             out += self._run(self.final, skip, False)
         return out
 
+    # -- incremental checks (the fast breadth-first search) ----------------------------------
+    #
+    # A property's memo records which world slots and task locals its evaluations read (the
+    # slots on every path of its decision tree).  A step that changes none of them cannot change
+    # its value: evaluated on the successor, the property reads the same values in the same
+    # order as on the state the step left (by induction over the reads), so it takes the same
+    # value.  The search checks every state it adds, so a property not yet violated (not yet
+    # witnessed) held (did not hold) in the step's source state, and then in its target too.
+
+    def gates(self, skip, seen) -> tuple:
+        """``(slot mask, task mask, everything)``: a step that writes none of the slots in the
+        mask and is not taken by a task in the task mask (and does not finish a task) cannot
+        change the verdict of any ``always`` property not in *skip* nor of any ``sometimes``
+        property not in *seen*; *everything* when some such property must be evaluated on
+        every state (no memo, memo off, or it reads the whole state)."""
+        key = (self.version, len(skip), len(seen))
+        if key == self._gates_key:
+            return self._gates
+        wmask = lmask = 0
+        whole = False
+        for props, done in ((self.always, skip), (self.sometimes, seen)):
+            for p in props:
+                if p.name in done:
+                    continue
+                memo = self._memos.get(p.name)
+                if memo is None or not memo.on or memo.whole:
+                    whole = True
+                else:
+                    wmask |= memo.wmask
+                    lmask |= memo.lmask
+        self._gates_key = key
+        self._gates = (wmask, lmask, whole)
+        return self._gates
+
+    def _run_delta(self, props, skip, want: bool, mask: int, tid: int) -> list[str]:
+        view = self.view
+        out = []
+        p = None
+        try:
+            for p, memo in props:
+                if p.name in skip:
+                    continue
+                if memo is not None and memo.on:
+                    if not memo.whole and not (memo.wmask & mask) and not (memo.lmask >> tid) & 1:
+                        continue          # reads nothing the step changed: inherited value
+                    value = memo.value(view)
+                else:
+                    value = bool(p.fn(view))
+                if value is want:
+                    out.append(p.name)
+        except SpecError:
+            raise
+        except Exception as exc:
+            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+        return out
+
+    def after_step(self, state, mask: int, tid: int, skip, seen) -> tuple[list, list]:
+        """(failing, reached) for *state*, reached from a checked state by a step of task
+        *tid* that changed exactly the world slots in *mask* and that task's local (no task
+        spawned): only what the step can have changed is evaluated (see :meth:`gates`)."""
+        view = self.view
+        view.world, view.locs = state
+        locs = state[1]
+        lid = locs[tid]
+        fail = []
+        if "assertions" not in skip and lid in self.crashed_ids:
+            fail.append("assertions")
+        if self.always:
+            fail += self._run_delta(self._always_memos, skip, False, mask, tid)
+        if self.final and lid in self.done_ids and self.done_ids.issuperset(locs):
+            fail += self._run(self.final, skip, False)
+        reach = []
+        if len(seen) < len(self.sometimes):
+            reach = self._run_delta(self._sometimes_memos, seen, True, mask, tid)
+        return fail, reach
+
     def reached(self, state, skip=()) -> list[str]:
         """Names of the ``sometimes`` properties that hold in *state*."""
         view = self.view
@@ -95,16 +177,29 @@ _MIN_HIT_RATE = 0.5
 
 
 class _PropertyMemo:
-    __slots__ = ("prop", "view", "root", "on", "evals", "misses", "rec")
+    __slots__ = ("prop", "view", "root", "on", "evals", "misses", "rec", "monitor", "wmask",
+                 "lmask", "whole")
 
-    def __init__(self, prop, view):
+    def __init__(self, prop, view, monitor=None):
         self.prop = prop
         self.view = view
+        self.monitor = monitor
         self.root = None
         self.on = True
+        # what the recorded evaluations read: world slots and task indices as bit masks, or
+        # the whole state (Monitor.gates)
+        self.wmask = 0
+        self.lmask = 0
+        self.whole = False
         self.evals = 0
         self.misses = 0
         self.rec = _RecordingView(view)
+
+    def switch_off(self) -> None:
+        self.on = False
+        self.root = None
+        if self.monitor is not None:
+            self.monitor.version += 1
 
     def value(self, view) -> bool:
         self.evals += 1
@@ -136,18 +231,29 @@ class _PropertyMemo:
     def _miss(self, view) -> bool:
         self.misses += 1
         if view.hidden:               # POR hides slots: plain evaluation (it may raise)
-            self.on = False
+            self.switch_off()
             return bool(self.prop.fn(view))
         rec = self.rec
         rec.log = []
         result = bool(self.prop.fn(rec))
         self._insert(rec.log, result)
         if self.evals >= _CHECK_AFTER and self.misses > (1 - _MIN_HIT_RATE) * self.evals:
-            self.on = False
-            self.root = None
+            self.switch_off()
         return result
 
     def _insert(self, log, result) -> None:
+        wmask, lmask, whole = self.wmask, self.lmask, self.whole
+        for (kind, arg), _ in log:
+            if kind == "s":
+                wmask |= 1 << arg
+            elif kind == "l":
+                lmask |= 1 << arg
+            else:
+                whole = True
+        if (wmask, lmask, whole) != (self.wmask, self.lmask, self.whole):
+            self.wmask, self.lmask, self.whole = wmask, lmask, whole
+            if self.monitor is not None:
+                self.monitor.version += 1
         if not log:
             self.root = result
             return
@@ -161,8 +267,7 @@ class _PropertyMemo:
                 else:
                     parent[1][parent[0]] = node
             elif type(node) is bool or node[0] != read:   # cannot happen for a pure property
-                self.on = False
-                self.root = None
+                self.switch_off()
                 return
             parent = (value, node[1])
             node = node[1].get(value)

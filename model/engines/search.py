@@ -141,6 +141,13 @@ class Search:
                 self.sleep = SleepSets()
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
+        self.fast = self._fast_ok()
+
+    def _fast_ok(self) -> bool:
+        """Can the search run :meth:`_bfs_fast` (interned keys, incremental checks)?"""
+        return (self.engine == "bfs" and self.por is None and self.symmetry is None
+                and not self.compact and self.shuffle is None and self.bounds.max_depth is None
+                and self.model.table.memo)
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> CheckResult:
@@ -163,12 +170,20 @@ class Search:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
+            if self.fast and not self._fast_ok():     # the caches were turned off since
+                if self.ids:
+                    raise ValueError("the task table's caches were turned off after the "
+                                     "search started")
+                self.fast = False
             init = self.stepper.initial()
             self._init = init
             if not self._resumed:
                 self._add(init, -1, 0, (), 0)
                 self.frontier.append((0, init))
-            stop = self._bfs(start) if self.engine == "bfs" else self._dfs(start)
+            if self.fast:
+                stop = self._bfs_fast(start)
+            else:
+                stop = self._bfs(start) if self.engine == "bfs" else self._dfs(start)
         except KeyboardInterrupt:
             stop = "interrupted"
         finally:
@@ -212,6 +227,8 @@ class Search:
 
     def key(self, state):
         """What the visited table stores for *state*."""
+        if self.fast:
+            return self.stepper.vkey(state)
         k = self.symmetry.canon(state) if self.symmetry is not None else state
         return hash(k) if self.compact else k
 
@@ -361,6 +378,198 @@ class Search:
                     checkpoint.save(self, self.checkpoint)
                     self._last_checkpoint = clock()
         return "max-depth" if self.truncated else "exhausted"
+
+    def _bfs_fast(self, start: float) -> str:
+        """Breadth-first search on interned keys with incremental property checks.
+
+        The same search as :meth:`_bfs` (same states, ids, discovery tree, transitions and
+        verdicts) for the common case (no reduction, no fingerprints, no depth bound, the task
+        table's caches on), with three costs taken out of the inner loop:
+
+        * the visited table is keyed by :meth:`Stepper.vkey` - each world slot's value as a
+          small int, then the task locals - so a probe hashes a flat tuple of ints instead of
+          walking page tuples and FDT bytes; a successor's key is its source's key with the
+          written slots' ids (interned once per effect-memo entry) and the task's local
+          replaced;
+        * the effect memo is probed by the declared slots' value ids (no hash of the values);
+        * a successor's world tuple is built only when the state is new, and a new state is
+          checked only for what its step can have changed (:meth:`Monitor.after_step`).
+
+        Steps that spawn a task, run an atomic section or an effect without declared slots
+        take the generic path (``Stepper._run`` / ``_chain``) with a full check."""
+        stepper = self.stepper
+        table = stepper.table
+        plans, plan_of, outcomes_of = stepper._plans, stepper._plan, stepper.fast_outcomes
+        vkey, vkey_from, run_task = stepper.vkey, stepper.vkey_from, stepper._run
+        fast_chain = stepper.fast_chain
+        ids = self.ids
+        setdefault = ids.setdefault
+        states_append = self.states.append
+        parent, via_tid, via_choices, depth = self.parent, self.via_tid, self.via_choices, \
+            self.depth
+        esrc, edst, etid = self.esrc, self.edst, self.etid
+        frontier = self.frontier
+        max_states = self.bounds.max_states or sys.maxsize
+        clock = time.perf_counter
+        monitor = self._monitor
+        after_step = monitor.after_step
+        violations, witness = self.violations, self.witness
+        done_ids = table.done_ids
+        check = self._check
+        gw, gl, gall = monitor.gates(violations, witness)
+        expanded = 0
+        while frontier:
+            if self._stop_requested:
+                return "interrupted"
+            entry = frontier[0]
+            sid, state = entry[0], entry[1]
+            wk = entry[2][0] if len(entry) > 2 else vkey(state)[0]
+            world, locs = state
+            expanded += 1
+            plan = plans.get(locs)
+            if plan is None:
+                plan = plan_of(locs)
+            record = self.record_graph
+            d1 = depth[sid] + 1
+            n = len(parent)
+            ntrans = 0
+            for tid, getter, outs, node, shared in plan:
+                if outs is None:
+                    generic = []
+                    run_task(world, locs, tid, locs[tid], (), (), generic, True, None, None)
+                    ntrans += self._fast_items(sid, d1, [
+                        (t, c, nxt, vkey_from(nxt, world, wk), None) for t, c, nxt in generic])
+                    n = len(parent)
+                    gw, gl, gall = monitor.gates(violations, witness)
+                    continue
+                kv = getter(wk) if getter is not None else ()
+                kouts = node[5]
+                res = kouts.get(kv)
+                if res is None:
+                    res = kouts[kv] = outcomes_of(world, tid, locs[tid], node)
+                for ch, writes, wids, lid2, chain, mask in res:
+                    if chain:
+                        w = list(world)
+                        for slot, value in writes:
+                            w[slot] = value
+                        kl = list(wk)
+                        for slot, v in wids:
+                            kl[slot] = v
+                        items = []
+                        fast_chain(tuple(w), tuple(kl), locs, tid, lid2, ch, mask, items)
+                        ntrans += self._fast_items(sid, d1, items)
+                        n = len(parent)
+                        gw, gl, gall = monitor.gates(violations, witness)
+                        continue
+                    if wids:
+                        if len(wids) == 1:
+                            s, v = wids[0]
+                            wk2 = wk[:s] + (v,) + wk[s + 1:]
+                        else:
+                            kl = list(wk)
+                            for s, v in wids:
+                                kl[s] = v
+                            wk2 = tuple(kl)
+                    else:
+                        wk2 = wk
+                    locs2 = shared.get(lid2)
+                    if locs2 is None:
+                        locs2 = shared[lid2] = locs[:tid] + (lid2,) + locs[tid + 1:]
+                    k2 = (wk2, locs2)
+                    ntrans += 1
+                    nid = setdefault(k2, n)
+                    if nid == n:
+                        n += 1
+                        if writes:
+                            if len(writes) == 1:
+                                slot, value = writes[0]
+                                w2 = world[:slot] + (value,) + world[slot + 1:]
+                            else:
+                                w = list(world)
+                                for slot, value in writes:
+                                    w[slot] = value
+                                w2 = tuple(w)
+                        else:
+                            w2 = world
+                        nxt = (w2, locs2)
+                        states_append(nxt)
+                        parent.append(sid)
+                        via_tid.append(tid)
+                        if ch:
+                            via_choices[nid] = ch
+                        depth.append(d1)
+                        if gall or (mask & gw) or (gl >> tid) & 1 or lid2 in done_ids:
+                            fail, reach = after_step(nxt, mask, tid, violations, witness)
+                            for name in fail:
+                                violations[name] = nid
+                            for name in reach:
+                                witness[name] = nid
+                            gw, gl, gall = monitor.gates(violations, witness)
+                        frontier.append((nid, nxt, k2))
+                    if record:
+                        esrc.append(sid)
+                        edst.append(nid)
+                        etid.append(tid)
+            if not ntrans and not done_ids.issuperset(locs):
+                self.deadlocks.setdefault(sid, stepper.blocked(state))
+                violations.setdefault("deadlock-free", sid)
+            self.transitions += ntrans
+            frontier.popleft()
+            if record and n > self.graph_limit:
+                self._drop_graph()
+                esrc, edst, etid = self.esrc, self.edst, self.etid
+            if n >= max_states and frontier:
+                return "max-states"
+            if (expanded & 1023) == 0 or (self.stop_at_first and violations):
+                now = clock()
+                self.progress.tick(self.count, d1 - 1, len(frontier), now)
+                hit = self._budget_hit(now, start)
+                if hit:
+                    return hit
+                if self._done_early():
+                    return "first"
+                if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
+                    from . import checkpoint
+                    self.elapsed = now - start
+                    checkpoint.save(self, self.checkpoint)
+                    self._last_checkpoint = clock()
+        return "exhausted"
+
+    def _fast_items(self, sid: int, d1: int, items: list) -> int:
+        """:meth:`_bfs_fast`'s successors of an atomic section, a spawn or an effect without
+        declared slots: ``(tid, choices, state2, key2, mask)``; *mask* None (the changes were
+        not tracked) checks every property."""
+        ids, parent = self.ids, self.parent
+        record = self.record_graph
+        monitor = self._monitor
+        violations, witness = self.violations, self.witness
+        done_ids = self.model.table.done_ids
+        for tid, choices, nxt, k2, mask in items:
+            n = len(parent)
+            nid = ids.setdefault(k2, n)
+            if nid == n:
+                self.states.append(nxt)
+                parent.append(sid)
+                self.via_tid.append(tid)
+                if choices:
+                    self.via_choices[nid] = choices
+                self.depth.append(d1)
+                if mask is None:
+                    self._check(nid, nxt)
+                else:
+                    gw, gl, gall = monitor.gates(violations, witness)
+                    if gall or (mask & gw) or (gl >> tid) & 1 or nxt[1][tid] in done_ids:
+                        fail, reach = monitor.after_step(nxt, mask, tid, violations, witness)
+                        for name in fail:
+                            violations[name] = nid
+                        for name in reach:
+                            witness[name] = nid
+                self.frontier.append((nid, nxt, k2))
+            if record:
+                self.esrc.append(sid)
+                self.edst.append(nid)
+                self.etid.append(tid)
+        return len(items)
 
     def _bfs_sleep(self, sid: int, d: int, succ: list, only) -> None:
         """Expand *sid* exploring only the steps its sleep set leaves awake (see SleepSets)."""

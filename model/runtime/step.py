@@ -13,7 +13,8 @@ and observation).  Both share :meth:`Stepper._run`, so traces and search cannot 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import compress
+from operator import is_not, itemgetter
 from typing import Any
 
 from .effects import Spawn
@@ -108,6 +109,55 @@ class Stepper:
         # (getter of the effect's declared slots, {slot values: outcomes}); see _outcomes
         self._memo: dict = {}
         self._plans: dict = {}          # task-locals tuple -> its expansion plan (see _plan)
+        # per world slot, its values interned as small ints (value -> id): the keys of the
+        # breadth-first search's visited table (vkey), hashed without walking large values
+        self._intern: list | None = None
+
+    # -- interned keys (the fast breadth-first search of khomc.engines.search) ---------------
+    def vid(self, slot: int, value) -> int:
+        """The small int standing for *value* in world slot *slot* (equal values, one id)."""
+        d = self._intern[slot]
+        v = d.get(value)
+        if v is None:
+            v = d[value] = len(d)
+        return v
+
+    def vkey(self, state) -> tuple:
+        """*state* as ``(value ids, task locals)``: each world slot's value as a small int.
+        Two states have equal keys exactly when they are equal (slot by slot equality, as
+        the tuples compare); hashing one never walks a world value."""
+        world, locs = state
+        if self._intern is None:
+            self._intern = [{} for _ in world]
+        vid = self.vid
+        return tuple([vid(s, v) for s, v in enumerate(world)]), locs
+
+    def vkey_from(self, state, world, wk) -> tuple:
+        """:meth:`vkey` of *state*, given the key *wk* of a world *world* it shares slots with
+        (a slot holding the same object has the same id: no hash)."""
+        w2, locs = state
+        vid = self.vid
+        return tuple([wk[s] if v is world[s] else vid(s, v) for s, v in enumerate(w2)]), locs
+
+    def fast_outcomes(self, world, tid: int, lid: int, node) -> tuple:
+        """The effect-memo entry of *node* in *world* for the fast search: per outcome
+        ``(choices, writes, written value ids, lid2, chained, mask of written slots)``."""
+        getter = node[0]
+        vals = getter(world) if getter is not None else ()
+        res = node[1].get(vals)
+        if res is None:
+            res = node[1][vals] = self._outcomes(world, tid, lid, node)
+        if self._intern is None:
+            self._intern = [{} for _ in world]
+        vid = self.vid
+        out = []
+        for ci, writes, lid2, chain in res:
+            mask = 0
+            for s, _ in writes:
+                mask |= 1 << s
+            out.append((() if ci is None else (ci,), writes,
+                        tuple([(s, vid(s, v)) for s, v in writes]), lid2, chain, mask))
+        return tuple(out)
 
     def initial(self) -> tuple:
         return self.model.initial_state()
@@ -171,6 +221,46 @@ class Stepper:
                 out.append((tid, ch, (w2, locs2)))
         return out
 
+    def fast_chain(self, world, wk, locs, tid, lid, choices, mask, out) -> None:
+        """Continue an atomic section from local *lid* for the fast search (as :meth:`_chain`,
+        on value ids too): append ``(tid, choices, state2, key2, mask)`` to *out*, *mask* the
+        world slots the whole step wrote, or None when part of the section took the generic
+        :meth:`_run` (then the step's changes are not tracked: check everything)."""
+        node = self._memo.get((lid << 16) | tid)
+        if node is None:
+            node = self._memo_node(lid, tid)
+        res = None
+        if node is not _UNMEMO:
+            getter, kouts = node[0], node[5]
+            kv = getter(wk) if getter is not None else ()
+            res = kouts.get(kv)
+            if res is None:
+                res = kouts[kv] = self.fast_outcomes(world, tid, lid, node)
+        if not res:   # no memo, or blocked inside the section (_run raises the spec error)
+            items: list = []
+            self._run(world, locs, tid, lid, choices, (), items, False, None, None)
+            for t, ch, nxt in items:
+                out.append((t, ch, nxt, self.vkey_from(nxt, world, wk), None))
+            return
+        for ci, writes, wids, lid2, chain, m in res:
+            if writes:
+                w = list(world)
+                for slot, value in writes:
+                    w[slot] = value
+                w2 = tuple(w)
+                kl = list(wk)
+                for slot, v in wids:
+                    kl[slot] = v
+                wk2 = tuple(kl)
+            else:
+                w2, wk2 = world, wk
+            ch = choices + ci
+            if chain:
+                self.fast_chain(w2, wk2, locs, tid, lid2, ch, mask | m, out)
+            else:
+                locs2 = locs[:tid] + (lid2,) + locs[tid + 1:]
+                out.append((tid, ch, (w2, locs2), (wk2, locs2), mask | m))
+
     def _plan(self, locs) -> list:
         """Per task of *locs* that has not finished: ``(tid, getter, outcomes by slot values,
         memo node, successor locals by next local id)``; the successor's task-locals tuple is
@@ -228,7 +318,9 @@ class Stepper:
             node = _UNMEMO
         else:
             slots = tuple(sorted(set(eff.slots())))
-            node = (itemgetter(*slots) if slots else None, {}, slots, eff, [_NOTHING, None])
+            # (getter of the declared slots, outcomes by their values, slots, effect, last
+            # lookup, outcomes by their value ids for the fast search: fast_outcomes)
+            node = (itemgetter(*slots) if slots else None, {}, slots, eff, [_NOTHING, None], {})
         self._memo[(lid << 16) | tid] = node
         return node
 
@@ -248,8 +340,8 @@ class Stepper:
             if w2 is world:
                 writes = ()
             else:
-                if len(w2) != len(world) or any(
-                        w2[i] is not world[i] and i not in declared for i in range(len(world))):
+                if len(w2) != len(world) or not declared.issuperset(
+                        compress(range(len(world)), map(is_not, w2, world))):
                     raise SpecError(f"effect {eff.label()!r} changed world slots it does not "
                                     f"declare in slots() {slots}")
                 writes = tuple((s, w2[s]) for s in slots if w2[s] is not world[s])
