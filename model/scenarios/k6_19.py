@@ -46,19 +46,12 @@ def refinalize_race(pages: int = 8, fail_allocs: int = 0, mutants: str = "", ker
 
 
 def luo_session_race(pages: int = 10, fail_allocs: int = 0, mutants: str = "", race: bool = True,
-                     close: bool = True, nr_folios: int = 1, kernel=None,
-                     name: str = "luo-session-race", doc: str | None = None):
-    """A userspace LUO agent (model/drivers/luo_userspace.py) creates session "s0", writes a
-    memfd of *nr_folios* pages, PRESERVE_FDs it (luo_preserve_file -> memfd_luo_preserve) and
-    may close the session fd (luo_session_release -> memfd_luo_unpreserve), while the operator
-    loads and reboots (kernel_kexec -> liveupdate_reboot -> luo_session_serialize, which
-    freezes the session's files -> memfd_luo_freeze, then kho_finalize).  ``race=False``: the
-    operator waits until the agent is done (the sequential use the LUO documentation asks
-    for); ``close=False``: the agent never closes.
+                     close: bool = True, nr_folios: int = 1, kernel=None):
+    """The shared luo-session-race (:func:`khomc.scenarios.luo.luo_session_race`) on 6.19.
 
     Verdicts at the defaults (race=True): luo-preserved-restorable and
     luo-nothing-unpreserved-handed-over are VIOLATED - a kernel race (design flaw of
-    luo_session.c as written at 7f790dd21a93): PRESERVE_FD and the session fd's release take
+    luo_session.c as written for 6.19): PRESERVE_FD and the session fd's release take
     only session->mutex, serialize holds sh->rwsem and each session's mutex only while
     freezing it, and kernel_kexec runs machine_kexec after liveupdate_reboot returns with no
     LUO lock held.  (1) The agent creates its session after serialize released the rwsem (or
@@ -68,41 +61,23 @@ def luo_session_race(pages: int = 10, fail_allocs: int = 0, mutants: str = "", r
     removes the session under sh->rwsem, so serialize can record "s0" between the two (an empty
     session), or freeze it first and have release unpreserve the memfd's folios, its record and
     the files array before machine_kexec; release returns 0, yet "s0" is handed over -
-    nothing-unpreserved is violated.  The later
-    luo_session.c with luo_session_serialize_rwsem (serialize takes it for write and keeps it on
-    success; create/release/ioctl take it for read) closes both windows; no commit id for it is
-    stored, so it is noted here, not a Delta.  With race=False both hold.  At fail_allocs=1 see
-    properties/kho_eras/test_luo_session.py (a failed kho_init deadlocks the waiters; a failed
-    luo_fdt_setup disables LUO, so the reboot never finalizes KHO - 6.19's design).
+    nothing-unpreserved is violated.  The fix is "liveupdate: block session mutations during
+    reboot" (Pasha Tatashin, v6 posted 2026-05-27, Fixes: 0153094d03df; kexec list
+    2026-May/036473.html): a global luo_session_serialize_rwsem that serialize takes for write
+    and keeps on success, create/retrieve/release/ioctl for read.  It was posted after every era
+    of this project (mainline-2026-04 included), so no era has it; it is noted, not a Delta.
+    With race=False both hold.  At fail_allocs=1 see properties/kho_eras/test_luo_session.py
+    (a failed kho_init deadlocks the waiters; a failed luo_fdt_setup disables LUO, so the
+    reboot never finalizes KHO - 6.19's design).
     """
-    from khomc.drivers import luo_userspace as us
-    from khomc.kho.k6_19.luo_session import LuoSessionGlobal
-    from khomc.kho.k6_19.memfd_luo import MEMFD_LUO_HANDLER
-    m, kho = luo.machine(kernel or ERA.namespace(), name, doc or luo_session_race.__doc__,
-                         pages, fail_allocs, mutants, 3)
-    kho.luo_session_global = LuoSessionGlobal(m, 1, (MEMFD_LUO_HANDLER,))
-    ready = m.var("luo_late_startup.done", None)
-    record = m.var("userspace.record", ())
-    done = m.var("userspace.done", False)
-    m.task("luo_init", us.luo_init, kho, ready)
-    m.task("userspace", us.luo_userspace, kho, ready, record, done, nr_folios, close)
-    steps = (("module", (us.luo_wait_ready, (ready,))),)
-    if not race:
-        steps += (("module", (us.wait_userspace, (done,))),)
-    m.task("operator", operator, kho, steps + (("load", 0), ("kexec", 0)))
-    props.register_luo(m, kho, record, luo._guards(kho, REVIVED))
-    return m
+    return luo.luo_session_race(kernel or ERA.namespace(), pages, fail_allocs, mutants, race,
+                                close, nr_folios, doc=luo_session_race.__doc__)
 
 
 def memfd_luo(pages: int = 8, fail_allocs: int = 0, mutants: str = "", kernel=None):
-    """memfd through LUO on 6.19 as the kernel does it (not a subtree linked at module load):
-    the userspace agent creates session "s0", writes a 2-page memfd and PRESERVE_FDs it
-    (luo_preserve_file -> memfd_luo_preserve); then the operator loads and reboots
-    (liveupdate_reboot -> luo_session_serialize -> memfd_luo_freeze, kho_finalize); the next
-    kernel's LUO subtree and memfd_luo_retrieve give the bytes back.  The agent finishes before
-    the reboot and never closes (luo-session-race is the racing variant).  No VIOLATED verdict."""
-    return luo_session_race(pages, fail_allocs, mutants, race=False, close=False, nr_folios=2,
-                            kernel=kernel, name="memfd-luo", doc=memfd_luo.__doc__)
+    """memfd through LUO on 6.19 (:func:`khomc.scenarios.luo.memfd_luo`).  No VIOLATED
+    verdict."""
+    return luo.memfd_luo(kernel or ERA.namespace(), pages, fail_allocs, mutants)
 
 
 def _on(fn):

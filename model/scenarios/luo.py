@@ -11,7 +11,6 @@ trace can be replayed against these eras; ``fdt_max`` is accepted there only for
 
 from __future__ import annotations
 
-from khomc.drivers import memfd_luo
 from khomc.drivers.fdbox_luo import alloc_preserved, fdbox
 from khomc.drivers.luo_operator import operator
 from khomc.kernel.alloc import PAGE_SIZE, Heap, folio_alloc, folio_put, memcpy_to
@@ -123,15 +122,43 @@ def fdt_max_grow(k, pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SI
     return m
 
 
-def memfd_luo_scenario(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
-    """A memfd of two pages preserved through LUO (mm/memfd_luo.c@02e117b8ca58, see
-    model/drivers/memfd_luo.py), then kexec_file_load and reboot (6.19: liveupdate_reboot
-    finalizes); the next kernel's memfd_luo_retrieve restores and checks every folio."""
-    m, kho = machine(k, "memfd-luo", memfd_luo_scenario.__doc__, pages, fail_allocs, mutants, 1)
-    m.task("operator", operator, kho, (("module", (memfd_luo.memfd_luo_preserve, ())),
-                                       ("load", 0), ("kexec", 0)))
-    props.register(m, kho, (), False, _guards(kho, REVIVED, props.MEMFD_OK), memfd=True)
+def luo_session_race(k, pages: int = 10, fail_allocs: int = 0, mutants: str = "",
+                     race: bool = True, close: bool = True, nr_folios: int = 1,
+                     name: str = "luo-session-race", doc: str | None = None):
+    """A userspace LUO agent (model/drivers/luo_userspace.py) creates session "s0", writes a
+    memfd of *nr_folios* pages, PRESERVE_FDs it (luo_preserve_file -> memfd_luo_preserve) and
+    may close the session fd (luo_session_release -> memfd_luo_unpreserve), while the operator
+    loads and reboots (kernel_kexec -> liveupdate_reboot -> luo_session_serialize, which
+    freezes the session's files -> memfd_luo_freeze; then kho_finalize where the era has it).
+    ``race=False``: the operator waits until the agent is done (the sequential use the LUO
+    documentation asks for); ``close=False``: the agent never closes.  The era's own scenario
+    module explains its verdicts."""
+    from khomc.drivers import luo_userspace as us
+    m, kho = machine(k, name, doc or luo_session_race.__doc__, pages, fail_allocs, mutants, 3)
+    kho.luo_session_global = k.LuoSessionGlobal(m, 1, (k.MEMFD_LUO_HANDLER,))
+    ready = m.var("luo_late_startup.done", None)
+    record = m.var("userspace.record", ())
+    done = m.var("userspace.done", False)
+    m.task("luo_init", us.luo_init, kho, ready)
+    m.task("userspace", us.luo_userspace, kho, ready, record, done, nr_folios, close)
+    steps = (("module", (us.luo_wait_ready, (ready,))),)
+    if not race:
+        steps += (("module", (us.wait_userspace, (done,))),)
+    m.task("operator", operator, kho, steps + (("load", 0), ("kexec", 0)))
+    props.register_luo(m, kho, record, _guards(kho, REVIVED))
     return m
+
+
+def memfd_luo(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+    """memfd through LUO as the kernel does it (not a subtree linked at module load): the
+    userspace agent creates session "s0", writes a 2-page memfd and PRESERVE_FDs it
+    (luo_preserve_file -> memfd_luo_preserve); then the operator loads and reboots
+    (liveupdate_reboot -> luo_session_serialize -> memfd_luo_freeze; kho_finalize where the era
+    has it); the next kernel's LUO subtree and memfd_luo_retrieve give the bytes back.  The
+    agent finishes before the reboot and never closes (luo-session-race is the racing
+    variant)."""
+    return luo_session_race(k, pages, fail_allocs, mutants, race=False, close=False,
+                            nr_folios=2, name="memfd-luo", doc=memfd_luo.__doc__)
 
 
 SUBTREE_NAME_LEN = 44                  # names that fill the root page at a failing fdt_setprop
@@ -243,8 +270,14 @@ def stateless_scenarios(era) -> list:
         ("fdt-max-grow", fdt_max_grow,
          {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
          "load, then a user links a 5 KiB FDT, then kexec"),
-        ("memfd-luo", memfd_luo_scenario, {"pages": 8, "fail_allocs": 0, "mutants": ""},
-         "a 2-page memfd preserved through LUO; load, kexec; memfd_luo_retrieve checks it"),
+        ("memfd-luo", memfd_luo, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+         "userspace PRESERVE_FDs a 2-page memfd in a LUO session; load, kexec "
+         "(liveupdate_reboot freezes it); memfd_luo_retrieve checks it"),
+        ("luo-session-race", luo_session_race,
+         {"pages": 10, "fail_allocs": 0, "mutants": "", "race": True, "close": True,
+          "nr_folios": 1},
+         "userspace: create session, PRESERVE_FD a memfd, maybe close || load, kexec "
+         "(liveupdate_reboot serializes the sessions)"),
         ("subtree-full", subtree_full, {"pages": 8, "fail_allocs": 0, "mutants": ""},
          "a user fills the root FDT with subtrees until kho_add_subtree fails || load, kexec"),
         ("preserve-pages-race", preserve_pages_race,

@@ -4,9 +4,10 @@ kernel's files, a base era.
 kexec_handover.py mirrors kernel/liveupdate/kexec_handover.c (both halves; kernel_kexec of
 kernel/kexec_core.c with it), kexec_handover_debugfs.py kernel/liveupdate/
 kexec_handover_debugfs.c@5add3c3c280a, luo_core.py / luo_flb.py
-kernel/liveupdate/luo_*.c@cab056f2aae7, luo_session.py kernel/liveupdate/luo_session.c@7f790dd21a93,
-luo_file.py kernel/liveupdate/luo_file.c@00d0b372374f (both the newest stored versions; newer than
-6.19, see their headers), memfd_luo.py mm/memfd_luo.c@02e117b8ca58, test_kho.py
+kernel/liveupdate/luo_*.c@cab056f2aae7, luo_session.py kernel/liveupdate/luo_session.c as stored
+at 7f790dd21a93 (a drm-misc-next merge carrying the 6.19 merge window's file; see its header),
+luo_file.py kernel/liveupdate/luo_file.c@b2135d1cb0e3 (6.19 merge window), luo_next.py the next
+kernel's RETRIEVE_FD / FINISH paths of both, memfd_luo.py mm/memfd_luo.c@02e117b8ca58, test_kho.py
 lib/test_kho.c@136114e0abf0.
 
 6.19 is a base, not deltas on 6.18: the merge rewrote KHO wholesale (no notifiers, a root FDT

@@ -1,16 +1,17 @@
-"""LUO preserved files: torvalds/linux:kernel/liveupdate/luo_file.c@00d0b372374f.
+"""LUO preserved files in 6.19: torvalds/linux:kernel/liveupdate/luo_file.c@b2135d1cb0e3.
 
-Mirrors ``luo_alloc_files_mem``, ``luo_free_files_mem``, ``luo_token_is_used``,
-``luo_preserve_file`` (its error ladder err_kfree / err_flb_unpreserve / err_erase_xa /
-err_free_files_mem / err_fput), ``luo_file_unpreserve_files``, ``luo_file_freeze_one``,
-``luo_file_unfreeze_one``, ``__luo_file_unfreeze``, ``luo_file_freeze``, ``luo_file_unfreeze``,
-and the next kernel's ``luo_file_deserialize`` (:func:`luo_file_deserialize_in`).
-
-00d0b372374f is the only version of luo_file.c the reading tool returns and it is newer than
-6.19 (it has ``luo_file_set`` and the FLB hooks); no stored version at or before 6.19 was found,
-so this models the stored one, cited exactly.  The paths the scenarios take (PRESERVE_FD, freeze
-at reboot, unpreserve on session release) take the same locks there as in the 6.19 merge: the
-caller's ``session->mutex`` only.
+b2135d1cb0e3 "liveupdate: luo_file: don't use invalid list iterator" (Dan Carpenter,
+2025-11-28, merged with the 6.19 merge window's mm pull) is the newest luo_file.c of the 6.19
+tree the reading tool stores.  Mirrors ``luo_alloc_files_mem``, ``luo_free_files_mem``,
+``luo_token_is_used``, ``luo_preserve_file`` (its error ladder err_kfree / err_free_files_mem /
+err_fput; no global xarray and no FLB in 6.19), ``luo_file_unpreserve_files``,
+``luo_file_freeze_one``, ``luo_file_unfreeze_one`` (which zeroes ``serialized_data`` after
+``.unfreeze``, as written), ``__luo_file_unfreeze``, ``luo_file_freeze``,
+``luo_file_unfreeze``, and the next kernel's ``luo_file_deserialize``
+(:func:`luo_file_deserialize_in`), ``luo_retrieve_file`` and ``luo_file_finish``
+(:mod:`khomc.kho.k6_19.luo_next`).  7.1 inherits these (7.1's luo_file.c is not stored; the
+other stored version, 00d0b372374f, is mainline-2026-04's delta, model/kho/mainline_2026_04/
+luo_file.py).
 
 State: a session's ``file_set`` is its :class:`luo_session.LuoSession` slots ``files`` (the
 ``files_list``: ``(token, handler, file, serialized_data, private_data)`` in list order; the
@@ -24,10 +25,10 @@ Abstractions (each cannot change a verdict here):
   reference only keeps the file alive, and nothing here frees a file.
 * ``luo_file->mutex``: in the old kernel only the reboot path (freeze/unfreeze) takes it, and it
   already holds ``session->mutex``; the retrieve/finish paths that also take it run in the next
-  kernel.  ``kzalloc`` of ``struct luo_file`` and ``xa_insert``'s allocation are not failure
-  choices (the scenarios inject failures at the KHO allocations).
-* ``luo_flb_file_preserve`` / ``luo_flb_file_unpreserve``: memfd registers no FLB, so both walk
-  an empty ``flb_list`` (0 / nothing).
+  kernel.  ``kzalloc`` of ``struct luo_file`` is not a failure choice (the scenarios inject
+  failures at the KHO allocations).
+* ``luo_preserved_files`` (a slot of :class:`LuoSessionGlobal`) is used only from
+  00d0b372374f on (mainline-2026-04); in 6.19 and 7.1 it stays empty, a constant slot.
 * ``file_set->files`` is one page (the kernel's LUO_FILE_PGCNT is 2): a scenario preserves at
   most a few files, LUO_FILE_MAX is never reached.
 """
@@ -124,16 +125,10 @@ async def luo_preserve_file(kho, session, token: int, file) -> int:
     if err:
         await luo_free_files_mem(kho, session)  # err_free_files_mem
         return err
-    err = await Update(g.preserved_files, _xa_insert, file, text="xa_insert(luo_preserved_files)")
-    if err:
-        await luo_free_files_mem(kho, session)
-        return err
-    # luo_flb_file_preserve(fh): no FLB (header); kzalloc(luo_file): not a failure choice
+    # kzalloc(luo_file): not a failure choice (header)
     err, data, private = await fh_op(kho, fh, "preserve")(kho, FileOpArgs(fh, file, 0, None))
     if err:
-        # err_kfree, err_flb_unpreserve, err_erase_xa
-        await Update(g.preserved_files, _xa_erase, file, text="xa_erase(luo_preserved_files)")
-        await luo_free_files_mem(kho, session)
+        await luo_free_files_mem(kho, session)  # err_kfree, err_free_files_mem
         return err
     files = await load(session.files)
     await store(session.files, files + (LuoFile(token, fh, file, data, private),))
@@ -141,7 +136,6 @@ async def luo_preserve_file(kho, session, token: int, file) -> int:
 
 
 async def luo_file_unpreserve_files(kho, session) -> None:
-    g = kho.luo_session_global
     while True:
         files = await load(session.files)
         if not files:
@@ -150,8 +144,6 @@ async def luo_file_unpreserve_files(kho, session) -> None:
         await fh_op(kho, luo_file.fh, "unpreserve")(
             kho, FileOpArgs(luo_file.fh, luo_file.file, luo_file.serialized_data,
                             luo_file.private_data))
-        await Update(g.preserved_files, _xa_erase, luo_file.file,
-                     text="xa_erase(luo_preserved_files)")
         await store(session.files, files[:-1])  # list_del, count--; fput, kfree
     await luo_free_files_mem(kho, session)
 
@@ -170,11 +162,17 @@ async def luo_file_freeze_one(kho, session, i: int, luo_file) -> int:
     return err
 
 
-async def luo_file_unfreeze_one(kho, session, luo_file) -> None:
+async def luo_file_unfreeze_one(kho, session, i: int, luo_file) -> None:
+    """As b2135d1cb0e3 has it: after .unfreeze, ``luo_file->serialized_data = 0`` - whether
+    or not the handler has an unfreeze op (memfd has none).  A later close of the session then
+    passes 0 to memfd_luo_unpreserve, which WARNs and returns: the memfd stays preserved."""
     unfreeze = fh_op(kho, luo_file.fh, "unfreeze")
     if unfreeze is not None:
         await unfreeze(kho, FileOpArgs(luo_file.fh, luo_file.file, luo_file.serialized_data,
                                        luo_file.private_data))
+    files = await load(session.files)
+    await store(session.files, files[:i] + (files[i]._replace(serialized_data=0),) +
+                files[i + 1:])
 
 
 async def __luo_file_unfreeze(kho, session, failed_entry) -> None:
@@ -184,7 +182,7 @@ async def __luo_file_unfreeze(kho, session, failed_entry) -> None:
     while i < len(files):
         if i == failed_entry:
             break
-        await luo_file_unfreeze_one(kho, session, files[i])
+        await luo_file_unfreeze_one(kho, session, i, files[i])
         i += 1
     mem = await load(session.files_mem)
     await memcpy_to(kho.heap, mem, bytes(PAGE_SIZE), "__luo_file_unfreeze")

@@ -10,13 +10,15 @@ freezing it, record its name; on an error unfreeze the ones already frozen, in r
 next kernel's ``luo_session_setup_incoming`` + ``luo_session_deserialize`` read the array
 (:func:`luo_session_deserialize_in`).
 
-Citation: 7f790dd21a93 is the newest luo_session.c the reading tool stores that still freezes
-files inside ``luo_session_serialize``; it has ``luo_file_set`` and is newer than 6.19 (no stored
-version at or before 6.19 was found).  It is modelled as stored.  A later version (stored
-without a commit id for the tool) adds a global ``luo_session_serialize_rwsem`` taken for read
-by create/retrieve/release/ioctl and for write by serialize, held for good on success - the
-fix of the race the ``luo-session-race`` scenario finds; it is noted, not yet a Delta (no
-commit id to cite).
+Citation: the stored luo_session.c versions are 0153094d03df ("liveupdate: luo_session: add
+sessions support", sessions without files) and 7f790dd21a93.  7f790dd21a93 is not a LUO commit:
+it is the drm-misc-next merge "Merge drm/drm-next into drm-misc-next", and the file at it is
+luo_session.c as the 6.19 merge window left it, with the file ioctls of "liveupdate:
+luo_session: add ioctls for file preservation" (20251125165850.3389713-8-pasha.tatashin@
+soleen.com; PRESERVE_FD, RETRIEVE_FD, FINISH, the state-aware release).  Modelled as stored.
+"liveupdate: block session mutations during reboot" (v6, 2026-05-27, kexec list
+2026-May/036473.html; Fixes: 0153094d03df), which adds ``luo_session_serialize_rwsem``, was
+posted after the newest era here (mainline-2026-04), so no era has it: it is not a Delta.
 
 Lock order as written: PRESERVE_FD and the session fd's release take ``session->mutex`` only;
 release takes ``sh->rwsem`` (write) only in ``luo_session_remove``, after unpreserving.  So a

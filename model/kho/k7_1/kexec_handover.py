@@ -51,7 +51,7 @@ from khomc.kho.fdt import prop, unflatten
 from khomc.kho.ledger import Delta
 from khomc.kho.k6_19.kexec_handover import PROP_PRESERVED_MEMORY_MAP, Handover, _promise, _release, count_trailing_zeros, ilog2, kho_scratch_overlap, modify_noting, pfns, root_blob
 from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
-from khomc.kho.k6_19.luo_core import liveupdate_enabled
+from khomc.kho.k6_19.luo_core import liveupdate_enabled_now
 from khomc.kho.k6_19.luo_flb import luo_flb_serialize
 from khomc.kho.k6_19.luo_session import luo_session_serialize
 from khomc.kho.k6_19.kexec_handover import kho_alloc_preserve, kho_unpreserve_free
@@ -352,7 +352,7 @@ def boot(h: Handover) -> NextKernel:
 @D_6b0dd42d7681.replaces
 async def liveupdate_reboot(kho) -> int:
     """luo_core.c after 6b0dd42d7681: sessions and FLBs are serialized, nothing is finalized."""
-    if not liveupdate_enabled(kho):
+    if not await liveupdate_enabled_now(kho):
         return 0
     err = await luo_session_serialize(kho)
     if err:
