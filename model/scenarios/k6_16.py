@@ -19,7 +19,7 @@ from khomc.kho import k6_16
 from khomc.kho.k6_16.test_kho import ORDERS
 from khomc.runtime import Model, Scenario
 from khomc.scenarios.params import declare
-from khomc.runtime.effects import Op, Update, atomic, choose
+from khomc.runtime.effects import Op, Update, atomic, choose, store
 from khomc.promises import k6_16 as props
 
 ERA = k6_16.ERA
@@ -189,6 +189,82 @@ def _range_abort(k, pages: int = 8, fail_allocs: int = 1) -> Model:
 _range_abort.__doc__ = build_range_abort.__doc__
 
 
+MOVABLE_BYTES = b"movable user page"
+
+
+def _wait_set(v, tid):
+    return None if not v else (v, v)
+
+
+async def _movable_alloc(k, kho, slot):
+    addr = await folio_alloc(kho.heap, 0, "movable_user")
+    if addr:
+        await memcpy_to(kho.heap, addr, MOVABLE_BYTES, "movable_user")
+        pfn = addr >> PAGE_SHIFT
+        await Op((kho.ghost,), k.ghost_ask, frozenset({pfn}), text="ghost: to be preserved")
+    await store(slot, addr)
+
+
+async def movable_user(k, kho, slot):
+    """Userspace memory (a memfd or anonymous page): one movable order-0 folio, which the page
+    allocator serves from the CMA pageblocks of a scratch area, filled and handed to the driver
+    that preserves it (nobody else knows the page before: one step)."""
+    await atomic(_movable_alloc)(k, kho, slot)
+
+
+async def movable_preserver(k, kho, slot, record):
+    """A driver preserving the user's folio with kho_preserve_folio; it keeps (phys, order,
+    bytes, ret) for its next-kernel half, which restores the folio and checks its bytes.  Its
+    own tracker allocations come from its own (unmovable, non-scratch) range."""
+    folio = await Update(slot, _wait_set, text="wait for the user's page")
+    ret = await k.kho_preserve_folio(kho, folio, 0)
+    await k.client_preserved(kho, "driver", "kho_preserve_folio", (folio, 0), ret,
+                             frozenset({folio >> PAGE_SHIFT}))
+    await store(record, (folio, 0, MOVABLE_BYTES, ret))
+    return ret
+
+
+async def loader(k, kho):
+    """``kexec -s -l``: kexec_file_load at any time after kho_init (a late_initcall)."""
+    await Update(kho.fdt, _wait_set, text="wait for kho_init")
+    return await k.kexec_file_load(kho)
+
+
+def build_scratch_load(k, pages=15, debug=False):
+    """kexec_file_load places its segments while a driver preserves a user's movable page and
+    the operator finalizes and kexecs.  kho_scratch[] is the movable user's range (the lowmem
+    area: CMA, where the user's folio lands, its first page 64 KiB aligned) followed by the
+    default areas; the operator's and the driver's allocations are unmovable and land outside
+    scratch.  kho_fill_kimage's kexec_add_buffer asks kho_locate_mem_hole, which walks the
+    scratch areas in order: the one-page scratch array fits top-down, 64 KiB aligned, only at
+    the first page of the lowmem area - the user's folio - and the 64 KiB kernel only in a
+    default area.  No era checks a segment against preserved memory; machine_kexec's
+    relocation then copies the scratch array over the preserved folio, and the driver's next
+    kernel restores a folio with other bytes.  (6.18 with ``-D debug=1``: kho_preserve_folio
+    refuses the scratch page with -EINVAL, and nothing preserved is lost.)"""
+    m = Model(k.ERA.name, "scratch-load", doc=build_scratch_load.__doc__)
+    heap = Heap(m, pages, 4, 0)
+    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),) + k.SCRATCH_DEFAULT
+    kho = k.K616(m, heap, k, scratch, bool(debug))
+    loaded = m.var("modules_loaded", 0)
+    slot = m.var("user.folio", 0)
+    record = m.var("driver.record", None)
+    m.task("operator", operator, k, kho, loaded, 0, (("finalize", 1), ("kexec", 0)))
+    m.task("user", movable_user, k, kho, slot)
+    m.task("driver", movable_preserver, k, kho, slot, record)
+    m.task("loader", loader, k, kho)
+    props.register(m, kho, props.Watch(k, kho, folios=(("driver", record),)),
+                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def _scratch_load(k, pages: int = 15, debug: bool = False) -> Model:
+    return build_scratch_load(k, pages, debug)
+
+
+_scratch_load.__doc__ = build_scratch_load.__doc__
+
+
 def build_scratch_preserve(k, pages=4, debug=False):
     """A client whose memory is movable - it is allocated from the CMA pageblocks of a KHO
     scratch area, as memfd or anonymous pages can be - preserves one folio of it, then the
@@ -198,8 +274,9 @@ def build_scratch_preserve(k, pages=4, debug=False):
     CONFIG_KEXEC_HANDOVER_DEBUG: ``-D debug=1``)."""
     m = Model(k.ERA.name, "scratch-preserve", doc=build_scratch_preserve.__doc__)
     heap = Heap(m, pages, 2, 0)
-    # task 1 (the movable client) allocates from the last range: that range is the scratch area
-    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),)
+    # task 1 (the movable client) allocates from the last range: that range is the first
+    # scratch area (the lowmem one), then the era's default areas the segments fit in
+    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),) + k.SCRATCH_DEFAULT
     kho = k.K616(m, heap, k, scratch, bool(debug))
     loaded = m.var("modules_loaded", 0)
     m.task("operator", operator, k, kho, loaded, 0, SELFTEST)
@@ -323,6 +400,8 @@ TABLE = (
      "test_kho lists one folio twice (driver misuse): restore at most once"),
     ("range-abort", _range_abort, {"pages": 8, "fail_allocs": 1},
      "a 3-page range preserve || finalize, abort; one allocation may fail"),
+    ("scratch-load", _scratch_load, {"pages": 15, "debug": False},
+     "kexec_file_load places segments in scratch || a movable page preserved, finalize, kexec"),
     ("finalize-retry", _finalize_retry, {"pages": 8, "fail_allocs": 1},
      "test_kho; finalize fails at new_chunk, retry, load, kexec (debugfs fdt_list)"),
     ("scratch-preserve", _scratch_preserve, {"pages": 4, "debug": False},
