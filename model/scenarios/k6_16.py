@@ -12,8 +12,8 @@ properties/kho_eras/test_k6_16_k6_18.py.
 from __future__ import annotations
 
 from khomc.drivers import fdbox_notifier
-from khomc.kernel.alloc import folio_alloc, memcpy_to
-from khomc.kernel.alloc import PAGE_SHIFT, Heap
+from khomc.kernel.alloc import folio_alloc, kmalloc, memcpy_to
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap
 from khomc.kernel.locking import Mutex
 from khomc.kho import k6_16
 from khomc.kho.k6_16.test_kho import ORDERS
@@ -76,9 +76,9 @@ async def operator(k, kho, loaded, modules: int, steps: tuple):
 
 
 def _machine(k, name: str, doc: str, pages: int, ntasks: int, fail_allocs: int = 0,
-             fail_sites=None):
+             fail_sites=None, reuse: int = 0):
     m = Model(k.ERA.name, name, doc=doc)
-    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
+    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites, reuse)
     kho = k.K616(m, heap, k)
     loaded = m.var("modules_loaded", 0)
     return m, kho, loaded
@@ -87,12 +87,32 @@ def _machine(k, name: str, doc: str, pages: int, ntasks: int, fail_allocs: int =
 SELFTEST = (("finalize", 1), ("load", 0), ("kexec", 0))
 
 
+USER_BYTES = b"another kernel user's data"
+
+
+async def _kmalloc_write(kho):
+    buf = await kmalloc(kho.heap, PAGE_SIZE, "kmalloc_user")
+    if buf:
+        await memcpy_to(kho.heap, buf, USER_BYTES, "kmalloc_user")
+    return buf
+
+
+async def kmalloc_user(kho):
+    """Any other kernel user of a running kernel: one kmalloc'd page, filled with its own
+    data (one step: nobody else knows the object yet).  With reuse on, the allocator may
+    serve it from a block KHO freed."""
+    return await atomic(_kmalloc_write)(kho)
+
+
 def build_test_kho(k, nr_folios=1, pages=8, dup=False, steps=SELFTEST, name="test-kho", doc="",
-                   fail_allocs=0, fail_sites=None, guards=None):
-    m, kho, loaded = _machine(k, name, doc, pages, 2, fail_allocs, fail_sites)
+                   fail_allocs=0, fail_sites=None, guards=None, reuse=0):
+    m, kho, loaded = _machine(k, name, doc, pages, 3 if reuse else 2, fail_allocs, fail_sites,
+                              reuse)
     done = m.var("test_kho.done", False)
     m.task("test_kho", module, kho, k.kho_test_init, loaded, nr_folios, ORDERS, dup, done)
     m.task("operator", operator, k, kho, loaded, 1, steps)
+    if reuse:
+        m.task("user", kmalloc_user, kho)
     watch = props.Watch(k, kho, test_kho=True)
     if guards is None:
         guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
@@ -350,11 +370,15 @@ def _test_kho_refinalize(k, nr_folios: int = 1, pages: int = 8) -> Model:
                           name="test-kho-refinalize", doc=_test_kho_refinalize.__doc__)
 
 
-def _abort_then_kexec(k, nr_folios: int = 1, pages: int = 8) -> Model:
-    """test_kho, then load, finalize, abort and kexec without finalizing again."""
+def _abort_then_kexec(k, nr_folios: int = 1, pages: int = 8, reuse: int = 0) -> Model:
+    """test_kho, then load, finalize, abort and kexec without finalizing again.  With
+    ``-D reuse=1`` the allocator may serve one allocation from a freed block, and one more
+    kernel user kmallocs a page and writes its own data into it: when that page is a chunk
+    or bitmap kho_abort freed, the next kernel (6.16/6.17: the aborted FDT is still handed
+    over) parses that user's data as KHO's preserved-memory-map."""
     return build_test_kho(k, nr_folios, pages,
                           steps=(("load", 0), ("finalize", 1), ("finalize", 0), ("kexec", 0)),
-                          name="abort-then-kexec", doc=_abort_then_kexec.__doc__)
+                          name="abort-then-kexec", doc=_abort_then_kexec.__doc__, reuse=reuse)
 
 
 def _double_restore(k, pages: int = 8) -> Model:
@@ -394,7 +418,7 @@ TABLE = (
      "a folio preserve racing finalize's unlocked finalized check"),
     ("test-kho-refinalize", _test_kho_refinalize, {"nr_folios": 1, "pages": 8},
      "test_kho; finalize, abort, finalize, load, kexec"),
-    ("abort-then-kexec", _abort_then_kexec, {"nr_folios": 1, "pages": 8},
+    ("abort-then-kexec", _abort_then_kexec, {"nr_folios": 1, "pages": 8, "reuse": 0},
      "test_kho; load, finalize, abort, kexec"),
     ("double-restore", _double_restore, {"pages": 8},
      "test_kho lists one folio twice (driver misuse): restore at most once"),

@@ -50,6 +50,15 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   which hands over no FDT unless finalized).  (The
   next kernel here still restores test_kho's folios, because the model never reuses freed
   memory - KASAN's quarantine; in a running kernel those pages are free for reuse.)
+* abort-then-kexec with ``-D reuse=1`` (test_abort_then_kexec_with_reuse) / no-preserved-
+  page-lost and restore-returns-preserved, 6.16 and 6.17 - the same kernel bug (fixed by
+  f322a97aeb2a), now with the allocator reusing freed memory as a running kernel does.  One
+  more kernel user kmallocs a page and writes its own data after kho_abort kfree()d the
+  tracker: the allocator hands it the freed bitmap, and the next kernel, given the aborted FDT,
+  reads that user's bytes as the bitmap - it reserves pages nobody preserved and test_kho's
+  restore returns one of them (no KASAN report: the block is live again, the stale pointer is
+  the next kernel's).  6.18 (nothing handed over without a finalize in effect) keeps its
+  reuse=0 verdicts.
 * abort-then-kexec / no-preserved-page-lost, next-kernel-revived and kho-restore-succeeded,
   6.18 - f322a97aeb2a closes the 6.16 flaw the other way: the FDT is passed only if finalized,
   sampled at kexec_file_load, and here the load came before the finalize: no KHO state is
@@ -301,3 +310,24 @@ def test_scratch_load_overwrites_only_under_the_segment():
     load = next(lab for lab in labels if "write kexec_image" in lab)
     assert "role='kho-scratch', mem=65536" in load and "kho_preserve_folio(65536, 0) = 0" in \
         " ".join(labels)
+
+
+@pytest.mark.parametrize("spec,distinct,expected", [
+    ("k6.16", 614, {**TK, "conversion-race-free": V, "handed-over-metadata-live": V, **LOST,
+                    "restore-returns-preserved": V}),
+    ("k6.17", 614, {**TK, "conversion-race-free": V, "handed-over-metadata-live": V, **LOST,
+                    "restore-returns-preserved": V}),
+    ("k6.18", 622, PINNED["k6.18"]["abort-then-kexec"][1])])
+def test_abort_then_kexec_with_reuse(spec, distinct, expected):
+    """-D reuse=1: a freed tracker block is served to another kernel user, whose bytes the
+    6.16/6.17 next kernel then parses as KHO's bitmap."""
+    r = check(build(spec, "abort-then-kexec", {"reuse": "1"}))
+    assert r.exhaustive and r.distinct == distinct
+    assert {p.name: p.verdict for p in r.properties} == expected
+    if spec != "k6.18":
+        t = r.property("no-preserved-page-lost").trace
+        labels = [" | ".join(e[0] for e in s.effects) for s in t.steps]
+        freed = next(i for i, lab in enumerate(labels) if "kfree(0x4000) in kho_abort" in lab)
+        reused = next(i for i, lab in enumerate(labels)
+                      if "kmalloc(4096) in kmalloc_user | write 0x4000" in lab)
+        assert freed < reused < len(labels) - 1 and "machine_kexec" in labels[-1]
