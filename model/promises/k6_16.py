@@ -51,11 +51,15 @@ DOCS = {
         "machine_kexec.  A failure means the next kernel parsed freed memory, whose bytes a "
         "running kernel may already have reused.",
     RESTORE_EXACT:
-        "Restore returns only what was preserved: every page a restore call in the next kernel "
-        "returns (kho_restore_folio, kho_restore_pages, KHO's own restore of its root FDT "
-        "excepted) is a page a client preserved (its call returned 0) and the next kernel "
-        "reserved.  A failure means a restore handed a driver memory nobody preserved - a page "
-        "the next kernel treats as free.",
+        "Restore returns exactly what was preserved: every page a restore call in the next "
+        "kernel returns (kho_restore_folio, kho_restore_pages, KHO's own restore of its root "
+        "FDT excepted) is a page a client preserved (its call returned 0) and the next kernel "
+        "reserved; and a folio client whose kho_preserve_folio returned 0 gets, from its own "
+        "kho_restore_folio of the same address, a folio of the order it preserved holding the "
+        "bytes it had when preserved.  A failure means a restore handed a driver memory nobody "
+        "preserved - a page the next kernel treats as free - or the preserved folio came back "
+        "of another order or with other bytes (here: overwritten at machine_kexec by a kexec "
+        "segment that kho_locate_mem_hole placed on it in scratch).",
     FROZEN:
         "The tracker is frozen between finalize and kexec, as 6.16-6.18 promise (a preserve "
         "after finalization returns -EBUSY): in every state from the one where "
@@ -79,12 +83,16 @@ class Watch:
     """Which drivers' slots a scenario snapshots at kexec, how to read them back, and the
     linked era *k* whose next kernel reads the handover."""
 
-    def __init__(self, k, kho: K616, boxes: tuple = (), test_kho: bool = False):
+    def __init__(self, k, kho: K616, boxes: tuple = (), test_kho: bool = False,
+                 folios: tuple = ()):
         self.k = k
         self.kho = kho
         self.boxes = boxes            # ((name, state var), ...)
         self.test_kho = test_kho
-        for _, var in boxes:
+        # ((name, record var), ...): a folio client's record, (phys, order, bytes, ret) of its
+        # kho_preserve_folio call as the client saw it (None before the call returned)
+        self.folios = folios
+        for _, var in boxes + folios:
             kho.watched.append(var)
 
 
@@ -105,11 +113,21 @@ def next_kernel(h, watch: Watch):
         _, fds = h.watched[i]
         ok, r = fdbox_notifier.restore(k, nk, name, h.pages, r, fds)
         boxes_ok = boxes_ok and ok
+    folios_ok = True
+    for i, _ in enumerate(watch.folios):
+        rec = h.watched[len(watch.boxes) + i]
+        if rec is None or rec[3] != 0:
+            continue                      # not preserved as far as the client knows
+        phys, order, data, _ = rec
+        got, r = k.kho_restore_folio(r, phys)
+        # the client's own next-kernel check: the folio it preserved, its order, its bytes
+        if got != order or read_phys(h.pages, phys, len(data)) != data:
+            folios_ok = False
     tk = None
     if watch.test_kho:
         res = k.kho_test_restore(nk, h.pages, r)
         tk, r = res.message, res.restorer
-    return nk, tk, boxes_ok, r.restored
+    return nk, tk, boxes_ok and folios_ok, r.restored, folios_ok
 
 
 def _handover_ok(h) -> bool:
@@ -135,7 +153,7 @@ def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZ
         h = s[kho.handover]
         if h is None:
             return True
-        nk, _, boxes_ok, _ = next_kernel(h, watch)
+        nk, _, boxes_ok, _, _ = next_kernel(h, watch)
         promised = h.ghost.promised
         if not nk.revived or nk.fault:
             return not promised and boxes_ok
@@ -169,7 +187,9 @@ def register(m, kho: K616, watch: Watch, guards: tuple = (KEXEC_REACHED, FINALIZ
         h = s[kho.handover]
         if h is None:
             return True
-        nk, _, _, restored = next_kernel(h, watch)
+        nk, _, _, restored, folios_ok = next_kernel(h, watch)
+        if not folios_ok:
+            return False
         ok = h.ghost.promised & nk.reserved
         for call, pfn, order in restored:
             if nk.revived and pfn == nk.fdt_phys >> PAGE_SHIFT and call == "kho_restore_folio" \

@@ -12,14 +12,14 @@ properties/kho_eras/test_k6_16_k6_18.py.
 from __future__ import annotations
 
 from khomc.drivers import fdbox_notifier
-from khomc.kernel.alloc import folio_alloc, memcpy_to
-from khomc.kernel.alloc import PAGE_SHIFT, Heap
+from khomc.kernel.alloc import folio_alloc, kmalloc, memcpy_to
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap
 from khomc.kernel.locking import Mutex
 from khomc.kho import k6_16
 from khomc.kho.k6_16.test_kho import ORDERS
 from khomc.runtime import Model, Scenario
 from khomc.scenarios.params import declare
-from khomc.runtime.effects import Op, Update, atomic, choose
+from khomc.runtime.effects import Op, Update, atomic, choose, store
 from khomc.promises import k6_16 as props
 
 ERA = k6_16.ERA
@@ -76,9 +76,9 @@ async def operator(k, kho, loaded, modules: int, steps: tuple):
 
 
 def _machine(k, name: str, doc: str, pages: int, ntasks: int, fail_allocs: int = 0,
-             fail_sites=None):
+             fail_sites=None, reuse: int = 0):
     m = Model(k.ERA.name, name, doc=doc)
-    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
+    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites, reuse)
     kho = k.K616(m, heap, k)
     loaded = m.var("modules_loaded", 0)
     return m, kho, loaded
@@ -87,12 +87,32 @@ def _machine(k, name: str, doc: str, pages: int, ntasks: int, fail_allocs: int =
 SELFTEST = (("finalize", 1), ("load", 0), ("kexec", 0))
 
 
+USER_BYTES = b"another kernel user's data"
+
+
+async def _kmalloc_write(kho):
+    buf = await kmalloc(kho.heap, PAGE_SIZE, "kmalloc_user")
+    if buf:
+        await memcpy_to(kho.heap, buf, USER_BYTES, "kmalloc_user")
+    return buf
+
+
+async def kmalloc_user(kho):
+    """Any other kernel user of a running kernel: one kmalloc'd page, filled with its own
+    data (one step: nobody else knows the object yet).  With reuse on, the allocator may
+    serve it from a block KHO freed."""
+    return await atomic(_kmalloc_write)(kho)
+
+
 def build_test_kho(k, nr_folios=1, pages=8, dup=False, steps=SELFTEST, name="test-kho", doc="",
-                   fail_allocs=0, fail_sites=None, guards=None):
-    m, kho, loaded = _machine(k, name, doc, pages, 2, fail_allocs, fail_sites)
+                   fail_allocs=0, fail_sites=None, guards=None, reuse=0):
+    m, kho, loaded = _machine(k, name, doc, pages, 3 if reuse else 2, fail_allocs, fail_sites,
+                              reuse)
     done = m.var("test_kho.done", False)
     m.task("test_kho", module, kho, k.kho_test_init, loaded, nr_folios, ORDERS, dup, done)
     m.task("operator", operator, k, kho, loaded, 1, steps)
+    if reuse:
+        m.task("user", kmalloc_user, kho)
     watch = props.Watch(k, kho, test_kho=True)
     if guards is None:
         guards = (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED, props.TEST_KHO_OK)
@@ -189,6 +209,82 @@ def _range_abort(k, pages: int = 8, fail_allocs: int = 1) -> Model:
 _range_abort.__doc__ = build_range_abort.__doc__
 
 
+MOVABLE_BYTES = b"movable user page"
+
+
+def _wait_set(v, tid):
+    return None if not v else (v, v)
+
+
+async def _movable_alloc(k, kho, slot):
+    addr = await folio_alloc(kho.heap, 0, "movable_user")
+    if addr:
+        await memcpy_to(kho.heap, addr, MOVABLE_BYTES, "movable_user")
+        pfn = addr >> PAGE_SHIFT
+        await Op((kho.ghost,), k.ghost_ask, frozenset({pfn}), text="ghost: to be preserved")
+    await store(slot, addr)
+
+
+async def movable_user(k, kho, slot):
+    """Userspace memory (a memfd or anonymous page): one movable order-0 folio, which the page
+    allocator serves from the CMA pageblocks of a scratch area, filled and handed to the driver
+    that preserves it (nobody else knows the page before: one step)."""
+    await atomic(_movable_alloc)(k, kho, slot)
+
+
+async def movable_preserver(k, kho, slot, record):
+    """A driver preserving the user's folio with kho_preserve_folio; it keeps (phys, order,
+    bytes, ret) for its next-kernel half, which restores the folio and checks its bytes.  Its
+    own tracker allocations come from its own (unmovable, non-scratch) range."""
+    folio = await Update(slot, _wait_set, text="wait for the user's page")
+    ret = await k.kho_preserve_folio(kho, folio, 0)
+    await k.client_preserved(kho, "driver", "kho_preserve_folio", (folio, 0), ret,
+                             frozenset({folio >> PAGE_SHIFT}))
+    await store(record, (folio, 0, MOVABLE_BYTES, ret))
+    return ret
+
+
+async def loader(k, kho):
+    """``kexec -s -l``: kexec_file_load at any time after kho_init (a late_initcall)."""
+    await Update(kho.fdt, _wait_set, text="wait for kho_init")
+    return await k.kexec_file_load(kho)
+
+
+def build_scratch_load(k, pages=15, debug=False):
+    """kexec_file_load places its segments while a driver preserves a user's movable page and
+    the operator finalizes and kexecs.  kho_scratch[] is the movable user's range (the lowmem
+    area: CMA, where the user's folio lands, its first page 64 KiB aligned) followed by the
+    default areas; the operator's and the driver's allocations are unmovable and land outside
+    scratch.  kho_fill_kimage's kexec_add_buffer asks kho_locate_mem_hole, which walks the
+    scratch areas in order: the one-page scratch array fits top-down, 64 KiB aligned, only at
+    the first page of the lowmem area - the user's folio - and the 64 KiB kernel only in a
+    default area.  No era checks a segment against preserved memory; machine_kexec's
+    relocation then copies the scratch array over the preserved folio, and the driver's next
+    kernel restores a folio with other bytes.  (6.18 with ``-D debug=1``: kho_preserve_folio
+    refuses the scratch page with -EINVAL, and nothing preserved is lost.)"""
+    m = Model(k.ERA.name, "scratch-load", doc=build_scratch_load.__doc__)
+    heap = Heap(m, pages, 4, 0)
+    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),) + k.SCRATCH_DEFAULT
+    kho = k.K616(m, heap, k, scratch, bool(debug))
+    loaded = m.var("modules_loaded", 0)
+    slot = m.var("user.folio", 0)
+    record = m.var("driver.record", None)
+    m.task("operator", operator, k, kho, loaded, 0, (("finalize", 1), ("kexec", 0)))
+    m.task("user", movable_user, k, kho, slot)
+    m.task("driver", movable_preserver, k, kho, slot, record)
+    m.task("loader", loader, k, kho)
+    props.register(m, kho, props.Watch(k, kho, folios=(("driver", record),)),
+                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def _scratch_load(k, pages: int = 15, debug: bool = False) -> Model:
+    return build_scratch_load(k, pages, debug)
+
+
+_scratch_load.__doc__ = build_scratch_load.__doc__
+
+
 def build_scratch_preserve(k, pages=4, debug=False):
     """A client whose memory is movable - it is allocated from the CMA pageblocks of a KHO
     scratch area, as memfd or anonymous pages can be - preserves one folio of it, then the
@@ -198,8 +294,9 @@ def build_scratch_preserve(k, pages=4, debug=False):
     CONFIG_KEXEC_HANDOVER_DEBUG: ``-D debug=1``)."""
     m = Model(k.ERA.name, "scratch-preserve", doc=build_scratch_preserve.__doc__)
     heap = Heap(m, pages, 2, 0)
-    # task 1 (the movable client) allocates from the last range: that range is the scratch area
-    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),)
+    # task 1 (the movable client) allocates from the last range: that range is the first
+    # scratch area (the lowmem one), then the era's default areas the segments fit in
+    scratch = (((1 + pages) << PAGE_SHIFT, pages << PAGE_SHIFT),) + k.SCRATCH_DEFAULT
     kho = k.K616(m, heap, k, scratch, bool(debug))
     loaded = m.var("modules_loaded", 0)
     m.task("operator", operator, k, kho, loaded, 0, SELFTEST)
@@ -273,11 +370,15 @@ def _test_kho_refinalize(k, nr_folios: int = 1, pages: int = 8) -> Model:
                           name="test-kho-refinalize", doc=_test_kho_refinalize.__doc__)
 
 
-def _abort_then_kexec(k, nr_folios: int = 1, pages: int = 8) -> Model:
-    """test_kho, then load, finalize, abort and kexec without finalizing again."""
+def _abort_then_kexec(k, nr_folios: int = 1, pages: int = 8, reuse: int = 0) -> Model:
+    """test_kho, then load, finalize, abort and kexec without finalizing again.  With
+    ``-D reuse=1`` the allocator may serve one allocation from a freed block, and one more
+    kernel user kmallocs a page and writes its own data into it: when that page is a chunk
+    or bitmap kho_abort freed, the next kernel (6.16/6.17: the aborted FDT is still handed
+    over) parses that user's data as KHO's preserved-memory-map."""
     return build_test_kho(k, nr_folios, pages,
                           steps=(("load", 0), ("finalize", 1), ("finalize", 0), ("kexec", 0)),
-                          name="abort-then-kexec", doc=_abort_then_kexec.__doc__)
+                          name="abort-then-kexec", doc=_abort_then_kexec.__doc__, reuse=reuse)
 
 
 def _double_restore(k, pages: int = 8) -> Model:
@@ -317,12 +418,14 @@ TABLE = (
      "a folio preserve racing finalize's unlocked finalized check"),
     ("test-kho-refinalize", _test_kho_refinalize, {"nr_folios": 1, "pages": 8},
      "test_kho; finalize, abort, finalize, load, kexec"),
-    ("abort-then-kexec", _abort_then_kexec, {"nr_folios": 1, "pages": 8},
+    ("abort-then-kexec", _abort_then_kexec, {"nr_folios": 1, "pages": 8, "reuse": 0},
      "test_kho; load, finalize, abort, kexec"),
     ("double-restore", _double_restore, {"pages": 8},
      "test_kho lists one folio twice (driver misuse): restore at most once"),
     ("range-abort", _range_abort, {"pages": 8, "fail_allocs": 1},
      "a 3-page range preserve || finalize, abort; one allocation may fail"),
+    ("scratch-load", _scratch_load, {"pages": 15, "debug": False},
+     "kexec_file_load places segments in scratch || a movable page preserved, finalize, kexec"),
     ("finalize-retry", _finalize_retry, {"pages": 8, "fail_allocs": 1},
      "test_kho; finalize fails at new_chunk, retry, load, kexec (debugfs fdt_list)"),
     ("scratch-preserve", _scratch_preserve, {"pages": 4, "debug": False},

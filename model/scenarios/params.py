@@ -11,6 +11,9 @@ one line and exit 2 before any model is built (khomc.runtime.spec.Param).  Why e
   not change.  Range: the default .. 64.
 * ``fail_allocs`` - how many allocations the search may fail: 0 .. 4 (each one multiplies the
   branching of every allocation site).
+* ``reuse`` - how many allocations may be served from a freed block (khomc.kernel.alloc.Heap's
+  bounded reuse; 0 = KASAN's quarantine, nothing reused): 0 .. 2 (each reuse multiplies the
+  branching of every allocation by the freed blocks that fit).
 * ``fdt_max`` / ``dt_max`` / ``new_max`` - the debugfs FDT size limit in bytes.  The kernel takes
   any value (a too-small one makes fdt_create fail with -EINVAL, which the model reproduces);
   negative or zero sizes are not values the file can hold, and sizes beyond 64 KiB only exhaust
@@ -31,6 +34,7 @@ from khomc.runtime.spec import Param, Scenario
 RANGES = {
     "pages": lambda default: Param(int, default, 64),
     "fail_allocs": lambda default: Param(int, 0, 4),
+    "reuse": lambda default: Param(int, 0, 2),
     "fdt_max": lambda default: Param(int, 1, 65536),
     "dt_max": lambda default: Param(int, 1, 65536),
     "new_max": lambda default: Param(int, 1, 65536),

@@ -52,12 +52,12 @@ def _mutants(text: str) -> frozenset:
 def _machine(name: str, doc: str, pages: int, fail_allocs: int, fdt_max: int, mutants: str,
              boxes: tuple = (), nodes: tuple = (), boot_props: tuple = (),
              fail_sites: frozenset | None = None, detached: tuple = (), ntasks: int = 3,
-             kernel=None):
+             kernel=None, reuse: int = 0):
     """*boxes* and *nodes* are linked under the root at boot; *detached* nodes are only
     kho_init_node'd (their driver links them later).  *pages* is each task's own range of
     physical pages (see :mod:`khomc.kernel.alloc`); *ntasks* how many tasks allocate."""
     m = Model("v5", name, doc=doc)
-    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites)
+    heap = Heap(m, pages, ntasks, fail_allocs, fail_sites, reuse)
     attached = tuple((ROOT, n, n) for n in boxes + nodes)
     tree = initial_tree(nodes=boxes + nodes + detached, attached=attached, props=boot_props)
     kho = KhoV5(m, heap, fdt_max, tree, _mutants(mutants), kernel or ERA.namespace())
@@ -120,15 +120,19 @@ def notifier_refinalize(pages: int = 12, fail_allocs: int = 0, fdt_max: int = FD
 
 
 def stale_debugfs_dentry(pages: int = 12, fail_allocs: int = 1, fdt_max: int = FDT_MAX,
-                         fdboxes: int = 0, mutants: str = "", kernel=None) -> Model:
+                         fdboxes: int = 0, mutants: str = "", reuse: int = 0,
+                         kernel=None) -> Model:
     """notifier-refinalize with one allocation failure the search may inject anywhere: the
     operator finalizes (debugfs creates out/fdt), unfreezes (removes it; kho_out.fdt_file
     still points at it), finalizes again, loads and kexecs.  When the failure makes the
     FINALIZE callback fail, kexec's auto-finalize fails too and kho_copy_fdt's
-    kho_out_update_debugfs_fdt removes the stale dentry a second time."""
+    kho_out_update_debugfs_fdt removes the stale dentry a second time.  With ``-D reuse=1`` the
+    allocator may serve one allocation from a freed block: the freed dentry can become the
+    notifier's data buffer, which the stale ``kho_out.fdt_file`` then names."""
     boxes = tuple(f"fdbox{i}" for i in range(fdboxes))
     m, kho = _machine("stale-debugfs-dentry", stale_debugfs_dentry.__doc__, pages, fail_allocs,
-                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,), kernel=kernel)
+                      fdt_max, mutants, boxes=boxes, detached=(NOTIF,), kernel=kernel,
+                      reuse=reuse)
     state = m.var("notif.state", None)
     m.task("notif", finalize_notifier, kho, state, "ok")
     for box in boxes:
@@ -331,7 +335,8 @@ SCENARIOS = [
              {"pages": 12, "fail_allocs": 0, "fdt_max": FDT_MAX, "fdboxes": 1, "mutants": ""},
              "FINALIZE notifier || FDBox || finalize, unfreeze, finalize, load, kexec"),
     Scenario("stale-debugfs-dentry", stale_debugfs_dentry,
-             {"pages": 12, "fail_allocs": 1, "fdt_max": FDT_MAX, "fdboxes": 0, "mutants": ""},
+             {"pages": 12, "fail_allocs": 1, "fdt_max": FDT_MAX, "fdboxes": 0, "mutants": "",
+              "reuse": 0},
              "notifier-refinalize with one allocation failure: kexec's failed auto-finalize "
              "removes the already removed out/fdt dentry"),
     Scenario("autofinalize", autofinalize,

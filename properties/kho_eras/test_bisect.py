@@ -15,6 +15,7 @@ import pytest
 
 from khomc import cli
 from khomc.bisect import BisectError, bisect, chain
+from khomc.engines.search import check
 from khomc.engines.result import Verdict
 from khomc.kho import k6_16, k6_17, k6_18
 
@@ -126,3 +127,48 @@ def test_list_shows_every_delta_of_the_ledgers():
            "kho_fill_kimage" in out
     assert "ledger: k6.18 = k6.17 + 11 commit(s)" in out
     assert "ledger: k6.16 is a base (kexec_handover, kexec_handover_in, test_kho)" in out
+
+
+def _range_race(k):
+    """A 3-page range preserve (an order-1 block, then an order-0 block) || finalize, load,
+    kexec: the schedule 469661d0d3a5 is about."""
+    from khomc.promises import k6_16 as props
+    from khomc.scenarios import k6_16 as base
+    m, kho, loaded = base._machine(k, "range-race", _range_race.__doc__, 8, 2)
+    m.task("range", base.range_preserver, k, kho, 3)
+    m.task("operator", base.operator, k, kho, loaded, 0, base.SELFTEST)
+    props.register(m, kho, props.Watch(k, kho),
+                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+def test_469661d0d3a5_moves_the_check_and_flips_no_verdict():
+    """469661d0d3a5 ("kho: check if kho is finalized in __kho_preserve_order()") changes what
+    a range preserve can do - 3136 states instead of 2908: each block re-reads
+    ``kho_out.finalized``, so a block after a completed finalize returns -EBUSY and unwinds
+    where 6.16's kho_preserve_phys, which checked once, went on - but no bound can flip a
+    verdict of the 6.16 promises with it:
+
+    * no-preserved-page-lost: kho_out_finalize_set sets ``finalized`` only after kho_finalize
+      has serialized the tracker.  Every block a preserver runs between kho_mem_serialize's
+      walk of the orders xarray and ``finalized = true`` passes its check, before or after the commit alike, and a block
+      whose kho_mem_phys or bitmap is new there is in no chunk: the call returns 0 and the
+      page is lost.  That schedule exists whenever a preserve can race a finalize, so the
+      fixed code is VIOLATED wherever the unfixed one is; where no preserve races a
+      finalize, the two read the same ``finalized`` and behave alike.
+    * tracker-frozen-after-finalize: a block whose check ran just before ``finalized = true``
+      sets its bit just after it, in both (preserve-race's schedule, one block suffices); the
+      fix even adds a way to change the frozen tracker: the -EBUSY unwind clears the bits of
+      the blocks already set, in the bitmaps the chunks point at.
+    * Its stated purpose is the vmalloc calls (a667300bd53f, next in the ledger), which call
+      __kho_preserve_order directly: at every prefix that has them the check is already in,
+      so no prefix of the ledger has vmalloc without it.
+    """
+    before, after = k6_18.ERA.namespace(2), k6_18.ERA.namespace(3)
+    assert [d.commit for d in after.APPLIED][-1] == "469661d0d3a5"
+    rb, ra = check(_range_race(before)), check(_range_race(after))
+    assert rb.exhaustive and ra.exhaustive
+    assert (rb.distinct, ra.distinct) == (2908, 3136)
+    verdicts = {p.name: p.verdict for p in ra.properties}
+    assert verdicts == {p.name: p.verdict for p in rb.properties}
+    assert verdicts["no-preserved-page-lost"] is V and verdicts["tracker-frozen-after-finalize"] is V

@@ -50,6 +50,15 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   which hands over no FDT unless finalized).  (The
   next kernel here still restores test_kho's folios, because the model never reuses freed
   memory - KASAN's quarantine; in a running kernel those pages are free for reuse.)
+* abort-then-kexec with ``-D reuse=1`` (test_abort_then_kexec_with_reuse) / no-preserved-
+  page-lost and restore-returns-preserved, 6.16 and 6.17 - the same kernel bug (fixed by
+  f322a97aeb2a), now with the allocator reusing freed memory as a running kernel does.  One
+  more kernel user kmallocs a page and writes its own data after kho_abort kfree()d the
+  tracker: the allocator hands it the freed bitmap, and the next kernel, given the aborted FDT,
+  reads that user's bytes as the bitmap - it reserves pages nobody preserved and test_kho's
+  restore returns one of them (no KASAN report: the block is live again, the stale pointer is
+  the next kernel's).  6.18 (nothing handed over without a finalize in effect) keeps its
+  reuse=0 verdicts.
 * abort-then-kexec / no-preserved-page-lost, next-kernel-revived and kho-restore-succeeded,
   6.18 - f322a97aeb2a closes the 6.16 flaw the other way: the FDT is passed only if finalized,
   sampled at kexec_file_load, and here the load came before the finalize: no KHO state is
@@ -82,6 +91,21 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   preserve (-EINVAL) and every promise HOLDS (test_scratch_check_needs_the_debug_config); 6.16
   and 6.17 have no check to enable.  (The late preserve after finalize is also the
   tracker-frozen race above.)
+* scratch-load / restore-returns-preserved, nothing-preserved-in-scratch and
+  no-preserved-page-lost, every era (default configuration) - a flaw of the design (the
+  scratch flaw above, seen from the kexec side).  kho_locate_mem_hole places every kexec
+  segment top-down in the kho_scratch[] areas and checks it only against the other segments
+  (kimage_is_destination_range), never against preserved memory.  The driver preserved the
+  user's movable folio, which lies at the first page of the lowmem scratch area; the one-page
+  scratch array (kho_fill_kimage's kexec_add_buffer, 64 KiB aligned) lands exactly there, and
+  machine_kexec's relocation copies it over the folio: the next kernel reserves the page, but
+  the driver's kho_restore_folio returns the scratch array's bytes, not its own (a success
+  return that is not restorable: no-preserved-page-lost).  With ``-D pages=16`` the array lands
+  on a free page and only the scratch and tracker verdicts remain
+  (test_scratch_load_overwrites_only_under_the_segment).  6.18 with ``-D debug=1``:
+  e38f65d317df's kho_preserve_folio refuses the scratch page (-EINVAL) and every promise HOLDS
+  (test_scratch_check_needs_the_debug_config).  scratch-load / tracker-frozen-after-finalize:
+  the unlocked-check race of preserve-race.
 * finalize-retry / finalize-retry-works, every era - a kernel bug in the debugfs code of
   6.16-6.18 (no fix in these eras).  The first finalize runs test_kho's FINALIZE callback, whose
   kho_add_subtree puts a ``sub_fdts/kho_test`` blob on kho_out.ser.fdt_list; then new_chunk's
@@ -125,11 +149,14 @@ RANGE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-
          "finalize-succeeded": H}
 SCRATCH = {p: v for p, v in BASE.items() if p != "next-kernel-revived"}
 SCRATCH_V = {**SCRATCH, "nothing-preserved-in-scratch": V, **THAWED}
+LOAD = {**BASE, "nothing-preserved-in-scratch": V, "restore-returns-preserved": V, **LOST,
+        **THAWED}
 RETRY = {**{p: v for p, v in TK.items() if p != "next-kernel-revived"}, **LOST,
          "finalize-retry-works": V}
 
 K6_16 = {
     "scratch-preserve": (1974, SCRATCH_V),
+    "scratch-load": (7148, LOAD),
     "range-abort": (13410, {**RANGE, "terminates": V}),
     "finalize-retry": (142, RETRY),
     "test-kho": (185, TK),
@@ -146,6 +173,7 @@ PINNED = {
     "k6.17": dict(K6_16),
     "k6.18": {
         "scratch-preserve": (1974, SCRATCH_V),
+        "scratch-load": (8318, LOAD),
         "range-abort": (10345, RANGE),
         "finalize-retry": (178, {**RETRY, "memory-safety": V}),
         "test-kho": (246, TK),
@@ -257,3 +285,49 @@ def test_delta_functions_are_linked_by_name():
         restore.co_firstlineno
     base = k6_16.ERA.namespace()
     assert base.kho_test_restore.__globals__["kho_restore_folio"].__globals__ is base._globals
+
+
+@pytest.mark.parametrize("spec,distinct,expected", [
+    ("k6.16", 7148, LOAD), ("k6.17", 7148, LOAD), ("k6.18", 524, BASE)])
+def test_scratch_load_with_the_debug_config(spec, distinct, expected):
+    """scratch-load with CONFIG_KEXEC_HANDOVER_DEBUG: only 6.18 (e38f65d317df) has a check to
+    enable, and it refuses the preserve of the scratch page."""
+    r = check(build(spec, "scratch-load", {"debug": "1"}))
+    assert r.exhaustive and r.distinct == distinct
+    assert {p.name: p.verdict for p in r.properties} == expected
+
+
+def test_scratch_load_overwrites_only_under_the_segment():
+    """The byte check fails because of the segment: one page more per task moves the lowmem
+    area's 64 KiB-aligned page (where the scratch array lands) off the user's folio, and the
+    restore then returns the folio's own bytes."""
+    r = check(build("k6.16", "scratch-load", {"pages": "16"}))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == {
+        **BASE, "nothing-preserved-in-scratch": V, **THAWED}
+    t = check(build("k6.16", "scratch-load")).property("restore-returns-preserved").trace
+    labels = [" | ".join(e[0] for e in s.effects) for s in t.steps]
+    load = next(lab for lab in labels if "write kexec_image" in lab)
+    assert "role='kho-scratch', mem=65536" in load and "kho_preserve_folio(65536, 0) = 0" in \
+        " ".join(labels)
+
+
+@pytest.mark.parametrize("spec,distinct,expected", [
+    ("k6.16", 614, {**TK, "conversion-race-free": V, "handed-over-metadata-live": V, **LOST,
+                    "restore-returns-preserved": V}),
+    ("k6.17", 614, {**TK, "conversion-race-free": V, "handed-over-metadata-live": V, **LOST,
+                    "restore-returns-preserved": V}),
+    ("k6.18", 622, PINNED["k6.18"]["abort-then-kexec"][1])])
+def test_abort_then_kexec_with_reuse(spec, distinct, expected):
+    """-D reuse=1: a freed tracker block is served to another kernel user, whose bytes the
+    6.16/6.17 next kernel then parses as KHO's bitmap."""
+    r = check(build(spec, "abort-then-kexec", {"reuse": "1"}))
+    assert r.exhaustive and r.distinct == distinct
+    assert {p.name: p.verdict for p in r.properties} == expected
+    if spec != "k6.18":
+        t = r.property("no-preserved-page-lost").trace
+        labels = [" | ".join(e[0] for e in s.effects) for s in t.steps]
+        freed = next(i for i, lab in enumerate(labels) if "kfree(0x4000) in kho_abort" in lab)
+        reused = next(i for i, lab in enumerate(labels)
+                      if "kmalloc(4096) in kmalloc_user | write 0x4000" in lab)
+        assert freed < reused < len(labels) - 1 and "machine_kexec" in labels[-1]

@@ -43,6 +43,14 @@ properties/test_corpus.py) and the reasoning below:
   same, already freed dentry again: KASAN reports a double free in debugfs_remove (the kernel
   would report the use-after-free inside debugfs_remove).  Not raised in the v5 review thread
   as far as the stored mails show; the merged 6.16 debugfs code no longer keeps this pointer.
+* stale-debugfs-dentry with ``-D reuse=1`` (test_stale_dentry_with_reuse_frees_another_users_
+  object) / memory-safety - the same bug with the allocator reusing freed memory, as a running
+  kernel's does: after the unfreeze's debugfs_remove freed the dentry, the next finalize's
+  FINALIZE callback kmallocs its data buffer and gets that block; kho_out.fdt_file still
+  points there, so kexec's failed auto-finalize passes the notifier's buffer to
+  debugfs_remove - the stale pointer now frees another user's object (KASAN names the
+  notifier's allocation, notif_finalize, and its own free: a double free after the notifier's
+  unfreeze freed it; before that free it would silently free live data).
 * callback-reenters / deadlock-free - a misuse by the driver.  A FINALIZE callback that
   unregisters its notifier sleeps in down_write on the chain's rwsem, which
   blocking_notifier_call_chain holds for read in the same task (kernel/notifier.c documents
@@ -115,6 +123,20 @@ def test_freed_buffer_kasan_report_names_allocator_and_freer():
     assert "kho_flatten_tree by task operator" in report
     assert "task freed at freed_buffer_init" in report
     assert "task freed at freed_buffer_exit" in report
+
+
+def test_stale_dentry_with_reuse_frees_another_users_object():
+    m = build("v5", "stale-debugfs-dentry", {"reuse": "1"})
+    kasan = next(v for v in m.vars if v.name == "kasan")
+    m.always("stale-free-of-another-object",
+             lambda s: s[kasan] is None or "debugfs_create_blob" in s[kasan].allocated)
+    r = check(m)
+    assert r.exhaustive and r.distinct == 16994
+    verdicts = {p.name: p.verdict for p in r.properties}
+    assert verdicts == {**PINNED["stale-debugfs-dentry"][1], "stale-free-of-another-object": V}
+    report = r.property("stale-free-of-another-object").trace.steps[-1].changes["kasan"][1]
+    assert "double-free" in report and "Free in debugfs_remove" in report
+    assert "task operator at notif_finalize" in report
 
 
 def test_callback_reentry_deadlock_is_a_self_deadlock_on_the_chain_rwsem():

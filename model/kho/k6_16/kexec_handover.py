@@ -36,9 +36,18 @@ they follow statement by statement:
   abort; on success ``finalized = val`` and then ``kho_out_update_debugfs_fdt()``, whose error is
   returned with ``finalized`` already changed;
 * ``kho_init`` - alloc_page for the root FDT (its debugfs directories always succeed here);
-* ``kho_fill_kimage`` - ``image->kho.fdt`` set whether or not finalized, and the scratch-array
-  segment;
-* ``kexec_file_load`` / ``kernel_kexec`` - the syscalls around them (model.kernel.kexec).
+* ``kho_fill_kimage`` - ``image->kho.fdt`` set whether or not finalized, then the scratch array
+  (``kho_scratch[]``, 16 bytes per area) through ``kexec_add_buffer`` (64 KiB aligned,
+  top-down, no upper bound); its error is returned;
+* ``kho_walk_scratch`` - the callback on each kho_scratch[] area as a resource
+  [addr, addr + size - 1] until it answers non-zero;
+* ``kho_locate_mem_hole`` - 1 (not KHO's business) without kho_enable or for a crash image;
+  else ``kho_walk_scratch``: 0 when it found a hole, else -EADDRNOTAVAIL.  It checks a
+  candidate only against the segments already placed, never against preserved memory;
+* ``kexec_file_load`` / ``kernel_kexec`` - the syscalls around them (kernel/kexec_file.c
+  @00c010e130e5: kimage_file_prepare_segments calls kho_fill_kimage BEFORE the image load
+  handler places the kernel; kexec_add_buffer and the hole search are in model.kernel.kexec),
+  and machine_kexec's relocation of every segment to its destination.
 
 Abstractions, each unable to change a verdict of the promises in khomc.promises.k6_16:
 
@@ -52,7 +61,17 @@ Abstractions, each unable to change a verdict of the promises in khomc.promises.
 * debugfs: only the names the list holds per directory (``kho_out.ser.fdt_list``); dentry
   allocation inside debugfs_create_blob is not a failure point (its kmalloc'ed wrapper is).
 * The kexec image is loaded and the scratch segment added in one step (only kexec-lock holders
-  touch the image).
+  touch the image, and kho_scratch[] does not change after boot).  The arch loader's buffers
+  (bzImage64_load's kernel, params, initrd) are one 64 KiB top-down buffer placed after
+  kho_fill_kimage's: the order and the alignment are the kernel's, and one buffer stands for
+  several because only where the first segments land decides an overlap in scratch.
+* kho_scratch[] is :data:`SCRATCH_DEFAULT` (three 1 MiB areas above every numbered page) unless
+  a scenario puts an area over a task's pages (the movable clients of scratch-preserve and
+  scratch-load): memory in scratch is CMA, where only movable allocations land, so each
+  scenario decides which task's allocations are movable by giving that task's range.
+* Where each allocation lands: KHO's own (tracker, chunks, root FDT, debugfs) and the drivers'
+  kzalloc are unmovable, from their task's range outside scratch; only the movable clients'
+  folios are in scratch; the kexec segments are in scratch by kho_locate_mem_hole.
 
 Ghost state (read only by properties): ``ghost.promised``, the pages clients preserved, is
 written by the clients from their own calls and return codes (:func:`client_preserved`), never
@@ -66,8 +85,8 @@ from typing import NamedTuple
 from khomc.kernel import kexec
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, lookup, may_allocate, memcpy_to, read_phys
 from khomc.kernel.bitops import clear_bit, set_bit
-from khomc.kernel.errno import EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
-from khomc.kernel.kexec import Kimage, add_buffer
+from khomc.kernel.errno import EADDRNOTAVAIL, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
+from khomc.kernel.kexec import KEXEC_TYPE_CRASH, SCRATCH_BASE, SZ_64K, ULONG_MAX, KexecBuf, Kimage, add_buffer, kexec_add_buffer
 from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
 from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
 from khomc.kernel.xarray import XArray, entries, xa_cmpxchg, xa_entries, xa_load
@@ -88,6 +107,11 @@ KHOSER_BITMAP_SIZE = (PAGE_SIZE - CHUNK_HDR) // CHUNK_ELM
 SIZEOF_FDT_DEBUGFS = 48              # struct fdt_debugfs: list_head, blob wrapper, dentry *
 SIZEOF_KHO_SCRATCH = 16              # struct kho_scratch { phys_addr_t addr, size; }
 OUT, SUB_FDTS = "out", "out/sub_fdts"
+kho_enable = True                    # every modelled boot has kho=on
+# kho_scratch[] as kho_reserve_scratch leaves it: lowmem, global and one node area (3 areas,
+# 1 MiB each, above every numbered page) unless a scenario gives its own
+SCRATCH_DEFAULT = ((SCRATCH_BASE, 1 << 20), (SCRATCH_BASE + (1 << 20), 1 << 20),
+                   (SCRATCH_BASE + (2 << 20), 1 << 20))
 
 
 class Ghost(NamedTuple):
@@ -118,7 +142,7 @@ class K616:
     """``struct kho_out kho_out`` (its notifier head, lock, ``ser`` and ``finalized``) and the
     kexec state of one scenario; every era of the 6.16 line uses the same fields."""
 
-    def __init__(self, model: Model, heap: Heap, kernel=None, scratch: tuple = (),
+    def __init__(self, model: Model, heap: Heap, kernel=None, scratch: tuple = SCRATCH_DEFAULT,
                  config_debug: bool = False):
         self.kernel = kernel
         self.heap = heap
@@ -496,18 +520,64 @@ async def kho_init(kho: K616) -> int:
     return 0
 
 
+def kho_scratch_blob(kho: K616) -> bytes:
+    """The bytes of ``kho_scratch[]``: {addr, size} per area, little-endian u64s."""
+    return b"".join(a.to_bytes(8, "little") + n.to_bytes(8, "little") for a, n in kho.scratch)
+
+
 async def kho_fill_kimage(kho: K616, image: Kimage):
-    """(err, image, image->kho.fdt)."""
-    fdt = await load(kho.fdt)
-    image = add_buffer(image, "kho-scratch", SIZEOF_KHO_SCRATCH * 3)
+    """(err, image, image->kho.fdt): ``image->kho.fdt`` is set first, then the scratch array's
+    segment through kexec_add_buffer (its error fails the load)."""
+    fdt = await load(kho.fdt)                     # image->kho.fdt = page_to_phys(ser.fdt)
+    scratch_size = SIZEOF_KHO_SCRATCH * len(kho.scratch)
+    scratch = KexecBuf("kho-scratch", kho_scratch_blob(kho), scratch_size, scratch_size,
+                       SZ_64K, buf_max=ULONG_MAX, top_down=True)
+    err, image = kexec_add_buffer(image, scratch,
+                                  lambda im, kbuf, func: kho_locate_mem_hole(kho, im, kbuf, func))
+    if err:
+        return err, image, fdt
     return 0, image, fdt
 
 
+def kho_walk_scratch(kho: K616, image: Kimage, kbuf: KexecBuf, func):
+    """(ret, kbuf->mem): *func* on each kho_scratch[] area as a resource, until it answers."""
+    ret, mem = 0, None
+    i = 0
+    while i < len(kho.scratch):
+        addr, size = kho.scratch[i]
+        ret, mem = func(image, (addr, addr + size - 1), kbuf)
+        if ret:
+            break
+        i += 1
+    return ret, mem
+
+
+def kho_locate_mem_hole(kho: K616, image: Kimage, kbuf: KexecBuf, func):
+    """1 (not KHO's business) for a crash image or without kho_enable; else the scratch walk:
+    0 and the address, or -EADDRNOTAVAIL.  No check of preserved memory: a segment may land
+    on a movable page a client has preserved in scratch."""
+    if not kho_enable or kbuf.image_type == KEXEC_TYPE_CRASH:
+        return 1, None
+    ret, mem = kho_walk_scratch(kho, image, kbuf, func)
+    return (0, mem) if ret == 1 else (-EADDRNOTAVAIL, None)
+
+
+def kernel_kbuf() -> KexecBuf:
+    """The arch loader's buffer for the next kernel (one 64 KiB top-down buffer)."""
+    return KexecBuf("kernel", b"\x7fELF", 4, KERNEL_IMAGE_SIZE, SZ_64K, top_down=True)
+
+
 async def _kexec_file_load(kho: K616) -> int:
+    """kexec_file_load(2): kimage_file_prepare_segments calls kho_fill_kimage before the
+    image load handler, whose kexec_add_buffer places the kernel; any error fails the load
+    and no image is installed."""
     if not await kexec_trylock(kho.kexec_lock):
         return -EBUSY
-    image = add_buffer(Kimage(True, ()), "kernel", KERNEL_IMAGE_SIZE, b"\x7fELF")
-    err, image, fdt = await kho_fill_kimage(kho, image)
+    err, image, fdt = await kho_fill_kimage(kho, Kimage(True, ()))
+    if not err:
+        err, image = kexec_add_buffer(image, kernel_kbuf(),
+                                      lambda im, kbuf, func: kho_locate_mem_hole(kho, im, kbuf,
+                                                                                 func))
     if not err:
         await store(kho.image, Image(image, fdt))
     await kexec_unlock(kho.kexec_lock)
@@ -516,14 +586,19 @@ async def _kexec_file_load(kho: K616) -> int:
 
 async def kexec_file_load(kho: K616) -> int:
     """kexec_file_load(2) with kho_fill_kimage, one step (only kexec-lock holders touch the
-    image; a read of ``finalized`` there is the unlocked sample the kernel takes)."""
+    image, and kho_scratch[] is fixed after boot; a read of ``finalized`` there is the unlocked
+    sample the kernel takes)."""
     return await atomic(_kexec_file_load)(kho)
 
 
 def _machine_kexec(values, tid):
+    """machine_kexec: the old kernel stops; relocation copies every segment to its
+    destination, so the next kernel sees the segments' bytes there (a preserved page under a
+    segment included)."""
     image, pages, ghost, _, _ = values[:5]
     watched = values[5:]
-    return (image, pages, ghost, True, Handover(image, pages, ghost, watched)) + watched, None
+    moved = kexec.relocate_segments(pages, image.kimage) if image is not None else pages
+    return (image, pages, ghost, True, Handover(image, moved, ghost, watched)) + watched, None
 
 
 async def kernel_kexec(kho: K616) -> int:

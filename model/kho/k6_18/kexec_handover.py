@@ -48,10 +48,14 @@ each replaces (``khomc list`` prints the same):
   preservations" and the out-of-bounds fix of the chunk walk are folded into a667300bd53f there,
   not separate deltas: only order-0 areas are modelled, where they change nothing).
 
-Scratch: ``kho_out``'s ``scratch`` is kho_scratch[] (a fixed PFN range, CMA, where only movable
-allocations land: the scratch-preserve scenario's client allocates there); kho_locate_mem_hole
-placing the kexec segments in scratch is not modelled (segment addresses are read by no
-promise).
+Scratch: ``kho_out``'s ``scratch`` is kho_scratch[] (fixed PFN ranges, CMA, where only movable
+allocations land: the scratch-preserve and scratch-load scenarios' movable clients allocate
+there).  kho_fill_kimage, kho_walk_scratch and kho_locate_mem_hole (every kexec segment
+top-down inside a scratch area, else -EADDRNOTAVAIL) are 6.16's, unchanged at v6.18 except
+f322a97aeb2a's early return (read at torvalds/linux:kernel/kexec_handover.c@a4a508df2aa3);
+e38f65d317df checks KHO's own allocations and the preserve calls against scratch, never the
+segments kho_locate_mem_hole places: a segment may still land on a preserved movable page
+(the check that refuses such a preserve is debug-only).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ from __future__ import annotations
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, memcpy_to
 from khomc.kernel.bitops import clear_bit, set_bit
 from khomc.kernel.errno import EBUSY, EINVAL, ENOMEM
-from khomc.kernel.kexec import Kimage, add_buffer
+from khomc.kernel.kexec import SZ_64K, ULONG_MAX, KexecBuf, Kimage, kexec_add_buffer
 from khomc.kernel.xarray import xa_cmpxchg, xa_load
 from khomc.kho.common import ctz, ilog2
 from khomc.kho.ledger import Delta
@@ -169,7 +173,13 @@ async def kho_fill_kimage_f322a97aeb2a(kho, image: Kimage):
     if not await load(kho.finalized):
         return 0, image, None
     fdt = await load(kho.fdt)
-    image = add_buffer(image, "kho-scratch", SIZEOF_KHO_SCRATCH * 3)
+    scratch_size = SIZEOF_KHO_SCRATCH * len(kho.scratch)
+    scratch = KexecBuf("kho-scratch", kho_scratch_blob(kho), scratch_size, scratch_size,
+                       SZ_64K, buf_max=ULONG_MAX, top_down=True)
+    err, image = kexec_add_buffer(image, scratch,
+                                  lambda im, kbuf, func: kho_locate_mem_hole(kho, im, kbuf, func))
+    if err:
+        return err, image, fdt
     return 0, image, fdt
 
 
@@ -277,4 +287,4 @@ def kho_scratch_overlap(kho, phys: int, size: int) -> bool:
 
 
 from khomc.kernel.alloc import kfree, kzalloc  # noqa: E402
-from khomc.kho.k6_16.kexec_handover import PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, SIZEOF_KHO_SCRATCH, __kho_preserve_order, __kho_unpreserve, phys_bits, xa_load_or_alloc  # noqa: E402,F401
+from khomc.kho.k6_16.kexec_handover import PRESERVE_BITS, SIZEOF_KHO_MEM_PHYS, SIZEOF_KHO_SCRATCH, __kho_preserve_order, __kho_unpreserve, kho_locate_mem_hole, kho_scratch_blob, phys_bits, xa_load_or_alloc  # noqa: E402,F401

@@ -21,7 +21,9 @@ Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function
   9ec953298948); the debugfs entry's failure only WARNs;
 * ``kho_out_fdt_setup`` / ``kho_init`` (fs_initcall): the root FDT is a kho_alloc_preserve'd
   page whose ``preserved-memory-map`` starts at 0;
-* ``kho_fill_kimage``: ``image->kho.fdt`` is the root page whatever the state (d7255959b69a);
+* ``kho_fill_kimage``: ``image->kho.fdt`` is the root page whatever the state (d7255959b69a),
+  then the scratch array's segment; ``kho_walk_scratch`` / ``kho_locate_mem_hole`` place every
+  kexec segment top-down in a kho_scratch[] area (near the end of this file);
 * the next kernel: ``kho_populate`` + ``kho_get_mem_map_phys`` + ``kho_mem_deserialize``
   (:func:`boot`), ``kho_retrieve_subtree``, ``kho_restore_folio`` with the page magic.
 
@@ -567,14 +569,17 @@ async def kho_init(kho) -> int:
 # -- kexec (kho_fill_kimage, kernel/kexec_core.c's kernel_kexec) ------------------------------
 
 async def _kexec_file_load(kho) -> int:
+    """kimage_file_prepare_segments: kho_fill_kimage before the image load handler places
+    the kernel (kernel/kexec_file.c); an error fails the load, no image installed."""
     if not await kexec_trylock(kho.kexec_lock):
         return -EBUSY
-    root = await load(kho.fdt)
-    image = add_buffer(Kimage(True, ()), "kernel", KERNEL_IMAGE_SIZE, b"\x7fELF")
-    image = add_buffer(image, "kho-scratch", 16)
-    await store(kho.image, KhoImage(image, root))
+    err, image, root = await kho_fill_kimage(kho, Kimage(True, ()))
+    if not err:
+        err, image = kexec.kexec_add_buffer(image, KERNEL_KBUF, _locate)
+    if not err:
+        await store(kho.image, KhoImage(image, root))
     await kexec_unlock(kho.kexec_lock)
-    return 0
+    return err
 
 
 async def kexec_file_load(kho) -> int:
@@ -676,6 +681,58 @@ def kho_restore_pages(nk: NextKernel, phys: int, nr_pages: int, restored: set) -
             return False
         pfn += 1 << order
     return True
+
+
+# -- scratch placement of kexec segments (kho_fill_kimage, kho_walk_scratch, kho_locate_mem_hole) --
+# kernel/liveupdate/kexec_handover.c@dd03dd60e8cd as in 6.16 (kernel/kexec_file.c's
+# kexec_add_buffer and hole search: khomc.kernel.kexec); unchanged in the stored radix-tree
+# (7.1) version of the file, so no 7.1 or mainline delta.  kho_scratch[] is three 1 MiB areas
+# above every numbered page (kho_reserve_scratch's lowmem, global and node areas; the model's
+# allocator never hands out scratch memory, see kho_scratch_overlap).
+
+kho_scratch = ((kexec.SCRATCH_BASE, 1 << 20), (kexec.SCRATCH_BASE + (1 << 20), 1 << 20),
+               (kexec.SCRATCH_BASE + (2 << 20), 1 << 20))
+KERNEL_KBUF = kexec.KexecBuf("kernel", b"\x7fELF", 4, KERNEL_IMAGE_SIZE, kexec.SZ_64K)
+
+
+async def kho_fill_kimage(kho, image: Kimage):
+    """(err, image, image->kho.fdt): the root page whatever the state (d7255959b69a), then
+    the scratch array through kexec_add_buffer (64 KiB aligned, top-down)."""
+    root = await load(kho.fdt)                    # image->kho.fdt = virt_to_phys(kho_out.fdt)
+    scratch_size = 16 * len(kho_scratch)          # sizeof(*kho_scratch) * kho_scratch_cnt
+    blob = b"".join(a.to_bytes(8, "little") + n.to_bytes(8, "little") for a, n in kho_scratch)
+    scratch = kexec.KexecBuf("kho-scratch", blob, scratch_size, scratch_size, kexec.SZ_64K,
+                             buf_max=kexec.ULONG_MAX, top_down=True)
+    err, image = kexec.kexec_add_buffer(image, scratch, _locate)
+    if err:
+        return err, image, root
+    return 0, image, root
+
+
+def kho_walk_scratch(image: Kimage, kbuf, func):
+    ret, mem = 0, None
+    i = 0
+    while i < len(kho_scratch):
+        addr, size = kho_scratch[i]
+        ret, mem = func(image, (addr, addr + size - 1), kbuf)
+        if ret:
+            break
+        i += 1
+    return ret, mem
+
+
+def kho_locate_mem_hole(image: Kimage, kbuf, func):
+    """1 for a crash image (kho_enable is true here); else 0 and the hole in scratch, or
+    -EADDRNOTAVAIL.  Candidates are checked against the other segments only."""
+    if kbuf.image_type == kexec.KEXEC_TYPE_CRASH:
+        return 1, None
+    ret, mem = kho_walk_scratch(image, kbuf, func)
+    return (0, mem) if ret == 1 else (-kexec.EADDRNOTAVAIL, None)
+
+
+def _locate(image: Kimage, kbuf, func):
+    """kexec_locate_mem_hole's call of kho_locate_mem_hole, by name (the linked era's)."""
+    return kho_locate_mem_hole(image, kbuf, func)
 
 
 # model/scenarios/v5_recursive.py (h3) calls these two by their former names.
