@@ -535,9 +535,10 @@ LATER = (
 
 # Checked by the pins (properties/kho_eras/test_k6_16_k6_18.py) and by ``khomc check``, not by
 # the default review (whose REPORT.md has a size budget): the range and vmalloc races, whose
-# findings are preserve-race's; and scratch-load on 6.17, which is 6.16's to the state.
+# findings are preserve-race's; and scratch-load on 6.17 (6.16's to the state) and 6.18 (6.16's
+# verdicts; its debug-config run is pinned).
 NOT_DEFAULT = frozenset({"range-race", "vmalloc-race"})
-NOT_DEFAULT_ON = {"k6.17": frozenset({"scratch-load"})}
+NOT_DEFAULT_ON = {"k6.17": frozenset({"scratch-load"}), "k6.18": frozenset({"scratch-load"})}
 
 
 def scenarios_for(era, table=TABLE, not_default=frozenset()) -> list:
