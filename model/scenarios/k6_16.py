@@ -4,7 +4,10 @@ Scenario names are shared with the other eras where they mean the same thing (``
 ``fdbox-race``), so ``khomc replay TRACE --against ERA`` and the review's era comparison work.
 Every builder takes ``kernel`` (a linked era, :class:`khomc.kho.ledger.Kernel`; default this
 spec's whole era), so the 6.17 and 6.18 specs and ``khomc bisect`` build the same scenarios on
-any prefix of the ledger.  Common parameter: ``pages`` (physical pages per allocating task).
+any prefix of the ledger.  Common parameter: ``pages`` (physical pages per allocating task);
+abort-then-kexec also takes ``reuse`` (the allocator may serve that many allocations from freed
+blocks, with one more kernel user allocating; 0 by default) and scratch-load / scratch-preserve
+``debug`` (CONFIG_KEXEC_HANDOVER_DEBUG).
 The pins and the explanation of every VIOLATED verdict are in
 properties/kho_eras/test_k6_16_k6_18.py.
 """
