@@ -54,9 +54,10 @@ DOCS = {
         "Restore returns exactly what was preserved: every page a restore call in the next "
         "kernel returns (kho_restore_folio, kho_restore_pages, KHO's own restore of its root "
         "FDT excepted) is a page a client preserved (its call returned 0) and the next kernel "
-        "reserved; and a folio client whose kho_preserve_folio returned 0 gets, from its own "
-        "kho_restore_folio of the same address, a folio of the order it preserved holding the "
-        "bytes it had when preserved.  A failure means a restore handed a driver memory nobody "
+        "reserved; and a client whose preserve call returned 0 gets back, from its own restore "
+        "call, exactly that: kho_restore_folio a folio of the preserved order with the "
+        "preserved bytes, kho_restore_pages the range (6.18) with its bytes, "
+        "kho_restore_vmalloc the same pages in the same order with their bytes.  A failure means a restore handed a driver memory nobody "
         "preserved - a page the next kernel treats as free - or the preserved folio came back "
         "of another order or with other bytes (here: overwritten at machine_kexec by a kexec "
         "segment that kho_locate_mem_hole placed on it in scratch).",
@@ -89,8 +90,10 @@ class Watch:
         self.kho = kho
         self.boxes = boxes            # ((name, state var), ...)
         self.test_kho = test_kho
-        # ((name, record var), ...): a folio client's record, (phys, order, bytes, ret) of its
-        # kho_preserve_folio call as the client saw it (None before the call returned)
+        # ((name, record var), ...): a client's record of its own preserve call as it saw it
+        # (None before the call returned): ("folio", (phys, order), bytes, ret),
+        # ("pages", (phys, nr), bytes, ret) or ("vmalloc", (struct kho_vmalloc, pages),
+        # (bytes of each page, ...), ret); see :func:`client_restores`
         self.folios = folios
         for _, var in boxes + folios:
             kho.watched.append(var)
@@ -115,19 +118,51 @@ def next_kernel(h, watch: Watch):
         boxes_ok = boxes_ok and ok
     folios_ok = True
     for i, _ in enumerate(watch.folios):
-        rec = h.watched[len(watch.boxes) + i]
-        if rec is None or rec[3] != 0:
-            continue                      # not preserved as far as the client knows
-        phys, order, data, _ = rec
-        got, r = k.kho_restore_folio(r, phys)
-        # the client's own next-kernel check: the folio it preserved, its order, its bytes
-        if got != order or read_phys(h.pages, phys, len(data)) != data:
-            folios_ok = False
+        ok, r = client_restores(k, h.pages, r, h.watched[len(watch.boxes) + i])
+        folios_ok = folios_ok and ok
     tk = None
     if watch.test_kho:
         res = k.kho_test_restore(nk, h.pages, r)
         tk, r = res.message, res.restorer
     return nk, tk, boxes_ok and folios_ok, r.restored, folios_ok
+
+
+def client_restores(k, pages: tuple, r, rec):
+    """(ok, restorer): a client's own next-kernel half, from its record of the preserve call.
+    A call that did not return 0 (or had not returned at kexec) expects nothing.  Otherwise
+    the client calls the era's restore for what it preserved and checks what comes back:
+
+    * folio - ``kho_restore_folio(phys)`` returns a folio of the preserved order, holding the
+      preserved bytes;
+    * pages - ``kho_restore_pages(phys, nr)`` returns the first page (6.18: 8375b76517cb) and
+      the range holds the preserved bytes; before it (kho_preserve_phys) there is no restore
+      call: the user reads the range where it left it;
+    * vmalloc - ``kho_restore_vmalloc(preservation)`` returns the same pages in the same
+      order, each holding its preserved bytes.
+
+    The record stands for however the client hands its own metadata over (a subtree of its
+    own in the kernel's users): only what the restore returns is judged here."""
+    if rec is None or rec[-1] != 0:
+        return True, r
+    kind, args, data, _ = rec
+    if kind == "folio":
+        phys, order = args
+        got, r = k.kho_restore_folio(r, phys)
+        return got == order and read_phys(pages, phys, len(data)) == data, r
+    if kind == "pages":
+        phys, nr = args
+        if hasattr(k, "kho_restore_pages"):
+            got, r = k.kho_restore_pages(r, phys, nr)
+            if got is None:
+                return False, r
+        return read_phys(pages, phys, len(data)) == data, r
+    if kind == "vmalloc":
+        preservation, area = args
+        got, r = k.kho_restore_vmalloc(r, preservation, pages)
+        if got != area:
+            return False, r
+        return all(read_phys(pages, p, len(d)) == d for p, d in zip(area, data)), r
+    raise AssertionError(f"unknown client record {kind!r}")
 
 
 def _handover_ok(h) -> bool:

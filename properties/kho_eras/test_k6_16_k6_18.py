@@ -91,6 +91,22 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   preserve (-EINVAL) and every promise HOLDS (test_scratch_check_needs_the_debug_config); 6.16
   and 6.17 have no check to enable.  (The late preserve after finalize is also the
   tracker-frozen race above.)
+* range-race / no-preserved-page-lost and tracker-frozen-after-finalize, every era;
+  restore-returns-preserved, 6.18 - the preserve-race flaw with a range: the order-1 block's
+  new kho_mem_phys is installed after kho_finalize's walk of the orders xarray (and before
+  ``finalized = true``), so no chunk points at it; the call returns 0 and the block is not
+  reserved.  6.16/6.17's kho_preserve_phys user has no restore call (it reads the range where
+  it left it, and the bytes are there); 6.18's kho_restore_pages finds no KHO magic on the
+  lost block and returns NULL (restore-returns-preserved).  469661d0d3a5 moves the check
+  into __kho_preserve_order and changes the state count, not a verdict
+  (test_bisect.py::test_469661d0d3a5_moves_the_check_and_flips_no_verdict).
+* vmalloc-race / tracker-frozen-after-finalize, 6.18 - the same unlocked check seen from
+  kho_preserve_vmalloc, which calls kho_preserve_pages for its chunk and each page.  Nothing
+  is lost: every block is order 0, and the order-0 kho_mem_phys and bitmap always exist by
+  the time kho_finalize walks the tracker (kho_finalize's own preserve of the root FDT page
+  makes them), so a late bit lands in a live bitmap a chunk points at;
+  restore-returns-preserved HOLDS, and fails on a restore that returns the area's pages out of
+  order (test_vmalloc_restore_order_is_checked).
 * scratch-load / restore-returns-preserved, nothing-preserved-in-scratch and
   no-preserved-page-lost, every era (default configuration) - a flaw of the design (the
   scratch flaw above, seen from the kexec side).  kho_locate_mem_hole places every kexec
@@ -157,6 +173,7 @@ RETRY = {**{p: v for p, v in TK.items() if p != "next-kernel-revived"}, **LOST,
 K6_16 = {
     "scratch-preserve": (1974, SCRATCH_V),
     "scratch-load": (7148, LOAD),
+    "range-race": (3630, {**BASE, **LOST, **THAWED}),
     "range-abort": (13410, {**RANGE, "terminates": V}),
     "finalize-retry": (142, RETRY),
     "test-kho": (185, TK),
@@ -174,6 +191,8 @@ PINNED = {
     "k6.18": {
         "scratch-preserve": (1974, SCRATCH_V),
         "scratch-load": (8318, LOAD),
+        "range-race": (3891, {**BASE, **LOST, **THAWED, "restore-returns-preserved": V}),
+        "vmalloc-race": (9680, {**BASE, **THAWED}),
         "range-abort": (10345, RANGE),
         "finalize-retry": (178, {**RETRY, "memory-safety": V}),
         "test-kho": (246, TK),
@@ -331,3 +350,25 @@ def test_abort_then_kexec_with_reuse(spec, distinct, expected):
         reused = next(i for i, lab in enumerate(labels)
                       if "kmalloc(4096) in kmalloc_user | write 0x4000" in lab)
         assert freed < reused < len(labels) - 1 and "machine_kexec" in labels[-1]
+
+
+def test_vmalloc_restore_order_is_checked():
+    """restore-returns-preserved judges kho_restore_vmalloc's result by the client's own
+    record: a mutant restore that returns the area's pages in reverse order is caught."""
+    from khomc.kho import k6_18
+    from khomc.kho.ledger import Delta, Era
+    from khomc.scenarios import k6_16 as base
+    mutant = Delta("mutant:vmalloc-restore-reversed",
+                   "kho_restore_vmalloc returns the pages in reverse order")
+
+    @mutant.replaces(name="kho_restore_vmalloc")
+    def kho_restore_vmalloc_reversed(r, preservation, pages):
+        got, r = k6_18.ERA.namespace().kho_restore_vmalloc(r, preservation, pages)
+        return (tuple(reversed(got)) if got else got), r
+
+    era = Era("k6.18+reversed", base=k6_18.ERA, deltas=(mutant,))
+    r = check(base.build_vmalloc_race(era.namespace()))
+    assert r.exhaustive
+    assert r.property("restore-returns-preserved").verdict is V
+    assert check(base.build_vmalloc_race(k6_18.ERA.namespace())).property(
+        "restore-returns-preserved").verdict is H

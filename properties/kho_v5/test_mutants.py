@@ -63,3 +63,25 @@ def test_stale_chunk_pointer_is_reported_where_the_second_unfreeze_walks_it():
 def test_unknown_mutant_is_refused():
     with pytest.raises(Exception, match="unknown v5 mutants"):
         build("v5", "autofinalize", {"mutants": "no-such-mutant"})
+
+
+def test_code_mutants_are_deltas_on_top_of_the_era():
+    """A code mutant is a Delta (commit ``mutant:<name>``) linked as an era on v5; no kernel
+    function of v5 reads a mutant flag."""
+    import inspect
+    from khomc.kho import v5
+    from khomc.kho.v5 import kexec_handover, mutants
+    m = build("v5", "autofinalize", {"mutants": "serialize-before-freeze"})
+    kho = next(t.args[0] for t in m.tasks if t.name == "operator")
+    assert kho.kernel.ERA.name == "v5+serialize-before-freeze"
+    assert kho.kernel.ERA.base is v5.ERA
+    assert [d.commit for d in kho.kernel.APPLIED] == ["mutant:serialize-before-freeze"]
+    src = inspect.getsource(kexec_handover)
+    assert "in kho.mutants" not in src
+    assert set(mutants.DELTAS) | mutants.FLAGS == set(kexec_handover.MUTANTS)
+
+
+def test_a_mutant_of_a_replaced_function_is_refused():
+    """v5-anchor replaces kho_copy_fdt: v5's copy mutant does not apply to it."""
+    with pytest.raises(Exception, match="copy-skips-autofinalize replaces v5's kho_copy_fdt"):
+        build("v5-anchor", "fdbox-race", {"mutants": "copy-skips-autofinalize"})

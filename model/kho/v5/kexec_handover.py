@@ -78,7 +78,10 @@ told are preserved (their own ranges, with the return codes they got), the tree 
 property bytes at the freeze point, and whether a mutator was refused because of the freeze.
 
 Mutants (``mutants=`` names) break one rule each so the test suite can show every property
-failing: see :data:`MUTANTS`.
+failing: see :data:`MUTANTS`.  None is a posted patch; the six that change kernel code are
+Deltas (khomc.kho.v5.mutants, linked as an era on top of the scenario's), so no function here
+tests a mutant flag; ``scratch-overlaps-memory`` (a boot layout of kho_scratch[]) and
+``fdbox-retries-ebusy`` (a driver's behaviour) stay flags - neither changes KHO code.
 """
 
 from __future__ import annotations
@@ -209,6 +212,8 @@ class KhoV5:
         unknown = set(mutants) - set(MUTANTS)
         if unknown:
             raise ValueError(f"unknown v5 mutants {sorted(unknown)}; known: {sorted(MUTANTS)}")
+        from khomc.kho.v5.mutants import with_mutants
+        self.kernel = kernel = with_mutants(kernel, frozenset(mutants))
         self.heap = heap
         self.mutants = frozenset(mutants)
         self.chain = BlockingNotifierHead(model, "kho_out.chain_head")
@@ -325,8 +330,7 @@ async def _tree_section(kho: KhoV5, parent: str, effect: Op):
 
 
 async def _mutate(kho: KhoV5, parent: str, fn, args: tuple, text: str):
-    skip = "add-skips-freeze-check" in kho.mutants
-    effect = Op(_tree_vars(kho), fn, *args, skip, text=text)
+    effect = Op(_tree_vars(kho), fn, *args, False, text=text)
     return await atomic(_tree_section)(kho, parent, effect)
 
 
@@ -461,8 +465,6 @@ async def _unlock(kho: KhoV5, pfns: frozenset, err: int, adding: bool) -> None:
 
 async def _down_read_frozen(kho: KhoV5) -> int:
     await down_read(kho.tree_lock)
-    if "preserve-skips-freeze-check" in kho.mutants:
-        return 0
     return await load(kho.fdt)
 
 
@@ -725,8 +727,7 @@ async def kho_unfreeze(kho: KhoV5) -> int:
     first = await load(kho.first_chunk_phys)
     if first:
         await kho_mem_ser_free(kho, first)
-        if "unfreeze-keeps-chunk-pointer" not in kho.mutants:
-            await store(kho.first_chunk_phys, 0)
+        await store(kho.first_chunk_phys, 0)
     ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_UNFREEZE)
     err = notifier_to_errno(ret)
     return notifier_to_errno(err)      # as posted: twice, so a callback's -errno becomes 0
@@ -741,11 +742,6 @@ async def _serialize_and_convert(kho: KhoV5, fdt: int, fdt_max: int) -> int:
 
 
 async def _finalize_chain(kho: KhoV5) -> int:
-    if "chain-under-tree-lock" in kho.mutants:
-        await down_write(kho.tree_lock)
-        ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_FINALIZE)
-        await up_write(kho.tree_lock)
-        return notifier_to_errno(ret)
     ret = await blocking_notifier_call_chain(kho.chain, KEXEC_KHO_FINALIZE)
     return notifier_to_errno(ret)
 
@@ -757,12 +753,8 @@ async def kho_finalize(kho: KhoV5) -> int:
         return -ENOMEM
     err = await _finalize_chain(kho)
     if not err:
-        if "serialize-before-freeze" in kho.mutants:
-            err = await _serialize_and_convert(kho, fdt, fdt_max)
-            await _set_frozen(kho, fdt)
-        else:
-            await _set_frozen(kho, fdt)
-            err = await _serialize_and_convert(kho, fdt, fdt_max)
+        await _set_frozen(kho, fdt)
+        err = await _serialize_and_convert(kho, fdt, fdt_max)
     if err:
         await kho_unfreeze(kho)        # its own error is only printed (pr_err) in v5
         return err
@@ -964,7 +956,7 @@ async def kho_copy_fdt(kho: KhoV5, image: Kimage) -> int:
     if not image.file_mode:
         return 0
     frozen = await load(kho.fdt)
-    if not frozen and "copy-skips-autofinalize" not in kho.mutants:
+    if not frozen:
         err = await kho_finalize(kho)
         await kho_out_update_debugfs_fdt(kho)      # its result is ignored, even on error
         if err:
