@@ -194,14 +194,22 @@ def stable_fingerprint(v) -> int:
     return int.from_bytes(hashlib.blake2b(_bytes(v), digest_size=8).digest(), "little") >> 1
 
 
-class _FingerprintMemo(dict):
-    """value -> stable fingerprint, computed once per distinct value."""
+class _ValueIds(dict):
+    """World slot value -> this process's value id; ``vals[id]`` is the value (one object per
+    distinct value, shared by every state), ``fps[id]`` its stable fingerprint."""
 
-    __slots__ = ()
+    __slots__ = ("vals", "fps")
+
+    def __init__(self):
+        super().__init__()
+        self.vals: list = []
+        self.fps: list = []
 
     def __missing__(self, v):
-        fp = self[v] = stable_fingerprint(v)
-        return fp
+        i = self[v] = len(self.vals)
+        self.vals.append(v)
+        self.fps.append(stable_fingerprint(v))
+        return i
 
 
 class _LidFingerprints(dict):
@@ -380,8 +388,9 @@ class Partition:
         self.sent: list[set] = [set() for _ in range(count)]
         self.recv: list[dict] = [{} for _ in range(count)]
         self.starts: dict = {}
-        self.values: dict = {}                # interned world slot values
-        self.fpw = _FingerprintMemo()
+        self.vid = _ValueIds()
+        self.vsent: list[set] = [set() for _ in range(count)]
+        self.vrecv: list[dict] = [{} for _ in range(count)]
         self.fpl = _LidFingerprints(self.table)
         self.outbox: list = [[] for _ in range(count)]
         self.local: list = []
@@ -398,9 +407,9 @@ class Partition:
         if self.count == 1:
             return 0
         world, locs = state
-        fpw, fpl = self.fpw, self.fpl
-        return hash(tuple(map(fpw.__getitem__, world)) + tuple(map(fpl.__getitem__, locs))) \
-            % self.count
+        vids = tuple(map(self.vid.__getitem__, world))
+        return hash(tuple(map(self.vid.fps.__getitem__, vids))
+                    + tuple(map(self.fpl.__getitem__, locs))) % self.count
 
     # -- level 0 -------------------------------------------------------------------------------
     def seed(self):
@@ -419,12 +428,15 @@ class Partition:
         pickled batch for it (None for this partition: its own successors stay here)."""
         stepper = self.stepper
         expand = stepper.expand
-        owner = self.owner
         me, count = self.index, self.count
         outbox = self.outbox = [[] for _ in range(count)]
         local = self.local = []
         defs: list = [[] for _ in range(count)]
-        sent = self.sent
+        vdefs: list = [[] for _ in range(count)]
+        sent, vsent = self.sent, self.vsent
+        vid = self.vid
+        vidget, vals, fpget = vid.__getitem__, vid.vals, vid.fps.__getitem__
+        fplget = self.fpl.__getitem__
         transitions = 0
         deadlock = None
         truncated = False
@@ -439,18 +451,31 @@ class Partition:
             transitions += len(succ)
             base = rank << IDX_BITS
             for i, (tid, choices, nxt) in enumerate(succ):
-                o = owner(nxt) if count > 1 else me
+                if count == 1:
+                    local.append((base | i, nxt, tid, choices))
+                    continue
+                # the owner: a hash of the values' and task states' stable fingerprints
+                world, locs = nxt
+                vids = tuple(map(vidget, world))
+                o = hash(tuple(map(fpget, vids)) + tuple(map(fplget, locs))) % count
                 if o == me:
                     local.append((base | i, nxt, tid, choices))
-                else:
-                    locs = nxt[1]
-                    so = sent[o]
-                    if not so.issuperset(locs):
-                        for lid in locs:
-                            if lid not in so:
-                                so.add(lid)
-                                defs[o].append(self._definition(lid))
-                    outbox[o].append((base | i, nxt[0], locs, tid, choices))
+                    continue
+                # values and task states the receiver has not been told about yet, then the
+                # state as value ids and local ids
+                vs = vsent[o]
+                if not vs.issuperset(vids):
+                    for v in vids:
+                        if v not in vs:
+                            vs.add(v)
+                            vdefs[o].append((v, vals[v]))
+                so = sent[o]
+                if not so.issuperset(locs):
+                    for lid in locs:
+                        if lid not in so:
+                            so.add(lid)
+                            defs[o].append(self._definition(lid))
+                outbox[o].append((base | i, vids, locs, tid, choices))
         self.transitions += transitions
         self.truncated = self.truncated or truncated
         self.frontier = []
@@ -459,7 +484,11 @@ class Partition:
             if o == me:
                 payloads.append(None)
             else:
-                payloads.append(dumps((me, defs[o], outbox[o]), self.refs))
+                # values through the build-aware pickler, the (many, small) states plainly
+                payloads.append(pickle.dumps(
+                    (me, dumps((defs[o], vdefs[o]), self.refs),
+                     pickle.dumps(outbox[o], pickle.HIGHEST_PROTOCOL)),
+                    pickle.HIGHEST_PROTOCOL))
         self.outbox = None
         stats = {"transitions": transitions, "deadlock": deadlock, "truncated": truncated,
                  "sent": sum(len(p) for p in payloads if p)}
@@ -505,32 +534,34 @@ class Partition:
         its first violations and witnesses among them (by key)."""
         self.level_start = len(self.parent)
         self.new_states = []
-        batches = [(None, self.local)]
+        batches = [(None, None, self.local)]
+        vid = self.vid
+        vals = vid.vals
         for p in payloads:
             if p is not None:
-                sender, defs, items = loads(p, self.refs)
+                sender, blob, iblob = pickle.loads(p)
+                defs, vdefs = loads(blob, self.refs)
                 for d in defs:
                     self._define(sender, d)
-                batches.append((self.recv[sender], items))
+                rv = self.vrecv[sender]
+                for v, value in vdefs:
+                    rv[v] = vals[vid[value]]        # this process's object for the value
+                batches.append((self.recv[sender], rv, pickle.loads(iblob)))
         self.local = []
         ids, parent, via_tid, via_choices = self.ids, self.parent, self.via_tid, self.via_choices
         start = self.level_start
         record = self.record
         ecode, edst, etid = self.ecode, self.edst, self.etid
-        values = self.values
-        intern = values.setdefault
-        for tr, items in batches:
+        for tr, rv, items in batches:
             if tr is None:
                 it = items
             else:
-                get = tr.__getitem__
-                it = ((k, (w, tuple(map(get, l))), t, c) for k, w, l, t, c in items)
+                get, vget = tr.__getitem__, rv.__getitem__
+                it = ((k, (tuple(map(vget, w)), tuple(map(get, l))), t, c)
+                      for k, w, l, t, c in items)
             for key, st, tid, choices in it:
                 sid = ids.get(st)
                 if sid is None:
-                    if tr is not None:
-                        w = st[0]
-                        st = (tuple(map(intern, w, w)), st[1])
                     sid = self._new(st, key, tid, choices)
                 elif sid >= start and key < parent[sid]:
                     parent[sid] = key
