@@ -285,6 +285,16 @@ def _search_options(p, scenario_params: bool = True) -> None:
                         "review: N checks at a time")
     p.add_argument("--deadline", type=_positive(float), metavar="SECONDS",
                    help="swarm: stop every worker after this long")
+    d = p.add_argument_group("one search split over hash partitions (khomc.engines.distributed)")
+    d.add_argument("--partitions", type=_positive(int), metavar="N",
+                   help="bfs: split ONE exhaustive search over N hash partitions, each in its "
+                        "own process (same counts, verdicts and traces as one process)")
+    d.add_argument("--ray", action="store_true",
+                   help="the partitions are Ray actors on a local Ray started on this "
+                        "machine's cores (pip install 'khomc[ray]')")
+    d.add_argument("--cluster", metavar="ADDRESS",
+                   help="the partitions are Ray actors on the running Ray cluster at ADDRESS "
+                        "(host:port of `ray start --head`)")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="bfs: write a checkpoint to FILE periodically and when stopped")
     p.add_argument("--checkpoint-every", type=_positive(float), default=60.0, metavar="SECONDS")
@@ -373,7 +383,41 @@ def _bounds(args) -> Bounds:
     return Bounds(args.max_states, args.max_depth, limit)
 
 
+_PARTITION_REFUSES = (("engine", "dfs", "--engine dfs"), ("first", True, "--first"),
+                      ("compact", True, "--compact"), ("por", True, "--por"),
+                      ("symmetry", True, "--symmetry"), ("checkpoint", "*", "--checkpoint"),
+                      ("resume", "*", "--resume"))
+
+
+def _partitioned(model, args) -> CheckResult:
+    """``--partitions N`` / ``--ray`` / ``--cluster ADDRESS``: one BFS over hash partitions."""
+    from .engines.distributed import MAX_PARTITIONS, DistributedSearch
+    for attr, bad, opt in _PARTITION_REFUSES:
+        v = getattr(args, attr, None)
+        if (bad == "*" and v) or (bad != "*" and v == bad):
+            raise UsageError(f"{opt} cannot be combined with --partitions/--ray/--cluster "
+                             "(the partitioned search is a plain breadth-first search)")
+    if args.engine != "bfs":
+        raise UsageError(f"--partitions/--ray/--cluster need --engine bfs, not {args.engine}")
+    if getattr(args, "workers", 1) > 1:
+        raise UsageError("--workers N is the swarm of independent searches; --partitions N "
+                         "splits one search: give one of them")
+    n = args.partitions or 2
+    if n > MAX_PARTITIONS:
+        raise UsageError(f"--partitions must be at most {MAX_PARTITIONS}")
+    transport = "ray" if (args.ray or args.cluster) else "local"
+    try:
+        search = DistributedSearch(model, n, transport, address=args.cluster,
+                                   bounds=_bounds(args), progress=not args.no_progress)
+        return search.run()
+    except ValueError as exc:          # Ray missing, a cluster that cannot be joined
+        raise UsageError(str(exc)) from None
+
+
 def run_check(model, args) -> CheckResult:
+    if getattr(args, "partitions", None) or getattr(args, "ray", False) \
+            or getattr(args, "cluster", None):
+        return _partitioned(model, args)
     if getattr(args, "workers", 1) > 1:
         from .engines.parallel import swarm
         result, _ = swarm(model.spec, model.scenario, model.params, args.workers, _bounds(args),
