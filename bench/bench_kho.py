@@ -35,8 +35,12 @@ spec, name, memo = sys.argv[1], sys.argv[2], sys.argv[3] == "1"
 sc = next(s for s in registry.scenarios(spec) if s.name == name)
 model = sc.instantiate()
 model.table.memo = memo
+import time
+c = time.process_time()
 r = Search(model, "bfs", graph_limit=0).run()
+c = time.process_time() - c
 print(json.dumps({"distinct": r.distinct, "transitions": r.transitions, "seconds": r.seconds,
+                  "cpu": c,
                   "verdicts": {p.name: p.verdict.name for p in r.properties}}))
 """
 
@@ -61,13 +65,20 @@ def largest(spec: str) -> str:
     return max(sizes)[1]
 
 
+def median(rs: list) -> dict:
+    """The round with the median search time (a failed round counts as the slowest)."""
+    ok = sorted((r for r in rs if "error" not in r), key=lambda r: r["seconds"])
+    return ok[(len(ok) - 1) // 2] if ok else rs[0]
+
+
 def line(what, r) -> str:
     if "error" in r:
         return f"{what:<44} failed: {r['error'][:100]}"
     sps = r["distinct"] / r["seconds"]
     tps = r["transitions"] / r["seconds"]
     return (f"{what:<44} {r['distinct']:>9,} states {r['transitions']:>10,} transitions "
-            f"{r['seconds']:7.2f} s {sps:>9,.0f} states/s {tps:>10,.0f} trans/s")
+            f"{r['seconds']:7.2f} s {sps:>9,.0f} states/s {tps:>10,.0f} trans/s "
+            f"{r['distinct'] / r['cpu']:>9,.0f} states/CPU s")
 
 
 def main(argv=None) -> int:
@@ -76,6 +87,8 @@ def main(argv=None) -> int:
     ap.add_argument("--spec", action="append", help="eras to measure (default: every KHO era)")
     ap.add_argument("--before", help="a folder holding another khomc package to time as well")
     ap.add_argument("--no-caches-off", action="store_true", help="skip the replay baseline")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="rounds, alternating the runs (the median round is reported)")
     args = ap.parse_args(argv)
     specs = args.spec or [s for s in registry.SPECS if s not in ("counter", "spinkho")]
     print(f"# khomc KHO benchmark; {platform.python_implementation()} "
@@ -84,11 +97,14 @@ def main(argv=None) -> int:
     bad = False
     for spec in specs:
         name = largest(spec)
-        rows = {"": run(spec, name, True)}
-        if args.before:
-            rows[" (before)"] = run(spec, name, True, args.before)
-        if not args.no_caches_off:
-            rows[" (caches off)"] = run(spec, name, False)
+        rounds: dict = {}
+        for _ in range(max(1, args.repeat)):      # alternating, so a load change hits all
+            rounds.setdefault("", []).append(run(spec, name, True))
+            if args.before:
+                rounds.setdefault(" (before)", []).append(run(spec, name, True, args.before))
+            if not args.no_caches_off:
+                rounds.setdefault(" (caches off)", []).append(run(spec, name, False))
+        rows = {tag: median(rs) for tag, rs in rounds.items()}
         for tag, r in rows.items():
             print(line(f"{spec}/{name}{tag}", r))
         fast = rows[""]

@@ -253,6 +253,9 @@ class Search:
             sample = self.states[:: max(1, len(self.states) // 200)]
             per_key = sum(sys.getsizeof(st) + sys.getsizeof(st[0]) + sys.getsizeof(st[1])
                           for st in sample) / max(1, len(sample))
+            if self.fast and sample:          # the interned keys: (value ids, locals)
+                k = self.stepper.vkey(sample[0])
+                per_key += sys.getsizeof(k) + sys.getsizeof(k[0])
         return int(arrays + table + per_key * self.count)
 
     def _add(self, state, parent: int, tid: int, choices: tuple, depth: int, key=None) -> int:
