@@ -89,10 +89,10 @@ def _on(fn):
 
 SCENARIOS = [
     Scenario("test-kho", _on(luo.test_kho_scenario),
-             {"pages": 8, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
+             {"pages": 16, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
              "lib/test_kho.c at boot; debugfs finalize, load, kexec; restore in the next kernel"),
     Scenario("test-kho-race", _on(luo.test_kho_race),
-             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             {"pages": 16, "fail_allocs": 0, "mutants": ""},
              "lib/test_kho.c's init || load, kexec (the reboot finalizes)"),
     Scenario("fdbox-race", _on(luo.fdbox_race),
              {"pages": 8, "fail_allocs": 0, "fdt_max": luo.FDT_MAX, "mutants": ""},

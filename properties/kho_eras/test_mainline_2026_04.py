@@ -23,8 +23,8 @@ ALL = {**BUILTIN, **PROMISES, **GUARDS}
 SPEC = "mainline-2026-04"
 
 PINNED = {
-    "test-kho": (49, {**ALL, "kho-restore-succeeded": H}),
-    "test-kho-race": (288, {**ALL, "kho-restore-succeeded": H}),
+    "test-kho": (69, {**ALL, "kho-restore-succeeded": H}),
+    "test-kho-race": (630, {**ALL, "kho-restore-succeeded": H}),
     "fdbox-race": (10174, ALL),
     "fdt-max-grow": (25, ALL),
     "subtree-full": (4724, ALL),

@@ -20,8 +20,8 @@ and 48a1b2321d76 delete and move).
 
 from khomc.kho.ledger import Era
 
-from . import (kexec_handover, kexec_handover_debugfs, luo_core, luo_file, luo_flb, luo_session,
-               memfd_luo, test_kho)
+from . import (kexec_handover, kexec_handover_debugfs, luo_core, luo_file, luo_flb, luo_next,
+               luo_session, memfd_luo, test_kho)
 
 #: (commit, subject, the 6.19 functions it shaped) - the base's history, oldest first.
 LEDGER = (
@@ -54,6 +54,6 @@ LEDGER = (
 )
 
 ERA = Era("k6.19", base=(kexec_handover, kexec_handover_debugfs, luo_core, luo_session,
-                         luo_file, luo_flb, memfd_luo, test_kho),
+                         luo_file, luo_flb, luo_next, memfd_luo, test_kho),
           doc="KHO/LUO as merged in 6.19: kernel/liveupdate/kexec_handover.c@dd03dd60e8cd "
               "(a base: the merge rewrote KHO; its commits are LEDGER)")
