@@ -1,7 +1,10 @@
 """LUO in the next kernel: sessions and files handed over, RETRIEVE_FD and FINISH.
 
-Mirrors the incoming halves of kernel/liveupdate/luo_session.c (as stored at 7f790dd21a93, the
-6.19 file; see luo_session.py) and kernel/liveupdate/luo_file.c@b2135d1cb0e3:
+Mirrors the incoming halves of kernel/liveupdate/luo_core.c@0153094d03df (``luo_early_startup``:
+the "LUO" subtree, its compatible, ``liveupdate-number``, then ``luo_session_setup_incoming``:
+the session node, its compatible and header - any failure disables live update),
+kernel/liveupdate/luo_session.c (as stored at 7f790dd21a93, the 6.19 file; see luo_session.py)
+and kernel/liveupdate/luo_file.c@b2135d1cb0e3:
 
 * ``luo_session_deserialize`` - for each ``luo_session_ser`` (``header_ser->count`` of them):
   ``luo_session_alloc``, ``luo_session_insert`` into the incoming list (-EEXIST for a repeated
@@ -198,9 +201,15 @@ def luo_incoming(kernel, nk, pages: tuple, handlers: tuple):
         return None
     parsed = unflatten(read_phys(pages, fdt_phys, k.LUO_FDT_SIZE))
     if parsed.tree is None or prop(parsed.tree, "compatible") != k.LUO_FDT_COMPATIBLE:
+        return None                          # -EINVAL: live update disabled
+    ln = prop(parsed.tree, k.LUO_FDT_LIVEUPDATE_NUM)
+    if ln is None or len(ln) != 8:
+        return None                          # "Unable to get live update number"
+    node = find(parsed.tree, (k.LUO_FDT_SESSION_NODE_NAME,))     # luo_session_setup_incoming
+    if node is None or prop(node, k.LUO_FDT_SESSION_COMPATIBLE_PROP) != \
+            k.LUO_FDT_SESSION_COMPATIBLE:
         return None
-    node = find(parsed.tree, (k.LUO_FDT_SESSION_NODE_NAME,))
-    header = None if node is None else prop(node, k.LUO_FDT_SESSION_HEADER)
+    header = prop(node, k.LUO_FDT_SESSION_HEADER)
     if header is None or len(header) != 8:
         return None
     inc = Incoming(k, nk, pages, handlers)
