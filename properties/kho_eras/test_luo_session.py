@@ -19,6 +19,14 @@ so RETRIEVE_FD (or RETRIEVE_SESSION) finds nothing.  Sequentially they hold; the
 memfd-index-unset and memfd-nr-folios-unset show them failing on their own
 (test_memfd_luo.py).
 
+With the mutant serialize-rwsem - not a flaw: the fix "liveupdate: block session mutations
+during reboot" (v6, 2026-05-27, kexec list 2026-May/036473.html; Fixes: 0153094d03df), posted
+after every era here - all four LUO promises hold at race=True on the three eras: the races
+above are exactly what it closes.  deadlock-free is VIOLATED there by the model's view of the
+fix's design: serialize keeps luo_session_serialize_rwsem for write on success, so a userspace
+PRESERVE_FD or close that comes after it sleeps until machine_kexec replaces the kernel; the
+model reports that task as blocked forever (on hardware the next kernel is running).
+
 With one allocation failure anywhere (fail_allocs=1, race=True; 19448 states on 6.19): the
 vmalloc preservation of memfd's folios_ser (vcalloc, new_vmalloc_chunk, kho_preserve_pages inside
 kho_preserve_vmalloc and its err_free -> kho_unpreserve_vmalloc) runs concurrently with the
@@ -61,6 +69,8 @@ PINNED = {
     (("race", False), ("close", True), ("nr_folios", 2)): (375, BASE),
     (("race", False), ("close", True), ("fail_allocs", 1)):
         (1309, {**BASE, "deadlock-free": V, "no-preserved-page-lost": V}),
+    # the May 2026 fix (luo_session_serialize_rwsem) as a mutant: every LUO promise holds
+    (("mutants", "serialize-rwsem"),): (1001, {**BASE, "deadlock-free": V}),
     # vmalloc (memfd's folios_ser) and every other allocation may fail, racing the reboot
     (("fail_allocs", 1),):
         (19448, {**BASE, **LOST, "deadlock-free": V, "no-preserved-page-lost": V,
@@ -83,11 +93,13 @@ LATER = {
     ("k7.1", ()): (4173, {**STATELESS, **LOST, "luo-nothing-unpreserved-handed-over": V}),
     ("k7.1", (("close", False),)): (1317, {**STATELESS, **LOST}),
     ("k7.1", (("race", False),)): (327, STATELESS),
+    ("k7.1", (("mutants", "serialize-rwsem"),)): (860, {**STATELESS, "deadlock-free": V}),
     ("k7.1", (("fail_allocs", 1), ("race", False))): (1186, {**STATELESS, "deadlock-free": V}),
     ("mainline-2026-04", ()): (4275, {**STATELESS, **LOST,
                                       "luo-nothing-unpreserved-handed-over": V}),
     ("mainline-2026-04", (("close", False),)): (1342, {**STATELESS, **LOST}),
     ("mainline-2026-04", (("race", False),)): (333, STATELESS),
+    ("mainline-2026-04", (("mutants", "serialize-rwsem"),)): (874, {**STATELESS, "deadlock-free": V}),
     ("mainline-2026-04", (("fail_allocs", 1), ("race", False))):
         (1207, {**STATELESS, "deadlock-free": V}),
 }

@@ -108,6 +108,9 @@ MUTANTS = {
         "Pratyush Yadav reviewed in reply to 20251022005719.3670224-4-pasha.tatashin@soleen.com)",
     "update-map-no-free":
         "kho_update_memory_map does not free the previous chunk list (a leak, never a UAF)",
+    "serialize-rwsem":
+        "not a flaw but the fix posted in May 2026 (\"liveupdate: block session mutations during "
+        "reboot\", v6, kexec list 2026-May/036473.html; in no era): luo_session_serialize_rwsem",
     "memfd-index-unset":
         "memfd_luo_preserve_folios leaves pfolio->index 0 for every folio (the next kernel's "
         "retrieve puts every page at offset 0)",
