@@ -25,7 +25,9 @@ Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function
   success) and ``kho_unpreserve_vmalloc`` (each chunk unpreserved, ``hdr.next`` read, then
   free_page); the caller's ``struct kho_vmalloc`` is the tuple ``(first, total_pages, flags,
   order)`` the call returns (no other task reads it while the call runs); a vm area is a
-  :class:`VmStruct` (its order-0 pages, VM_ALLOC);
+  :class:`VmStruct` (its order-0 pages, VM_ALLOC).  Bound: the areas the scenarios preserve
+  (memfd's folios_ser, test_kho's folios_info) are one page, so no chunk fills its 511 entries
+  and the in-loop ``new_vmalloc_chunk`` (and its -ENOMEM) is written but unreachable here;
 * ``new_chunk``, ``kho_mem_ser_free``, ``kho_update_memory_map`` (frees the previously published
   chunk list, then stores the new address), ``kho_mem_serialize`` (calls
   kho_update_memory_map itself; on a failed chunk allocation frees the list it built),
