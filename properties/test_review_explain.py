@@ -40,7 +40,7 @@ def test_use_after_free_names_the_page_and_who_freed_it():
 
 def test_lost_preserve_names_the_pfns_the_next_kernel_hands_to_buddy():
     e = explain(_trace("k6.19", "test-kho-race", "no-preserved-page-lost"))
-    assert "PFNs 0xa, 0xb preserved (preserve returned 0) but not reserved by the next kernel" \
+    assert "PFNs 0x12, 0x13 preserved (preserve returned 0) but not reserved by the next kernel" \
         in e.text
     assert e.deciding and "Holding kho_test back" in e.how
 

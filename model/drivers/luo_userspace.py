@@ -7,7 +7,8 @@ Closing the memfd's own fd is not a step: LUO holds its own reference (fget in
 luo_preserve_file), so that close changes nothing LUO or KHO sees.
 
 The task keeps its own record of what it was told, in the slot *record*: ``("created", ret)``,
-``("preserve_fd", token, ret, contents)``, ``("closing",)`` before close(), ``("closed", ret)``
+``("preserve_fd", token, ret, contents, folios)`` (folios: the memfd's pages by index),
+``("closing",)`` before close(), ``("closed", ret)``
 after it - each noted only while the machine has not kexec'ed (a step after machine_kexec does
 not happen on real hardware), so the promises of model/promises/luo.py judge the handover from
 what userspace saw before it.
@@ -87,7 +88,7 @@ async def luo_userspace(kho, ready, record, done, nr_pages: int = 1, may_close: 
             ret = await k.luo_session_ioctl(kho, session, "LIVEUPDATE_SESSION_PRESERVE_FD",
                                             TOKEN, file)
             await note(kho, record, ("preserve_fd", TOKEN, ret,
-                                     tuple(memfd_contents(j) for j in range(nr_pages))))
+                                     tuple(memfd_contents(j) for j in range(nr_pages)), folios))
         else:
             ret = -ENOMEM
         if may_close and await choose((False, True), "userspace closes the session fd"):

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import functools
 
-from khomc.drivers import fdbox_luo, memfd_luo
+from khomc.drivers import fdbox_luo
 from khomc.drivers.fdbox import contents
 from khomc.kho import rootfdt
 from khomc.kho.fdt import prop, unflatten
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
 from khomc.kho.v5.kexec_handover import live_at
 from khomc.promises.v5 import CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 
 RESTORE_OK = "kho-restore-succeeded"
 SUCCESS_RESTORABLE = "preserve-success-restorable"
-MEMFD_OK = "memfd-restored"
 BIG = "big"
 BIG_BYTES = 5000
 
@@ -58,8 +58,6 @@ DOCS = {
     REVIVED: "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
     RESTORE_OK: "Vacuity guard and the selftest's pass line: some run has lib/test_kho.c print "
                 "\"KHO restore succeeded\" in the next kernel.",
-    MEMFD_OK: "Vacuity guard: some run has memfd_luo_retrieve restore every folio of the memfd "
-              "with its contents in the next kernel (model/drivers/memfd_luo.py).",
 }
 
 
@@ -106,7 +104,7 @@ def handover_race_free(kho):
     return check
 
 
-def no_page_lost(kho, boxes: tuple = (), test: bool = False, memfd: bool = False):
+def no_page_lost(kho, boxes: tuple = (), test: bool = False):
     def check(s) -> bool:
         h = s[kho.handover]
         if h is None:
@@ -129,9 +127,6 @@ def no_page_lost(kho, boxes: tuple = (), test: bool = False, memfd: bool = False
                     return False
         if test and kho.k.kho_test_restore(nk, h.pages, restored, retrieve,
                                            kho.restore_folio) == kho.k.KHO_TEST_FAILED:
-            return False
-        if memfd and memfd_luo.restore(nk, h.pages, restored, retrieve,
-                                       kho.restore_folio) == memfd_luo.FAILED:
             return False
         return _big_ok(kho, nk, h.pages, restored)
     check.__doc__ = DOCS[NO_PAGE_LOST]
@@ -179,9 +174,9 @@ def success_restorable(kho, client):
 
 
 def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
-             memfd: bool = False, clients=None):
+             clients=None):
     m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
-    m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test, memfd), DOCS[NO_PAGE_LOST])
+    m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test), DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
     if clients is not None:
         m.always(SUCCESS_RESTORABLE, success_restorable(kho, clients), DOCS[SUCCESS_RESTORABLE])
@@ -192,9 +187,6 @@ def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
         next_kernel(kho, s[kho.handover]).revived,
         RESTORE_OK: lambda s: s[kho.handover] is not None and
         test_kho_message(kho, s[kho.handover]) == kho.k.KHO_TEST_SUCCEEDED,
-        MEMFD_OK: lambda s: s[kho.handover] is not None and memfd_luo.restore(
-            next_kernel(kho, s[kho.handover]), s[kho.handover].pages, set(), _retrieve(kho),
-            kho.restore_folio) == memfd_luo.SUCCEEDED,
     }
     for g in guards:
         m.sometimes(g, checks[g], DOCS[g])
@@ -205,6 +197,8 @@ def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
 LUO_RESTORABLE = "luo-preserved-restorable"
 LUO_NOTHING_UNPRESERVED = "luo-nothing-unpreserved-handed-over"
 LUO_FILE_OK = "luo-file-restored"
+LUO_RESTORE_RETURNS = "luo-restore-returns-preserved"
+LUO_FINISH_RECLAIMS = "luo-finish-reclaims-unretrieved"
 LUO_SESSION = "s0"
 
 DOCS[LUO_RESTORABLE] = (
@@ -218,6 +212,18 @@ DOCS[LUO_NOTHING_UNPRESERVED] = (
     "machine_kexec, the next kernel is handed no such session; if its PRESERVE_FD failed, no "
     "file of that token.")
 DOCS[LUO_FILE_OK] = "Vacuity guard: some run has the next kernel restore the preserved memfd."
+DOCS[LUO_RESTORE_RETURNS] = (
+    "Restore returns exactly what was preserved, judged from the userspace task's own record: "
+    "if PRESERVE_FD returned 0 before machine_kexec and the task had not begun to close the "
+    "session, the next kernel's userspace can RETRIEVE_SESSION \"s0\" and RETRIEVE_FD the token "
+    "(luo_session_retrieve, luo_retrieve_file -> memfd_luo_retrieve), and the file holds the "
+    "same physical pages, order 0, each at its index, with the bytes the task wrote; FINISH "
+    "then returns 0.")
+DOCS[LUO_FINISH_RECLAIMS] = (
+    "A file never retrieved is given back: if PRESERVE_FD returned 0 before machine_kexec and "
+    "the task had not begun to close, the next kernel's userspace can RETRIEVE_SESSION \"s0\" and "
+    "close it without RETRIEVE_FD; the release's luo_file_finish returns 0 and memfd_luo_finish "
+    "restores (and frees) every page the task preserved.")
 
 
 def _luo_sessions(kho, h):
@@ -237,7 +243,15 @@ def _luo_file(sessions, token):
 
 
 def _memfd_back(kho, nk, h, data):
-    return kho.k.memfd_luo_retrieve(nk, h.pages, data, set(), kho.restore_folio)
+    """The memfd's page contents by index as memfd_luo_retrieve gives them back, or None."""
+    err, f = kho.k.memfd_luo_retrieve(nk, h.pages, data, set())
+    if err or f is None:
+        return None
+    return tuple(read_phys(h.pages, phys, PAGE_SIZE) for _, phys, _ in sorted(f.folios))
+
+
+def _preserved(entries) -> list:
+    return [e for e in entries if e[0] == "preserve_fd" and e[2] == 0]
 
 
 def luo_preserved_restorable(kho, record):
@@ -248,16 +262,82 @@ def luo_preserved_restorable(kho, record):
         entries = s[record]
         if ("closing",) in entries:
             return True
-        ok = [e for e in entries if e[0] == "preserve_fd" and e[2] == 0]
+        ok = _preserved(entries)
         if not ok:
             return True
         nk, sessions = _luo_sessions(kho, h)
-        for _, token, _, contents in ok:
+        for _, token, _, contents, _ in ok:
             f = _luo_file(sessions, token)
             if f is None or f[0] != "memfd-v1" or _memfd_back(kho, nk, h, f[1]) != contents:
                 return False
         return True
     check.__doc__ = DOCS[LUO_RESTORABLE]
+    return check
+
+
+def _incoming(kho, h):
+    """The next kernel's LUO after luo_session_deserialize (a fresh one per question: its
+    objects are mutated by the calls), or None."""
+    nk = next_kernel(kho, h)
+    if not nk.revived:
+        return None
+    k = kho.k
+    return k.luo_incoming(k, nk, h.pages, (k.MEMFD_LUO_HANDLER,))
+
+
+def luo_restore_returns_preserved(kho, record):
+    """The next kernel's userspace retrieves session "s0" and RETRIEVE_FDs every token whose
+    PRESERVE_FD returned 0; each file must hold the very pages preserved (same physical pages,
+    order 0, at the same index, in the same order) with the bytes written; then FINISH returns 0."""
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        entries = s[record]
+        ok = _preserved(entries)
+        if ("closing",) in entries or not ok:
+            return True
+        inc = _incoming(kho, h)
+        if inc is None:
+            return False
+        k = kho.k
+        err, session = k.luo_session_retrieve(inc, LUO_SESSION)
+        if err:
+            return False
+        for _, token, _, contents, folios in ok:
+            err, f = k.luo_session_retrieve_fd(inc, session, token)
+            if err or f is None:
+                return False
+            if f.folios != tuple((i, phys, 0) for i, phys in enumerate(folios)):
+                return False
+            if tuple(read_phys(h.pages, phys, PAGE_SIZE) for phys in folios) != contents:
+                return False
+        return k.luo_session_finish(inc, session) == 0
+    check.__doc__ = DOCS[LUO_RESTORE_RETURNS]
+    return check
+
+
+def luo_finish_reclaims(kho, record):
+    """The next kernel's userspace retrieves session "s0" and closes it without RETRIEVE_FD:
+    release's finish must return 0 and give every preserved page of the memfd back (each
+    restored: memfd_luo_finish's discard)."""
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        entries = s[record]
+        ok = _preserved(entries)
+        if ("closing",) in entries or not ok:
+            return True
+        inc = _incoming(kho, h)
+        if inc is None:
+            return False
+        k = kho.k
+        err, session = k.luo_session_retrieve(inc, LUO_SESSION)
+        if err or k.luo_session_release_incoming(inc, session):
+            return False
+        return all(phys >> PAGE_SHIFT in inc.restored for e in ok for phys in e[4])
+    check.__doc__ = DOCS[LUO_FINISH_RECLAIMS]
     return check
 
 
@@ -295,4 +375,7 @@ def register_luo(m, kho, record, guards: tuple = ()):
     m.always(LUO_RESTORABLE, luo_preserved_restorable(kho, record), DOCS[LUO_RESTORABLE])
     m.always(LUO_NOTHING_UNPRESERVED, luo_nothing_unpreserved(kho, record),
              DOCS[LUO_NOTHING_UNPRESERVED])
+    m.always(LUO_RESTORE_RETURNS, luo_restore_returns_preserved(kho, record),
+             DOCS[LUO_RESTORE_RETURNS])
+    m.always(LUO_FINISH_RECLAIMS, luo_finish_reclaims(kho, record), DOCS[LUO_FINISH_RECLAIMS])
     m.sometimes(LUO_FILE_OK, luo_file_restored(kho, record), DOCS[LUO_FILE_OK])

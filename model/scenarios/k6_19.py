@@ -65,7 +65,12 @@ def luo_session_race(pages: int = 10, fail_allocs: int = 0, mutants: str = "", r
     reboot" (Pasha Tatashin, v6 posted 2026-05-27, Fixes: 0153094d03df; kexec list
     2026-May/036473.html): a global luo_session_serialize_rwsem that serialize takes for write
     and keeps on success, create/retrieve/release/ioctl for read.  It was posted after every era
-    of this project (mainline-2026-04 included), so no era has it; it is noted, not a Delta.
+    of this project (mainline-2026-04 included), so no era has it; it is noted, not a Delta,
+    and the mutant ``serialize-rwsem`` applies it: every LUO promise then holds (deadlock-free
+    fails only because a task sleeping on the rwsem after serialize is still asleep when
+    machine_kexec replaces the kernel).  luo-restore-returns-preserved and
+    luo-finish-reclaims-unretrieved (the next kernel's RETRIEVE_SESSION / RETRIEVE_FD / FINISH,
+    model/kho/k6_19/luo_next.py) fail with (1): the preservation is in no session.
     With race=False both hold.  At fail_allocs=1 see properties/kho_eras/test_luo_session.py
     (a failed kho_init deadlocks the waiters; a failed luo_fdt_setup disables LUO, so the
     reboot never finalizes KHO - 6.19's design).
@@ -89,10 +94,10 @@ def _on(fn):
 
 SCENARIOS = [
     Scenario("test-kho", _on(luo.test_kho_scenario),
-             {"pages": 8, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
+             {"pages": 16, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
              "lib/test_kho.c at boot; debugfs finalize, load, kexec; restore in the next kernel"),
     Scenario("test-kho-race", _on(luo.test_kho_race),
-             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             {"pages": 16, "fail_allocs": 0, "mutants": ""},
              "lib/test_kho.c's init || load, kexec (the reboot finalizes)"),
     Scenario("fdbox-race", _on(luo.fdbox_race),
              {"pages": 8, "fail_allocs": 0, "fdt_max": luo.FDT_MAX, "mutants": ""},

@@ -23,7 +23,8 @@ from khomc.kho.k6_19.kexec_handover import KhoOut, kho_wait_ready
 from khomc.promises.v5 import FINALIZE_OK, KEXEC_REACHED, REVIVED
 
 FDT_MAX = 1024
-TEST_SITES = frozenset({"kho_debugfs_fdt_add", "kho_test_save", "kho_test_save(fdt)"})
+TEST_SITES = frozenset({"kho_debugfs_fdt_add", "kho_test_save", "kho_test_save(fdt)", "vcalloc",
+                        "new_vmalloc_chunk"})
 
 
 def _mutants(text: str) -> frozenset:
@@ -58,7 +59,7 @@ def _guards(kho, *extra) -> tuple:
     return base + extra
 
 
-def test_kho_scenario(k, pages: int = 8, fail_allocs: int = 0, mutants: str = "",
+def test_kho_scenario(k, pages: int = 16, fail_allocs: int = 0, mutants: str = "",
                       luo: bool = True, finalize: bool = True):
     """lib/test_kho.c's module_init at boot, then the selftest's init: (debugfs finalize,)
     kexec_file_load, reboot(RB_KEXEC); the next kernel restores and checks."""
@@ -73,7 +74,7 @@ def test_kho_scenario(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""
     return m
 
 
-def test_kho_race(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+def test_kho_race(k, pages: int = 16, fail_allocs: int = 0, mutants: str = ""):
     """lib/test_kho.c's module_init races the operator's kexec_file_load and reboot (an insmod
     while userspace reboots); no debugfs finalize, the reboot path does it (6.19: LUO)."""
     m, kho = machine(k, "test-kho-race", test_kho_race.__doc__, pages, fail_allocs, mutants, 2)
@@ -260,9 +261,9 @@ def stateless_scenarios(era) -> list:
 
     table = [
         ("test-kho", test_kho_scenario,
-         {"pages": 8, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
+         {"pages": 16, "fail_allocs": 0, "mutants": "", "luo": True, "finalize": True},
          "lib/test_kho.c at boot; load, kexec; restore in the next kernel"),
-        ("test-kho-race", test_kho_race, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+        ("test-kho-race", test_kho_race, {"pages": 16, "fail_allocs": 0, "mutants": ""},
          "lib/test_kho.c's init || load, kexec"),
         ("fdbox-race", fdbox_race,
          {"pages": 8, "fail_allocs": 0, "fdt_max": FDT_MAX, "mutants": ""},

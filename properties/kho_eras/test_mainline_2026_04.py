@@ -23,8 +23,8 @@ ALL = {**BUILTIN, **PROMISES, **GUARDS}
 SPEC = "mainline-2026-04"
 
 PINNED = {
-    "test-kho": (49, {**ALL, "kho-restore-succeeded": H}),
-    "test-kho-race": (288, {**ALL, "kho-restore-succeeded": H}),
+    "test-kho": (69, {**ALL, "kho-restore-succeeded": H}),
+    "test-kho-race": (630, {**ALL, "kho-restore-succeeded": H}),
     "fdbox-race": (10174, ALL),
     "fdt-max-grow": (25, ALL),
     "subtree-full": (4724, ALL),
@@ -48,7 +48,8 @@ def test_scenario_verdicts_and_state_count(name):
 
 def test_ledger_is_7_1_plus_blob_size_and_the_fix():
     assert [d.commit for d in ERA.ledger()] == [
-        "3f2ad90060f6", "6b0dd42d7681", "20260126-kho-v5-0-7cd0f69ab204@debian.org",
+        "cab056f2aae7", "3f2ad90060f6", "6b0dd42d7681",
+        "20260126-kho-v5-0-7cd0f69ab204@debian.org",
         "00d0b372374f", "9ec953298948"]
     assert ERA.deltas[-1].fixes == "3dc92c311498"
 

@@ -57,8 +57,8 @@ def test_reductions_preserve_verdicts(spec, scenario):
     ("v5", "autofinalize", (422, 708), (422, 462)),
     ("k6.16", "test-kho", (185, 252), (183, 202)),
     ("k6.16", "preserve-race", (2600, 4310), (2568, 2941)),
-    ("k6.19", "test-kho-race", (802, 1280), (787, 932)),
-    ("k7.1", "test-kho-race", (288, 420), (283, 282)),
+    ("k6.19", "test-kho-race", (2697, 4089), (2682, 3311)),
+    ("k7.1", "test-kho-race", (630, 850), (625, 624)),
 ])
 def test_por_reduces_kho_scenarios(spec, scenario, full, reduced):
     """(states, transitions) without and with --por: the sleep sets cut transitions everywhere

@@ -3,12 +3,14 @@ kernel's files, a base era.
 
 kexec_handover.py mirrors kernel/liveupdate/kexec_handover.c (both halves; kernel_kexec of
 kernel/kexec_core.c with it), kexec_handover_debugfs.py kernel/liveupdate/
-kexec_handover_debugfs.c@5add3c3c280a, luo_core.py / luo_flb.py
-kernel/liveupdate/luo_*.c@cab056f2aae7, luo_session.py kernel/liveupdate/luo_session.c as stored
+kexec_handover_debugfs.c@5add3c3c280a, luo_core.py kernel/liveupdate/luo_core.c@0153094d03df,
+luo_flb.py kernel/liveupdate/luo_flb.c@cab056f2aae7 (7.x: linked here, called from 7.1 on),
+luo_session.py kernel/liveupdate/luo_session.c as stored
 at 7f790dd21a93 (a drm-misc-next merge carrying the 6.19 merge window's file; see its header),
 luo_file.py kernel/liveupdate/luo_file.c@b2135d1cb0e3 (6.19 merge window), luo_next.py the next
 kernel's RETRIEVE_FD / FINISH paths of both, memfd_luo.py mm/memfd_luo.c@02e117b8ca58, test_kho.py
-lib/test_kho.c@136114e0abf0.
+lib/test_kho.c@136114e0abf0 (the newest stored; whether 6.19 had this version of the test -
+folios_info through kho_preserve_vmalloc, the order-1 FDT - was not established).
 
 6.19 is a base, not deltas on 6.18: the merge rewrote KHO wholesale (no notifiers, a root FDT
 edited in place, a re-runnable finalize, LUO).  Its ledger - the 6.19 merge's KHO commits in
@@ -20,15 +22,16 @@ and 48a1b2321d76 delete and move).
 
 from khomc.kho.ledger import Era
 
-from . import (kexec_handover, kexec_handover_debugfs, luo_core, luo_file, luo_flb, luo_session,
-               memfd_luo, test_kho)
+from . import (kexec_handover, kexec_handover_debugfs, luo_core, luo_file, luo_flb, luo_next,
+               luo_session, memfd_luo, test_kho)
 
 #: (commit, subject, the 6.19 functions it shaped) - the base's history, oldest first.
 LEDGER = (
     ("03d3963464a4", "kho: make debugfs interface optional", "kho_debugfs_fdt_add"),
     ("70f9133096c8", "kho: drop notifiers", "kho_add_subtree, kho_finalize"),
     ("36f8f7ef7fd2", "kho: add interfaces to unpreserve folios, page ranges, and vmalloc",
-     "kho_unpreserve_folio, kho_unpreserve_pages, __kho_unpreserve"),
+     "kho_unpreserve_folio, kho_unpreserve_pages, __kho_unpreserve, kho_unpreserve_vmalloc, "
+     "kho_vmalloc_unpreserve_chunk"),
     ("99cd2ffac697", "kho: don't unpreserve memory during abort", "kho_finalize"),
     ("48a1b2321d76", "kho: move to kernel/liveupdate", "-"),
     ("8c3819f627b7", "kho: make __kho_abort() return void", "-"),
@@ -51,9 +54,11 @@ LEDGER = (
     ("1aece821004f", "liveupdate: luo_core: integrate with KHO", "liveupdate_reboot"),
     ("db8bed8082dc", "kexec: call liveupdate_reboot() before kexec", "kernel_kexec"),
     ("b3749f174d68", "mm: memfd_luo: allow preserving memfd", "(mm/memfd_luo.c)"),
+    ("b2135d1cb0e3", "liveupdate: luo_file: don't use invalid list iterator",
+     "(kernel/liveupdate/luo_file.c, the version modelled)"),
 )
 
 ERA = Era("k6.19", base=(kexec_handover, kexec_handover_debugfs, luo_core, luo_session,
-                         luo_file, luo_flb, memfd_luo, test_kho),
+                         luo_file, luo_flb, luo_next, memfd_luo, test_kho),
           doc="KHO/LUO as merged in 6.19: kernel/liveupdate/kexec_handover.c@dd03dd60e8cd "
               "(a base: the merge rewrote KHO; its commits are LEDGER)")

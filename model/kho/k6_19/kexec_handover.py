@@ -12,6 +12,22 @@ Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function
   ``kho_preserve_pages`` / ``kho_unpreserve_pages`` - no KHO lock and no ``finalized`` check
   (de51999e687c);
 * ``kho_alloc_preserve`` / ``kho_unpreserve_free``;
+* vmalloc preservation (36f8f7ef7fd2's unpreserve, as dd03dd60e8cd has it): ``struct
+  kho_vmalloc_chunk`` (a page: ``hdr.next`` then ``phys[KHO_VMALLOC_SIZE]``),
+  ``vmalloc_flags_to_kho`` / ``kho_flags_to_vmalloc``, ``new_vmalloc_chunk`` (get_zeroed_page,
+  ``kho_preserve_pages(chunk, 1)`` - free_page and NULL on error - and ``cur->hdr.next``),
+  ``kho_vmalloc_unpreserve_chunk`` (``__kho_unpreserve`` of the chunk page, then of each non-zero
+  ``phys[i]`` for ``1 << order`` pages), ``kho_preserve_vmalloc`` (-EINVAL without a vm area,
+  -EOPNOTSUPP for other flags, -ENOMEM without a first chunk stored in ``preservation->first``;
+  each ``1 << order`` block through ``kho_preserve_pages`` and recorded, a new chunk when one is
+  full (-ENOMEM if that fails); ``err_free`` is ``kho_unpreserve_vmalloc(preservation)``, which
+  reads the caller's ``preservation->order``: total_pages, flags and order are stored only on
+  success) and ``kho_unpreserve_vmalloc`` (each chunk unpreserved, ``hdr.next`` read, then
+  free_page); the caller's ``struct kho_vmalloc`` is the tuple ``(first, total_pages, flags,
+  order)`` the call returns (no other task reads it while the call runs); a vm area is a
+  :class:`VmStruct` (its order-0 pages, VM_ALLOC).  Bound: the areas the scenarios preserve
+  (memfd's folios_ser, test_kho's folios_info) are one page, so no chunk fills its 511 entries
+  and the in-loop ``new_vmalloc_chunk`` (and its -ENOMEM) is written but unreachable here;
 * ``new_chunk``, ``kho_mem_ser_free``, ``kho_update_memory_map`` (frees the previously published
   chunk list, then stores the new address), ``kho_mem_serialize`` (calls
   kho_update_memory_map itself; on a failed chunk allocation frees the list it built),
@@ -25,7 +41,12 @@ Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function
   then the scratch array's segment; ``kho_walk_scratch`` / ``kho_locate_mem_hole`` place every
   kexec segment top-down in a kho_scratch[] area (near the end of this file);
 * the next kernel: ``kho_populate`` + ``kho_get_mem_map_phys`` + ``kho_mem_deserialize``
-  (:func:`boot`), ``kho_retrieve_subtree``, ``kho_restore_folio`` with the page magic.
+  (:func:`boot`), ``kho_retrieve_subtree``, ``kho_restore_folio`` with the page magic,
+  ``kho_restore_pages`` (steps by ``min(ctz, ilog2)``, not by the order found),
+  ``kho_restore_vmalloc`` (flags checked; every chunk's pages restored with
+  ``kho_restore_pages(phys, 1 << order)``, NULL past ``total_pages`` or on a page without magic;
+  the chunk page restored and freed after ``hdr.next`` is read; NULL unless exactly
+  ``total_pages``; pages restored before a NULL stay restored) and ``kho_restore_free``.
 
 The other files of the era: kexec_handover_debugfs.py (the ``finalize`` file), luo_core.py
 (``liveupdate_reboot``), and ``kernel_kexec`` (kernel/kexec_core.c, here below) which calls it.
@@ -62,6 +83,8 @@ from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_
 from khomc.kernel.bitops import _clear, _set
 from khomc.kernel.errno import EBUSY, EINVAL, ENOENT, ENOMEM
 
+EOPNOTSUPP = 95                             # not in khomc.kernel.errno (owned elsewhere)
+
 E2BIG = 7                                   # not in khomc.kernel.errno (owned elsewhere)
 from khomc.kernel import kexec
 from khomc.kernel.kexec import Kimage, add_buffer
@@ -89,6 +112,15 @@ MUTANTS = {
         "Pratyush Yadav reviewed in reply to 20251022005719.3670224-4-pasha.tatashin@soleen.com)",
     "update-map-no-free":
         "kho_update_memory_map does not free the previous chunk list (a leak, never a UAF)",
+    "serialize-rwsem":
+        "not a flaw but the fix posted in May 2026 (\"liveupdate: block session mutations during "
+        "reboot\", v6, kexec list 2026-May/036473.html; in no era): luo_session_serialize_rwsem",
+    "memfd-index-unset":
+        "memfd_luo_preserve_folios leaves pfolio->index 0 for every folio (the next kernel's "
+        "retrieve puts every page at offset 0)",
+    "memfd-nr-folios-unset":
+        "memfd_luo_preserve leaves ser->nr_folios 0 (the next kernel retrieves an empty file and "
+        "its finish gives no folio back)",
 }
 
 
@@ -379,6 +411,135 @@ async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
 async def kho_unpreserve_pages(kho, phys: int, nr_pages: int) -> None:
     start_pfn = phys >> PAGE_SHIFT
     await __kho_unpreserve(kho, start_pfn, start_pfn + nr_pages)
+
+
+# -- vmalloc preservation (kho_preserve_vmalloc and its chunks) ------------------------------------
+#
+# struct kho_vmalloc_chunk is one page: hdr.next (a KHOSER pointer, u64) then phys[KHO_VMALLOC_SIZE].
+# struct kho_vmalloc (the caller's ``preservation``) is (first, total_pages, flags, order) here.
+
+VM_ALLOC = 0x00000002
+VM_ALLOW_HUGE_VMAP = 0x00000400
+KHO_VMALLOC_SUPPORTED_FLAGS = VM_ALLOC | VM_ALLOW_HUGE_VMAP
+KHO_VMALLOC_ALLOC = 0x0001
+KHO_VMALLOC_HUGE_VMAP = 0x0002
+KHO_VMALLOC_SIZE = (PAGE_SIZE - 8) // 8
+SIZEOF_KHO_VMALLOC = 16
+KHO_VMALLOC_WALK_MAX = 64                  # the next kernel's chunk walk bound (header)
+
+
+class VmStruct(NamedTuple):
+    """What ``find_vm_area(ptr)`` finds: the area's pages (physical addresses, in order), its
+    ``vm->flags`` and ``get_vm_area_page_order(vm)``."""
+
+    pages: tuple
+    flags: int = VM_ALLOC
+    order: int = 0
+
+
+def kho_vmalloc_blob(preservation: tuple) -> bytes:
+    """``struct kho_vmalloc`` as bytes: first (u64), total_pages (u32), flags, order (u16)."""
+    first, total, flags, order = preservation
+    return (first.to_bytes(8, "little") + total.to_bytes(4, "little")
+            + flags.to_bytes(2, "little") + order.to_bytes(2, "little"))
+
+
+def kho_vmalloc_unblob(data: bytes) -> tuple:
+    return (int.from_bytes(data[0:8], "little"), int.from_bytes(data[8:12], "little"),
+            int.from_bytes(data[12:14], "little"), int.from_bytes(data[14:16], "little"))
+
+
+def vmalloc_flags_to_kho(vm_flags: int) -> int:
+    kho_flags = 0
+    if vm_flags & VM_ALLOC:
+        kho_flags |= KHO_VMALLOC_ALLOC
+    if vm_flags & VM_ALLOW_HUGE_VMAP:
+        kho_flags |= KHO_VMALLOC_HUGE_VMAP
+    return kho_flags
+
+
+def kho_flags_to_vmalloc(kho_flags: int) -> int:
+    vm_flags = 0
+    if kho_flags & KHO_VMALLOC_ALLOC:
+        vm_flags |= VM_ALLOC
+    if kho_flags & KHO_VMALLOC_HUGE_VMAP:
+        vm_flags |= VM_ALLOW_HUGE_VMAP
+    return vm_flags
+
+
+async def new_vmalloc_chunk(kho, cur: int) -> int:
+    chunk = await get_zeroed_page(kho.heap, "new_vmalloc_chunk")
+    if not chunk:
+        return 0
+    err = await kho_preserve_pages(kho, chunk, 1)
+    if err:
+        await free_page(kho.heap, chunk, "new_vmalloc_chunk")     # err_free
+        return 0
+    if cur:
+        await memcpy_to(kho.heap, cur, chunk.to_bytes(8, "little"), "new_vmalloc_chunk")
+    return chunk
+
+
+async def kho_vmalloc_unpreserve_chunk(kho, chunk: int, order: int) -> None:
+    pfn = chunk >> PAGE_SHIFT
+    await __kho_unpreserve(kho, pfn, pfn + 1)
+    i = 0
+    while i < KHO_VMALLOC_SIZE:
+        raw = await heap_read_bytes(kho.heap, chunk + 8 + 8 * i, 8, "kho_vmalloc_unpreserve_chunk")
+        phys = int.from_bytes(raw, "little")
+        if not phys:
+            break
+        pfn = phys >> PAGE_SHIFT
+        await __kho_unpreserve(kho, pfn, pfn + (1 << order))
+        i += 1
+
+
+async def kho_preserve_vmalloc(kho, vm, preservation: tuple):
+    """``(err, *preservation as the call leaves it)``.  *vm* is find_vm_area's answer (a
+    :class:`VmStruct`, or None for an address that is no vmalloc area)."""
+    if vm is None:
+        return -EINVAL, preservation
+    if vm.flags & ~KHO_VMALLOC_SUPPORTED_FLAGS:
+        return -EOPNOTSUPP, preservation
+    flags = vmalloc_flags_to_kho(vm.flags)
+    order = vm.order
+    chunk = await new_vmalloc_chunk(kho, 0)
+    if not chunk:
+        return -ENOMEM, preservation
+    preservation = (chunk,) + tuple(preservation[1:])       # KHOSER_STORE_PTR(->first, chunk)
+    nr_contig_pages = 1 << order
+    idx = 0
+    err = 0
+    i = 0
+    while i < len(vm.pages):
+        phys = vm.pages[i]
+        err = await kho_preserve_pages(kho, phys, nr_contig_pages)
+        if err:
+            break                                            # goto err_free
+        await memcpy_to(kho.heap, chunk, phys.to_bytes(8, "little"), "kho_preserve_vmalloc",
+                        8 + 8 * idx)
+        idx += 1
+        if idx == KHO_VMALLOC_SIZE:
+            chunk = await new_vmalloc_chunk(kho, chunk)
+            if not chunk:
+                err = -ENOMEM
+                break                                        # goto err_free
+            idx = 0
+        i += nr_contig_pages
+    if err:
+        await kho_unpreserve_vmalloc(kho, preservation)      # err_free: reads ->order as given
+        return err, preservation
+    return 0, (preservation[0], len(vm.pages), flags, order)
+
+
+async def kho_unpreserve_vmalloc(kho, preservation: tuple) -> None:
+    chunk = preservation[0]
+    while chunk:
+        tmp = chunk
+        await kho_vmalloc_unpreserve_chunk(kho, chunk, preservation[3])
+        raw = await heap_read_bytes(kho.heap, chunk, 8, "kho_unpreserve_vmalloc")
+        chunk = int.from_bytes(raw, "little")
+        await free_page(kho.heap, tmp, "kho_unpreserve_vmalloc")
 
 
 async def kho_alloc_preserve(kho, size: int, site: str) -> int:
@@ -733,6 +894,54 @@ def kho_locate_mem_hole(image: Kimage, kbuf, func):
 def _locate(image: Kimage, kbuf, func):
     """kexec_locate_mem_hole's call of kho_locate_mem_hole, by name (the linked era's)."""
     return kho_locate_mem_hole(image, kbuf, func)
+
+
+def kho_restore_vmalloc(nk: NextKernel, pages: tuple, preservation: tuple, restored: set):
+    """kho_restore_vmalloc: the area's pages (physical addresses, in order) or None (NULL).
+
+    Like the C, pages restored before a failure stay restored (their magic is cleared; the C
+    leaks them), and each chunk page is restored then freed after its ``hdr.next`` is read.
+    Model bound: a chunk address outside the machine's memory, or a walk of more than
+    :data:`KHO_VMALLOC_WALK_MAX` chunks (only a corrupted list gets there), is None - the
+    kernel would fault or walk on."""
+    chunk, total_pages, pflags, order = preservation
+    vm_flags = kho_flags_to_vmalloc(pflags)
+    if vm_flags & ~KHO_VMALLOC_SUPPORTED_FLAGS:
+        return None
+    out = []                                    # pages = kvmalloc_array(total_pages, ...)
+    contig_pages = 1 << order
+    walked = 0
+    while chunk:
+        if chunk % PAGE_SIZE or chunk + PAGE_SIZE > len(pages) * PAGE_SIZE or \
+                walked >= KHO_VMALLOC_WALK_MAX:
+            return None
+        walked += 1
+        data = read_phys(pages, chunk, PAGE_SIZE)
+        i = 0
+        while i < KHO_VMALLOC_SIZE:
+            phys = int.from_bytes(data[8 + 8 * i:16 + 8 * i], "little")
+            if not phys:
+                break
+            if len(out) + contig_pages > total_pages:
+                return None                     # err_free_pages_array
+            if not kho_restore_pages(nk, phys, contig_pages, restored):
+                return None
+            out.extend(phys + j * PAGE_SIZE for j in range(contig_pages))
+            i += 1
+        if not kho_restore_pages(nk, chunk, 1, restored):
+            return None
+        chunk = int.from_bytes(data[0:8], "little")   # then __free_page(page)
+    if len(out) != total_pages:
+        return None
+    return tuple(out)                           # __get_vm_area_node + vmap_pages_range succeed
+
+
+def kho_restore_free(nk: NextKernel, mem: int, restored: set) -> bool:
+    """kho_restore_free: restore the folio at *mem* and put it; False where the C WARNs (no
+    KHO magic there)."""
+    if not mem:
+        return True
+    return kho_restore_folio(nk, mem, restored) is not None
 
 
 # model/scenarios/v5_recursive.py (h3) calls these two by their former names.

@@ -1,20 +1,30 @@
-"""LUO's core in 6.19: kernel/liveupdate/luo_core.c@cab056f2aae7.
+"""LUO's core in 6.19: kernel/liveupdate/luo_core.c@0153094d03df.
+
+0153094d03df ("liveupdate: luo_session: add sessions support", 6.19 merge window) is the stored
+luo_core.c of the 6.19 tree; the other stored version, cab056f2aae7 ("liveupdate: luo_flb:
+introduce File-Lifecycle-Bound global state", 2025-12-18, after the 6.19 merge window), adds
+``luo_flb_serialize`` to liveupdate_reboot - 7.1's ledger has it (model/kho/k7_1/luo_core.py).
 
 ``luo_fdt_setup`` (from ``luo_late_startup``, a late_initcall): a preserved page for the
 outgoing LUO FDT (compatible, liveupdate-number, the session node luo_session_setup_outgoing
-adds), linked as KHO subtree "LUO"; on an error it unpreserves and frees the page.
-``luo_ioctl_create_session`` (``LIVEUPDATE_IOCTL_CREATE_SESSION`` on /dev/liveupdate):
-luo_session_create.  The next kernel's ``luo_early_startup`` reads the LUO subtree
-(:func:`luo_early_startup_in`).  Abstractions: the FDT is built and copied into its page in one
-write (no other task reads it before kho_add_subtree publishes it); ``luo_flb_setup_outgoing``
-adds nothing (no FLB); get_unused_fd_flags / fd_install / luo_ucmd_respond succeed (task-local).
+adds), linked as KHO subtree "LUO"; on an error it unpreserves and frees the page (``exit_free``;
+a header_ser that luo_session_setup_outgoing preserved stays preserved, as written).  The C ORs
+every fdt call's and luo_session_setup_outgoing's return into one ``err``: the code is garbled,
+only its being non-zero is used (``luo_late_startup`` then clears ``luo_global.enabled``), which
+the model's first-error return keeps.  ``luo_ioctl_create_session``
+(``LIVEUPDATE_IOCTL_CREATE_SESSION`` on /dev/liveupdate; its ioctl table is the 6.19 merge
+window's "luo_core: add user interface", not read at a commit): luo_session_create.  The next
+kernel's ``luo_early_startup`` reads the LUO subtree (:func:`luo_early_startup_in`, and
+luo_next.py's ``luo_incoming``).  Abstractions: the FDT is built and copied into its page in one
+write (no other task reads it before kho_add_subtree publishes it); get_unused_fd_flags /
+fd_install / luo_ucmd_respond succeed (task-local).
 
 ``liveupdate_reboot``, called by kernel_kexec with the kexec lock held: when live update is
-enabled, ``luo_session_serialize`` (its error is returned as is), ``luo_flb_serialize`` (void),
-then ``kho_finalize`` whose error - possibly a libfdt one - becomes -EAGAIN (db8bed8082dc).
+enabled, ``luo_session_serialize`` (its error is returned as is), then ``kho_finalize`` whose
+error - possibly a libfdt one - becomes -EAGAIN (db8bed8082dc).
 
 ``luo_global.enabled`` is the scenario's ``luo`` parameter (``liveupdate=on`` on the command
-line); the sessions and FLBs a scenario has are luo_session.py's and luo_flb.py's.
+line); the sessions a scenario has are luo_session.py's.
 """
 
 from __future__ import annotations
@@ -54,7 +64,6 @@ async def liveupdate_reboot(kho) -> int:
     err = await luo_session_serialize(kho)
     if err:
         return err
-    await luo_flb_serialize(kho)
     err = await kho_finalize(kho)
     if err:
         err = -EAGAIN
@@ -108,8 +117,13 @@ def luo_early_startup_in(nk, pages: tuple):
     parsed = unflatten(read_phys(pages, fdt_phys, LUO_FDT_SIZE))
     if parsed.tree is None or prop(parsed.tree, "compatible") != LUO_FDT_COMPATIBLE:
         return None
+    ln = prop(parsed.tree, LUO_FDT_LIVEUPDATE_NUM)
+    if ln is None or len(ln) != 8:
+        return None
     node = find(parsed.tree, (LUO_FDT_SESSION_NODE_NAME,))
-    header = None if node is None else prop(node, LUO_FDT_SESSION_HEADER)
+    if node is None or prop(node, LUO_FDT_SESSION_COMPATIBLE_PROP) != LUO_FDT_SESSION_COMPATIBLE:
+        return None
+    header = prop(node, LUO_FDT_SESSION_HEADER)
     if header is None or len(header) != 8:
         return None
     return luo_session_deserialize_in(pages, int.from_bytes(header, "little"))

@@ -18,7 +18,10 @@ luo_session: add ioctls for file preservation" (20251125165850.3389713-8-pasha.t
 soleen.com; PRESERVE_FD, RETRIEVE_FD, FINISH, the state-aware release).  Modelled as stored.
 "liveupdate: block session mutations during reboot" (v6, 2026-05-27, kexec list
 2026-May/036473.html; Fixes: 0153094d03df), which adds ``luo_session_serialize_rwsem``, was
-posted after the newest era here (mainline-2026-04), so no era has it: it is not a Delta.
+posted after the newest era here (mainline-2026-04), so no era has it: it is not a Delta.  The
+mutant ``serialize-rwsem`` applies it (create takes the rwsem for read around insert and
+getfile, release for the whole call, the ioctl around its command; serialize takes it for write
+first and releases it only on its error path), shaped as a later stored luo_session.c has it.
 
 Lock order as written: PRESERVE_FD and the session fd's release take ``session->mutex`` only;
 release takes ``sh->rwsem`` (write) only in ``luo_session_remove``, after unpreserving.  So a
@@ -42,7 +45,7 @@ from __future__ import annotations
 
 from khomc.kernel.alloc import PAGE_SIZE, memcpy_to, read_phys
 from khomc.kernel.errno import EEXIST, ENOMEM
-from khomc.kernel.locking import Mutex, RwSemaphore, down_write, mutex_lock, mutex_unlock, up_write
+from khomc.kernel.locking import Mutex, RwSemaphore, down_read, down_write, mutex_lock, mutex_unlock, up_read, up_write
 from khomc.runtime.effects import load, store
 
 LUO_SESSION_SER = 32
@@ -68,6 +71,8 @@ class LuoSessionGlobal:
 
     def __init__(self, model, nsessions: int, handlers: tuple):
         self.rwsem = RwSemaphore.new(model, "luo_session_global.outgoing.rwsem")
+        # only the serialize-rwsem mutant (the May 2026 fix) takes it; constant otherwise
+        self.serialize_rwsem = RwSemaphore.new(model, "luo_session_serialize_rwsem")
         self.list = model.var("luo_session_global.outgoing.list", ())
         self.header_ser = model.var("luo_session_global.outgoing.header_ser", 0)
         self.fdt_out = model.var("luo_global.fdt_out", 0)
@@ -120,12 +125,21 @@ async def luo_session_freeze_one(kho, session, ser: tuple) -> int:
     return err
 
 
+def _fixed(kho) -> bool:
+    return "serialize-rwsem" in kho.mutants
+
+
 async def luo_session_release(kho, session) -> int:
     """close() of the last reference to an outgoing session's fd."""
+    g = kho.luo_session_global
+    if _fixed(kho):
+        await down_read(g.serialize_rwsem)     # guard(rwsem_read) (the May 2026 fix)
     await mutex_lock(session.mutex)
     await luo_file_unpreserve_files(kho, session)
     await mutex_unlock(session.mutex)
     await luo_session_remove(kho, session)
+    if _fixed(kho):
+        await up_read(g.serialize_rwsem)
     return 0                                   # luo_session_free: WARN_ON(count) only
 
 
@@ -139,16 +153,29 @@ async def luo_session_preserve_fd(kho, session, token: int, file) -> int:
 async def luo_session_ioctl(kho, session, cmd: str, *args) -> int:
     """``unlocked_ioctl`` of a session fd; the commands the model's userspace issues."""
     if cmd == "LIVEUPDATE_SESSION_PRESERVE_FD":
+        if _fixed(kho):
+            g = kho.luo_session_global
+            await down_read(g.serialize_rwsem)
+            err = await luo_session_preserve_fd(kho, session, *args)
+            await up_read(g.serialize_rwsem)
+            return err
         return await luo_session_preserve_fd(kho, session, *args)
     raise AssertionError(f"luo_session_ioctl: unmodelled command {cmd!r}")
 
 
 async def luo_session_create(kho, session) -> int:
+    g = kho.luo_session_global
+    if _fixed(kho):
+        await down_read(g.serialize_rwsem)
     err = await luo_session_insert(kho, session)
     if err:
+        if _fixed(kho):
+            await up_read(g.serialize_rwsem)
         return err                             # err_free
     await mutex_lock(session.mutex)            # luo_session_getfile succeeds
     await mutex_unlock(session.mutex)
+    if _fixed(kho):
+        await up_read(g.serialize_rwsem)
     return 0
 
 
@@ -168,6 +195,8 @@ async def luo_session_serialize(kho) -> int:
     g = getattr(kho, "luo_session_global", None)
     if g is None:
         return 0                               # no session user in this scenario (header)
+    if _fixed(kho):
+        await down_write(g.serialize_rwsem)    # kept on success (the May 2026 fix)
     await down_write(g.rwsem)
     header_ser = await load(g.header_ser)
     lst = await load(g.list)
@@ -191,6 +220,8 @@ async def luo_session_serialize(kho) -> int:
                             8 + j * LUO_SESSION_SER)
             j -= 1
         await up_write(g.rwsem)
+        if _fixed(kho):
+            await up_write(g.serialize_rwsem)
         return err
     await memcpy_to(kho.heap, header_ser, len(lst).to_bytes(8, "little"),
                     "luo_session_serialize")   # sh->header_ser->count = sh->count

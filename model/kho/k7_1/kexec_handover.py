@@ -14,7 +14,9 @@ Two deltas on :mod:`khomc.kho.k6_19` (torvalds/linux:kernel/liveupdate/kexec_han
   empty nodes never freed; ``kho_preserve_folio`` / ``kho_unpreserve_folio``,
   ``kho_preserve_pages`` (split by ``min(ctz(pfn), ilog2(end - pfn))``, unwinding
   ``[start, failed)`` on an error), ``kho_unpreserve_pages`` and ``__kho_unpreserve`` on the
-  tree (the vmalloc functions are not modelled: no scenario preserves vmalloc memory);
+  tree; the vmalloc functions are 6.19's (model/kho/k6_19/kexec_handover.py), which reach the
+  tree through ``kho_preserve_pages`` / ``__kho_unpreserve`` by name - 019fc3687237 has them
+  statement for statement as dd03dd60e8cd does, read at both commits, but for the tree argument;
   ``kho_out_fdt_setup``: ``compatible = "kho-v2"``, ``preserved-memory-map`` = the tree root;
   subtrees carry ``preserved-data``; next kernel: ``kho_mem_retrieve`` walks the tree
   (``kho_radix_walk_tree``) and reserves every set bit (``kho_preserved_memory_reserve``).
@@ -22,6 +24,12 @@ Two deltas on :mod:`khomc.kho.k6_19` (torvalds/linux:kernel/liveupdate/kexec_han
   longer calls kho_finalize; the debugfs ``finalize`` file is gone (kexec_handover_debugfs.c@
   062dd306d99c): a write to it fails to open, -ENOENT.  kho_finalize and the chunk-list code
   the commits delete stay in the linked namespace, called by nothing.
+
+Not a delta: 019fc3687237 itself ("kho: fix KASAN support for restored vmalloc regions", the
+era's commit) changes only how kho_restore_vmalloc maps the restored area (``VM_UNINITIALIZED``,
+``kasan_unpoison_vmalloc``, ``clear_vm_uninitialized_flag``): the model's next kernel keeps no
+KASAN tags for vmalloc mappings, so the restore's pages and its NULL cases are the same before
+and after it.
 
 Abstractions: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the
 lock and unlock are steps of their own).  Every tree access but one is made under that lock:
