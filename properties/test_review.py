@@ -44,3 +44,39 @@ def test_default_review_is_concise_and_explains_every_violation(tmp_path):
             assert same.group(1) in full
             continue
         assert "**What broke.**" in s and "**Deciding steps.**" in s and " VIOLATED ***" in s
+
+
+def test_fold_rows_keeps_the_deciding_and_last_rows():
+    from khomc.report.review import fold_rows
+    splat = "\n".join(["BUG", "", "       CPU0 (a)    CPU1 (b)", "       ----        ----",
+                       "    1  x;", "    2              y;", "=>  3  z;", "    4              w;",
+                       "    5  v;", "       y;   <- sleeps forever", "", " *** p VIOLATED ***"])
+    short = fold_rows(splat, 2)
+    assert "=>  3  z;" in short and "    5  v;" in short and "<- sleeps forever" in short
+    assert "    1  x;" not in short and "    4" not in short
+    assert "(2 rows folded: see index.html)" in short and "(1 row folded" in short
+    assert short.endswith(" *** p VIOLATED ***")
+    assert fold_rows(splat, None) == splat and fold_rows(splat, 5) == splat
+
+
+def test_markdown_shortens_itself_to_the_budget(tmp_path):
+    """REPORT.md renders at the fullest brevity level that fits the byte budget, says so, and
+    keeps every violation's section and splat footer."""
+    from khomc.engines.result import Bounds
+    from khomc.registry import SPECS
+    from khomc.report import review
+
+    class Quiet:
+        def start(self, key): pass
+        def update(self, key, d, rate): pass
+        def finish(self, key, r): pass
+
+    results, _ = review.collect(["spinkho", "counter"], Bounds(), "bfs", Quiet())
+    viols = review.violations(results, tmp_path)
+    full = review.markdown(results, tmp_path, viols=viols, budget=None)
+    assert "Shortened to fit" not in full
+    fit = review.markdown(results, tmp_path, viols=viols, budget=len(full.encode()) - 1)
+    assert len(fit.encode()) < len(full.encode()) and "Shortened to fit" in fit
+    assert fit.count("VIOLATED ***") == full.count("VIOLATED ***")
+    assert fit.count("\n### ") == full.count("\n### ")
+    assert SPECS  # the registry the review read

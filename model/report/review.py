@@ -499,9 +499,32 @@ def _md_matrix(results, props, counts, anchors) -> list[str]:
     return lines
 
 
+REPORT_BUDGET = 150_000   # bytes of REPORT.md: readable in a mail (issue 11)
+
+# How much of each violation REPORT.md shows, from the fullest to the tersest: characters of
+# "What broke", characters of "Deciding steps", step rows of the splat (None: all).  markdown()
+# uses the first level whose report fits REPORT_BUDGET; index.html always has everything.
+BREVITY = ((640, 420, None), (480, 320, 40), (400, 260, 28), (320, 200, 20), (240, 160, 14),
+           (180, 120, 10))
+
+
 def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
-             commit_rows=None, seconds: float | None = None) -> str:
+             commit_rows=None, seconds: float | None = None,
+             budget: int | None = REPORT_BUDGET) -> str:
+    """REPORT.md: the fullest rendering that fits *budget* bytes (None: no limit)."""
     viols = violations(results, folder) if viols is None else viols
+    commit_rows = era_commit_rows(results) if commit_rows is None else commit_rows
+    text = ""
+    for level, brevity in enumerate(BREVITY):
+        text = _markdown(results, folder, failures, viols, interrupted, commit_rows, seconds,
+                         brevity, level)
+        if budget is None or len(text.encode()) <= budget:
+            break
+    return text
+
+
+def _markdown(results, folder, failures, viols, interrupted, commit_rows, seconds,
+              brevity, level) -> str:
     kernel = [r for r in results if not is_example(r.spec)]
     examples = [r for r in results if is_example(r.spec)]
     counts = cell_counts(results)
@@ -517,6 +540,10 @@ def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
                   "are UNKNOWN.**", ""]
     for f in failures:
         lines += [f"**A check failed to run:** {f}", ""]
+    if level:
+        lines += [f"Shortened to fit {REPORT_BUDGET // 1000} KB (brevity level {level} of "
+                  f"{len(BREVITY) - 1}): explanations cut at {brevity[0]} characters, splats "
+                  f"at {brevity[2]} step rows; index.html and the traces have everything.", ""]
     if kernel:
         lines += ["## Matrix: kernel eras × property", ""]
         lines += _md_matrix(kernel, _property_names(kernel), counts, anchors)
@@ -526,8 +553,7 @@ def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
         lines += _md_matrix(examples, _property_names(examples), counts, anchors)
         lines.append("")
     lines += ["## Verdict changes per commit", "",
-              render_verdict_changes(commit_rows if commit_rows is not None
-                                     else era_commit_rows(results)).rstrip(), ""]
+              render_verdict_changes(commit_rows).rstrip(), ""]
     lines += ["## Checks", "", "| era | scenario | bounds | engine | states | s | result |",
               "|---|---|---|---|---|---|---|"]
     for r in results:
@@ -546,7 +572,7 @@ def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
             lines += _same_as_md(v, seen[key], folder)
         else:
             seen[key] = v
-            lines += _violation_md(v, folder)
+            lines += _violation_md(v, folder, brevity)
     lines += _properties_md(results)
     lines += _coverage_md(results)
     return "\n".join(lines) + "\n"
@@ -557,6 +583,39 @@ WHAT_LIMIT = 640       # characters of "What broke" in REPORT.md (the HTML has a
 
 def _short(text: str, limit: int = WHAT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "… (the full text is in index.html)"
+
+
+def fold_rows(splat: str, rows: int | None) -> str:
+    """*splat* with at most *rows* step rows: the deciding ones (``=>``) and the last ones are
+    kept, each run of the others folded into one line.  Step rows are the lines between the
+    column header's ``----`` line and the first blank line (splat.splat's layout), except the
+    loop marker and the waits."""
+    lines = splat.split("\n")
+    start = next((i + 1 for i, line in enumerate(lines)
+                  if line.startswith("       ----")), None)
+    if rows is None or start is None:
+        return splat
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    idx = [i for i in range(start, end)
+           if "<- sleeps forever" not in lines[i] and not lines[i].startswith("  <loop:")]
+    if len(idx) <= rows:
+        return splat
+    keep = {i for i in idx if lines[i].startswith("=>")}
+    for i in reversed(idx):
+        if len(keep) >= rows:
+            break
+        keep.add(i)
+    out, folded = [], 0
+    for i, line in enumerate(lines):
+        if i in idx and i not in keep:
+            folded += 1
+            continue
+        if folded:
+            plural = "s" if folded > 1 else ""
+            out.append(f"       ({folded} row{plural} folded: see index.html)")
+            folded = 0
+        out.append(line)
+    return "\n".join(out)
 
 
 def _same_key(v: Violation):
@@ -586,14 +645,15 @@ def _same_as_md(v: Violation, first: Violation, folder: Path) -> list[str]:
     return lines
 
 
-def _violation_md(v: Violation, folder: Path) -> list[str]:
+def _violation_md(v: Violation, folder: Path, brevity=BREVITY[0]) -> list[str]:
+    what, how_limit, rows = brevity
     r, p = v.r, v.p
     lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
-             f"**What broke.** {_short(v.what())}", ""]
+             f"**What broke.** {_short(v.what(), what)}", ""]
     how = v.how()
     if how:
-        lines += [f"**Deciding steps.** {_short(how, 420)}", ""]
-    lines += ["```", v.splat.rstrip(), "```", ""]
+        lines += [f"**Deciding steps.** {_short(how, how_limit)}", ""]
+    lines += ["```", fold_rows(v.splat.rstrip(), rows), "```", ""]
     if v.svg_path is not None:
         lines += [f"![sequence diagram of {r.scenario}: {p.name}]"
                   f"({_rel(str(v.svg_path), folder)})", ""]
