@@ -77,3 +77,21 @@ def test_blob_size_is_written_and_required():
     assert k.kho_retrieve_subtree(nk, "a") == 0x7000
     assert k.kho_retrieve_subtree(nk, "b") == -22
     assert k.kho_retrieve_subtree(nk, "c") == -2
+
+
+def test_a_failed_retrieve_is_remembered_since_00d0b372374f():
+    """6.19's luo_retrieve_file calls .retrieve again after a failure; the stored 00d0b372374f
+    returns the kept retrieve_status without calling it."""
+    from types import SimpleNamespace
+    from khomc.kho.k6_19 import ERA as K619
+    got = []
+    for era in (K619, ERA):
+        k = era.namespace()
+        calls = []
+        ops = SimpleNamespace(failing=lambda *a: (calls.append(a), (-5, None))[1])
+        inc = k.Incoming(ops, None, (), ())
+        session = k.IncomingSession("s0")
+        session.files.append(k.IncomingFile(k.FileHandler("x", (("retrieve", "failing"),)), 1, 0))
+        errs = [k.luo_retrieve_file(inc, session, 1)[0] for _ in range(2)]
+        got.append((errs, len(calls)))
+    assert got == [([-5, -5], 2), ([-5, -5], 1)]

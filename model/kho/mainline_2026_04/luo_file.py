@@ -11,7 +11,8 @@ err_erase_xa); ``luo_file_unpreserve_files`` erases each file as it unpreserves 
 The stored 00d0b372374f also differs from 6.19's b2135d1cb0e3 in places whose commits were not
 identified (the model's functions carry the stored form, as the 6.18 ledger does for a form
 between two read versions): ``luo_file_unfreeze_one`` no longer zeroes ``serialized_data``
-after ``.unfreeze``; the FLB hooks (``luo_flb_file_preserve`` / ``_unpreserve`` / ``_finish``)
+after ``.unfreeze``; the next kernel's ``luo_retrieve_file`` keeps a failed ``.retrieve``'s
+error in ``retrieve_status`` and returns it again; the FLB hooks (``luo_flb_file_preserve`` / ``_unpreserve`` / ``_finish``)
 walk an empty flb_list here (no handler registers an FLB), so they take no step.
 
 Abstractions: ``luo_get_id`` is the file itself (memfd's get_id returns the inode, one per
@@ -90,3 +91,37 @@ async def luo_file_unfreeze_one(kho, session, i: int, luo_file) -> None:
     if unfreeze is not None:
         await unfreeze(kho, FileOpArgs(luo_file.fh, luo_file.file, luo_file.serialized_data,
                                        luo_file.private_data))
+
+
+# -- the next kernel (luo_next.py's luo_retrieve_file as the stored 00d0b372374f has it) ----------
+
+@D_00d0b372374f.replaces
+def luo_retrieve_file(inc, session, token: int):
+    """``(err, file)``.  ``retrieve_status``: 0 never tried, > 0 retrieved, < 0 the error of a
+    failed ``.retrieve``, returned again without calling it (6.19 tries again).  The retrieved
+    file is also inserted into ``luo_preserved_files`` (WARN_ON on -EBUSY): the next kernel's
+    xarray is not modelled (nothing in it is read afterwards here)."""
+    if not session.files:
+        return -ENOENT, None
+    for luo_file in session.files:
+        if luo_file.token == token:
+            break
+    else:
+        return -ENOENT, None
+    status = getattr(luo_file, "retrieve_status", 0)
+    if status < 0:
+        return status, None
+    if status > 0:
+        return 0, luo_file.file                  # get_file
+    err, file = fh_op_next(inc, luo_file.fh, "retrieve")(
+        inc.nk, inc.pages, luo_file.serialized_data, inc.restored)
+    if err:
+        luo_file.retrieve_status = err
+        return err, None
+    luo_file.file = file
+    luo_file.retrieve_status = 1
+    luo_file.retrieved = True                    # what 02e117b8ca58's .finish reads
+    return 0, file
+
+
+from khomc.kho.k6_19.luo_next import fh_op_next  # noqa: E402,F401
