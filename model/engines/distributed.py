@@ -851,13 +851,13 @@ class DistributedSearch:
         if not self.progress or (elapsed < 1.0 and not final) or (final and not self._shown):
             return
         now = time.perf_counter()
-        if not final and now - getattr(self, "_last_tick", 0.0) < 1.0:
+        tty = getattr(self.stream, "isatty", lambda: False)()
+        if not final and now - getattr(self, "_last_tick", 0.0) < (1.0 if tty else 10.0):
             return
         self._last_tick = now
         total = max(1, sum(self.balance))
         bal = "/".join(f"{100 * b / total:.0f}" for b in self.balance)
         rate = self.count / elapsed if elapsed > 0 else 0.0
-        tty = getattr(self.stream, "isatty", lambda: False)()
         line = (f"khomc: {self.count:,} distinct states, {rate:,.0f} states/s, depth {depth}, "
                 f"frontier {frontier:,}, {self.partitions} partitions ({bal} %)")
         self.stream.write(("\r" + line + "\x1b[K") if tty else line + "\n")
