@@ -250,6 +250,11 @@ def _review_options(v) -> None:
     v.add_argument("--workers", type=_positive(int), default=max(1, min(os.cpu_count() or 1, 4)),
                    metavar="N", help="checks at a time, in worker processes (default: cores, "
                                      "at most 4)")
+    v.add_argument("--ray", action="store_true",
+                   help="run the checks as Ray tasks on a local Ray (pip install 'khomc[ray]')")
+    v.add_argument("--cluster", metavar="ADDRESS",
+                   help="run the checks as Ray tasks on the Ray cluster at ADDRESS (the --out "
+                        "folder must be shared by its nodes)")
     v.add_argument("--no-progress", action="store_true",
                    help="no live progress display (plain lines are printed when stdout is "
                         "not a terminal anyway)")
@@ -721,7 +726,18 @@ def _expect_error():
 def cmd_review(args, out) -> int:
     from .report import review
     writable_dir(args.out, "--out")          # before any check runs
-    return review.run(args, out)
+    if args.ray or args.cluster:
+        try:
+            from .engines.dist_ray import _ray
+            _ray()
+        except ValueError as exc:            # Ray not installed
+            raise UsageError(str(exc)) from None
+    try:
+        return review.run(args, out)
+    except ValueError as exc:
+        if type(exc).__name__ == "RayUnavailable":   # a cluster that cannot be joined
+            raise UsageError(str(exc)) from None
+        raise
 
 
 def cmd_prove(args, out) -> int:

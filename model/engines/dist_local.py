@@ -6,7 +6,8 @@ khomc.engines.dist_local FD JOB`` (nothing of the coordinator's state is inherit
 caller's ``__main__`` is not re-imported as multiprocessing's spawn would), with
 ``PYTHONHASHSEED=0``; it builds the model itself and serves the
 :class:`~khomc.engines.distributed.Partition` methods over a socket pair (pickled messages,
-``multiprocessing.connection`` framing), one request at a time.  The coordinator routes the successor batches (bytes, pickled once by their sender).
+``multiprocessing.connection`` framing), one request at a time.  The coordinator routes the
+successor batches (bytes, pickled once by their sender).
 
 Workers ignore SIGINT: Ctrl-C reaches the coordinator, which stops them.  A worker that dies
 (killed, out of memory) closes its pipe; the pending call raises

@@ -28,11 +28,15 @@ from .distributed import Partition, WorkerLost
 ENV = {"env_vars": {"PYTHONHASHSEED": "0"}}
 
 
+class RayUnavailable(ValueError):
+    """Ray is not installed, or the cluster cannot be started or joined (one line)."""
+
+
 def _ray():
     try:
         import ray
     except ImportError:
-        raise ValueError("Ray is not installed: pip install 'khomc[ray]'") from None
+        raise RayUnavailable("Ray is not installed: pip install 'khomc[ray]'") from None
     return ray
 
 
@@ -53,7 +57,7 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot start or join {where}: {first}") from None
+        raise RayUnavailable(f"cannot start or join {where}: {first}") from None
     return True
 
 

@@ -37,10 +37,13 @@ Portable states.  Local ids of task states are numbered per process (:class:`Tas
 state crosses a process boundary as ``(world, sender's local ids)`` and the first time a
 sender names a local id to a receiver it sends its definition, ``(task, observations)`` (the
 task's start spec and :meth:`TaskTable.history`); the receiver rebuilds it with
-``TaskTable.start`` and ``TaskTable.advance`` (memoized) and keeps the translation.  World
-values travel by pickle (the world holds immutable values: tuples, frozensets, frozen
-dataclasses) and are interned slot by slot on arrival, so states share slot objects as they do
-in one process.
+``TaskTable.start`` and ``TaskTable.advance`` (memoized) and keeps the translation.  World slot
+values work the same way: each process numbers the distinct values it has seen (value ids), a
+successor travels as ``(value ids, local ids)`` and a value crosses each link once, pickled
+(the world holds immutable values: tuples, frozensets, frozen dataclasses; objects of the
+model's build - a KHO object a notifier passes on, functions re-bound into an era - go by their
+path from the model's roots, :class:`BuildRefs`).  The receiver maps each value to its own
+object for it, so states share slot objects as they do in one process.
 
 Budgets and faults.  ``max_depth`` is exact (a level bound); ``max_states`` and
 ``time_limit`` are checked after each level (the count may pass ``max_states`` by at most one
@@ -848,13 +851,13 @@ class DistributedSearch:
         if not self.progress or (elapsed < 1.0 and not final) or (final and not self._shown):
             return
         now = time.perf_counter()
-        if not final and now - getattr(self, "_last_tick", 0.0) < 1.0:
+        tty = getattr(self.stream, "isatty", lambda: False)()
+        if not final and now - getattr(self, "_last_tick", 0.0) < (1.0 if tty else 10.0):
             return
         self._last_tick = now
         total = max(1, sum(self.balance))
         bal = "/".join(f"{100 * b / total:.0f}" for b in self.balance)
         rate = self.count / elapsed if elapsed > 0 else 0.0
-        tty = getattr(self.stream, "isatty", lambda: False)()
         line = (f"khomc: {self.count:,} distinct states, {rate:,.0f} states/s, depth {depth}, "
                 f"frontier {frontier:,}, {self.partitions} partitions ({bal} %)")
         self.stream.write(("\r" + line + "\x1b[K") if tty else line + "\n")
@@ -959,7 +962,8 @@ class DistributedSearch:
     def _property_result(self, p, exhausted, build_trace, termination_check,
                          usable) -> PropertyResult:
         pr = PropertyResult(p.name, p.kind, Verdict.UNKNOWN, doc=p.doc)
-        lost = "its trace was held by the lost partition"
+        lost = ("its trace could not be rebuilt: the partitions that hold its path were "
+                "stopped")
         if p.kind == SOMETIMES:
             sid = self.witness.get(p.name)
             if sid is not None:

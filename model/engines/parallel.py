@@ -9,7 +9,8 @@ enforces a deadline, and cancels the rest as soon as the answer is known:
   seeds (Holzmann, Joshi and Groce's swarm verification: speed through diversity).  The first
   counterexample wins; an exhaustive worker that finishes decides every property.
 * :func:`matrix` / :func:`review_matrix` (``khomc review --workers N``): many scenario checks,
-  N at a time, with start and progress callbacks for the review's progress display.
+  N at a time, with start and progress callbacks for the review's progress display; with
+  ``--ray`` or ``--cluster ADDRESS`` the checks are Ray tasks instead (khomc.engines.dist_ray).
 
 Ctrl-C cancels the nursery: the workers get SIGTERM, report nothing more, and the coordinator
 returns what had already finished (the review marks the rest UNKNOWN).
@@ -239,6 +240,29 @@ def review_matrix(jobs: list[dict], workers: int = 2, on_done=lambda w: None, on
                   on_tick=None) -> tuple[list[Worker], bool]:
     """As :func:`matrix`, with start and progress callbacks (``on_tick(running workers)``
     twice a second); returns (workers, interrupted by Ctrl-C)."""
+    if jobs and jobs[0].get("ray"):
+        return _ray_matrix(jobs, workers, on_done, on_start)
     state: dict = {}
     ws = trio.run(_matrix, jobs, workers, on_done, on_start, on_tick, state)
     return ws, bool(state.get("interrupted"))
+
+
+def _ray_matrix(jobs: list[dict], workers: int, on_done, on_start) -> tuple[list[Worker], bool]:
+    """The review matrix as Ray tasks (``khomc review --ray`` / ``--cluster ADDRESS``: the
+    jobs carry ``"ray": "local"`` or the address); each task runs one check as a worker
+    process would and returns its result (traces saved by the task, under the review's folder:
+    on a cluster that folder must be shared)."""
+    from .dist_ray import run_jobs
+    ws = [Worker(i, job) for i, job in enumerate(jobs)]
+    address = jobs[0]["ray"]
+
+    def done(i, result, error):
+        if result is not None:
+            ws[i].result = CheckResult.from_dict(result)
+        ws[i].error = error
+        on_done(ws[i])
+
+    _, interrupted = run_jobs(jobs, None if address == "local" else address, workers,
+                              on_done=done,
+                              on_start=(lambda i: on_start(ws[i])) if on_start else None)
+    return ws, interrupted

@@ -925,11 +925,13 @@ def run(args, out) -> int:
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
     options = {k: True for k in ("first", "compact", "symmetry") if getattr(args, k, False)}
+    if getattr(args, "ray", False) or getattr(args, "cluster", None):   # the jobs as Ray tasks
+        options["ray"] = args.cluster or "local"
     total = len(_jobs(specs, names))
     start = time.perf_counter()
     failures: list[str] = []
     with ReviewProgress(total, out, enabled=not args.no_progress) as progress:
-        if args.workers > 1:
+        if args.workers > 1 or options.get("ray"):
             results, failures, interrupted = collect_parallel(
                 specs, bounds, args.engine, progress, args.workers, folder, names, options)
         else:

@@ -223,6 +223,17 @@ def test_ray_killed_actor_ends_unknown(local_ray):
     assert all(x.verdict is Verdict.UNKNOWN for x in got.properties if x.kind != "sometimes")
 
 
+def test_review_matrix_as_ray_tasks(local_ray, tmp_path):
+    """``khomc review --ray``: the matrix's checks run as Ray tasks, the same report."""
+    out = io.StringIO()
+    code = main(["review", "--spec", "counter", "--ray", "--workers", "2", "--no-progress",
+                 "--out", str(tmp_path / "rev")], out=out)
+    assert code == 0, out.getvalue()
+    md = (tmp_path / "rev" / "REPORT.md").read_text()
+    assert "| counter | racy | N=2 | bfs, exhaustive | 12 |" in md and \
+        "VIOLATED: no-lost-update; HOLDS 4 of 5 |" in md
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
