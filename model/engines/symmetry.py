@@ -117,6 +117,7 @@ class Symmetry:
         self.other_relabel = [(i, self.relabel.get(s)) for i, s in enumerate(self.other_slots)]
         self.other_relabel = [(i, fn) for i, fn in self.other_relabel if fn is not None]
         self._cache: dict = {}    # (slot index, id(value), perm) -> (value, relabelled)
+        self._holds_memo: dict = {}   # id(value) -> (value, holds a task id)
         self._check_units()
         self._check_properties()
 
@@ -178,22 +179,27 @@ class Symmetry:
             else:
                 groups.append([i])
         fixed = (tuple(locs[t] for t in self.other_tasks), locs[len(self.model.tasks):])
+        raw = [world[s] for s in self.other_slots]
+        # the slots whose value can hold a task id in this state (once per state, not per
+        # arrangement): a registered slot always, an unregistered one when it is not an atom
+        cands = [(j, fn) for j, fn in self.other_relabel
+                 if type(fn) is not _DeepRelabel or
+                 (type(raw[j]) not in _ATOMS and self._holds(raw[j]))]
         best = None
         for choice in product(*(permutations(g) for g in groups)):
             arranged = [i for g in choice for i in g]
             perm = {units[i][0]: self.unit_tids[k] for k, i in enumerate(arranged)
                     if units[i][0] != self.unit_tids[k]}
-            other = [world[s] for s in self.other_slots]
+            other = list(raw)
             if perm:
                 pkey = tuple(sorted(perm.items()))
                 cache = self._cache
                 if len(cache) > 65536:
                     cache.clear()
-                for j, fn in self.other_relabel:
+                for j, fn in cands:
                     v = other[j]
                     if type(v) in _ATOMS:
-                        if type(fn) is not _DeepRelabel:
-                            other[j] = fn(v, perm)        # a lock's owner: a bare task id
+                        other[j] = fn(v, perm)        # a lock's owner: a bare task id
                         continue
                     ck = (j, id(v), pkey)
                     hit = cache.get(ck)
@@ -208,6 +214,19 @@ class Symmetry:
             if best is None or hash(key) < best[0]:
                 best = (hash(key), key)
         return best[1]
+
+    def _holds(self, value) -> bool:
+        """Whether *value* holds a heap object or a KASAN report anywhere (memoized by
+        identity; the value is kept so that its id stays valid)."""
+        memo = self._holds_memo
+        hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if len(memo) > 65536:
+            memo.clear()
+        got = _contains_holder(value)
+        memo[id(value)] = (value, got)
+        return got
 
     # -- images (the invariance check) -------------------------------------------------------
     def image(self, state, order: tuple, lid_of: dict):
@@ -358,6 +377,17 @@ def _deep(value, perm, names):
             return value
         return frozenset(items)
     return value
+
+
+def _contains_holder(value) -> bool:
+    t = type(value)
+    if t in _ATOMS:
+        return False
+    if t is Obj or t is KasanReport:
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return any(_contains_holder(x) for x in value)
+    return False
 
 
 _ATOMS = frozenset({int, str, bytes, bool, float, type(None)})
