@@ -34,6 +34,11 @@ PINS = {
     ("k6.18", "three-preservers", (("clients", 2),)): (24363, 12186),
     ("v5", "three-preservers", (("clients", 2),)): (4229, 2116),
     ("v5-anchor", "three-preservers", (("clients", 2),)): (4297, 2150),
+    # a design mutant, so that the reduced search is seen keeping a VIOLATED verdict too:
+    # kho_reserve_scratch's area overlaps the allocator's memory, so preserved folios lie in
+    # scratch (nothing-in-scratch VIOLATED in both searches)
+    ("v5", "three-preservers", (("clients", 2), ("mutants", "scratch-overlaps-memory"))):
+        (4229, 2116),
 }
 # the default bounds (three clients): the default review checks them without symmetry
 SLOW_PINS = {
@@ -50,8 +55,16 @@ def _verdicts(r):
 
 
 ALL = {**PINS, **SLOW_PINS}
+# 6.17 and 6.18 give 6.16's counts: checked with the slow tests only
+LATER = {"k6.17", "k6.18"}
+
+
+def _slow(k) -> bool:
+    return k in SLOW_PINS or k[0] in LATER
+
+
 CASES = [pytest.param(*k, id=f"{k[0]}-{k[1]}-{dict(k[2])}",
-                      marks=[pytest.mark.slow] if k in SLOW_PINS else []) for k in ALL]
+                      marks=[pytest.mark.slow] if _slow(k) else []) for k in ALL]
 
 
 @pytest.mark.parametrize("spec,scenario,params", CASES)
@@ -65,9 +78,14 @@ def test_symmetry_reduces_and_keeps_the_verdicts(spec, scenario, params):
     assert v.pop("terminates") is Verdict.HOLDS
     assert v == w
     assert all(x is not Verdict.UNKNOWN for x in v.values())
+    mutated = dict(params).get("mutants")
+    assert (v["nothing-in-scratch"] is Verdict.VIOLATED) if mutated else \
+        Verdict.VIOLATED not in v.values()
 
 
-@pytest.mark.parametrize("spec,scenario,params", list(PINS), ids=lambda x: str(x))
+@pytest.mark.parametrize("spec,scenario,params", [
+    pytest.param(*k, id=f"{k[0]}-{k[1]}-{dict(k[2])}",
+                 marks=[pytest.mark.slow] if _slow(k) else []) for k in PINS])
 def test_the_declared_symmetry_is_an_automorphism(spec, scenario, params):
     m = registry.build(spec, scenario, dict(params))
     search = Search(m)
