@@ -7,28 +7,43 @@ same class: with each unit's own vars replaced by placeholders, their task state
 The search then stores one representative per orbit: two states that differ only by a
 permutation of the units are the same state.
 
-**Task ids inside world values.**  A slot that holds task ids (a mutex's owner, a rwsem's
-holders: every lock made with ``Mutex.new`` and friends registers a relabelling function in
-``Model.task_ids``) is permuted together with the units: the state in which unit 0 holds a lock
-and unit 1 waits is the same, up to the permutation, as the one in which unit 1 holds it and
-unit 0 waits.  The canonical form sorts the units by their abstract state and own vars, renames
-the units' task ids to their sorted positions in every registered slot, and - among units whose
-abstract states tie - takes the arrangement whose key hashes lowest (any fixed choice is sound:
-two states get the same key only if a permutation maps one onto the other).  This relies on no
-task *observing* a unit's task id (lock operations observe None, 0/1 or True/False) and on
-units spawning no tasks.  A model with a heap is refused: each task allocates from its own range
-of pages, so permuting tasks would not permute the addresses their objects got.
+**Task ids inside world values.**  A slot that holds task ids registers a pure relabelling
+function in ``Model.task_ids``: every lock made with ``Mutex.new`` and friends (its owner, a
+rwsem's holders), and a heap built with ``Heap(..., claim=True)`` (each object's allocating and
+freeing task, the order in which tasks claimed their page ranges, the task names in a KASAN
+report; khomc.kernel.alloc).  Those slots are permuted together with the units: the state in
+which unit 0 holds a lock and unit 1 waits is the same, up to the permutation, as the one in
+which unit 1 holds it and unit 0 waits.  The canonical form sorts the units by their abstract
+state and own vars, renames the units' task ids to their sorted positions in every registered
+slot, and - among units whose abstract states tie - takes the arrangement whose key hashes
+lowest (any fixed choice is sound: two states get the same key only if a permutation maps one
+onto the other).  This relies on no task *observing* a unit's task id (lock operations observe
+None, 0/1 or True/False; allocations observe an address that depends on the claim order, not on
+the task) and on units spawning no tasks.
 
-Sound for ``always``, ``final``, ``sometimes``, ``assertions`` and ``deadlock-free`` as long as
-the properties themselves are symmetric (they must not single out one unit).  It is *not* used
-for termination (TLC's symmetry-with-liveness trap, tlaplus#59): a result that used symmetry says
-so and leaves ``terminates`` UNKNOWN.
+**Heaps.**  A heap with fixed per-task page ranges (the default) is refused: the addresses a
+unit's objects get depend on its task id and flow into bytes (records, FDTs, bitmaps) that no
+relabelling can reach.  With ``claim=True`` the address depends only on the order of first
+allocation, so the permutation of task ids is the whole symmetry.
+
+**Properties.**  The reduction is sound for ``always``, ``final``, ``sometimes``, ``assertions``
+and ``deadlock-free`` when the properties are symmetric.  Two checks: at construction a property
+that mentions (in its closure, defaults or constants, followed through functions, containers and
+objects) some but not all of the units' task names or own vars singles out a unit and the
+model is refused; and :func:`check_invariance`, run by the tests on every scenario that
+declares units, walks the plain search's reachable states and asserts that each permuted image
+is reachable too and that every property and built-in check has the same value on it (the
+automorphism the reduction assumes).  It is *not* used for termination (TLC's
+symmetry-with-liveness trap, tlaplus#59): a result that used symmetry says so and leaves
+``terminates`` UNKNOWN.
 """
 
 from __future__ import annotations
 
+import types
 from itertools import permutations, product
 
+from ..kernel.alloc import KasanReport, Obj, _relabel_obj, _rename
 from ..runtime.effects import Effect, Var
 from ..runtime.tasks import SpecError
 
@@ -85,15 +100,26 @@ class Symmetry:
         self.other_slots = [s for s in range(len(model.vars)) if s not in self.unit_slots]
         self._abstract: dict[tuple[int, int], int] = {}
         self._interned: dict = {}
-        if model.split and self.units:
+        if self.units and any(slot not in model.task_ids for slot in model.split):
             raise SpecError("symmetry: this model has a heap, and each task allocates from its "
                             "own range of pages (khomc.kernel.alloc): permuting the units would "
-                            "not permute the addresses of their objects")
+                            "not permute the addresses of their objects (build the heap with "
+                            "Heap(..., claim=True))")
         self.unit_tids = [u[0] for u in self.units]
         self.relabel = {s: fn for s, fn in model.task_ids.items()}
+        if self.relabel:
+            # a slot that registers no relabelling may still hold copies of registered values
+            # (a snapshot of memory with its objects' task ids, a KASAN report): walked deeply
+            names = [t.name for t in model.tasks]
+            for s in range(len(model.vars)):
+                if s not in self.relabel:
+                    self.relabel[s] = _DeepRelabel(names)
         self.other_relabel = [(i, self.relabel.get(s)) for i, s in enumerate(self.other_slots)]
         self.other_relabel = [(i, fn) for i, fn in self.other_relabel if fn is not None]
+        self._cache: dict = {}    # (slot index, id(value), perm) -> (value, relabelled)
+        self._holds_memo: dict = {}   # id(value) -> (value, holds a task id)
         self._check_units()
+        self._check_properties()
 
     def _check_units(self) -> None:
         starts = {self._abs_lid(i, self.model.table.start(self.model.tasks[u[0]]))
@@ -102,6 +128,23 @@ class Symmetry:
             raise SpecError("symmetry: the declared units do not run the same code on arguments "
                             "of the same class (their start states differ once their own vars "
                             "are abstracted)")
+
+    def _check_properties(self) -> None:
+        names = [self.model.tasks[u[0]].name for u in self.units]
+        marks = {}
+        for i, u in enumerate(self.units):
+            marks[names[i]] = i
+            for v in u[2]:
+                marks[v] = i
+        for p in self.model.properties:
+            if p.fn is None:
+                continue
+            seen = _mentions(p.fn, marks)
+            if seen and len(seen) < len(self.units):
+                which = ", ".join(names[i] for i in sorted(seen))
+                raise SpecError(f"symmetry: property {p.name!r} singles out {which} (it names "
+                                "some but not all of the declared units), so permuting the "
+                                "units could change its value")
 
     def _abs_lid(self, unit: int, lid: int) -> int:
         k = (unit, lid)
@@ -136,13 +179,34 @@ class Symmetry:
             else:
                 groups.append([i])
         fixed = (tuple(locs[t] for t in self.other_tasks), locs[len(self.model.tasks):])
+        raw = [world[s] for s in self.other_slots]
+        # the slots whose value can hold a task id in this state (once per state, not per
+        # arrangement): a registered slot always, an unregistered one when it is not an atom
+        cands = [(j, fn) for j, fn in self.other_relabel
+                 if type(fn) is not _DeepRelabel or
+                 (type(raw[j]) not in _ATOMS and self._holds(raw[j]))]
         best = None
         for choice in product(*(permutations(g) for g in groups)):
             arranged = [i for g in choice for i in g]
-            perm = {units[i][0]: self.unit_tids[k] for k, i in enumerate(arranged)}
-            other = [world[s] for s in self.other_slots]
-            for j, fn in self.other_relabel:
-                other[j] = fn(other[j], perm)
+            perm = {units[i][0]: self.unit_tids[k] for k, i in enumerate(arranged)
+                    if units[i][0] != self.unit_tids[k]}
+            other = list(raw)
+            if perm:
+                pkey = tuple(sorted(perm.items()))
+                cache = self._cache
+                if len(cache) > 65536:
+                    cache.clear()
+                for j, fn in cands:
+                    v = other[j]
+                    if type(v) in _ATOMS:
+                        other[j] = fn(v, perm)        # a lock's owner: a bare task id
+                        continue
+                    ck = (j, id(v), pkey)
+                    hit = cache.get(ck)
+                    if hit is None or hit[0] is not v:
+                        hit = (v, fn(v, perm))      # the value is kept: its id stays valid
+                        cache[ck] = hit
+                    other[j] = hit[1]
             own = tuple((sigs[i][0], tuple(self.relabel[s](world[s], perm) if s in self.relabel
                                            else world[s] for s in units[i][1]))
                         for i in arranged)
@@ -150,3 +214,190 @@ class Symmetry:
             if best is None or hash(key) < best[0]:
                 best = (hash(key), key)
         return best[1]
+
+    def _holds(self, value) -> bool:
+        """Whether *value* holds a heap object or a KASAN report anywhere (memoized by
+        identity; the value is kept so that its id stays valid)."""
+        memo = self._holds_memo
+        hit = memo.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
+        if len(memo) > 65536:
+            memo.clear()
+        got = _contains_holder(value)
+        memo[id(value)] = (value, got)
+        return got
+
+    # -- images (the invariance check) -------------------------------------------------------
+    def image(self, state, order: tuple, lid_of: dict):
+        """*state* with unit i moved to unit ``order[i]`` (task ids and own vars with it), or
+        None when the moved unit's local state was never reached by its new task.  *lid_of*
+        maps (unit, abstract id) to a local id of that unit's task."""
+        world, locs = state
+        units = self.units
+        perm = {units[i][0]: units[order[i]][0] for i in range(len(units))}
+        w = list(world)
+        for s, fn in self.relabel.items():
+            w[s] = fn(world[s], perm)
+        new_locs = list(locs)
+        for i, u in enumerate(units):
+            j = order[i]
+            lid = lid_of.get((j, self._abs_lid(i, locs[u[0]])))
+            if lid is None:
+                return None
+            new_locs[units[j][0]] = lid
+            for a, b in zip(u[1], units[j][1]):
+                fn = self.relabel.get(a)
+                w[b] = fn(world[a], perm) if fn is not None else world[a]
+        return (tuple(w), tuple(new_locs))
+
+    def lids_by_abstract(self) -> dict:
+        table = self.table
+        names = [self.model.tasks[u[0]].name for u in self.units]
+        out = {}
+        for lid, name in enumerate(table.name):
+            for i, n in enumerate(names):
+                if n == name:
+                    out.setdefault((i, self._abs_lid(i, lid)), lid)
+        return out
+
+
+def check_invariance(model, states) -> int:
+    """Assert that the declared symmetry is an automorphism of *states* (every reachable state
+    of *model*'s plain search): each image under a permutation of the units is among them, and
+    every property, ``assertions`` and ``deadlock-free`` (whether the state can move) has the
+    same value on it.  Returns how many images were compared; raises SpecError naming the
+    first state that breaks it."""
+    from ..runtime.step import Stepper
+    from .monitor import Monitor
+    sym = Symmetry(model, model.symmetry)
+    lid_of = sym.lids_by_abstract()
+    reach = set(states)
+    monitor = Monitor(model)
+    stepper = Stepper(model)
+    n = 0
+    orders = [p for p in permutations(range(len(sym.units))) if p != tuple(range(len(sym.units)))]
+    for st in states:
+        fails = sorted(monitor.failing(st))
+        hits = sorted(monitor.reached(st))
+        moves = bool(stepper.expand(st))
+        for order in orders:
+            img = sym.image(st, order, lid_of)
+            if img is None or img not in reach:
+                raise SpecError(f"symmetry: the image of a reachable state under {order} is "
+                                f"not reachable: {model.describe_world(st[0])}")
+            if (sorted(monitor.failing(img)) != fails or sorted(monitor.reached(img)) != hits
+                    or bool(stepper.expand(img)) != moves):
+                raise SpecError(f"symmetry: a property has another value on the image under "
+                                f"{order} of {model.describe_world(st[0])}")
+            n += 1
+    return n
+
+
+def _mentions(fn, marks: dict, limit: int = 6) -> set:
+    """The units (values of *marks*) whose task names or own Vars *fn* can reach."""
+    found: set = set()
+    seen: set = set()
+    stack = [(fn, 0)]
+    while stack:
+        obj, depth = stack.pop()
+        if id(obj) in seen or depth > limit:
+            continue
+        seen.add(id(obj))
+        try:
+            if obj in marks:
+                found.add(marks[obj])
+                continue
+        except TypeError:
+            pass
+        if isinstance(obj, (str, bytes, int, float, bool, type(None))):
+            continue
+        kids: list = []
+        if isinstance(obj, (tuple, list, set, frozenset)):
+            kids = list(obj)
+        elif isinstance(obj, dict):
+            kids = list(obj.keys()) + list(obj.values())
+        elif isinstance(obj, types.FunctionType):
+            kids = [c.cell_contents for c in (obj.__closure__ or ()) if _has_contents(c)]
+            kids += list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
+            kids.append(obj.__code__)
+        elif isinstance(obj, type(_mentions.__code__)):
+            kids = list(obj.co_consts)
+        elif isinstance(obj, (types.MethodType, staticmethod, classmethod)):
+            kids = [obj.__func__, getattr(obj, "__self__", None)]
+        elif isinstance(obj, type) or type(obj).__name__ in _OPAQUE:
+            continue       # the model itself names every task: not a property's choice
+        else:
+            d = getattr(obj, "__dict__", None)
+            if d is not None:
+                kids = list(d.values())
+            slots = getattr(type(obj), "__slots__", ())
+            for k in ((slots,) if isinstance(slots, str) else
+                      slots if isinstance(slots, (tuple, list)) else ()):
+                if hasattr(obj, k):
+                    kids.append(getattr(obj, k))
+        stack.extend((k, depth + 1) for k in kids)
+    return found
+
+
+class _DeepRelabel:
+    """Relabel task ids inside an unregistered slot's value: the heap's objects (their
+    allocating and freeing tasks) and KASAN reports (task names) wherever they sit in tuples,
+    named tuples and frozensets; any other value is kept as it is."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names):
+        self.names = names
+
+    def __call__(self, value, perm):
+        if type(value) in _ATOMS:
+            return value
+        return _deep(value, perm, self.names)
+
+
+def _deep(value, perm, names):
+    t = type(value)
+    if t in _ATOMS:
+        return value
+    if t is Obj:
+        return _relabel_obj(value, perm)
+    if t is KasanReport:
+        rn = {names[a]: names[b] for a, b in perm.items()}
+        return value._replace(**{f: _rename(getattr(value, f), rn)
+                                 for f in ("access", "allocated", "freed", "title")})
+    if isinstance(value, tuple):
+        items = [_deep(x, perm, names) for x in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return t._make(items) if hasattr(t, "_make") else t(items)
+    if t is frozenset:
+        items = [_deep(x, perm, names) for x in value]
+        if all(a is b for a, b in zip(items, value)):
+            return value
+        return frozenset(items)
+    return value
+
+
+def _contains_holder(value) -> bool:
+    t = type(value)
+    if t in _ATOMS:
+        return False
+    if t is Obj or t is KasanReport:
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return any(_contains_holder(x) for x in value)
+    return False
+
+
+_ATOMS = frozenset({int, str, bytes, bool, float, type(None)})
+
+_OPAQUE = frozenset({"Model", "TaskTable", "TaskSpec", "View", "Monitor"})
+
+
+def _has_contents(cell) -> bool:
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True

@@ -23,6 +23,14 @@ Simplifications, each chosen so that no property loses a counterexample:
   allocations interleave with it.  That is one behaviour a real kernel can show, and it keeps
   the state space from multiplying by every permutation of addresses; no property here depends
   on which address an object gets, only on its identity, contents and lifetime.
+* ``Heap(..., claim=True)``: a task's range is not fixed by its task id but claimed at its
+  first successful fresh allocation, in claim order (the first task to allocate gets the lowest
+  range; slot ``ranges`` holds the claimants' task ids in that order).  The address an
+  allocation gets then depends on the order in which tasks first allocated, never on which task
+  it is, so permuting interchangeable tasks permutes nothing else (symmetry reduction,
+  khomc.engines.symmetry: the heap registers its slots' task ids - objects' allocating and
+  freeing tasks, the claimants, KASAN's task names - in ``Model.task_ids``).  Still one
+  behaviour a real kernel can show: each task keeps to its own pages once it has some.
 * ``kvmalloc`` memory is placed physically contiguous: only its lifetime and bytes matter here.
 * Reuse of freed memory is a bounded choice (``Heap(..., reuse=N)``, default 0).  With
   ``reuse=0`` freed memory is never handed out again (KASAN's quarantine, unbounded): any later
@@ -149,7 +157,7 @@ class Heap:
 
     def __init__(self, model: Model, per_task: int, nr_tasks: int, fail_allocs: int = 0,
                  fail_sites: frozenset | None = None, reuse: int = 0,
-                 large_kmalloc_type: bool = True):
+                 large_kmalloc_type: bool = True, claim: bool = False):
         if reuse < 0 or fail_allocs < 0:
             raise ValueError(f"Heap: reuse ({reuse}) and fail_allocs ({fail_allocs}) are "
                              "budgets and cannot be negative")
@@ -166,7 +174,11 @@ class Heap:
         # Invariant: reuses still allowed; a slot only when reuse is on (layout unchanged else)
         self.reuse_left = model.var("reuse", reuse) if reuse else None
         self.large_kmalloc_type = large_kmalloc_type
+        # Invariant: the task ids that claimed a range, in claim order; a slot only with claim
+        self.claims = model.var("ranges", ()) if claim else None
         register_memory(model, self)
+        if claim:
+            register_task_ids(model, self)
 
     def __eq__(self, other):
         return isinstance(other, Heap) and other.pages == self.pages
@@ -216,6 +228,41 @@ def register_memory(model: Model, heap: Heap) -> None:
     semantics are unchanged (one slot holds the tuple of pages)."""
     m = heap.pages.slot
     model.split[m] = frozenset((m, p) for p in range(heap.nr_pages))
+
+
+def register_task_ids(model: Model, heap: Heap) -> None:
+    """Register the heap's slots that hold task ids (claim mode only, see the module header)
+    with pure relabelling functions ``fn(value, {old tid: new tid})``."""
+    def pages(value, perm):
+        return tuple(_relabel_obj(e, perm) if type(e) is Obj else e for e in value)
+
+    def claims(value, perm):
+        return tuple(perm.get(t, t) for t in value)
+
+    def kasan(report, perm):
+        if report is None:
+            return None
+        names = {heap.task_name(a): heap.task_name(b) for a, b in perm.items()}
+        return report._replace(**{f: _rename(getattr(report, f), names)
+                                  for f in ("access", "allocated", "freed", "title")})
+
+    model.task_ids[heap.pages.slot] = pages
+    model.task_ids[heap.claims.slot] = claims
+    model.task_ids[heap.kasan.slot] = kasan
+
+
+def _relabel_obj(obj: Obj, perm: dict) -> Obj:
+    a, f = obj.alloc_tid, obj.free_tid
+    if a not in perm and f not in perm:
+        return obj
+    return obj._replace(alloc_tid=perm.get(a, a), free_tid=perm.get(f, f))
+
+
+def _rename(text: str, names: dict) -> str:
+    """*text* of a report with the task names after "task " and "process " renamed."""
+    import re
+    return re.sub(r"(task |process )(\S+)",
+                  lambda mt: mt.group(1) + names.get(mt.group(2), mt.group(2)), text)
 
 
 # -- finding objects ------------------------------------------------------------------------------
@@ -301,7 +348,13 @@ class Alloc(Effect):
     def outcomes(self, world, tid):
         heap = self.heap
         pages = world[heap.pages.slot]
-        lo = 1 + tid * heap.per_task
+        claims = None
+        if heap.claims is None:
+            index = tid
+        else:
+            claims = world[heap.claims.slot]
+            index = claims.index(tid) if tid in claims else len(claims)
+        lo = 1 + index * heap.per_task
         pfn = _find_free(pages, self.npages, self.align, lo, lo + heap.per_task)
         obj = Obj(self.kind, self.npages, self.size, True, tid, self.site, None, None, b"")
         if pfn is None:
@@ -309,6 +362,8 @@ class Alloc(Effect):
         else:
             w = list(world)
             w[heap.pages.slot] = _place(pages, pfn, obj)
+            if claims is not None and index == len(claims):
+                w[heap.claims.slot] = claims + (tid,)
             out = [(tuple(w), pfn << PAGE_SHIFT)]
             budget = world[heap.budget.slot]
             if budget > 0 and heap.may_fail(self.site):
@@ -333,6 +388,8 @@ class Alloc(Effect):
 
     def slots(self):
         out = (self.heap.pages.slot, self.heap.budget.slot)
+        if self.heap.claims is not None:
+            out += (self.heap.claims.slot,)
         if self.heap.reuse_left is not None:
             out += (self.heap.reuse_left.slot,)
         return out
@@ -343,8 +400,9 @@ class Alloc(Effect):
         this site can fail."""
         heap = self.heap
         m = heap.pages.slot
-        if heap.reuse_left is not None:
-            locs = set(heap.all_pages) | {heap.reuse_left.slot}
+        if heap.reuse_left is not None or heap.claims is not None:
+            locs = set(heap.all_pages) | {v.slot for v in (heap.reuse_left, heap.claims)
+                                          if v is not None}
         else:
             lo = 1 + tid * heap.per_task
             locs = {(m, p) for p in range(lo, min(lo + heap.per_task, heap.nr_pages))}

@@ -27,3 +27,6 @@ CHANGES = (
     "only with CONFIG_KEXEC_HANDOVER_DEBUG (e38f65d317df).")
 
 SCENARIOS = base.scenarios_for(ERA)
+
+# three interchangeable clients (issue 12 item 6), not in the defaults: see k6_16.THREE_PRESERVERS
+SCENARIOS = SCENARIOS + base.scenarios_for(ERA, (base.THREE_PRESERVERS,), {"three-preservers"})

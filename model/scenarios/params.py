@@ -21,6 +21,7 @@ one line and exit 2 before any model is built (khomc.runtime.spec.Param).  Why e
 * ``nr_folios`` (test_kho's folios), ``npages`` (pages preserved at once), ``boxes``/``fds``
   (FDBox instances and fds each), ``fdboxes`` (FDBox tasks next to a notifier test; 0 leaves the
   notifier alone): small counts whose state spaces already grow exponentially.
+* ``clients`` - interchangeable clients of a three-client scenario: 1 .. 4.
 * ``slots`` - entries of a v5-anchor page: 1 .. 510 (510 is what one 4 KiB anchor holds).
 * ``mutants`` (names checked by the era's builder), ``luo``, ``finalize``, ``debug``
   (CONFIG_KEXEC_HANDOVER_DEBUG), ``race``, ``close`` (the LUO agent of luo-session-race):
@@ -44,6 +45,7 @@ RANGES = {
     "fds": lambda default: Param(int, 1, 8),
     "fdboxes": lambda default: Param(int, 0, 4),
     "slots": lambda default: Param(int, 1, 510),
+    "clients": lambda default: Param(int, 1, 4),
     "mutants": lambda default: Param(str),
     "luo": lambda default: Param(bool),
     "finalize": lambda default: Param(bool),

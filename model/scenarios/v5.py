@@ -372,3 +372,60 @@ SCENARIOS = [
              "unfreeze, finalize, kexec: the posted unwind loop"),
 ]
 SCENARIOS = declare(SCENARIOS)
+
+
+# -- three interchangeable clients (issue 12 item 6; symmetry: khomc.engines.symmetry) ----------
+
+def _count_up(n, tid):
+    return n + 1, None
+
+
+def _wait_for(n, tid, want):
+    return None if n != want else (n, None)
+
+
+async def _preserver(kho, loaded, orders: tuple) -> int:
+    """A client's module init: one folio of a chosen order, filled and kho_preserve_folio'd
+    (v5's tracker call: no node of the state tree), then ``loaded += 1``."""
+    from khomc.drivers.common import folio_alloc_filled
+    from khomc.runtime.effects import Update, choose
+    order = await choose(orders, "folio order")
+    folio = await folio_alloc_filled(kho.heap, order, b"client", "client")
+    ret = await kho.kernel.kho_preserve_folio(kho, folio, order) if folio else -12
+    await Update(loaded, _count_up, text="module loaded")
+    return ret
+
+
+async def _after_modules(kho, loaded, modules: int, steps: tuple):
+    """The operator once every client's module has loaded."""
+    from khomc.runtime.effects import Update
+    await Update(loaded, _wait_for, modules, text=f"wait for {modules} modules")
+    return await operator(kho, steps)
+
+
+def three_preservers(pages: int = 8, clients: int = 3, fdt_max: int = FDT_MAX,
+                     mutants: str = "", kernel=None) -> Model:
+    """*clients* interchangeable clients (same code, same arguments) each preserve one folio of
+    a chosen order (0 or 1: folios of two orders) concurrently with each other - the tracker's
+    bitmap allocation and insertion under tree_lock held for read raced between them - then
+    the operator loads, finalizes and kexecs.  Memory: *pages* pages per task, claimed in the
+    order the tasks first allocate (``Heap(claim=True)``), so the clients are declared
+    symmetric.  Pins: properties/kho_eras/test_three_clients.py."""
+    m = Model("v5", "three-preservers", doc=three_preservers.__doc__)
+    heap = Heap(m, pages, clients + 1, 0, claim=True)
+    kho = KhoV5(m, heap, fdt_max, initial_tree(), _mutants(mutants), kernel or ERA.namespace())
+    loaded = m.var("modules_loaded", 0)
+    names = tuple(f"client{i}" for i in range(clients))
+    for name in names:
+        m.task(name, _preserver, kho, loaded, (0, 1))
+    m.task("operator", _after_modules, kho, loaded, clients,
+           (("load", 0), ("finalize", 1), ("kexec", 0)))
+    m.symmetric([(name, ()) for name in names])
+    props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+SCENARIOS = SCENARIOS + declare([Scenario(
+    "three-preservers", three_preservers,
+    {"pages": 8, "clients": 3, "fdt_max": FDT_MAX, "mutants": ""},
+    "3 interchangeable clients preserve an order-0/1 folio each, then load, finalize, kexec")])

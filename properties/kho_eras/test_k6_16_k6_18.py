@@ -219,7 +219,8 @@ CASES = [_case(spec, sc) for spec in PINNED for sc in PINNED[spec]]
 
 @pytest.mark.parametrize("spec", sorted(PINNED))
 def test_every_scenario_is_pinned(spec):
-    assert {s.name for s in scenarios(spec)} == set(PINNED[spec])
+    from .test_three_clients import NAMES   # pinned there
+    assert {s.name for s in scenarios(spec)} - NAMES == set(PINNED[spec])
 
 
 @pytest.mark.parametrize("spec,name", CASES)

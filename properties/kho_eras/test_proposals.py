@@ -45,7 +45,9 @@ PINNED = {
 
 @pytest.mark.parametrize("spec", ["v5-recursive", "v5-anchor"])
 def test_every_proposal_scenario_is_pinned(spec):
-    assert {(spec, s.name) for s in scenarios(spec)} == {k for k in PINNED if k[0] == spec}
+    three = {"three-preservers"}   # pinned in properties/kho_eras/test_three_clients.py
+    assert {(spec, s.name) for s in scenarios(spec) if s.name not in three} == \
+        {k for k in PINNED if k[0] == spec}
 
 
 @pytest.mark.parametrize("spec,name", sorted(PINNED))

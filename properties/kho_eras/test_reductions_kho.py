@@ -18,7 +18,8 @@ from khomc.engines.result import Verdict
 from khomc.engines.search import check
 
 KHO_SPECS = [s for s in registry.SPECS if s not in ("counter", "spinkho")]
-BIG = {("k6.16", "fdbox-race"), ("k6.17", "fdbox-race"), ("k6.18", "fdbox-race")}
+BIG = {("k6.16", "fdbox-race"), ("k6.17", "fdbox-race"), ("k6.18", "fdbox-race"),
+       ("v5", "three-preservers")}
 
 
 def cases():

@@ -103,7 +103,8 @@ PINNED = {
 def test_every_v5_scenario_is_pinned():
     """Every default scenario is pinned (fdbox-many is the sampling engines' scope, too large
     to exhaust, and is checked in properties/sampling)."""
-    assert {s.name for s in scenarios("v5") if s.default} == set(PINNED)
+    NAMES = {"three-preservers"}   # pinned in properties/kho_eras/test_three_clients.py
+    assert {s.name for s in scenarios("v5") if s.default} - NAMES == set(PINNED)
 
 
 @pytest.mark.parametrize("name", sorted(PINNED))
