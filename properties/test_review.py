@@ -80,3 +80,10 @@ def test_markdown_shortens_itself_to_the_budget(tmp_path):
     assert fit.count("VIOLATED ***") == full.count("VIOLATED ***")
     assert fit.count("\n### ") == full.count("\n### ")
     assert SPECS  # the registry the review read
+
+
+def test_cut_lines_cuts_only_long_lines():
+    from khomc.report.review import cut_lines
+    text = "short\n" + "x" * 50
+    assert cut_lines(text, None) == text and cut_lines(text, 50) == text
+    assert cut_lines(text, 10) == "short\n" + "x" * 9 + "…"

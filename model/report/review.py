@@ -502,10 +502,12 @@ def _md_matrix(results, props, counts, anchors) -> list[str]:
 REPORT_BUDGET = 150_000   # bytes of REPORT.md: readable in a mail (issue 11)
 
 # How much of each violation REPORT.md shows, from the fullest to the tersest: characters of
-# "What broke", characters of "Deciding steps", step rows of the splat (None: all).  markdown()
-# uses the first level whose report fits REPORT_BUDGET; index.html always has everything.
-BREVITY = ((640, 420, None), (480, 320, 40), (400, 260, 28), (320, 200, 20), (240, 160, 14),
-           (180, 120, 10))
+# "What broke", characters of "Deciding steps", step rows of the splat (None: all), characters
+# of a splat line (None: all; an effect label that spells out a whole kexec image runs to 600).
+# markdown() uses the first level whose report fits REPORT_BUDGET; index.html has everything.
+BREVITY = ((640, 420, None, None), (560, 380, 40, 200), (480, 320, 28, 160),
+           (400, 260, 20, 140), (320, 200, 16, 120), (240, 160, 12, 110),
+           (180, 120, 8, 100))
 
 
 def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
@@ -543,7 +545,8 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, second
     if level:
         lines += [f"Shortened to fit {REPORT_BUDGET // 1000} KB (brevity level {level} of "
                   f"{len(BREVITY) - 1}): explanations cut at {brevity[0]} characters, splats "
-                  f"at {brevity[2]} step rows; index.html and the traces have everything.", ""]
+                  f"at {brevity[2]} step rows of {brevity[3]} characters; index.html and the "
+                  f"traces have everything.", ""]
     if kernel:
         lines += ["## Matrix: kernel eras × property", ""]
         lines += _md_matrix(kernel, _property_names(kernel), counts, anchors)
@@ -583,6 +586,14 @@ WHAT_LIMIT = 640       # characters of "What broke" in REPORT.md (the HTML has a
 
 def _short(text: str, limit: int = WHAT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "… (the full text is in index.html)"
+
+
+def cut_lines(text: str, width: int | None) -> str:
+    """*text* with every line longer than *width* characters cut, ending in an ellipsis."""
+    if width is None:
+        return text
+    return "\n".join(line if len(line) <= width else line[:width - 1] + "…"
+                     for line in text.split("\n"))
 
 
 def fold_rows(splat: str, rows: int | None) -> str:
@@ -646,14 +657,14 @@ def _same_as_md(v: Violation, first: Violation, folder: Path) -> list[str]:
 
 
 def _violation_md(v: Violation, folder: Path, brevity=BREVITY[0]) -> list[str]:
-    what, how_limit, rows = brevity
+    what, how_limit, rows, width = brevity
     r, p = v.r, v.p
     lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
              f"**What broke.** {_short(v.what(), what)}", ""]
     how = v.how()
     if how:
         lines += [f"**Deciding steps.** {_short(how, how_limit)}", ""]
-    lines += ["```", fold_rows(v.splat.rstrip(), rows), "```", ""]
+    lines += ["```", cut_lines(fold_rows(v.splat.rstrip(), rows), width), "```", ""]
     if v.svg_path is not None:
         lines += [f"![sequence diagram of {r.scenario}: {p.name}]"
                   f"({_rel(str(v.svg_path), folder)})", ""]
