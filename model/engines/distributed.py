@@ -297,6 +297,10 @@ class BuildRefs:
                             queue.append((getattr(obj, name), path + ("s", name)))
 
 
+_BY_VALUE = frozenset({tuple, list, dict, set, frozenset, int, float, str, bytes, bool,
+                       type(None), complex, range})
+
+
 def _module(name: str):
     import importlib
     return importlib.import_module(name)
@@ -308,6 +312,14 @@ class _Pickler(pickle.Pickler):
         self._ids = refs.by_id
 
     def persistent_id(self, obj):
+        # data (tuples, frozensets, named tuples, dataclasses, anything compared by value)
+        # travels by value; only objects compared by identity (functions, the KHO object,
+        # an era's namespace) by their path in the build
+        t = type(obj)
+        if t in _BY_VALUE or (t.__eq__ is not object.__eq__
+                              and t is not types.SimpleNamespace
+                              and not issubclass(t, types.SimpleNamespace)):
+            return None
         return self._ids.get(id(obj))
 
     def reducer_override(self, obj):
