@@ -87,3 +87,15 @@ def test_cut_lines_cuts_only_long_lines():
     text = "short\n" + "x" * 50
     assert cut_lines(text, None) == text and cut_lines(text, 50) == text
     assert cut_lines(text, 10) == "short\n" + "x" * 9 + "…"
+
+
+def test_cut_changes_keeps_the_first_lines_of_the_block():
+    from khomc.report.review import cut_changes
+    splat = "\n".join(["x", "", " State changes (of the deciding steps first):",
+                       "  step 1 (a): p: 0 -> 1", "  step 2 (b): q: 0 -> 1",
+                       "  (3 more changes of the other steps: see the trace)", "",
+                       " *** p VIOLATED ***"])
+    short = cut_changes(splat, 1)
+    assert "step 1" in short and "step 2" not in short and "3 more" not in short
+    assert "(more changes: see the trace)" in short and short.endswith("VIOLATED ***")
+    assert cut_changes(splat, None) == splat

@@ -503,11 +503,13 @@ REPORT_BUDGET = 150_000   # bytes of REPORT.md: readable in a mail (issue 11)
 
 # How much of each violation REPORT.md shows, from the fullest to the tersest: characters of
 # "What broke", characters of "Deciding steps", step rows of the splat (None: all), characters
-# of a splat line (None: all; an effect label that spells out a whole kexec image runs to 600).
+# of a splat line (None: all; an effect label that spells out a whole kexec image runs to 600),
+# state-change lines of the splat (None: as splat.CHANGES), and whether the SVG is linked.
 # markdown() uses the first level whose report fits REPORT_BUDGET; index.html has everything.
-BREVITY = ((640, 420, None, None), (560, 380, 40, 200), (480, 320, 28, 160),
-           (400, 260, 20, 140), (320, 200, 16, 120), (240, 160, 12, 110),
-           (180, 120, 8, 100))
+BREVITY = ((640, 420, None, None, None, True), (560, 380, 40, 200, None, True),
+           (480, 320, 28, 160, None, True), (400, 260, 20, 140, None, True),
+           (320, 200, 16, 120, 4, True), (240, 160, 12, 110, 3, False),
+           (180, 120, 8, 100, 2, False), (140, 100, 6, 96, 1, False))
 
 
 def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
@@ -545,8 +547,9 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, second
     if level:
         lines += [f"Shortened to fit {REPORT_BUDGET // 1000} KB (brevity level {level} of "
                   f"{len(BREVITY) - 1}): explanations cut at {brevity[0]} characters, splats "
-                  f"at {brevity[2]} step rows of {brevity[3]} characters; index.html and the "
-                  f"traces have everything.", ""]
+                  f"at {brevity[2]} step rows of {brevity[3]} characters"
+                  + (", a scenario's later violations at 4" if level >= 4 else "")
+                  + "; index.html and the traces have everything.", ""]
     if kernel:
         lines += ["## Matrix: kernel eras × property", ""]
         lines += _md_matrix(kernel, _property_names(kernel), counts, anchors)
@@ -567,6 +570,7 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, second
     if viols:
         lines += ["## Violations", "", DECIDING, ""]
     seen: dict = {}
+    shown: set = set()          # (era, scenario) with a violation already shown in full
     for v in viols:
         key = _same_key(v)
         if is_example(v.r.spec) and kernel:       # beside kernel eras, the toys in brief
@@ -575,7 +579,10 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, second
             lines += _same_as_md(v, seen[key], folder)
         else:
             seen[key] = v
-            lines += _violation_md(v, folder, brevity)
+            again = (v.r.spec, v.r.scenario) in shown
+            shown.add((v.r.spec, v.r.scenario))
+            lines += _violation_md(v, folder, _again(brevity) if again and level >= 4
+                                   else brevity)
     lines += _properties_md(results)
     lines += _coverage_md(results)
     return "\n".join(lines) + "\n"
@@ -586,6 +593,28 @@ WHAT_LIMIT = 640       # characters of "What broke" in REPORT.md (the HTML has a
 
 def _short(text: str, limit: int = WHAT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "… (the full text is in index.html)"
+
+
+def _again(brevity: tuple) -> tuple:
+    """The brevity of a scenario's second and later violations at the terse levels: the setup
+    was shown with its first one, so only the last rows and one state change."""
+    what, how, rows, width, changes, svg = brevity
+    return what, how, min(rows or 4, 4), width, min(changes or 1, 1), False
+
+
+def cut_changes(splat: str, n: int | None) -> str:
+    """*splat* with at most *n* lines of its "State changes" block (the deciding steps' come
+    first), then one line saying the rest is in the trace."""
+    lines = splat.split("\n")
+    head = next((i for i, line in enumerate(lines) if line.startswith(" State changes")), None)
+    if n is None or head is None:
+        return splat
+    end = next((i for i in range(head + 1, len(lines)) if not lines[i].strip()), len(lines))
+    block = [line for line in lines[head + 1:end] if not line.startswith("  (")]
+    if len(block) <= n and end - head - 1 == len(block):
+        return splat
+    kept = block[:n] + ["  (more changes: see the trace)"]
+    return "\n".join(lines[:head + 1] + kept + lines[end:])
 
 
 def cut_lines(text: str, width: int | None) -> str:
@@ -657,15 +686,16 @@ def _same_as_md(v: Violation, first: Violation, folder: Path) -> list[str]:
 
 
 def _violation_md(v: Violation, folder: Path, brevity=BREVITY[0]) -> list[str]:
-    what, how_limit, rows, width = brevity
+    what, how_limit, rows, width, changes, svg = brevity
     r, p = v.r, v.p
     lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
              f"**What broke.** {_short(v.what(), what)}", ""]
     how = v.how()
     if how:
         lines += [f"**Deciding steps.** {_short(how, how_limit)}", ""]
-    lines += ["```", cut_lines(fold_rows(v.splat.rstrip(), rows), width), "```", ""]
-    if v.svg_path is not None:
+    text = cut_changes(fold_rows(v.splat.rstrip(), rows), changes)
+    lines += ["```", cut_lines(text, width), "```", ""]
+    if v.svg_path is not None and svg:
         lines += [f"![sequence diagram of {r.scenario}: {p.name}]"
                   f"({_rel(str(v.svg_path), folder)})", ""]
     if p.trace_path:
