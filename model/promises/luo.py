@@ -13,7 +13,34 @@ I5, I7):
   next-kernel restore finds its data, each page restored at most once;
 * ``memory-safety`` - no KASAN report, no preserved page freed before kexec, and nothing the next
   kernel reads before it reserves memory (the chunk list or the radix tree's nodes, and each
-  subtree's FDT page) was freed before kexec.
+  subtree's FDT page) was freed before kexec;
+* ``handed-over-metadata-live`` (named as in :mod:`khomc.promises.k6_16`) - the root FDT page,
+  the preserved-memory map and every subtree FDT the next kernel reads are live at
+  machine_kexec.  It is the KHO-metadata half of memory-safety on its own, so a failure names
+  the cause (metadata, not a client's page or a KASAN report).  All three eras: their
+  handover point is machine_kexec (the root FDT is edited in place and image->kho.fdt names
+  it whatever the state, d7255959b69a; 6.19 re-publishes the map at every finalize up to the
+  reboot's, 9a4301f715c8; 7.1 hands over the live radix tree), so "changed after the
+  handover point" adds nothing to "freed before machine_kexec".
+
+The other KHO-level promises of the classic eras (:mod:`khomc.promises.k6_16`), decided per era:
+
+* ``tracker-frozen-after-finalize`` - none of these eras promises it: 6.19's preserve no longer
+  checks ``finalized`` (de51999e687c) and 7.1 has no finalize at all.
+* ``nothing-preserved-in-scratch`` - not registered: it would hold by construction.  kho_scratch[]
+  (model/kho/k6_19/kexec_handover.py) lies above every numbered page and the model's allocator
+  never hands out scratch memory, so no preserved page, no metadata and - the kexec segments
+  being placed in scratch by kho_locate_mem_hole - no segment can meet preserved memory; no
+  mutant of the scenario files can change that.  Judging it honestly needs movable (CMA)
+  allocations in scratch, which a kernel without CONFIG_KEXEC_HANDOVER_DEBUG does not refuse
+  (kernel/liveupdate/kexec_handover_internal.h: kho_scratch_overlap is false there), as the
+  6.16 scratch-preserve scenario has.
+* ``image->kho.fdt`` names a valid FDT - judged at machine_kexec inside conversion-race-free
+  (a root page that does not parse fails it); not at every state where the image is loaded.
+* nothing reserved that the clients did not preserve - no-preserved-page-lost's second half,
+  judged from the ghost (what KHO accepted), not from the clients' records: those record only
+  a returned 0, not a call in flight at kexec, and a record entry before each call would add
+  states to every scenario.
 """
 
 from __future__ import annotations

@@ -107,11 +107,12 @@ def test_k6_19_variant(name, params, distinct, expected):
     assert r.distinct == distinct
 
 
-def test_refinalize_race_hands_over_a_freed_chunk_list():
+@pytest.mark.parametrize("prop", ["memory-safety", "handed-over-metadata-live"])
+def test_refinalize_race_hands_over_a_freed_chunk_list(prop):
     """The counterexample's last steps: the debugfs task frees the old chunk, then the
     operator's machine_kexec snapshots memory with the root FDT still pointing at it."""
     r = check(build("k6.19", "refinalize-race"))
-    steps = r.property("memory-safety").trace.steps
+    steps = r.property(prop).trace.steps
     labels = [(s.task, e[0]) for s in steps for e in s.effects]
     assert labels[-1] == ("operator", "machine_kexec()")
     assert any(t == "debugfs" and lab.startswith("free_page(") for t, lab in labels[-4:])
