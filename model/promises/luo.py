@@ -13,7 +13,34 @@ I5, I7):
   next-kernel restore finds its data, each page restored at most once;
 * ``memory-safety`` - no KASAN report, no preserved page freed before kexec, and nothing the next
   kernel reads before it reserves memory (the chunk list or the radix tree's nodes, and each
-  subtree's FDT page) was freed before kexec.
+  subtree's FDT page) was freed before kexec;
+* ``handed-over-metadata-live`` (named as in :mod:`khomc.promises.k6_16`) - the root FDT page,
+  the preserved-memory map and every subtree FDT the next kernel reads are live at
+  machine_kexec.  It is the KHO-metadata half of memory-safety on its own, so a failure names
+  the cause (metadata, not a client's page or a KASAN report).  All three eras: their
+  handover point is machine_kexec (the root FDT is edited in place and image->kho.fdt names
+  it whatever the state, d7255959b69a; 6.19 re-publishes the map at every finalize up to the
+  reboot's, 9a4301f715c8; 7.1 hands over the live radix tree), so "changed after the
+  handover point" adds nothing to "freed before machine_kexec".
+
+The other KHO-level promises of the classic eras (:mod:`khomc.promises.k6_16`), decided per era:
+
+* ``tracker-frozen-after-finalize`` - none of these eras promises it: 6.19's preserve no longer
+  checks ``finalized`` (de51999e687c) and 7.1 has no finalize at all.
+* ``nothing-preserved-in-scratch`` - not registered: it would hold by construction.  kho_scratch[]
+  (model/kho/k6_19/kexec_handover.py) lies above every numbered page and the model's allocator
+  never hands out scratch memory, so no preserved page, no metadata and - the kexec segments
+  being placed in scratch by kho_locate_mem_hole - no segment can meet preserved memory; no
+  mutant of the scenario files can change that.  Judging it honestly needs movable (CMA)
+  allocations in scratch, which a kernel without CONFIG_KEXEC_HANDOVER_DEBUG does not refuse
+  (kernel/liveupdate/kexec_handover_internal.h: kho_scratch_overlap is false there), as the
+  6.16 scratch-preserve scenario has.
+* ``image->kho.fdt`` names a valid FDT - judged at machine_kexec inside conversion-race-free
+  (a root page that does not parse fails it); not at every state where the image is loaded.
+* nothing reserved that the clients did not preserve - no-preserved-page-lost's second half,
+  judged from the ghost (what KHO accepted), not from the clients' records: those record only
+  a returned 0, not a call in flight at kexec, and a record entry before each call would add
+  states to every scenario.
 """
 
 from __future__ import annotations
@@ -29,6 +56,7 @@ from khomc.kho.v5.kexec_handover import live_at
 from khomc.promises.v5 import CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAFETY, NO_PAGE_LOST, REVIVED
 
 RESTORE_OK = "kho-restore-succeeded"
+HANDOVER_LIVE = "handed-over-metadata-live"          # named as in khomc.promises.k6_16
 SUCCESS_RESTORABLE = "preserve-success-restorable"
 BIG = "big"
 BIG_BYTES = 5000
@@ -53,6 +81,17 @@ DOCS = {
         "of its calls: every range whose kho_preserve_pages returned 0 before machine_kexec, and "
         "that the client had not begun to unpreserve, is restored by kho_restore_pages in the "
         "next kernel (every head page in it carries the KHO magic).",
+    HANDOVER_LIVE:
+        "Nothing KHO hands over and the next kernel reads was freed before the handover point: "
+        "the root FDT page image->kho.fdt names, every page of the preserved-memory map the next "
+        "kernel walks (the chunk list in 6.19, the radix tree's nodes in 7.1 and mainline) and "
+        "every subtree FDT page the root names is a live allocation at machine_kexec.  In these "
+        "eras the handover point is machine_kexec itself: the root FDT is a preserved page "
+        "edited in place and image->kho.fdt names it whatever the state (d7255959b69a); 6.19 "
+        "re-publishes the map at every finalize up to the reboot's own (9a4301f715c8) and 7.1 "
+        "hands over the live tree, so nothing may change or be freed after a finalize - only "
+        "freed before machine_kexec, which this promise rules out.  A failure means the next "
+        "kernel parsed freed memory that a running kernel may already have reused.",
     KEXEC_REACHED: "Vacuity guard: some run reaches machine_kexec.",
     FINALIZE_OK: "Vacuity guard: some run has kho_finalize return 0.",
     REVIVED: "Vacuity guard: some run has the next kernel accept the FDT and the memory map.",
@@ -154,6 +193,24 @@ def memory_safety(kho):
     return check
 
 
+def handover_live(kho):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None or not h.image.kho_fdt:
+            return True
+        if not live_at(h.pages, h.image.kho_fdt >> PAGE_SHIFT):
+            return False                  # boot parses the root page first
+        nk = next_kernel(kho, h)
+        if not nk.revived:
+            return True                   # revival refused: nothing else is read
+        if not all(live_at(h.pages, pfn) for pfn in nk.metadata):
+            return False
+        return all(phys is None or live_at(h.pages, phys >> PAGE_SHIFT)
+                   for _, phys in rootfdt.subtrees(kho.root_blob(h), kho.sub_prop))
+    check.__doc__ = DOCS[HANDOVER_LIVE]
+    return check
+
+
 def success_restorable(kho, client):
     def check(s) -> bool:
         h = s[kho.handover]
@@ -178,6 +235,7 @@ def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
     m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
     m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test), DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
+    m.always(HANDOVER_LIVE, handover_live(kho), DOCS[HANDOVER_LIVE])
     if clients is not None:
         m.always(SUCCESS_RESTORABLE, success_restorable(kho, clients), DOCS[SUCCESS_RESTORABLE])
     checks = {

@@ -15,7 +15,8 @@ Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/
   new address.  The debugfs finalize takes kho_out.lock but not the kexec lock, and
   machine_kexec takes neither, so a reboot whose own finalize has finished can hand over the
   root FDT while the debugfs one sits between the free and the store: the next kernel walks a
-  freed chunk list (KHO revival reads memory the old kernel may already have reused).
+  freed chunk list (KHO revival reads memory the old kernel may already have reused);
+  handed-over-metadata-live fails with it, naming the cause (the chunk list, not a client page).
 * subtree-full / conversion-race-free - a kernel bug present since 3dc92c311498 and fixed by
   9ec953298948 ("kho: fix error handling in kho_add_subtree()"): when the root FDT page is full
   so that fdt_add_subnode fits but fdt_setprop does not, kho_add_subtree returns the raw libfdt
@@ -40,7 +41,8 @@ Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/
   page-lost promises) - the use-after-free Pratyush Yadav found in review of the revision in
   20251022005719.3670224-4-pasha.tatashin@soleen.com: kho_add_subtree signals the debugfs error
   but leaves the subtree linked; test_kho unwinds (unpreserve, folio_put) and the handed-over
-  root FDT names a freed page.  The merged code WARNs instead (pinned HOLDS below).
+  root FDT names a freed page (handed-over-metadata-live names it: a subtree FDT the next kernel
+  reads is freed).  The merged code WARNs instead (pinned HOLDS below).
 """
 
 import pytest
@@ -52,7 +54,8 @@ from khomc.registry import build, scenarios
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
-PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H,
+            "handed-over-metadata-live": H}
 GUARDS = {"kexec-reached": H, "finalize-succeeded": H, "next-kernel-revived": H}
 ALL = {**BUILTIN, **PROMISES, **GUARDS}
 
@@ -61,7 +64,7 @@ PINNED = {
     "test-kho-race": (2697, {**ALL, "kho-restore-succeeded": H, "no-preserved-page-lost": V}),
     "fdbox-race": (17693, ALL),
     "fdt-max-grow": (44, ALL),
-    "refinalize-race": (155, {**ALL, "memory-safety": V}),
+    "refinalize-race": (155, {**ALL, "memory-safety": V, "handed-over-metadata-live": V}),
     "subtree-full": (7860, {**ALL, "conversion-race-free": V}),
     "preserve-pages-race": (838, {**ALL, "no-preserved-page-lost": V,
                                   "preserve-success-restorable": V}),
@@ -77,7 +80,7 @@ VARIANTS = [
      {**ALL, "kho-restore-succeeded": H, "deadlock-free": V, "no-preserved-page-lost": V}),
     ("test-kho", {"fail_allocs": 1, "mutants": "subtree-error-keeps-node"}, 505,
      {**ALL, "kho-restore-succeeded": H, "conversion-race-free": V,
-      "no-preserved-page-lost": V, "memory-safety": V}),
+      "no-preserved-page-lost": V, "memory-safety": V, "handed-over-metadata-live": V}),
 ]
 
 
@@ -104,11 +107,12 @@ def test_k6_19_variant(name, params, distinct, expected):
     assert r.distinct == distinct
 
 
-def test_refinalize_race_hands_over_a_freed_chunk_list():
+@pytest.mark.parametrize("prop", ["memory-safety", "handed-over-metadata-live"])
+def test_refinalize_race_hands_over_a_freed_chunk_list(prop):
     """The counterexample's last steps: the debugfs task frees the old chunk, then the
     operator's machine_kexec snapshots memory with the root FDT still pointing at it."""
     r = check(build("k6.19", "refinalize-race"))
-    steps = r.property("memory-safety").trace.steps
+    steps = r.property(prop).trace.steps
     labels = [(s.task, e[0]) for s in steps for e in s.effects]
     assert labels[-1] == ("operator", "machine_kexec()")
     assert any(t == "debugfs" and lab.startswith("free_page(") for t, lab in labels[-4:])

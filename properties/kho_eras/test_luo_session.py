@@ -53,7 +53,8 @@ from khomc.registry import build
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BASE = {"assertions": H, "deadlock-free": H, "terminates": H, "conversion-race-free": H,
-        "no-preserved-page-lost": H, "memory-safety": H, "kexec-reached": H,
+        "no-preserved-page-lost": H, "memory-safety": H, "handed-over-metadata-live": H,
+        "kexec-reached": H,
         "finalize-succeeded": H, "next-kernel-revived": H, "luo-file-restored": H,
         "luo-preserved-restorable": H, "luo-nothing-unpreserved-handed-over": H,
         "luo-restore-returns-preserved": H, "luo-finish-reclaims-unretrieved": H}

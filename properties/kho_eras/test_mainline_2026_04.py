@@ -17,7 +17,8 @@ from khomc.registry import build, scenario, scenarios
 H, V = Verdict.HOLDS, Verdict.VIOLATED
 
 BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
-PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H,
+            "handed-over-metadata-live": H}
 GUARDS = {"kexec-reached": H, "next-kernel-revived": H}
 ALL = {**BUILTIN, **PROMISES, **GUARDS}
 SPEC = "mainline-2026-04"

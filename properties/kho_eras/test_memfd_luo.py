@@ -29,7 +29,8 @@ from khomc.registry import build
 H = Verdict.HOLDS
 
 BUILTIN = {"assertions": H, "deadlock-free": H, "terminates": H}
-PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H}
+PROMISES = {"conversion-race-free": H, "no-preserved-page-lost": H, "memory-safety": H,
+            "handed-over-metadata-live": H}
 
 V = Verdict.VIOLATED
 LUO = {"luo-preserved-restorable": H, "luo-nothing-unpreserved-handed-over": H,
