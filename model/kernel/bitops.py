@@ -17,6 +17,24 @@ BITS_PER_LONG = 64
 _WORD = BITS_PER_LONG // 8
 
 
+def ilog2(n: int) -> int:
+    """include/linux/log2.h ``ilog2()`` of a runtime value: ``fls64(n) - 1``, so -1 for 0.
+
+    >>> ilog2(3), ilog2(4), ilog2(0)
+    (1, 2, -1)
+    """
+    return n.bit_length() - 1
+
+
+def count_trailing_zeros(n: int) -> int:
+    """include/linux/count_zeros.h: trailing zero bits of an unsigned long, 64 for 0.
+
+    >>> count_trailing_zeros(12), count_trailing_zeros(0)
+    (2, 64)
+    """
+    return (n & -n).bit_length() - 1 if n else BITS_PER_LONG
+
+
 def _word(data, nr: int) -> int:
     data = data if isinstance(data, bytes) else b""
     off = (nr // BITS_PER_LONG) * _WORD

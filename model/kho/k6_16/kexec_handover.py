@@ -84,13 +84,12 @@ from typing import NamedTuple
 
 from khomc.kernel import kexec
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, lookup, may_allocate, memcpy_to, read_phys
-from khomc.kernel.bitops import clear_bit, set_bit
+from khomc.kernel.bitops import clear_bit, count_trailing_zeros, ilog2, set_bit
 from khomc.kernel.errno import EADDRNOTAVAIL, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from khomc.kernel.kexec import KEXEC_TYPE_CRASH, SCRATCH_BASE, SZ_64K, ULONG_MAX, KexecBuf, Kimage, add_buffer, kexec_add_buffer
 from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
 from khomc.kernel.notifier import BlockingNotifierHead, NotifierBlock, blocking_notifier_call_chain, blocking_notifier_chain_register, blocking_notifier_chain_unregister, notifier_to_errno
 from khomc.kernel.xarray import XArray, entries, xa_cmpxchg, xa_entries, xa_load
-from khomc.kho.common import CHUNK_ELM, CHUNK_HDR, chunk_body, ctz, ilog2
 from khomc.kho.fdt import FdtTree, flatten
 from khomc.runtime.effects import Op, Update, atomic, load, store
 from khomc.runtime.spec import Model
@@ -103,6 +102,8 @@ PROP_SUB_FDT = "fdt"
 KERNEL_IMAGE_SIZE = 1 << 16
 PRESERVE_BITS = 512 * 8              # a2fff99f92da makes it PAGE_SIZE * 8 (6.18)
 SIZEOF_KHO_MEM_PHYS = 16             # struct kho_mem_phys { struct xarray phys_bits; }
+CHUNK_HDR = 16                        # khoser_mem_chunk_hdr: next (u64), order (u32), num_elms (u32)
+CHUNK_ELM = 16                        # khoser_mem_bitmap_ptr: phys_start (u64), bitmap (u64)
 KHOSER_BITMAP_SIZE = (PAGE_SIZE - CHUNK_HDR) // CHUNK_ELM
 SIZEOF_FDT_DEBUGFS = 48              # struct fdt_debugfs: list_head, blob wrapper, dentry *
 SIZEOF_KHO_SCRATCH = 16              # struct kho_scratch { phys_addr_t addr, size; }
@@ -225,7 +226,7 @@ async def xa_load_or_alloc(kho: K616, xa: XArray, index: int, sz: int):
 
 async def __kho_unpreserve(kho: K616, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
         pfn_high = pfn >> order
         physxa = await xa_load(kho.orders, order)
         if not physxa:
@@ -270,6 +271,18 @@ async def kho_mem_ser_free(kho: K616, first_chunk: int) -> None:
         head = await heap_read_bytes(kho.heap, chunk, 8, "kho_mem_ser_free")
         chunk = int.from_bytes(head, "little")
         await kfree(kho.heap, tmp, "kho_mem_ser_free")
+
+
+def chunk_body(order: int, elms: tuple) -> bytes:
+    """``hdr.order``, ``hdr.num_elms`` and the bitmaps[] of a khoser_mem_chunk (after hdr.next).
+
+    >>> len(chunk_body(0, ((0, 0x3000),)))
+    24
+    """
+    out = order.to_bytes(4, "little") + len(elms).to_bytes(4, "little")
+    for phys_start, bitmap in elms:
+        out += phys_start.to_bytes(8, "little") + bitmap.to_bytes(8, "little")
+    return out
 
 
 async def kho_mem_serialize(kho: K616) -> int:
@@ -368,7 +381,7 @@ async def kho_preserve_phys(kho: K616, phys: int, size: int) -> int:
     if phys % PAGE_SIZE or size % PAGE_SIZE:
         return -EINVAL
     while pfn < end_pfn:
-        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn

@@ -31,9 +31,8 @@ from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
 from khomc.kernel.errno import EINVAL, ENOENT
-from khomc.kho.common import CHUNK_ELM, CHUNK_HDR
 from khomc.kho.fdt import FdtTree, find, prop, unflatten
-from khomc.kho.k6_16.kexec_handover import KHO_FDT_COMPATIBLE, PRESERVE_BITS, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT
+from khomc.kho.k6_16.kexec_handover import CHUNK_ELM, CHUNK_HDR, KHO_FDT_COMPATIBLE, PRESERVE_BITS, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT
 
 MAX_PAGE_ORDER = 10
 MAX_CHUNK_WALK = 64

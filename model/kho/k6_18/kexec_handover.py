@@ -65,7 +65,7 @@ from khomc.kernel.bitops import clear_bit, set_bit
 from khomc.kernel.errno import EBUSY, EINVAL, ENOMEM
 from khomc.kernel.kexec import SZ_64K, ULONG_MAX, KexecBuf, Kimage, kexec_add_buffer
 from khomc.kernel.xarray import xa_cmpxchg, xa_load
-from khomc.kho.common import ctz, ilog2
+from khomc.kernel.bitops import count_trailing_zeros, ilog2
 from khomc.kho.ledger import Delta
 from khomc.runtime.effects import load
 
@@ -132,7 +132,7 @@ async def kho_preserve_phys_469661d0d3a5(kho, phys: int, size: int) -> int:
     if phys % PAGE_SIZE or size % PAGE_SIZE:
         return -EINVAL
     while pfn < end_pfn:
-        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
@@ -154,7 +154,7 @@ async def kho_preserve_pages_8375b76517cb(kho, phys: int, nr_pages: int) -> int:
     failed_pfn = 0
     err = 0
     while pfn < end_pfn:
-        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
@@ -188,7 +188,7 @@ async def kho_fill_kimage_f322a97aeb2a(kho, image: Kimage):
 @D_b05addf6f059.replaces(name="__kho_unpreserve")
 async def __kho_unpreserve_b05addf6f059(kho, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
         pfn_high = pfn >> order
         physxa = await xa_load(kho.orders, order)
         if not physxa:
@@ -269,7 +269,7 @@ async def kho_preserve_pages_e38f65d317df(kho, phys: int, nr_pages: int) -> int:
     if kho_scratch_overlap(kho, start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
         return -EINVAL
     while pfn < end_pfn:
-        order = min(ctz(pfn), ilog2(end_pfn - pfn))
+        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn

@@ -80,7 +80,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc, folio_put, free_page, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, may_allocate, memcpy_to, read_phys
-from khomc.kernel.bitops import _clear, _set
+from khomc.kernel.bitops import _clear, _set, count_trailing_zeros, ilog2
 from khomc.kernel.errno import EBUSY, EINVAL, ENOENT, ENOMEM
 
 EOPNOTSUPP = 95                             # not in khomc.kernel.errno (owned elsewhere)
@@ -282,15 +282,6 @@ def _ghost_only(values, tid, note, args):
 
 def pfns(pfn: int, order: int) -> frozenset:
     return frozenset(range(pfn, pfn + (1 << order)))
-
-
-def ilog2(n: int) -> int:
-    return n.bit_length() - 1
-
-
-def count_trailing_zeros(n: int) -> int:
-    """include/linux/count_zeros.h (64 for 0)."""
-    return (n & -n).bit_length() - 1 if n else 64
 
 
 def get_order(size: int) -> int:

@@ -90,7 +90,7 @@ from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, Heap, free_page, get_zeroed_page, heap_read_bytes, kfree, kvfree, kvmalloc, kzalloc, lookup, may_allocate, memcpy_to, read_phys
 from khomc.kernel.alloc import KasanReport, _check
-from khomc.kernel.bitops import clear_bit, set_bit
+from khomc.kernel.bitops import clear_bit, ilog2, set_bit
 from khomc.kernel.errno import EADDRNOTAVAIL, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP
 from khomc.kernel import kexec
 from khomc.kernel.kexec import Kimage, Segment, add_buffer, kexec_trylock_and_load, page_align
@@ -386,15 +386,6 @@ CHUNK_ELM = 16                        # khoser_mem_bitmap_ptr: phys_start (u64),
 KHOSER_BITMAP_SIZE = ((1 << PAGE_SHIFT) - CHUNK_HDR) // CHUNK_ELM
 
 kho_enable = True                     # "kho=on" on the command line of every modelled boot
-
-
-def ilog2(n: int) -> int:
-    """ilog2() of a runtime value: fls64(n) - 1, so ilog2(0) == -1.
-
-    >>> ilog2(3), ilog2(4), ilog2(0)
-    (1, 2, -1)
-    """
-    return n.bit_length() - 1
 
 
 async def xa_load_or_alloc(kho: KhoV5, xa: XArray, index: int, size: int, site: str):
