@@ -312,17 +312,26 @@ def _preserved(entries) -> list:
     return [e for e in entries if e[0] == "preserve_fd" and e[2] == 0]
 
 
+def _judged(kho, s, record):
+    """What the promises about a PRESERVE_FD that returned 0 judge in state *s*: None when
+    there is nothing to judge (no handover yet, the task began to close the session, or no
+    PRESERVE_FD returned 0), else ``(handover, the preserved entries)``."""
+    h = s[kho.handover]
+    if h is None:
+        return None
+    entries = s[record]
+    ok = _preserved(entries)
+    if ("closing",) in entries or not ok:
+        return None
+    return h, ok
+
+
 def luo_preserved_restorable(kho, record):
     def check(s) -> bool:
-        h = s[kho.handover]
-        if h is None:
+        judged = _judged(kho, s, record)
+        if judged is None:
             return True
-        entries = s[record]
-        if ("closing",) in entries:
-            return True
-        ok = _preserved(entries)
-        if not ok:
-            return True
+        h, ok = judged
         nk, sessions = _luo_sessions(kho, h)
         for _, token, _, contents, _ in ok:
             f = _luo_file(sessions, token)
@@ -348,13 +357,10 @@ def luo_restore_returns_preserved(kho, record):
     PRESERVE_FD returned 0; each file must hold the very pages preserved (same physical pages,
     order 0, at the same index, in the same order) with the bytes written; then FINISH returns 0."""
     def check(s) -> bool:
-        h = s[kho.handover]
-        if h is None:
+        judged = _judged(kho, s, record)
+        if judged is None:
             return True
-        entries = s[record]
-        ok = _preserved(entries)
-        if ("closing",) in entries or not ok:
-            return True
+        h, ok = judged
         inc = _incoming(kho, h)
         if inc is None:
             return False
@@ -380,13 +386,10 @@ def luo_finish_reclaims(kho, record):
     release's finish must return 0 and give every preserved page of the memfd back (each
     restored: memfd_luo_finish's discard)."""
     def check(s) -> bool:
-        h = s[kho.handover]
-        if h is None:
+        judged = _judged(kho, s, record)
+        if judged is None:
             return True
-        entries = s[record]
-        ok = _preserved(entries)
-        if ("closing",) in entries or not ok:
-            return True
+        h, ok = judged
         inc = _incoming(kho, h)
         if inc is None:
             return False
