@@ -973,45 +973,22 @@ class DistributedSearch:
 
     def _property_result(self, p, exhausted, build_trace, termination_check,
                          usable) -> PropertyResult:
-        pr = PropertyResult(p.name, p.kind, Verdict.UNKNOWN, doc=p.doc)
-        lost = ("its trace could not be rebuilt: the partitions that hold its path were "
-                "stopped")
-        if p.kind == SOMETIMES:
-            sid = self.witness.get(p.name)
-            if sid is not None:
-                msg = f"reached after {self.depth[sid]} steps"
-                trace = self._traced(build_trace, sid, p, "HOLDS", msg) if usable else None
-                if trace is None:
-                    pr.message = f"reached after {self.depth[sid]} steps, but {lost}"
-                    return pr
-                pr.verdict, pr.message, pr.trace = Verdict.HOLDS, msg, trace
-            elif exhausted:
-                pr.verdict = Verdict.VIOLATED
-                pr.message = (f"vacuous: never reached in {self.count:,} states - the "
-                              "scenario cannot get there, so the other verdicts prove nothing "
-                              "about it")
-            else:
-                pr.message = "not reached before the search stopped"
-            return pr
+        """As the single-process search words it (:func:`search.property_result`); a trace
+        or message the partitions can no longer give leaves the property UNKNOWN."""
+        from .search import property_result
         if p.kind == TERMINATION:
+            pr = PropertyResult(p.name, p.kind, Verdict.UNKNOWN, doc=p.doc)
             if exhausted and not self.record_graph and self.count <= self.graph_limit:
                 pr.message = "the state graph could not be gathered: termination not analysed"
                 return pr
             return termination_check(self, p, pr, exhausted, build_trace)
-        sid = self.violations.get(p.name)
-        if sid is not None:
-            msg = self._violation_message(p, sid) if usable else None
-            trace = self._traced(build_trace, sid, p, "VIOLATED", msg) if msg else None
-            if trace is None:
-                pr.message = f"fails in a state reached after {self.depth[sid]} steps, but {lost}"
-                return pr
-            pr.verdict, pr.message, pr.trace = Verdict.VIOLATED, msg, trace
-        elif exhausted:
-            pr.verdict = Verdict.HOLDS
-            pr.message = f"in all {self.count:,} states"
-        else:
-            pr.message = "no violation in the states explored, but the search did not finish"
-        return pr
+
+        def build(search, sid, prop, verdict, message):
+            return self._traced(build_trace, sid, prop, verdict, message) if usable else None
+
+        def message(prop, sid):
+            return self._violation_message(prop, sid) if usable else None
+        return property_result(self, p, exhausted, build, termination_check, message)
 
     def _violation_message(self, p, sid: int) -> str | None:
         try:

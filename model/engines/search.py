@@ -716,34 +716,8 @@ class Search:
         return res
 
     def _property_result(self, p, exhausted, build_trace, termination_check) -> PropertyResult:
-        pr = PropertyResult(p.name, p.kind, Verdict.UNKNOWN, doc=p.doc)
-        if p.kind == SOMETIMES:
-            sid = self.witness.get(p.name)
-            if sid is not None:
-                pr.verdict = Verdict.HOLDS
-                pr.message = f"reached after {self.depth[sid]} steps"
-                pr.trace = build_trace(self, sid, p, "HOLDS", pr.message)
-            elif exhausted:
-                pr.verdict = Verdict.VIOLATED
-                pr.message = (f"vacuous: never reached in {self.count:,} states - the "
-                              "scenario cannot get there, so the other verdicts prove nothing "
-                              "about it")
-            else:
-                pr.message = "not reached before the search stopped"
-            return pr
-        if p.kind == TERMINATION:
-            return termination_check(self, p, pr, exhausted, build_trace)
-        sid = self.violations.get(p.name)
-        if sid is not None:
-            pr.verdict = Verdict.VIOLATED
-            pr.message = self._violation_message(p, sid)
-            pr.trace = build_trace(self, sid, p, "VIOLATED", pr.message)
-        elif exhausted:
-            pr.verdict = Verdict.HOLDS
-            pr.message = f"in all {self.count:,} states"
-        else:
-            pr.message = "no violation in the states explored, but the search did not finish"
-        return pr
+        return property_result(self, p, exhausted, build_trace, termination_check,
+                               self._violation_message)
 
     def _violation_message(self, p, sid: int) -> str:
         if p.kind == DEADLOCK:
@@ -767,3 +741,50 @@ def collision_probability(distinct: int, generated: int) -> float:
 def check(model: Model, engine: str = "bfs", bounds: Bounds | None = None, **kw) -> CheckResult:
     """Exhaustively check every property of *model*; see :class:`Search`."""
     return Search(model, engine, bounds, **kw).run()
+
+
+LOST = "its trace could not be rebuilt: the partitions that hold its path were stopped"
+
+
+def property_result(search, p, exhausted: bool, build_trace, termination_check,
+                    message) -> PropertyResult:
+    """The verdict of property *p* after *search* (a :class:`Search` or a distributed search:
+    anything with ``witness``, ``violations``, ``depth`` and ``count``).  ``message(p, sid)``
+    words a violation; it and ``build_trace`` may return None when the state's path cannot be
+    rebuilt (a distributed search that lost a partition): the verdict then stays UNKNOWN and
+    says why, never HOLDS or VIOLATED without its trace."""
+    pr = PropertyResult(p.name, p.kind, Verdict.UNKNOWN, doc=p.doc)
+    depth = search.depth
+    if p.kind == SOMETIMES:
+        sid = search.witness.get(p.name)
+        if sid is not None:
+            msg = f"reached after {depth[sid]} steps"
+            trace = build_trace(search, sid, p, "HOLDS", msg)
+            if trace is None:
+                pr.message = f"{msg}, but {LOST}"
+                return pr
+            pr.verdict, pr.message, pr.trace = Verdict.HOLDS, msg, trace
+        elif exhausted:
+            pr.verdict = Verdict.VIOLATED
+            pr.message = (f"vacuous: never reached in {search.count:,} states - the "
+                          "scenario cannot get there, so the other verdicts prove nothing "
+                          "about it")
+        else:
+            pr.message = "not reached before the search stopped"
+        return pr
+    if p.kind == TERMINATION:
+        return termination_check(search, p, pr, exhausted, build_trace)
+    sid = search.violations.get(p.name)
+    if sid is not None:
+        msg = message(p, sid)
+        trace = build_trace(search, sid, p, "VIOLATED", msg) if msg else None
+        if trace is None:
+            pr.message = f"fails in a state reached after {depth[sid]} steps, but {LOST}"
+            return pr
+        pr.verdict, pr.message, pr.trace = Verdict.VIOLATED, msg, trace
+    elif exhausted:
+        pr.verdict = Verdict.HOLDS
+        pr.message = f"in all {search.count:,} states"
+    else:
+        pr.message = "no violation in the states explored, but the search did not finish"
+    return pr
