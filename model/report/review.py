@@ -518,24 +518,32 @@ def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
     """REPORT.md: the fullest rendering that fits *budget* bytes (None: no limit)."""
     viols = violations(results, folder) if viols is None else viols
     commit_rows = era_commit_rows(results) if commit_rows is None else commit_rows
+    overview = _overview(results, viols, seconds)
     text = ""
     for level, brevity in enumerate(BREVITY):
-        text = _markdown(results, folder, failures, viols, interrupted, commit_rows, seconds,
+        text = _markdown(results, folder, failures, viols, interrupted, commit_rows, overview,
                          brevity, level)
         if budget is None or len(text.encode()) <= budget:
             break
     return text
 
 
-def _markdown(results, folder, failures, viols, interrupted, commit_rows, seconds,
-              brevity, level) -> str:
+def _overview(results, viols, seconds):
+    """What REPORT.md and index.html both start from: the kernel eras' and the toys' results
+    apart, the matrix cell counts, the anchor of each (era, property)'s first violation and
+    the "in N s" of the headline."""
     kernel = [r for r in results if not is_example(r.spec)]
     examples = [r for r in results if is_example(r.spec)]
-    counts = cell_counts(results)
     anchors = {}
     for v in viols:
         anchors.setdefault((v.r.spec, v.p.name), v.anchor)
     took = f" in {seconds:.0f} s" if seconds is not None else ""
+    return kernel, examples, cell_counts(results), anchors, took
+
+
+def _markdown(results, folder, failures, viols, interrupted, commit_rows, overview,
+              brevity, level) -> str:
+    kernel, examples, counts, anchors, took = overview
     lines = ["# khomc review", "",
              f"khomc {__version__}, {time.strftime('%Y-%m-%d %H:%M')}: {len(results)} checks"
              f"{took}, {len(viols)} violations.", ""]
@@ -806,13 +814,7 @@ def page(results, folder: Path, failures=(), viols=None, interrupted=False,
          commit_rows=None, seconds: float | None = None) -> str:
     e = html.escape
     viols = violations(results, folder) if viols is None else viols
-    kernel = [r for r in results if not is_example(r.spec)]
-    examples = [r for r in results if is_example(r.spec)]
-    counts = cell_counts(results)
-    anchors = {}
-    for v in viols:
-        anchors.setdefault((v.r.spec, v.p.name), v.anchor)
-    took = f" in {seconds:.0f} s" if seconds is not None else ""
+    kernel, examples, counts, anchors, took = _overview(results, viols, seconds)
     body = [f"<h1>khomc review</h1><p>khomc {__version__}: {len(results)} checks{took}, "
             f"{len(viols)} violations.</p>"]
     if interrupted:
