@@ -27,7 +27,15 @@ def ilog2(n: int) -> int:
 
 
 def count_trailing_zeros(n: int) -> int:
-    """include/linux/count_zeros.h: trailing zero bits of an unsigned long, 64 for 0.
+    """include/linux/count_zeros.h: trailing zero bits of an unsigned long.
+
+    KNOWN DIVERGENCE: for 0 the kernel returns ``COUNT_TRAILING_ZEROS_0``, which is -1 on
+    64-bit (include/linux/count_zeros.h@18c48899653f); this returns 64.  So a range starting at
+    PFN 0 gets ``order = min(-1, ilog2(n))`` in kho_preserve_phys / kho_preserve_pages /
+    kho_restore_pages in the kernel (an ``unsigned int`` 0xffffffff, then ``1 << order``), and
+    ``ilog2(n)`` here.  No default scenario of any era calls this with 0 (checked by making it
+    raise on 0 and running every scenario of 6.16 through mainline-2026-04), so no pinned
+    verdict depends on it; mirroring it needs the callers' unsigned order and C shift semantics.
 
     >>> count_trailing_zeros(12), count_trailing_zeros(0)
     (2, 64)
