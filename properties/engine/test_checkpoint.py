@@ -60,21 +60,26 @@ def test_bad_checkpoints(tmp_path, content, why):
 
 
 def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
+    """SIGINT once the first checkpoint is on disk (not after a fixed sleep: a faster engine
+    finished N=4 K=4 before a 2.5 s sleep ran out, and CI saw exit code 0)."""
     ck = tmp_path / "ctrlc.ckpt"
-    args = ["check", "spinkho", "ok", "-D", "N=4", "-D", "K=4", "--no-progress",
+    args = ["check", "spinkho", "ok", "-D", "N=4", "-D", "K=6", "--no-progress",
             "--trace-dir", str(tmp_path), "--checkpoint", str(ck), "--checkpoint-every", "1"]
     proc = subprocess.Popen([sys.executable, "-m", "khomc.cli"] + args, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(2.5)
+    deadline = time.monotonic() + 120
+    while not ck.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the search ended before its first checkpoint"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert ck.exists() and "interrupted" in out
     done = subprocess.run([sys.executable, "-m", "khomc.cli", "check", "spinkho", "ok",
                            "--resume", str(ck), "--no-progress", "--trace-dir", str(tmp_path)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
-    assert "304,375 distinct states, 1,067,750 transitions" in done.stdout
+    assert "1,169,287 distinct states, 4,102,966 transitions" in done.stdout
 
 
 def _run(args, cwd, env_extra=None, timeout=300):
