@@ -23,6 +23,8 @@ one line and exit 2 before any model is built (khomc.runtime.spec.Param).  Why e
   notifier alone): small counts whose state spaces already grow exponentially.
 * ``clients`` - interchangeable clients of a three-client scenario: 1 .. 4.
 * ``slots`` - entries of a v5-anchor page: 1 .. 510 (510 is what one 4 KiB anchor holds).
+* ``chunk`` - entries of a 6.18 ``struct kho_vmalloc_chunk`` (``ARRAY_SIZE(chunk->phys)``,
+  511 in the kernel): 1 .. 511; below 511 a small area fills a chunk (khomc.kho.k6_18.vmalloc).
 * ``mutants`` (names checked by the era's builder), ``luo``, ``finalize``, ``debug``
   (CONFIG_KEXEC_HANDOVER_DEBUG), ``race``, ``close`` (the LUO agent of luo-session-race):
   strings and booleans.
@@ -45,6 +47,7 @@ RANGES = {
     "fds": lambda default: Param(int, 1, 8),
     "fdboxes": lambda default: Param(int, 0, 4),
     "slots": lambda default: Param(int, 1, 510),
+    "chunk": lambda default: Param(int, 1, 511),
     "clients": lambda default: Param(int, 1, 4),
     "mutants": lambda default: Param(str),
     "luo": lambda default: Param(bool),

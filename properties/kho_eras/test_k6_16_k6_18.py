@@ -107,6 +107,23 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   makes them), so a late bit lands in a live bitmap a chunk points at;
   restore-returns-preserved HOLDS, and fails on a restore that returns the area's pages out of
   order (test_vmalloc_restore_order_is_checked).
+* vmalloc-chunk-full / restore-returns-preserved, no-preserved-page-lost and memory-safety,
+  6.18 - a kernel bug (fixed by 6.19: kernel/liveupdate/kexec_handover.c@dd03dd60e8cd sets
+  ``err = -ENOMEM`` before ``goto err_free``; the fixing commit is not among the stored
+  sources).  kho_preserve_vmalloc (a667300bd53f, as at v6.18: kernel/kexec_handover.c@a4a508df)
+  fills a chunk and calls new_vmalloc_chunk for the next; when that returns NULL it jumps to
+  ``err_free`` with ``err`` still the last kho_preserve_pages's 0, so the caller gets 0 after
+  kho_vmalloc_free_chunks has unpreserved every page and freed the chunks.  No allocation has
+  to fail: new_vmalloc_chunk also returns NULL when its kho_preserve_pages of the new chunk
+  page gets -EBUSY because a concurrent finalize set ``finalized`` after the area's last page
+  was preserved (469661d0d3a5's check), the schedule the default pin finds with
+  ``fail_allocs=0`` too (test_vmalloc_chunk_full_needs_no_allocation_failure).  The client
+  hands over a ``struct kho_vmalloc`` whose ``first`` is a freed page (memory-safety), its
+  pages are not reserved (no-preserved-page-lost), and kho_restore_vmalloc returns NULL
+  (restore-returns-preserved).  In the kernel a chunk holds 511 entries, so the race needs an
+  area of 511·k pages; the scenario lowers the chunk to 2 entries (an abstraction of the loop's
+  bound only, stated in khomc.kho.k6_18.vmalloc).  tracker-frozen-after-finalize is
+  vmalloc-race's.
 * scratch-load / restore-returns-preserved, nothing-preserved-in-scratch and
   no-preserved-page-lost, every era (default configuration) - a flaw of the design (the
   scratch flaw above, seen from the kexec side).  kho_locate_mem_hole places every kexec
@@ -193,6 +210,8 @@ PINNED = {
         "scratch-load": (8318, LOAD),
         "range-race": (3891, {**BASE, **LOST, **THAWED, "restore-returns-preserved": V}),
         "vmalloc-race": (9680, {**BASE, **THAWED}),
+        "vmalloc-chunk-full": (23664, {**BASE, **THAWED, **LOST, "memory-safety": V,
+                                       "restore-returns-preserved": V}),
         "range-abort": (10345, RANGE),
         "finalize-retry": (178, {**RETRY, "memory-safety": V}),
         "test-kho": (246, TK),
@@ -351,6 +370,26 @@ def test_abort_then_kexec_with_reuse(spec, distinct, expected):
         reused = next(i for i, lab in enumerate(labels)
                       if "kmalloc(4096) in kmalloc_user | write 0x4000" in lab)
         assert freed < reused < len(labels) - 1 and "machine_kexec" in labels[-1]
+
+
+def test_vmalloc_chunk_full_needs_no_allocation_failure():
+    """6.18's success-after-free is reached by the finalize race alone: with no allocation
+    allowed to fail, the schedule has the operator's ``finalized = true`` between the area's
+    last kho_preserve_pages and new_vmalloc_chunk's, and the client records a 0 return."""
+    r = check(build("k6.18", "vmalloc-chunk-full", {"fail_allocs": 0}))
+    t = r.property("no-preserved-page-lost").trace
+    assert t is not None
+    labels = [" ".join(e[0] for e in s.effects) for s in t.steps]
+    frozen = next(i for i, (s, lab) in enumerate(zip(t.steps, labels))
+                  if s.task == "operator" and "kho_out.finalized = True" in lab)
+    refused = next(i for i, (s, lab) in enumerate(zip(t.steps, labels))
+                   if s.task == "vmalloc" and "free_page" in lab and "new_vmalloc_chunk" in lab)
+    noted = next(i for i, (s, lab) in enumerate(zip(t.steps, labels))
+                 if s.task == "vmalloc" and "kho_preserve_vmalloc" in lab and lab.endswith("= 0"))
+    assert frozen < refused < noted, labels
+    # with the kernel's own chunk size the 2-page area never fills a chunk: nothing is lost
+    whole = check(build("k6.18", "vmalloc-chunk-full", {"fail_allocs": 0, "chunk": 511}))
+    assert whole.property("no-preserved-page-lost").verdict is H
 
 
 def test_vmalloc_restore_order_is_checked():

@@ -151,6 +151,9 @@ class K616:
         # only movable allocations land there); CONFIG_KEXEC_HANDOVER_DEBUG.
         self.scratch = scratch
         self.config_debug = config_debug
+        # ARRAY_SIZE(struct kho_vmalloc_chunk::phys) of this build, 0 for the kernel's own
+        # (khomc.kho.k6_18.vmalloc: a scenario may lower it to fill a chunk).
+        self.vmalloc_size = 0
         self.chain = BlockingNotifierHead(model, "kho_out.chain_head")
         self.lock = Mutex.new(model, "kho_out.lock")
         # Invariant: written only by holders of kho_out.lock.

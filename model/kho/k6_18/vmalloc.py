@@ -33,9 +33,16 @@ lib/test_kho.c's kho_test_preserve_data with 6.18's notifier.
 Abstractions: a vmalloc area is the tuple of its pages (each allocated separately, order 0, as
 vmalloc does without VM_ALLOW_HUGE_VMAP; flags VM_ALLOC); ``struct kho_vmalloc`` is a tuple
 ``(first, total_pages, flags, order)`` held by the caller (16 bytes when written to the FDT).
-``KHO_VMALLOC_SIZE`` is the kernel's 511: no scenario here fills a chunk, so the in-loop
-new_vmalloc_chunk failure (returning 0) is unreachable at these bounds, as stated.  The caller's
-``preservation`` starts zeroed (the kernel's test passes an uninitialised stack struct).
+``KHO_VMALLOC_SIZE`` is the kernel's 511 in every default scenario.  vmalloc-chunk-full lowers
+it (``chunk=N``, :attr:`K616.vmalloc_size`, which both kernels read, as both are built from one
+source) so that a 2-page area fills a chunk: every statement of the loop and of the error path
+runs as at 511, only the number of entries written before ``idx == ARRAY_SIZE(chunk->phys)``
+differs, and no code compares an index with any other bound.  That reaches the in-loop
+new_vmalloc_chunk failure, where 6.18 as written returns ``err`` - still 0 from the last
+successful kho_preserve_pages - after freeing the chunks: the caller is told "preserved" and
+hands over a freed chunk (6.19, dd03dd60e8cd, sets ``err = -ENOMEM`` there).
+The caller's ``preservation`` starts zeroed (the kernel's test passes an uninitialised stack
+struct).
 """
 
 from __future__ import annotations
@@ -45,6 +52,12 @@ from khomc.kernel.errno import EINVAL, ENOMEM
 from khomc.kho.k6_18.kexec_handover import D_a667300bd53f, D_90eb9ae35727
 
 KHO_VMALLOC_SIZE = (PAGE_SIZE - 8) // 8
+
+
+def vmalloc_size(kho) -> int:
+    """``ARRAY_SIZE(chunk->phys)`` of the modelled build: KHO_VMALLOC_SIZE unless a scenario
+    lowered it (see the module header)."""
+    return kho.vmalloc_size or KHO_VMALLOC_SIZE
 KHO_VMALLOC_ALLOC = 0x0001
 SIZEOF_KHO_VMALLOC = 16
 
@@ -79,7 +92,7 @@ async def kho_vmalloc_unpreserve_chunk(kho, chunk: int, order: int) -> None:
     pfn = chunk >> PAGE_SHIFT
     await __kho_unpreserve(kho, pfn, pfn + 1)
     i = 0
-    while i < KHO_VMALLOC_SIZE:
+    while i < vmalloc_size(kho):
         raw = await heap_read_bytes(kho.heap, chunk + 8 + 8 * i, 8, "kho_vmalloc_unpreserve_chunk")
         phys = int.from_bytes(raw, "little")
         if not phys:
@@ -124,7 +137,7 @@ async def kho_preserve_vmalloc(kho, vm: tuple, preservation: tuple):
         await memcpy_to(kho.heap, chunk, phys.to_bytes(8, "little"), "kho_preserve_vmalloc",
                         8 + 8 * idx)
         idx += 1
-        if idx == KHO_VMALLOC_SIZE:
+        if idx == vmalloc_size(kho):
             chunk = await new_vmalloc_chunk(kho, chunk)
             if not chunk:
                 await kho_vmalloc_free_chunks(kho, preservation)
@@ -135,8 +148,9 @@ async def kho_preserve_vmalloc(kho, vm: tuple, preservation: tuple):
 
 
 @D_a667300bd53f.replaces
-def kho_restore_vmalloc(r, preservation: tuple, pages: tuple):
-    """(the area's pages or None for NULL, the restorer after the call)."""
+def kho_restore_vmalloc(r, preservation: tuple, pages: tuple, capacity: int = KHO_VMALLOC_SIZE):
+    """(the area's pages or None for NULL, the restorer after the call).  *capacity* is the
+    build's ``ARRAY_SIZE(chunk->phys)`` (:func:`vmalloc_size` of the kernel that preserved)."""
     chunk, total_pages, flags, order = preservation
     if flags & ~KHO_VMALLOC_ALLOC:
         return None, r
@@ -150,7 +164,7 @@ def kho_restore_vmalloc(r, preservation: tuple, pages: tuple):
         walked += 1
         data = read_phys(pages, chunk, PAGE_SIZE)
         i = 0
-        while i < KHO_VMALLOC_SIZE:
+        while i < capacity:
             phys = int.from_bytes(data[8 + 8 * i:16 + 8 * i], "little")
             if not phys:
                 break
