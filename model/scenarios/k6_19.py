@@ -79,10 +79,11 @@ def luo_session_race(pages: int = 10, fail_allocs: int = 0, mutants: str = "", r
                                 close, nr_folios, doc=luo_session_race.__doc__)
 
 
-def memfd_luo(pages: int = 8, fail_allocs: int = 0, mutants: str = "", kernel=None):
+def memfd_luo(pages: int = 8, fail_allocs: int = 0, mutants: str = "", chunk: int = 511,
+              kernel=None):
     """memfd through LUO on 6.19 (:func:`khomc.scenarios.luo.memfd_luo`).  No VIOLATED
     verdict."""
-    return luo.memfd_luo(kernel or ERA.namespace(), pages, fail_allocs, mutants)
+    return luo.memfd_luo(kernel or ERA.namespace(), pages, fail_allocs, mutants, chunk)
 
 
 def _on(fn):
@@ -106,7 +107,7 @@ SCENARIOS = [
              {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
              "load, then a user links a 5 KiB FDT, then kexec"),
     Scenario("memfd-luo", memfd_luo,
-             {"pages": 8, "fail_allocs": 0, "mutants": ""},
+             {"pages": 8, "fail_allocs": 0, "mutants": "", "chunk": 511},
              "userspace PRESERVE_FDs a 2-page memfd in a LUO session; load, kexec (liveupdate_reboot "
              "freezes it, finalizes); memfd_luo_retrieve checks it"),
     Scenario("luo-session-race", luo_session_race,

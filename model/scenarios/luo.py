@@ -125,7 +125,8 @@ def fdt_max_grow(k, pages: int = 8, fail_allocs: int = 0, fdt_max: int = PAGE_SI
 
 def luo_session_race(k, pages: int = 10, fail_allocs: int = 0, mutants: str = "",
                      race: bool = True, close: bool = True, nr_folios: int = 1,
-                     name: str = "luo-session-race", doc: str | None = None):
+                     name: str = "luo-session-race", doc: str | None = None,
+                     vmalloc_size: int = 0):
     """A userspace LUO agent (model/drivers/luo_userspace.py) creates session "s0", writes a
     memfd of *nr_folios* pages, PRESERVE_FDs it (luo_preserve_file -> memfd_luo_preserve) and
     may close the session fd (luo_session_release -> memfd_luo_unpreserve), while the operator
@@ -136,6 +137,7 @@ def luo_session_race(k, pages: int = 10, fail_allocs: int = 0, mutants: str = ""
     module explains its verdicts."""
     from khomc.drivers import luo_userspace as us
     m, kho = machine(k, name, doc or luo_session_race.__doc__, pages, fail_allocs, mutants, 3)
+    kho.vmalloc_size = vmalloc_size          # memfd-luo's chunk=, 0: the kernel's 511
     kho.luo_session_global = k.LuoSessionGlobal(m, 1, (k.MEMFD_LUO_HANDLER,))
     ready = m.var("luo_late_startup.done", None)
     record = m.var("userspace.record", ())
@@ -150,16 +152,18 @@ def luo_session_race(k, pages: int = 10, fail_allocs: int = 0, mutants: str = ""
     return m
 
 
-def memfd_luo(k, pages: int = 8, fail_allocs: int = 0, mutants: str = ""):
+def memfd_luo(k, pages: int = 8, fail_allocs: int = 0, mutants: str = "", chunk: int = 511):
     """memfd through LUO as the kernel does it (not a subtree linked at module load): the
     userspace agent creates session "s0", writes a 2-page memfd and PRESERVE_FDs it
     (luo_preserve_file -> memfd_luo_preserve); then the operator loads and reboots
     (liveupdate_reboot -> luo_session_serialize -> memfd_luo_freeze; kho_finalize where the era
     has it); the next kernel's LUO subtree and memfd_luo_retrieve give the bytes back.  The
     agent finishes before the reboot and never closes (luo-session-race is the racing
-    variant)."""
+    variant).  ``chunk``: ``ARRAY_SIZE(chunk->phys)`` of the build (511; with 1 the one-page
+    folios_ser fills its chunk and kho_preserve_vmalloc allocates the next)."""
     return luo_session_race(k, pages, fail_allocs, mutants, race=False, close=False,
-                            nr_folios=2, name="memfd-luo", doc=memfd_luo.__doc__)
+                            nr_folios=2, name="memfd-luo", doc=memfd_luo.__doc__,
+                            vmalloc_size=0 if chunk == 511 else chunk)
 
 
 SUBTREE_NAME_LEN = 44                  # names that fill the root page at a failing fdt_setprop
@@ -271,7 +275,7 @@ def stateless_scenarios(era) -> list:
         ("fdt-max-grow", fdt_max_grow,
          {"pages": 8, "fail_allocs": 0, "fdt_max": 4096, "mutants": ""},
          "load, then a user links a 5 KiB FDT, then kexec"),
-        ("memfd-luo", memfd_luo, {"pages": 8, "fail_allocs": 0, "mutants": ""},
+        ("memfd-luo", memfd_luo, {"pages": 8, "fail_allocs": 0, "mutants": "", "chunk": 511},
          "userspace PRESERVE_FDs a 2-page memfd in a LUO session; load, kexec "
          "(liveupdate_reboot freezes it); memfd_luo_retrieve checks it"),
         ("luo-session-race", luo_session_race,

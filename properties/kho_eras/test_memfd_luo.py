@@ -18,6 +18,16 @@ luo-preserved-restorable and luo-finish-reclaims-unretrieved (an empty file; fin
 back).  With fail_allocs=1 deadlock-free fails (a failed kho_init leaves the waiters blocked), and
 on 6.19 no-preserved-page-lost (a failed luo_fdt_setup disables LUO, the reboot never finalizes),
 as in test_luo_session.py.
+
+``chunk=1`` (a build whose ``struct kho_vmalloc_chunk`` holds one entry) makes the one-page
+folios_ser fill its chunk, so kho_preserve_vmalloc allocates the next inside its loop; with
+fail_allocs=1 that allocation may fail.  6.19 and 7.1 return -ENOMEM there and unwind, so the
+LUO promises keep holding (only the fail_allocs=1 findings above remain); the mutant
+vmalloc-chunk-err-unset puts back 6.18's ``goto err_free`` with ``err`` still 0
+(kernel/kexec_handover.c@a4a508df2aa3, pinned as the kernel bug it is in 6.18's
+vmalloc-chunk-full, test_k6_16_k6_18.py): PRESERVE_FD succeeds for a memfd whose folios_ser
+was unpreserved and freed, and luo-preserved-restorable, luo-restore-returns-preserved and
+luo-finish-reclaims-unretrieved fail.
 """
 
 import pytest
@@ -52,6 +62,12 @@ VARIANTS = [
     ("k6.19", {"fail_allocs": 1}, 773, {**K619, "deadlock-free": V, "no-preserved-page-lost": V}),
     ("k7.1", {"fail_allocs": 1}, 713, {**LATER, "deadlock-free": V}),
     ("mainline-2026-04", {"fail_allocs": 1}, 728, {**LATER, "deadlock-free": V}),
+    ("k6.19", {"chunk": 1, "fail_allocs": 1}, 921,
+     {**K619, "deadlock-free": V, "no-preserved-page-lost": V}),
+    ("k6.19", {"chunk": 1, "fail_allocs": 1, "mutants": "vmalloc-chunk-err-unset"}, 884,
+     {**K619, "deadlock-free": V, "no-preserved-page-lost": V, "luo-preserved-restorable": V,
+      "luo-restore-returns-preserved": V, "luo-finish-reclaims-unretrieved": V}),
+    ("k7.1", {"chunk": 1, "fail_allocs": 1}, 851, {**LATER, "deadlock-free": V}),
 ]
 
 

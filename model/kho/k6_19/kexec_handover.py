@@ -26,8 +26,11 @@ Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function
   free_page); the caller's ``struct kho_vmalloc`` is the tuple ``(first, total_pages, flags,
   order)`` the call returns (no other task reads it while the call runs); a vm area is a
   :class:`VmStruct` (its order-0 pages, VM_ALLOC).  Bound: the areas the scenarios preserve
-  (memfd's folios_ser, test_kho's folios_info) are one page, so no chunk fills its 511 entries
-  and the in-loop ``new_vmalloc_chunk`` (and its -ENOMEM) is written but unreachable here;
+  (memfd's folios_ser, test_kho's folios_info) are one page, so no chunk fills its 511 entries;
+  memfd-luo's ``chunk=N`` lowers ``ARRAY_SIZE(chunk->phys)`` (:func:`vmalloc_size`) to reach the
+  in-loop ``new_vmalloc_chunk`` and its -ENOMEM (the loop's statements are the same at every
+  bound).  The next kernel's kho_restore_vmalloc keeps 511: a chunk is a get_zeroed_page'd page
+  whose entries past the lowered bound are never written, so its walk stops at the same entry;
 * ``new_chunk``, ``kho_mem_ser_free``, ``kho_update_memory_map`` (frees the previously published
   chunk list, then stores the new address), ``kho_mem_serialize`` (calls
   kho_update_memory_map itself; on a failed chunk allocation frees the list it built),
@@ -118,6 +121,10 @@ MUTANTS = {
     "memfd-index-unset":
         "memfd_luo_preserve_folios leaves pfolio->index 0 for every folio (the next kernel's "
         "retrieve puts every page at offset 0)",
+    "vmalloc-chunk-err-unset":
+        "kho_preserve_vmalloc leaves err 0 when the in-loop new_vmalloc_chunk fails, as 6.18 "
+        "has it (kernel/kexec_handover.c@a4a508df2aa3): the caller is told its area is preserved "
+        "after every chunk was freed (reach it with memfd-luo -D chunk=1 -D fail_allocs=1)",
     "memfd-nr-folios-unset":
         "memfd_luo_preserve leaves ser->nr_folios 0 (the next kernel retrieves an empty file and "
         "its finish gives no folio back)",
@@ -168,6 +175,8 @@ class KhoOut:
         self.image = model.var("kexec_image", None)
         self.ghost = model.var("ghost", Ghost())
         self.handover = model.var("handover", None)
+        # ARRAY_SIZE(struct kho_vmalloc_chunk::phys) of this build; 0: the kernel's (header)
+        self.vmalloc_size = 0
         kernel.kho_out_vars(self, model)
 
     def __repr__(self):
@@ -419,6 +428,12 @@ SIZEOF_KHO_VMALLOC = 16
 KHO_VMALLOC_WALK_MAX = 64                  # the next kernel's chunk walk bound (header)
 
 
+def vmalloc_size(kho) -> int:
+    """``ARRAY_SIZE(chunk->phys)`` of the modelled build: KHO_VMALLOC_SIZE unless a scenario
+    lowered it (``chunk=``, see the header)."""
+    return kho.vmalloc_size or KHO_VMALLOC_SIZE
+
+
 class VmStruct(NamedTuple):
     """What ``find_vm_area(ptr)`` finds: the area's pages (physical addresses, in order), its
     ``vm->flags`` and ``get_vm_area_page_order(vm)``."""
@@ -475,7 +490,7 @@ async def kho_vmalloc_unpreserve_chunk(kho, chunk: int, order: int) -> None:
     pfn = chunk >> PAGE_SHIFT
     await __kho_unpreserve(kho, pfn, pfn + 1)
     i = 0
-    while i < KHO_VMALLOC_SIZE:
+    while i < vmalloc_size(kho):
         raw = await heap_read_bytes(kho.heap, chunk + 8 + 8 * i, 8, "kho_vmalloc_unpreserve_chunk")
         phys = int.from_bytes(raw, "little")
         if not phys:
@@ -501,23 +516,27 @@ async def kho_preserve_vmalloc(kho, vm, preservation: tuple):
     nr_contig_pages = 1 << order
     idx = 0
     err = 0
+    err_free = False                                         # a ``goto err_free`` was taken
     i = 0
     while i < len(vm.pages):
         phys = vm.pages[i]
         err = await kho_preserve_pages(kho, phys, nr_contig_pages)
         if err:
-            break                                            # goto err_free
+            err_free = True
+            break
         await memcpy_to(kho.heap, chunk, phys.to_bytes(8, "little"), "kho_preserve_vmalloc",
                         8 + 8 * idx)
         idx += 1
-        if idx == KHO_VMALLOC_SIZE:
+        if idx == vmalloc_size(kho):
             chunk = await new_vmalloc_chunk(kho, chunk)
             if not chunk:
-                err = -ENOMEM
-                break                                        # goto err_free
+                if "vmalloc-chunk-err-unset" not in kho.mutants:
+                    err = -ENOMEM
+                err_free = True
+                break
             idx = 0
         i += nr_contig_pages
-    if err:
+    if err_free:
         await kho_unpreserve_vmalloc(kho, preservation)      # err_free: reads ->order as given
         return err, preservation
     return 0, (preservation[0], len(vm.pages), flags, order)
