@@ -43,7 +43,26 @@ def test_default_review_is_concise_and_explains_every_violation(tmp_path):
         if same:
             assert same.group(1) in full
             continue
-        assert "**What broke.**" in s and "**Deciding steps.**" in s and " VIOLATED ***" in s
+        assert "**What broke.**" in s and "**Deciding steps.**" in s
+        schedule = re.search(r"The schedule is \[[^]]+\]\(#([^)]+)\)'s above", s)
+        assert (schedule and schedule.group(1) in full) or " VIOLATED ***" in s
+
+
+def test_one_schedule_of_one_check_is_drawn_once(tmp_path):
+    """6.18 vmalloc-chunk-full's no-preserved-page-lost, restore-returns-preserved and
+    memory-safety are one shortest schedule: the first is drawn, the others say whose it is
+    and keep their own explanation."""
+    import io
+    import re
+    assert main(["review", "--out", str(tmp_path), "--spec", "k6.18", "--scenario",
+                 "vmalloc-chunk-full", "--no-progress"], out=io.StringIO()) == 0
+    md = (tmp_path / "REPORT.md").read_text()
+    sections = re.split(r"^### ", md.split("## Violations")[1].split("\n## ")[0], flags=re.M)[1:]
+    drawn = {re.search(r'<a id="([^"]+)"', s).group(1) for s in sections if " VIOLATED ***" in s}
+    refs = [re.search(r"The schedule is \[[^]]+\]\(#([^)]+)\)'s above", s) for s in sections]
+    refs = [m.group(1) for m in refs if m]
+    assert len(refs) >= 2 and set(refs) <= drawn
+    assert all("**What broke.**" in s for s in sections)
 
 
 def test_fold_rows_keeps_the_deciding_and_last_rows():

@@ -578,6 +578,7 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, overvi
     if viols:
         lines += ["## Violations", "", DECIDING, ""]
     seen: dict = {}
+    schedules: dict = {}        # a check's schedule -> the violation that showed its splat
     shown: set = set()          # (era, scenario) with a violation already shown in full
     for v in viols:
         key = _same_key(v)
@@ -585,8 +586,12 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, overvi
             lines += _example_md(v, folder)
         elif key in seen:
             lines += _same_as_md(v, seen[key], folder)
+        elif _schedule_key(v) in schedules:
+            seen[key] = v
+            lines += _same_schedule_md(v, schedules[_schedule_key(v)], folder, brevity)
         else:
             seen[key] = v
+            schedules.setdefault(_schedule_key(v), v)
             again = (v.r.spec, v.r.scenario) in shown
             shown.add((v.r.spec, v.r.scenario))
             lines += _violation_md(v, folder, _again(brevity) if again and level >= 4
@@ -671,6 +676,32 @@ def _same_key(v: Violation):
     without the line that names the era) are one counterexample shown once."""
     body = "\n".join(line.replace(v.r.spec, "ERA") for line in v.splat.splitlines())
     return v.r.scenario, v.p.name, v.what().replace(v.r.spec, "ERA"), body
+
+
+def _schedule_key(v: Violation):
+    """One check's counterexamples of two properties often end in the same state by the same
+    steps (BFS finds one shortest path to it): the check and the steps' tasks and labels."""
+    t = v.p.trace
+    steps = tuple((s.task, tuple(e[0] for e in s.effects)) for s in t.steps) if t else None
+    return v.r.spec, v.r.scenario, repr(sorted(v.r.params.items())), steps
+
+
+def _same_schedule_md(v: Violation, first: Violation, folder: Path, brevity) -> list[str]:
+    """A violation whose schedule an earlier one of the same check has shown: its own
+    explanation and deciding steps, the splat by reference."""
+    what, how_limit = brevity[0], brevity[1]
+    r, p = v.r, v.p
+    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
+             f"**What broke.** {_short(v.what(), what)}", ""]
+    how = v.how()
+    if how:
+        lines += [f"**Deciding steps.** {_short(how, how_limit)}", ""]
+    lines += [f"The schedule is [{first.p.name}](#{first.anchor})'s above, step for step "
+              "(its splat shows it).", ""]
+    if p.trace_path:
+        lines += [f"Replay (from the report folder): `khomc replay {_rel(p.trace_path, folder)}`",
+                  ""]
+    return lines
 
 
 def _example_md(v: Violation, folder: Path) -> list[str]:

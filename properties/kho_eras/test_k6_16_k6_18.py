@@ -412,3 +412,12 @@ def test_vmalloc_restore_order_is_checked():
     assert r.property("restore-returns-preserved").verdict is V
     assert check(base.build_vmalloc_race(k6_18.ERA.namespace())).property(
         "restore-returns-preserved").verdict is H
+
+
+def test_every_spec_lists_each_scenario_once():
+    """A scenario listed twice runs twice in a review (6.18's vmalloc scenarios were: the
+    three-client table re-added the functions' LATER scenarios)."""
+    from khomc import registry
+    for spec in registry.SPECS:
+        names = [s.name for s in scenarios(spec)]
+        assert len(names) == len(set(names)), (spec, names)
