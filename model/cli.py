@@ -296,10 +296,11 @@ def _search_options(p, scenario_params: bool = True) -> None:
                         "own process (same counts, verdicts and traces as one process)")
     d.add_argument("--ray", action="store_true",
                    help="the partitions are Ray actors on a local Ray started on this "
-                        "machine's cores (pip install 'khomc[ray]')")
+                        "machine's cores (pip install 'khomc[ray]'); with --workers N and no "
+                        "--partitions, the swarm's N searches are Ray tasks")
     d.add_argument("--cluster", metavar="ADDRESS",
-                   help="the partitions are Ray actors on the running Ray cluster at ADDRESS "
-                        "(host:port of `ray start --head`)")
+                   help="the partitions (or, with --workers N, the swarm's searches) run on "
+                        "the Ray cluster at ADDRESS (host:port of `ray start --head`)")
     p.add_argument("--checkpoint", metavar="FILE",
                    help="bfs: write a checkpoint to FILE periodically and when stopped")
     p.add_argument("--checkpoint-every", type=_positive(float), default=60.0, metavar="SECONDS")
@@ -419,15 +420,30 @@ def _partitioned(model, args) -> CheckResult:
         raise UsageError(str(exc)) from None
 
 
+def _swarm_on(args) -> str | None:
+    """Where the swarm runs: None (local worker processes), "local" (a local Ray) or a Ray
+    cluster's address - Ray only with --workers N and no --partitions."""
+    if getattr(args, "partitions", None) or getattr(args, "workers", 1) < 2:
+        return None
+    return args.cluster or ("local" if args.ray else None)
+
+
 def run_check(model, args) -> CheckResult:
-    if getattr(args, "partitions", None) or getattr(args, "ray", False) \
-            or getattr(args, "cluster", None):
+    ray = _swarm_on(args)
+    if not ray and (getattr(args, "partitions", None) or getattr(args, "ray", False)
+                    or getattr(args, "cluster", None)):
         return _partitioned(model, args)
     if getattr(args, "workers", 1) > 1:
         from .engines.parallel import swarm
-        result, _ = swarm(model.spec, model.scenario, model.params, args.workers, _bounds(args),
-                          args.deadline, args.trace_dir, args.seed,
-                          progress=not args.no_progress)
+        if ray and args.deadline:
+            raise UsageError("--deadline is the local swarm's; the Ray swarm stops at its "
+                             "first deciding result or Ctrl-C")
+        try:
+            result, _ = swarm(model.spec, model.scenario, model.params, args.workers,
+                              _bounds(args), args.deadline, args.trace_dir, args.seed,
+                              progress=not args.no_progress, ray=ray)
+        except ValueError as exc:          # Ray missing, a cluster that cannot be joined
+            raise UsageError(str(exc)) from None
         if result is None:
             raise UsageError("the swarm ended without a result: every worker failed or was "
                              "cancelled before reporting (raise --deadline?)")

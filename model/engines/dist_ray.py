@@ -148,10 +148,11 @@ def _job(job: dict) -> dict:
 
 
 def run_jobs(jobs: list[dict], address: str | None, workers: int, on_done=None,
-             on_start=None) -> tuple[list, bool]:
+             on_start=None, stop=None) -> tuple[list, bool]:
     """Run the checks *jobs* as Ray tasks, at most *workers* at a time; ``on_done(i, result
-    dict or None, error or None)`` as each ends.  Returns (per job (result dict or None, error
-    or None), interrupted by Ctrl-C)."""
+    dict or None, error or None)`` as each ends; once ``stop(result dict)`` is true for a
+    finished job the others are cancelled (the swarm's first deciding result).  Returns (per
+    job (result dict or None, error or None), interrupted by Ctrl-C)."""
     ray = _ray()
     owns = connect(address)
     task = ray.remote(_job).options(num_cpus=1, max_retries=0)
@@ -177,6 +178,12 @@ def run_jobs(jobs: list[dict], address: str | None, workers: int, on_done=None,
                     out[i] = (None, msg.strip().splitlines()[-1] if msg.strip() else msg)
                 if on_done is not None:
                     on_done(i, *out[i])
+                if stop is not None and out[i][0] is not None and stop(out[i][0]):
+                    for other in pending:
+                        ray.cancel(other, force=True)
+                    pending.clear()
+                    nxt = len(jobs)
+                    break
     except KeyboardInterrupt:
         interrupted = True
         for ref in pending:

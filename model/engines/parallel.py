@@ -164,10 +164,13 @@ async def _swarm(jobs: list[dict], deadline: float | None, progress: bool) -> li
 
 def swarm(spec: str, scenario: str, params: dict, workers: int = 2, bounds: Bounds | None = None,
           deadline: float | None = None, trace_dir: str | None = None, seed: int = 0,
-          progress: bool = False) -> tuple[CheckResult | None, list[Worker]]:
-    """Run a swarm; return (the deciding result or the best partial one, all workers)."""
+          progress: bool = False, ray: str | None = None) -> tuple[CheckResult | None, list[Worker]]:
+    """Run a swarm; return (the deciding result or the best partial one, all workers).
+    *ray*: the searches are Ray tasks instead of local processes, on a Ray started on this
+    machine (``"local"``) or on the cluster at that address; the first deciding result
+    cancels the others there too."""
     jobs = swarm_jobs(spec, scenario, params, workers, bounds or Bounds(), trace_dir, seed)
-    done = trio.run(_swarm, jobs, deadline, progress)
+    done = _ray_swarm(jobs, ray) if ray else trio.run(_swarm, jobs, deadline, progress)
     finished = [w.result for w in done if w.result is not None]
     deciding = [r for r in finished if _decides(r)]
     chosen = deciding[0] if deciding else (finished[0] if finished else None)
@@ -245,6 +248,19 @@ def review_matrix(jobs: list[dict], workers: int = 2, on_done=lambda w: None, on
     state: dict = {}
     ws = trio.run(_matrix, jobs, workers, on_done, on_start, on_tick, state)
     return ws, bool(state.get("interrupted"))
+
+
+def _ray_swarm(jobs: list[dict], address: str) -> list[Worker]:
+    """The swarm's searches as Ray tasks, all at once (khomc.engines.dist_ray.run_jobs); the
+    first deciding one cancels the rest.  No deadline: a Ray task stops when cancelled."""
+    from .dist_ray import run_jobs
+    ws = [Worker(i, job) for i, job in enumerate(jobs)]
+    out, interrupted = run_jobs(jobs, None if address == "local" else address, len(jobs),
+                                stop=lambda d: _decides(CheckResult.from_dict(d)))
+    for w, (result, error) in zip(ws, out):
+        w.result = CheckResult.from_dict(result) if result is not None else None
+        w.error = error or ("interrupted" if interrupted and result is None else None)
+    return ws
 
 
 def _ray_matrix(jobs: list[dict], workers: int, on_done, on_start) -> tuple[list[Worker], bool]:

@@ -234,6 +234,29 @@ def test_review_matrix_as_ray_tasks(local_ray, tmp_path):
         "VIOLATED: no-lost-update; HOLDS 4 of 5 |" in md
 
 
+def test_swarm_as_ray_tasks(local_ray, tmp_path):
+    """``khomc check --workers N --ray``: the swarm's searches are Ray tasks; the first
+    deciding result (a counterexample, or the exhaustive BFS) answers and the rest are
+    cancelled, as with local worker processes."""
+    from khomc.engines.parallel import swarm
+    bug, ws = swarm("spinkho", "bug", {"N": 3, "K": 2}, 3, trace_dir=str(tmp_path), ray="local")
+    assert bug is not None and bug.verdict is Verdict.VIOLATED
+    assert len(ws) == 3 and any(w.result is not None for w in ws)
+    assert "swarm: " in bug.notes[-1]
+    ok, _ = swarm("counter", "spin", {}, 2, ray="local")
+    assert ok.engine == "bfs" and ok.exhaustive
+    from khomc.engines.search import check
+    want = check(build("counter", "spin", {}))
+    assert [(x.name, x.verdict, x.message) for x in ok.properties] == \
+        [(x.name, x.verdict, x.message) for x in want.properties]
+    out = io.StringIO()
+    code = main(["check", "spinkho", "bug", "-D", "N=3", "-D", "K=2", "--workers", "2", "--ray",
+                 "--no-progress", "--trace-dir", str(tmp_path)], out=out)
+    assert code == 1 and "VIOLATED" in out.getvalue()
+    assert main(["check", "counter", "spin", "--workers", "2", "--ray", "--deadline", "5"],
+                out=io.StringIO()) == 2
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
