@@ -108,14 +108,19 @@ def _canon(v, out: list, depth: int, memo: dict) -> None:
     elif depth > MAX_NEST:
         out.append(b"~")
     else:
-        # a value reached along several paths (shared sub-objects) is encoded once
+        # a value reached along several paths (shared sub-objects) is encoded once.  The memo
+        # holds the object itself beside its encoding: an id is unique only among live
+        # objects, and the encoding builds temporaries (a named tuple's or a dataclass's field
+        # tuple, an effect's key()) that die at once, so an unpinned id would be handed to the
+        # next temporary (CPython's tuple free lists) and that one would take the dead one's
+        # encoding - a fingerprint depending on the process's allocation history (issue 13)
         k = (id(v), depth)
         done = memo.get(k)
         if done is None:
             sub: list = []
             _canon_composite(v, t, sub, depth, memo)
-            done = memo[k] = b"".join(sub)
-        out.append(done)
+            done = memo[k] = (v, b"".join(sub))
+        out.append(done[1])
 
 
 def _canon_composite(v, t, out: list, depth: int, memo: dict) -> None:
