@@ -40,7 +40,10 @@ The other KHO-level promises of the classic eras (:mod:`khomc.promises.k6_16`), 
 * nothing reserved that the clients did not preserve - no-preserved-page-lost's second half,
   judged from the ghost (what KHO accepted), not from the clients' records: those record only
   a returned 0, not a call in flight at kexec, and a record entry before each call would add
-  states to every scenario.
+  states to every scenario.  Where a scenario's client records its failures
+  (vmalloc-huge-unwind), ``failed-preserve-undone`` judges that half from the client: the pages
+  of a call that returned an error must not be reserved (there it agrees with the ghost's
+  judgement; it names the client's call instead of a PFN nobody accounted for).
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ from khomc.promises.v5 import CONVERSION, FINALIZE_OK, KEXEC_REACHED, MEMORY_SAF
 RESTORE_OK = "kho-restore-succeeded"
 HANDOVER_LIVE = "handed-over-metadata-live"          # named as in khomc.promises.k6_16
 SUCCESS_RESTORABLE = "preserve-success-restorable"
+FAILED_UNDONE = "failed-preserve-undone"          # named as v5's preserve-phys-unwind promise
 BIG = "big"
 BIG_BYTES = 5000
 
@@ -76,6 +80,13 @@ DOCS = {
         "Memory safety: no KASAN report, no preserved page freed before kexec, and every page the "
         "next kernel reads before reserving memory - the preserved-memory map (chunk list or "
         "radix-tree nodes) and each subtree's FDT - still allocated at kexec.",
+    FAILED_UNDONE:
+        "A preserve call that returned an error leaves nothing of it preserved: no page the "
+        "client passed to a failed kho_preserve_vmalloc is reserved by the next kernel, judged "
+        "from the client's own record of the call and its return code (not from KHO's "
+        "bookkeeping, which agrees with what it reserves).  A failure means memory the client "
+        "was told is not preserved - and may free or reuse - is handed over and reserved "
+        "anyway, or, had it been freed and reused, another user's data is.",
     SUCCESS_RESTORABLE:
         "A success return means preserved and restorable, judged from the client's own record "
         "of its calls: every range whose kho_preserve_pages returned 0 before machine_kexec, and "
@@ -230,14 +241,30 @@ def success_restorable(kho, client):
     return check
 
 
+def failed_preserve_undone(kho, client):
+    def check(s) -> bool:
+        h = s[kho.handover]
+        if h is None:
+            return True
+        failed = [pfns for tag, pfns in s[client] if tag == "vmalloc-failed"]
+        if not failed:
+            return True
+        nk = next_kernel(kho, h)
+        return not nk.revived or not any(pfns & nk.reserved for pfns in failed)
+    check.__doc__ = DOCS[FAILED_UNDONE]
+    return check
+
+
 def register(m, kho, boxes: tuple = (), test: bool = False, guards: tuple = (),
-             clients=None):
+             clients=None, failed=None):
     m.always(CONVERSION, handover_race_free(kho), DOCS[CONVERSION])
     m.always(NO_PAGE_LOST, no_page_lost(kho, boxes, test), DOCS[NO_PAGE_LOST])
     m.always(MEMORY_SAFETY, memory_safety(kho), DOCS[MEMORY_SAFETY])
     m.always(HANDOVER_LIVE, handover_live(kho), DOCS[HANDOVER_LIVE])
     if clients is not None:
         m.always(SUCCESS_RESTORABLE, success_restorable(kho, clients), DOCS[SUCCESS_RESTORABLE])
+    if failed is not None:
+        m.always(FAILED_UNDONE, failed_preserve_undone(kho, failed), DOCS[FAILED_UNDONE])
     checks = {
         KEXEC_REACHED: lambda s: s[kho.handover] is not None,
         FINALIZE_OK: lambda s: kho.has_finalize and s[kho.finalized],

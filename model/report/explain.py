@@ -453,11 +453,25 @@ def _returns(model, state, names) -> list[str]:
                     isinstance(c, tuple) and c and isinstance(c[0], str) for c in r):
                 asked = _asked(model, name, r)
                 calls = ", ".join(
-                    (f"{c[0]}({asked[i]!r})" if i in asked else
+                    (f"{c[0]}({_arg(asked[i])})" if i in asked else
                      " ".join(str(x) for x in c[:-1])) + f" = {fmt(c[-1])}"
                     if len(c) > 1 else c[0] for i, c in enumerate(r[:10]))
                 out.append(f"{name}'s calls returned {calls}")
     return out
+
+
+def _arg(x) -> str:
+    """An operator step's argument as the explanation prints it: functions by name (their
+    repr carries a memory address that differs from run to run), tuples element by element.
+
+    >>> _arg((len, ("x",)))
+    "(len, ('x',))"
+    """
+    if type(x) is tuple:                   # not a named tuple (a slot prints its name)
+        return "(" + ", ".join(map(_arg, x)) + ("," if len(x) == 1 else "") + ")"
+    if callable(x) and hasattr(x, "__name__"):
+        return x.__name__
+    return repr(x)
 
 
 def _asked(model, name, results):

@@ -500,6 +500,7 @@ def _md_matrix(results, props, counts, anchors) -> list[str]:
 
 
 REPORT_BUDGET = 150_000   # bytes of REPORT.md: readable in a mail (issue 11)
+TERSE_TAIL = 6            # from this brevity level on, Properties and Coverage are cut too
 
 # How much of each violation REPORT.md shows, from the fullest to the tersest: characters of
 # "What broke", characters of "Deciding steps", step rows of the splat (None: all), characters
@@ -557,6 +558,7 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, overvi
                   f"{len(BREVITY) - 1}): explanations cut at {brevity[0]} characters, splats "
                   f"at {brevity[2]} step rows of {brevity[3]} characters"
                   + (", a scenario's later violations at 4" if level >= 4 else "")
+                  + (", the promises and the coverage lists cut" if level >= TERSE_TAIL else "")
                   + "; index.html and the traces have everything.", ""]
     if kernel:
         lines += ["## Matrix: kernel eras × property", ""]
@@ -596,8 +598,9 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, overvi
             shown.add((v.r.spec, v.r.scenario))
             lines += _violation_md(v, folder, _again(brevity) if again and level >= 4
                                    else brevity)
-    lines += _properties_md(results)
-    lines += _coverage_md(results)
+    terse = level >= TERSE_TAIL
+    lines += _properties_md(results, 120 if terse else 240)
+    lines += _coverage_md(results, 2 if terse else COVERAGE_POINTS)
     return "\n".join(lines) + "\n"
 
 
@@ -763,7 +766,7 @@ def property_docs(results) -> dict[str, list[tuple[list[str], str]]]:
     return docs
 
 
-def _properties_md(results) -> list[str]:
+def _properties_md(results, width: int = 240) -> list[str]:
     docs = property_docs(results)
     if not docs:
         return []
@@ -771,7 +774,7 @@ def _properties_md(results) -> list[str]:
     for n, entries in docs.items():
         for eras, d in entries:
             where = f" ({', '.join(eras)})" if len(entries) > 1 else ""
-            lines.append(f"- **{n}**{where}: {_first_sentence(' '.join(d.split()), 240)}")
+            lines.append(f"- **{n}**{where}: {_first_sentence(' '.join(d.split()), width)}")
     return lines + ["", "(The full text of each promise is in index.html.)", "", "</details>", ""]
 
 
@@ -782,23 +785,24 @@ def _coverage_items(results):
             yield r, vac
 
 
-def _coverage_md(results) -> list[str]:
+def _coverage_md(results, points: int | None = None) -> list[str]:
     lines = ['## Coverage <a id="coverage"></a>', "", "Await points (effects) of the functions a scenario runs that no "
              "explored run reached (error paths the scenario does not exercise, or dead code), "
              "and vacuous `sometimes` guards.", ""]
     for r, vac in _coverage_items(results):
         lines.append(f"- **{r.spec}/{r.scenario}**: " + "; ".join(
             [f"vacuous: {', '.join(vac)}"] * bool(vac)
-            + [f"never reached: {_points(r.unreached)}"] * bool(r.unreached)))
+            + [f"never reached: {_points(r.unreached, points)}"] * bool(r.unreached)))
     return lines
 
 
 COVERAGE_POINTS = 6     # await points listed per scenario in REPORT.md (index.html has all)
 
 
-def _points(unreached) -> str:
-    shown = ", ".join(f"{f}:{l} ({fn})" for f, l, fn in unreached[:COVERAGE_POINTS])
-    more = len(unreached) - COVERAGE_POINTS
+def _points(unreached, points: int | None = None) -> str:
+    points = COVERAGE_POINTS if points is None else points
+    shown = ", ".join(f"{f}:{l} ({fn})" for f, l, fn in unreached[:points])
+    more = len(unreached) - points
     return shown + (f" and {more} more" if more > 0 else "")
 
 

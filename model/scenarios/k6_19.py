@@ -123,5 +123,8 @@ SCENARIOS = [
     Scenario("preserve-pages-race", _on(luo.preserve_pages_race),
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
+    Scenario("vmalloc-huge-unwind", _on(luo.vmalloc_huge_unwind),
+             {"pages": 16, "fail_allocs": 1, "mutants": "", "chunk": 1},
+             "a huge-vmap vmalloc area whose preserve fails at its second chunk; load, kexec"),
 ]
 SCENARIOS = declare(SCENARIOS)

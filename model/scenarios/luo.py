@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from khomc.drivers.fdbox_luo import alloc_preserved, fdbox
 from khomc.drivers.luo_operator import operator
-from khomc.kernel.alloc import PAGE_SIZE, Heap, folio_alloc, folio_put, memcpy_to
+from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, folio_alloc, folio_put, memcpy_to
 from khomc.kernel.errno import ENOMEM
 from khomc.runtime import Model
-from khomc.runtime.effects import Update, choose
+from khomc.runtime.effects import Update, choose, store
+from khomc.drivers.luo_userspace import wait_userspace
 from khomc.promises import luo as props
 from khomc.kho.fdt import FdtTree, flatten
 from khomc.kho.k6_19.kexec_handover import KhoOut, kho_wait_ready
@@ -249,6 +250,55 @@ def preserve_pages_race(k, pages: int = 8, fail_allocs: int = 0, mutants: str = 
     return m
 
 
+async def huge_vmalloc_client(kho, client, done) -> int:
+    """A client of kho_preserve_vmalloc with a VM_ALLOW_HUGE_VMAP area: two order-1 folios
+    (``get_vm_area_page_order(vm)`` = 1, four pages), its ``struct kho_vmalloc`` zeroed as a
+    kzalloc'ed or static one is.  It records in its own slot *client* the call's outcome and
+    the area's PFNs: ``("vmalloc-failed", pfns)`` or ``("vmalloc-ok", pfns)``."""
+    await kho_wait_ready(kho)
+    a = await folio_alloc(kho.heap, 1, "vmalloc_huge")
+    b = await folio_alloc(kho.heap, 1, "vmalloc_huge") if a else 0
+    if not b:
+        return -ENOMEM
+    k = kho.k
+    vm = k.VmStruct((a, a + PAGE_SIZE, b, b + PAGE_SIZE), k.VM_ALLOC | k.VM_ALLOW_HUGE_VMAP, 1)
+    err, _ = await k.kho_preserve_vmalloc(kho, vm, (0, 0, 0, 0))
+    pfns = frozenset(p >> PAGE_SHIFT for p in vm.pages)
+    await Update(client, _note, ("vmalloc-ok" if err == 0 else "vmalloc-failed", pfns),
+                 text=f"client: kho_preserve_vmalloc returned {err}")
+    await store(done, True)
+    return err
+
+
+def vmalloc_huge_unwind(k, pages: int = 16, fail_allocs: int = 1, mutants: str = "",
+                        chunk: int = 1):
+    """A huge-vmap vmalloc area (two order-1 blocks) preserved with kho_preserve_vmalloc
+    while the operator loads and reboots; on a build whose chunk holds ``chunk`` (1) entries
+    the first block fills the chunk, and the next chunk's allocation may fail.  The operator
+    loads and reboots once the call has returned (a preserve racing the reboot is
+    preserve-pages-race's, and loses pages for that other reason).  The unwind,
+    ``err_free: kho_unpreserve_vmalloc(preservation)``, reads ``preservation->order``, which
+    kho_preserve_vmalloc stores only on success: the caller's 0, so each order-1 block is
+    unpreserved as one order-0 page - which was never tracked - and the block stays preserved.
+    The call returns -ENOMEM, the next kernel reserves the block anyway (a kernel bug in every
+    LUO era, mainline included: kernel/liveupdate/kexec_handover.c@dd03dd60e8cd's
+    kho_preserve_vmalloc, unchanged in the newest stored mainline).  failed-preserve-undone says
+    it from the client's own return code; no-preserved-page-lost from KHO's bookkeeping (its
+    ghost drops the pages the unpreserve call named, which the tracker still holds at order 1:
+    "reserved though nobody preserved them").  The mutant vmalloc-unwind-own-order (the unwind
+    given the area's own order) and fail_allocs=0 hold."""
+    m, kho = machine(k, "vmalloc-huge-unwind", vmalloc_huge_unwind.__doc__, pages, fail_allocs,
+                     mutants, 2, fail_sites=frozenset({"new_vmalloc_chunk"}))
+    kho.vmalloc_size = chunk
+    client = m.var("client.results", ())
+    done = m.var("client.done", False)
+    m.task("client", huge_vmalloc_client, kho, client, done)
+    m.task("operator", operator, kho, (("module", (wait_userspace, (done,))), ("load", 0),
+                                       ("kexec", 0)))
+    props.register(m, kho, (), False, _guards(kho, REVIVED), failed=client)
+    return m
+
+
 def stateless_scenarios(era) -> list:
     """The scenario table of the eras with no finalize (7.1 and later), each builder linked to
     *era*'s kernel unless ``kernel=`` names a ledger prefix (khomc bisect)."""
@@ -288,5 +338,8 @@ def stateless_scenarios(era) -> list:
         ("preserve-pages-race", preserve_pages_race,
          {"pages": 8, "fail_allocs": 0, "mutants": ""},
          "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
+        ("vmalloc-huge-unwind", vmalloc_huge_unwind,
+         {"pages": 16, "fail_allocs": 1, "mutants": "", "chunk": 1},
+         "a huge-vmap vmalloc area whose preserve fails at its second chunk; load, kexec"),
     ]
     return declare([Scenario(name, on(fn), params, doc) for name, fn, params, doc in table])

@@ -43,6 +43,17 @@ Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/
   but leaves the subtree linked; test_kho unwinds (unpreserve, folio_put) and the handed-over
   root FDT names a freed page (handed-over-metadata-live names it: a subtree FDT the next kernel
   reads is freed).  The merged code WARNs instead (pinned HOLDS below).
+* vmalloc-huge-unwind / no-preserved-page-lost and failed-preserve-undone - a kernel bug in
+  kho_preserve_vmalloc's error path, present in every LUO era and in the newest stored mainline
+  (no fix known).  On ``goto err_free`` it calls kho_unpreserve_vmalloc(preservation), which
+  unpreserves each chunk entry for ``1 << preservation->order`` pages - but kho_preserve_vmalloc
+  stores ``order`` (with total_pages and flags) only on success, so the unwind uses the caller's
+  value: 0 for a zeroed struct.  For a VM_ALLOW_HUGE_VMAP area (two order-1 blocks here) each
+  block preserved so far is unpreserved as one order-0 page, which was never tracked, and stays
+  preserved: the call returns -ENOMEM (here the next chunk's allocation failed, on a build whose
+  chunk holds one entry), and the next kernel reserves the block anyway.  With the mutant
+  vmalloc-unwind-own-order (the unwind given the area's order) every promise holds, and so it
+  does with fail_allocs=0 (test_vmalloc_huge_unwind_needs_the_failure_and_the_callers_order).
 """
 
 import pytest
@@ -68,6 +79,8 @@ PINNED = {
     "subtree-full": (7860, {**ALL, "conversion-race-free": V}),
     "preserve-pages-race": (838, {**ALL, "no-preserved-page-lost": V,
                                   "preserve-success-restorable": V}),
+    "vmalloc-huge-unwind": (219, {**ALL, "no-preserved-page-lost": V,
+                                  "failed-preserve-undone": V}),
 }
 
 VARIANTS = [
@@ -116,3 +129,9 @@ def test_refinalize_race_hands_over_a_freed_chunk_list(prop):
     labels = [(s.task, e[0]) for s in steps for e in s.effects]
     assert labels[-1] == ("operator", "machine_kexec()")
     assert any(t == "debugfs" and lab.startswith("free_page(") for t, lab in labels[-4:])
+
+
+@pytest.mark.parametrize("params", [{"fail_allocs": 0}, {"mutants": "vmalloc-unwind-own-order"}])
+def test_vmalloc_huge_unwind_needs_the_failure_and_the_callers_order(params):
+    r = check(build('k6.19', "vmalloc-huge-unwind", params))
+    assert r.exhaustive and Verdict.VIOLATED not in {p.verdict for p in r.properties}

@@ -1,6 +1,6 @@
 """KHO 7.1 (stateless, radix tree): every scenario x property, verdicts and state counts pinned.
 
-One VIOLATED verdict: subtree-full / conversion-race-free, the kho_add_subtree error path that
+Two kernel bugs: subtree-full / conversion-race-free, the kho_add_subtree error path that
 7.1 keeps from 6.19 (a kernel bug since 3dc92c311498, fixed by 9ec953298948: a failed
 fdt_setprop leaves the incomplete node in the handed-over root FDT and returns the raw libfdt
 error; see test_k6_19.py and test_mainline_2026_04.py).  Where 6.19 broke and 7.1 fixed it,
@@ -11,6 +11,9 @@ both are shown:
   tree is handed over itself (its root address is in the root FDT from kho_init on), so every
   kho_radix_add_page that returned before machine_kexec is seen by the next kernel.
 * refinalize-race has no 7.1 counterpart: there is no finalize, no chunk list to free.
+
+vmalloc-huge-unwind's two VIOLATED verdicts are 6.19's (test_k6_19.py): kho_preserve_vmalloc's
+err_free unwinds with the caller's preservation->order, unchanged in this era.
 """
 
 import pytest
@@ -34,6 +37,8 @@ PINNED = {
     "fdt-max-grow": (25, ALL),
     "subtree-full": (7124, {**ALL, "conversion-race-free": V}),
     "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
+    "vmalloc-huge-unwind": (158, {**ALL, "no-preserved-page-lost": V,
+                                  "failed-preserve-undone": V}),
 }
 
 
@@ -89,3 +94,9 @@ def test_radix_root_is_allocated_as_kho_init_allocates_it():
     assert "kzalloc" in k.kho_init.__code__.co_names
     assert "get_zeroed_page" not in k.kho_init.__code__.co_names
     assert "get_zeroed_page" in k._descend_add.__code__.co_names
+
+
+@pytest.mark.parametrize("params", [{"fail_allocs": 0}, {"mutants": "vmalloc-unwind-own-order"}])
+def test_vmalloc_huge_unwind_needs_the_failure_and_the_callers_order(params):
+    r = check(build('k7.1', "vmalloc-huge-unwind", params))
+    assert r.exhaustive and Verdict.VIOLATED not in {p.verdict for p in r.properties}

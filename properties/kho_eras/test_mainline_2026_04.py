@@ -1,10 +1,13 @@
 """KHO in mainline after 9ec953298948 (April 2026; model/kho/mainline_2026_04): every scenario x
 property pinned, and the fix's verdict change named by applying the ledger one delta at a time.
 
-No VIOLATED verdict on the whole era.  On the prefix without its last delta, subtree-full /
+No VIOLATED verdict but vmalloc-huge-unwind's (below).  On the prefix without its last delta, subtree-full /
 conversion-race-free is VIOLATED - the kernel bug 9ec953298948 fixes (Fixes: 3dc92c311498): with
 the root FDT page full so that fdt_add_subnode fits and an fdt_setprop does not, kho_add_subtree
 returned the raw libfdt error and left the incomplete node, which was handed over.
+
+vmalloc-huge-unwind's two VIOLATED verdicts are 6.19's (test_k6_19.py): kho_preserve_vmalloc's
+err_free unwinds with the caller's preservation->order, unchanged in this era.
 """
 
 import pytest
@@ -30,6 +33,8 @@ PINNED = {
     "fdt-max-grow": (25, ALL),
     "subtree-full": (4724, ALL),
     "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
+    "vmalloc-huge-unwind": (158, {**ALL, "no-preserved-page-lost": V,
+                                  "failed-preserve-undone": V}),
 }
 
 
@@ -96,3 +101,9 @@ def test_a_failed_retrieve_is_remembered_since_00d0b372374f():
         errs = [k.luo_retrieve_file(inc, session, 1)[0] for _ in range(2)]
         got.append((errs, len(calls)))
     assert got == [([-5, -5], 2), ([-5, -5], 1)]
+
+
+@pytest.mark.parametrize("params", [{"fail_allocs": 0}, {"mutants": "vmalloc-unwind-own-order"}])
+def test_vmalloc_huge_unwind_needs_the_failure_and_the_callers_order(params):
+    r = check(build('mainline-2026-04', "vmalloc-huge-unwind", params))
+    assert r.exhaustive and Verdict.VIOLATED not in {p.verdict for p in r.properties}

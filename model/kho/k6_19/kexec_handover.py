@@ -125,6 +125,10 @@ MUTANTS = {
         "kho_preserve_vmalloc leaves err 0 when the in-loop new_vmalloc_chunk fails, as 6.18 "
         "has it (kernel/kexec_handover.c@a4a508df2aa3): the caller is told its area is preserved "
         "after every chunk was freed (reach it with memfd-luo -D chunk=1 -D fail_allocs=1)",
+    "vmalloc-unwind-own-order":
+        "not a flaw but a fix (in no era): kho_preserve_vmalloc's err_free unpreserves with the "
+        "area's own order instead of the caller's preservation->order, which is stored only on "
+        "success (vmalloc-huge-unwind then holds)",
     "memfd-nr-folios-unset":
         "memfd_luo_preserve leaves ser->nr_folios 0 (the next kernel retrieves an empty file and "
         "its finish gives no folio back)",
@@ -537,6 +541,8 @@ async def kho_preserve_vmalloc(kho, vm, preservation: tuple):
             idx = 0
         i += nr_contig_pages
     if err_free:
+        if "vmalloc-unwind-own-order" in kho.mutants:
+            preservation = tuple(preservation[:3]) + (order,)
         await kho_unpreserve_vmalloc(kho, preservation)      # err_free: reads ->order as given
         return err, preservation
     return 0, (preservation[0], len(vm.pages), flags, order)
