@@ -32,6 +32,10 @@ properties/kho_eras/test_luo_session.py).
 The reverse direction shows the mapping is not one-sided: the 6.18 abort-then-kexec and
 fdbox-race losses are GONE against k6.16, where those orders still hand the state over.
 
+kho_preserve_vmalloc's unwind with the caller's ``preservation->order`` (vmalloc-huge-unwind) is
+STILL from 7.1 against 6.19 and mainline-2026-04 (every step the same in mainline): the bug
+is in all three; the 6.19 trace CANNOT APPLY to 7.1 at step 50 (the reboot's kho_finalize).
+
 Re-pin after the eras change (labels and task names may change; the mapping should not care):
 ``python properties/test_corpus_against.py`` prints the current matrix as this dict.
 """
@@ -580,6 +584,36 @@ PINNED = {
     ('v5-stale-debugfs-dentry-memory-safety.json', 'k6.19'): (CANNOT, 0),
     ('v5-stale-debugfs-dentry-memory-safety.json', 'k7.1'): (CANNOT, 0),
     ('v5-stale-debugfs-dentry-memory-safety.json', 'mainline-2026-04'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'v4'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'v5'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'k6.16'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'k6.17'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'k6.18'): (STILL, 66),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'k6.19'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'k7.1'): (CANNOT, 0),
+    ('k6-18-vmalloc-chunk-full-no-preserved-page-lost.json', 'mainline-2026-04'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'v4'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'v5'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'v5-recursive'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'v5-anchor'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.16'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.17'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.18'): (CANNOT, 0),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.19'): (STILL, 58),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'k7.1'): (CANNOT, 50),
+    ('k6-19-vmalloc-huge-unwind-failed-preserve-undone.json', 'mainline-2026-04'): (CANNOT, 50),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'v4'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'v5'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'v5-recursive'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'v5-anchor'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.16'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.17'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.18'): (CANNOT, 0),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'k6.19'): (STILL, 39),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'k7.1'): (STILL, 39),
+    ('k7-1-vmalloc-huge-unwind-failed-preserve-undone.json', 'mainline-2026-04'): (STILL, 39),
 }
 
 
