@@ -124,6 +124,15 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   area of 511·k pages; the scenario lowers the chunk to 2 entries (an abstraction of the loop's
   bound only, stated in khomc.kho.k6_18.vmalloc).  tracker-frozen-after-finalize is
   vmalloc-race's.
+* vmalloc-huge / restore-returns-preserved and no-preserved-page-lost, 6.18 - a kernel bug
+  (fixed by 6.19: kernel/liveupdate/kexec_handover.c@dd03dd60e8cd writes ``page + j``; the
+  fixing commit is not among the stored sources).  kho_restore_vmalloc
+  (kernel/kexec_handover.c@a4a508df2aa3) fills the area's pages array with ``pages[idx++] =
+  page`` for each of a block's ``1 << order`` pages, so a VM_ALLOW_HUGE_VMAP area of two
+  order-1 blocks comes back as (head, head, head2, head2): the reserved set is right, the
+  restore is not (vfree of that area would free each head twice and leak the tails, and a
+  small-page mapping of it would show each head twice).  Order-0 areas (vmalloc-race, test_kho,
+  memfd) cannot see it (test_vmalloc_huge_restore_repeats_the_heads).
 * scratch-load / restore-returns-preserved, nothing-preserved-in-scratch and
   no-preserved-page-lost, every era (default configuration) - a flaw of the design (the
   scratch flaw above, seen from the kexec side).  kho_locate_mem_hole places every kexec
@@ -210,6 +219,7 @@ PINNED = {
         "scratch-load": (8318, LOAD),
         "range-race": (3891, {**BASE, **LOST, **THAWED, "restore-returns-preserved": V}),
         "vmalloc-race": (9680, {**BASE, **THAWED}),
+        "vmalloc-huge": (142, {**BASE, **LOST, "restore-returns-preserved": V}),
         "vmalloc-chunk-full": (23664, {**BASE, **THAWED, **LOST, "memory-safety": V,
                                        "restore-returns-preserved": V}),
         "range-abort": (10345, RANGE),
@@ -370,6 +380,24 @@ def test_abort_then_kexec_with_reuse(spec, distinct, expected):
         reused = next(i for i, lab in enumerate(labels)
                       if "kmalloc(4096) in kmalloc_user | write 0x4000" in lab)
         assert freed < reused < len(labels) - 1 and "machine_kexec" in labels[-1]
+
+
+def test_vmalloc_huge_restore_repeats_the_heads():
+    """What 6.18's next kernel builds for the huge area: each block's head page twice."""
+    from khomc.kho import k6_18
+    r = check(build("k6.18", "vmalloc-huge"))
+    t = r.property("restore-returns-preserved").trace
+    m = build("k6.18", "vmalloc-huge")
+    from khomc.report.explain import replay_states
+    states, _ = replay_states(m, t)
+    world = m.describe_world(states[-1][0])
+    h = world["handover"]
+    _, (preservation, area), _, err = world["vmalloc.record"]
+    assert err == 0 and preservation[3] == 1 and len(area) == 4
+    k = k6_18.ERA.namespace()
+    restorer = k.kho_memory_init(k.boot(h), len(h.pages))
+    got, _ = k.kho_restore_vmalloc(restorer, preservation, h.pages)
+    assert got == (area[0], area[0], area[2], area[2]) != area
 
 
 def test_vmalloc_chunk_full_needs_no_allocation_failure():

@@ -19,7 +19,10 @@ has them at v6.18:
   ``total_pages``, ``flags`` and ``order`` are stored only on success, so the error path's
   ``kho_vmalloc_free_chunks`` reads the caller's ``preservation->order``;
 * ``kho_restore_vmalloc(preservation)`` (the next kernel) - each chunk's phys entries restored
-  with ``kho_restore_pages(phys, 1 << order)`` (NULL if there are more than ``total_pages``),
+  with ``kho_restore_pages(phys, 1 << order)`` (NULL if there are more than ``total_pages``)
+  and put in the pages array as ``pages[idx++] = page``: the block's head page ``1 << order``
+  times, so a huge-vmap area comes back as its heads repeated (6.19,
+  kexec_handover.c@dd03dd60e8cd, writes ``page + j``),
   then the chunk page itself (``kho_restore_pages(chunk, 1)``, freed after reading ``next``);
   NULL unless exactly ``total_pages`` were found.  Pages restored before a NULL stay restored.
 
@@ -30,8 +33,9 @@ reads the folios from it.  The 6.18 file was not read at that commit: the order 
 (generate, preserve the data, write the FDT, register the notifier) follows the current
 lib/test_kho.c's kho_test_preserve_data with 6.18's notifier.
 
-Abstractions: a vmalloc area is the tuple of its pages (each allocated separately, order 0, as
-vmalloc does without VM_ALLOW_HUGE_VMAP; flags VM_ALLOC); ``struct kho_vmalloc`` is a tuple
+Abstractions: a vmalloc area is a :class:`VmStruct` - its pages, ``vm->flags`` and page order
+(order 0 and VM_ALLOC in every scenario but vmalloc-huge, whose area is two order-1 blocks
+with VM_ALLOW_HUGE_VMAP); ``struct kho_vmalloc`` is a tuple
 ``(first, total_pages, flags, order)`` held by the caller (16 bytes when written to the FDT).
 ``KHO_VMALLOC_SIZE`` is the kernel's 511 in every default scenario.  vmalloc-chunk-full lowers
 it (``chunk=N``, :attr:`K616.vmalloc_size`, which both kernels read, as both are built from one
@@ -47,11 +51,44 @@ struct).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, heap_read_bytes, memcpy_to, read_phys
-from khomc.kernel.errno import EINVAL, ENOMEM
+from khomc.kernel.errno import EINVAL, ENOMEM, EOPNOTSUPP
 from khomc.kho.k6_18.kexec_handover import D_a667300bd53f, D_90eb9ae35727
 
 KHO_VMALLOC_SIZE = (PAGE_SIZE - 8) // 8
+VM_ALLOC = 0x00000002
+VM_ALLOW_HUGE_VMAP = 0x00000400
+KHO_VMALLOC_SUPPORTED_FLAGS = VM_ALLOC | VM_ALLOW_HUGE_VMAP
+KHO_VMALLOC_HUGE_VMAP = 0x0002
+
+
+class VmStruct(NamedTuple):
+    """What ``find_vm_area(ptr)`` finds: the area's pages (physical addresses, in order), its
+    ``vm->flags`` and ``get_vm_area_page_order(vm)``."""
+
+    pages: tuple
+    flags: int = VM_ALLOC
+    order: int = 0
+
+
+def vmalloc_flags_to_kho(vm_flags: int) -> int:
+    kho_flags = 0
+    if vm_flags & VM_ALLOC:
+        kho_flags |= KHO_VMALLOC_ALLOC
+    if vm_flags & VM_ALLOW_HUGE_VMAP:
+        kho_flags |= KHO_VMALLOC_HUGE_VMAP
+    return kho_flags
+
+
+def kho_flags_to_vmalloc(kho_flags: int) -> int:
+    vm_flags = 0
+    if kho_flags & KHO_VMALLOC_ALLOC:
+        vm_flags |= VM_ALLOC
+    if kho_flags & KHO_VMALLOC_HUGE_VMAP:
+        vm_flags |= VM_ALLOW_HUGE_VMAP
+    return vm_flags
 
 
 def vmalloc_size(kho) -> int:
@@ -114,12 +151,15 @@ async def kho_vmalloc_free_chunks(kho, preservation: tuple) -> None:
 
 
 @D_a667300bd53f.replaces
-async def kho_preserve_vmalloc(kho, vm: tuple, preservation: tuple):
-    """(err, preservation as the call leaves it).  *vm* is the area's pages."""
-    if not vm:
+async def kho_preserve_vmalloc(kho, vm, preservation: tuple):
+    """(err, preservation as the call leaves it).  *vm* is find_vm_area's answer: a
+    :class:`VmStruct`, or None for an address that is no vmalloc area."""
+    if vm is None:
         return -EINVAL, preservation               # !find_vm_area(ptr)
-    flags = KHO_VMALLOC_ALLOC
-    order = 0                                      # get_vm_area_page_order: no huge vmap
+    if vm.flags & ~KHO_VMALLOC_SUPPORTED_FLAGS:
+        return -EOPNOTSUPP, preservation
+    flags = vmalloc_flags_to_kho(vm.flags)
+    order = vm.order                               # get_vm_area_page_order(vm)
     chunk = await new_vmalloc_chunk(kho, 0)
     if not chunk:
         return -ENOMEM, preservation
@@ -128,11 +168,11 @@ async def kho_preserve_vmalloc(kho, vm: tuple, preservation: tuple):
     idx = 0
     err = 0
     i = 0
-    while i < len(vm):
-        phys = vm[i]
+    while i < len(vm.pages):
+        phys = vm.pages[i]
         err = await kho_preserve_pages(kho, phys, nr_contig_pages)
         if err:
-            await kho_vmalloc_free_chunks(kho, preservation)
+            await kho_vmalloc_free_chunks(kho, preservation)     # err_free
             return err, preservation
         await memcpy_to(kho.heap, chunk, phys.to_bytes(8, "little"), "kho_preserve_vmalloc",
                         8 + 8 * idx)
@@ -144,7 +184,7 @@ async def kho_preserve_vmalloc(kho, vm: tuple, preservation: tuple):
                 return err, preservation           # err is 0 here, as written
             idx = 0
         i += nr_contig_pages
-    return 0, (preservation[0], len(vm), flags, order)
+    return 0, (preservation[0], len(vm.pages), flags, order)
 
 
 @D_a667300bd53f.replaces
@@ -152,7 +192,7 @@ def kho_restore_vmalloc(r, preservation: tuple, pages: tuple, capacity: int = KH
     """(the area's pages or None for NULL, the restorer after the call).  *capacity* is the
     build's ``ARRAY_SIZE(chunk->phys)`` (:func:`vmalloc_size` of the kernel that preserved)."""
     chunk, total_pages, flags, order = preservation
-    if flags & ~KHO_VMALLOC_ALLOC:
+    if kho_flags_to_vmalloc(flags) & ~KHO_VMALLOC_SUPPORTED_FLAGS:
         return None, r
     contig_pages = 1 << order
     out = []
@@ -173,7 +213,7 @@ def kho_restore_vmalloc(r, preservation: tuple, pages: tuple, capacity: int = KH
             got, r = kho_restore_pages(r, phys, contig_pages)
             if got is None:
                 return None, r
-            out.extend([phys] * contig_pages)
+            out.extend([phys] * contig_pages)    # pages[idx++] = page: the head, as v6.18 has it
             i += 1
         got, r = kho_restore_pages(r, chunk, 1)
         if got is None:
@@ -215,7 +255,7 @@ async def kho_test_preserve_data(kho, folios: tuple, info: tuple):
                                     "vmalloc_array")
     if not page:
         return -ENOMEM, (0, 0, 0, 0)
-    err, preservation = await kho_preserve_vmalloc(kho, (page,), (0, 0, 0, 0))
+    err, preservation = await kho_preserve_vmalloc(kho, VmStruct((page,)), (0, 0, 0, 0))
     await client_preserved(kho, KHO_TEST_FDT, "kho_preserve_vmalloc", (page,), err,
                            frozenset({page >> PAGE_SHIFT} | ({preservation[0] >> PAGE_SHIFT}
                                                               if preservation[0] else set())))
