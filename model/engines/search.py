@@ -405,6 +405,7 @@ class Search:
         plans, plan_of, outcomes_of = stepper._plans, stepper._plan, stepper.fast_outcomes
         vkey, vkey_from, run_task = stepper.vkey, stepper.vkey_from, stepper._run
         fast_chain = stepper.fast_chain
+        apply_fast, split_step, msplit = stepper.apply_fast, stepper.split_step, stepper._m
         ids = self.ids
         setdefault = ids.setdefault
         states_append = self.states.append
@@ -445,25 +446,26 @@ class Search:
                     n = len(parent)
                     gw, gl, gall = monitor.gates(violations, witness)
                     continue
+                getter = node[6]
                 kv = getter(wk) if getter is not None else ()
                 kouts = node[5]
                 res = kouts.get(kv)
                 if res is None:
-                    res = kouts[kv] = outcomes_of(world, tid, locs[tid], node)
-                for ch, writes, wids, lid2, chain, mask in res:
+                    res = kouts[kv] = outcomes_of(world, tid, locs[tid], node, wk)
+                for ch, writes, wids, lid2, chain, mask, pg in res:
                     if chain:
-                        w = list(world)
-                        for slot, value in writes:
-                            w[slot] = value
-                        kl = list(wk)
-                        for slot, v in wids:
-                            kl[slot] = v
                         items = []
-                        fast_chain(tuple(w), tuple(kl), locs, tid, lid2, ch, mask, items)
+                        fast_chain(*apply_fast(world, wk, writes, wids, pg), locs, tid, lid2,
+                                   ch, mask, items)
                         ntrans += self._fast_items(sid, d1, items)
                         n = len(parent)
                         gw, gl, gall = monitor.gates(violations, witness)
                         continue
+                    if pg is not None:      # parts of the split slot: its id from the source's
+                        mid2 = pg[0].get(wk[msplit])
+                        if mid2 is None:
+                            mid2 = split_step(pg, wk[msplit])
+                        wids = wids + ((msplit, mid2),)
                     if wids:
                         if len(wids) == 1:
                             s, v = wids[0]
@@ -483,7 +485,9 @@ class Search:
                     nid = setdefault(k2, n)
                     if nid == n:
                         n += 1
-                        if writes:
+                        if pg is not None:
+                            w2 = apply_fast(world, wk, writes, (), pg)[0]
+                        elif writes:
                             if len(writes) == 1:
                                 slot, value = writes[0]
                                 w2 = world[:slot] + (value,) + world[slot + 1:]
