@@ -493,7 +493,14 @@ class Search:
                     if nid == n:
                         n += 1
                         if pg is not None:
-                            w2 = apply_fast(world, wk, writes, (), pg)[0]
+                            w = list(world)
+                            for slot, value in writes:
+                                w[slot] = value
+                            pages = list(world[msplit])
+                            for p, value in pg[2]:
+                                pages[p] = value
+                            w[msplit] = tuple(pages)
+                            w2 = tuple(w)
                         elif writes:
                             if len(writes) == 1:
                                 slot, value = writes[0]
