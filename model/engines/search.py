@@ -472,16 +472,16 @@ class Search:
                         mid2 = pg[0].get(wk[msplit])
                         if mid2 is None:
                             mid2 = split_step(pg, wk[msplit])
-                        wids = wids + ((msplit, mid2),)
-                    if wids:
-                        if len(wids) == 1:
-                            s, v = wids[0]
-                            wk2 = wk[:s] + (v,) + wk[s + 1:]
-                        else:
-                            kl = list(wk)
-                            for s, v in wids:
-                                kl[s] = v
-                            wk2 = tuple(kl)
+                        kl = list(wk)       # (list, set, tuple: cheaper than slicing)
+                        kl[msplit] = mid2
+                        for s, v in wids:
+                            kl[s] = v
+                        wk2 = tuple(kl)
+                    elif wids:
+                        kl = list(wk)
+                        for s, v in wids:
+                            kl[s] = v
+                        wk2 = tuple(kl)
                     else:
                         wk2 = wk
                     locs2 = shared.get(lid2)
@@ -502,14 +502,10 @@ class Search:
                             w[msplit] = tuple(pages)
                             w2 = tuple(w)
                         elif writes:
-                            if len(writes) == 1:
-                                slot, value = writes[0]
-                                w2 = world[:slot] + (value,) + world[slot + 1:]
-                            else:
-                                w = list(world)
-                                for slot, value in writes:
-                                    w[slot] = value
-                                w2 = tuple(w)
+                            w = list(world)
+                            for slot, value in writes:
+                                w[slot] = value
+                            w2 = tuple(w)
                         else:
                             w2 = world
                         nxt = (w2, locs2)
