@@ -91,6 +91,10 @@ _NOTHING = object()       # no value seen yet
 _MAX_PLANS = 1 << 18      # bound on the cached expansion plans (task-locals tuples)
 
 
+def _no_parts(parts) -> tuple:
+    return ()
+
+
 def _split_slot(model) -> int | None:
     """The one slot of *model* split into parts ``(slot, i)`` = its value's item *i* (the
     heap's memory: khomc.kernel.alloc.register_memory), or None."""
@@ -129,6 +133,8 @@ class Stepper:
         # the parts it touches (locations()) is memoized by their ids alone (_memo_node)
         self._m = _split_slot(model)
         self._pintern: list = []        # per part: its values -> ids
+        self._pvals: list = []          # per part: its values by id
+        self._vals: list | None = None  # per slot (not the split one): its values by id
         self._mintern: dict = {}        # tuple of part ids -> id of the whole slot
         self._mparts: list = []         # id of the whole slot -> tuple of part ids
 
@@ -144,23 +150,37 @@ class Stepper:
         v = d.get(value)
         if v is None:
             v = d[value] = len(d)
+            self._vals[slot].append(value)
         return v
+
+    def _pid(self, p: int, value) -> int:
+        """The id of *value* as part *p* of the split slot."""
+        d = self._pintern[p]
+        i = d.get(value)
+        if i is None:
+            i = d[value] = len(d)
+            self._pvals[p].append(value)
+        return i
+
+    def world_of(self, wk) -> tuple:
+        """The world whose key is *wk* (ids back to values)."""
+        m, vals, pvals = self._m, self._vals, self._pvals
+        return tuple(tuple(pvals[p][i] for p, i in enumerate(self._mparts[v])) if s == m
+                     else vals[s][v] for s, v in enumerate(wk))
 
     def _split_id(self, value, old=None, old_id=None) -> int:
         pint = self._pintern
-        if len(pint) < len(value):
-            pint.extend({} for _ in range(len(value) - len(pint)))
+        while len(pint) < len(value):
+            pint.append({})
+            self._pvals.append([])
         ids = []
         oldp = self._mparts[old_id] if old is not None else None
+        pid = self._pid
         for p, v in enumerate(value):
             if oldp is not None and p < len(old) and v is old[p]:
                 ids.append(oldp[p])
-                continue
-            d = pint[p]
-            i = d.get(v)
-            if i is None:
-                i = d[v] = len(d)
-            ids.append(i)
+            else:
+                ids.append(pid(p, v))
         return self._split_join(tuple(ids))
 
     def _split_join(self, ids: tuple) -> int:
@@ -186,6 +206,7 @@ class Stepper:
         world, locs = state
         if self._intern is None:
             self._intern = [{} for _ in world]
+            self._vals = [[] for _ in world]
         vid = self.vid
         return tuple([vid(s, v) for s, v in enumerate(world)]), locs
 
@@ -230,6 +251,7 @@ class Stepper:
         (*cache*: the slot's id before -> after); *writes* then leaves the split slot out."""
         if self._intern is None:
             self._intern = [{} for _ in world]
+            self._vals = [[] for _ in world]
         parts = node[7]
         if parts is None:
             getter = node[0]
@@ -252,19 +274,13 @@ class Stepper:
                 new = next(v for s, v in writes if s == m)
                 writes = tuple((s, v) for s, v in writes if s != m)
                 changed = [p for p in range(len(new)) if new[p] is not old[p]]
-                if len(new) != len(old) or not parts[1].issuperset(changed):
+                written = parts(world)
+                if len(new) != len(old) or not written.issuperset(changed):
                     raise SpecError(f"effect {node[3].label()!r} changed parts of "
                                     f"{self.model.vars[m].name} outside its locations(): "
-                                    f"{sorted(set(changed) - parts[1])}")
-                pint = self._pintern
-                pids = []
-                for p in changed:
-                    d = pint[p]
-                    i = d.get(new[p])
-                    if i is None:
-                        i = d[new[p]] = len(d)
-                    pids.append((p, i))
-                pg = ({}, tuple(pids), tuple((p, new[p]) for p in changed))
+                                    f"{sorted(set(changed) - written)}")
+                pg = ({}, tuple([(p, self._pid(p, new[p])) for p in changed]),
+                      tuple((p, new[p]) for p in changed))
             wids = tuple([(s, vid(s, v, world[s], wk[s]) if wk is not None else vid(s, v))
                           for s, v in writes])
             out.append((() if ci is None else (ci,), writes, wids, lid2, chain, mask, pg))
@@ -437,25 +453,58 @@ class Stepper:
         (``locations(tid)``, the contract partial-order reduction relies on: its outcomes are
         a function of the parts it reads and the other slots it declares, and it writes no
         other part): the getter of its memo key from a search key - the ids of its other
-        declared slots, then of the parts it touches - and (parts touched, parts written).
-        ``(None, None)`` for any other effect (memoized by the whole slot's id)."""
+        declared slots, then of the parts it touches - and the function of the world giving
+        the parts it may write.  An effect with ``locations_in(world, tid)`` names them per
+        world instead (as the claimed range of an allocation); that must be a function of its
+        declared slots other than the split one, so the getter picks the parts by their ids
+        (cached).  ``(None, None)`` for any other effect (memoized by the whole slot's id)."""
         m = self._m
         own = getattr(eff, "locations", None)
         if m is None or own is None or m not in slots:
             return None, None
-        reads, writes = own(tid)
-        touched = sorted(loc[1] for loc in reads | writes if type(loc) is tuple and loc[0] == m)
-        written = frozenset(loc[1] for loc in writes if type(loc) is tuple and loc[0] == m)
-        if m in reads or m in writes:     # names the whole slot after all
-            return None, None
-        others = itemgetter(*[s for s in slots if s != m]) if len(slots) > 1 else None
-        pick = itemgetter(*touched) if touched else None
+        rest = [s for s in slots if s != m]
+        others = itemgetter(*rest) if rest else None
         mparts = self._mparts
 
-        def key(wk):
-            return (others(wk) if others is not None else (),
-                    pick(mparts[wk[m]]) if pick is not None else ())
-        return key, (tuple(touched), written)
+        def split(fp):
+            reads, writes = fp
+            if m in reads or m in writes:     # names the whole slot after all
+                return None
+            touched = sorted(loc[1] for loc in reads | writes
+                             if type(loc) is tuple and loc[0] == m)
+            written = frozenset(loc[1] for loc in writes if type(loc) is tuple and loc[0] == m)
+            return (itemgetter(*touched) if touched else _no_parts), written
+
+        dyn = getattr(eff, "locations_in", None)
+        if dyn is None:
+            got = split(own(tid))
+            if got is None:
+                return None, None
+            pick, written = got
+
+            def key(wk):
+                return (others(wk) if others is not None else (), pick(mparts[wk[m]]))
+            return key, lambda world: written
+        cache: dict = {}
+        world_of = self.world_of
+
+        def dyn_split(o, wk):
+            got = split(dyn(world_of(wk), tid))
+            cache[o] = got if got is not None else (None, None)
+            return cache[o]
+
+        def dkey(wk):
+            o = others(wk) if others is not None else ()
+            got = cache.get(o)
+            if got is None:
+                got = dyn_split(o, wk)
+            pick = got[0]
+            return (o, pick(mparts[wk[m]]) if pick is not None else wk[m])
+
+        def written(world):
+            got = split(dyn(world, tid))
+            return got[1] if got is not None else frozenset(range(len(world[m])))
+        return dkey, written
 
     def _outcomes(self, world, tid, lid, node) -> tuple:
         """The memo entry of *node*'s effect in *world*: ``(choice or None, writes, lid2,

@@ -200,3 +200,43 @@ def test_a_heap_write_outside_its_pages_is_a_spec_error(monkeypatch):
     monkeypatch.setattr(alloc.Heap, "object_pages", lambda self, addr: frozenset())
     with pytest.raises(SpecError, match="outside its locations"):
         _run(heap_model(), True)
+
+
+async def _claimer(heap):
+    p = await kzalloc(heap, 16, "c_alloc")
+    await memcpy_to(heap, p, b"X", "c_write")
+    q = await kzalloc(heap, 16, "c_alloc2")
+    await kfree(heap, q, "c_free")
+
+
+def claim_model():
+    """Three tasks allocate from ranges claimed in first-allocation order (Heap(claim=True)):
+    an allocation's footprint is the range the ``ranges`` slot gives it (Alloc.locations_in)."""
+    m = Model("t", "claims")
+    heap = Heap(m, 2, 3, claim=True)
+    for i in range(3):
+        m.task(f"c{i}", _claimer, heap)
+    m.always("memory-safety", lambda s: s[heap.kasan] is None)
+    return m
+
+
+def test_allocations_from_claimed_ranges_are_memoized_by_their_range():
+    m = claim_model()
+    fast = _run(m, True)
+    _same(fast, _run(m, False))
+    allocs = [node for node in fast[0].stepper._memo.values()
+              if type(node) is tuple and type(node[3]) is alloc.Alloc]
+    assert allocs and all(node[7] is not None for node in allocs)
+
+
+def test_a_claimed_range_footprint_naming_the_wrong_range_is_a_spec_error(monkeypatch):
+    """The mutant: every allocation claims to come from the first range; the second
+    claimant's allocation writes its own range, outside that footprint, and is refused."""
+    orig = alloc.Alloc.locations_in
+
+    def first_range(self, world, tid):
+        claims = self.heap.claims.slot
+        return orig(self, world[:claims] + ((tid,),) + world[claims + 1:], tid)
+    monkeypatch.setattr(alloc.Alloc, "locations_in", first_range)
+    with pytest.raises(SpecError, match="outside its locations"):
+        _run(claim_model(), True)
