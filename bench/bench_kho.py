@@ -11,6 +11,7 @@ run.
     python bench/bench_kho.py                         # every KHO era in the registry
     python bench/bench_kho.py --spec v5 --spec k6.16
     python bench/bench_kho.py --before /tmp/old --no-caches-off
+    python bench/bench_kho.py --scenario fdbox-race --before /tmp/old --repeat 3
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--spec", action="append", help="eras to measure (default: every KHO era)")
     ap.add_argument("--before", help="a folder holding another khomc package to time as well")
     ap.add_argument("--no-caches-off", action="store_true", help="skip the replay baseline")
+    ap.add_argument("--scenario", help="run this scenario of each era instead of its largest "
+                    "default one (e.g. fdbox-race, which every era and older trees have)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="rounds, alternating the runs (the median round is reported)")
     args = ap.parse_args(argv)
@@ -96,7 +99,7 @@ def main(argv=None) -> int:
           f"load {os.getloadavg()[0]:.2f}")
     bad = False
     for spec in specs:
-        name = largest(spec)
+        name = args.scenario or largest(spec)
         rounds: dict = {}
         for _ in range(max(1, args.repeat)):      # alternating, so a load change hits all
             rounds.setdefault("", []).append(run(spec, name, True))

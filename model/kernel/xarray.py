@@ -19,8 +19,8 @@ zeroed memory).
 
 from __future__ import annotations
 
-from ..runtime.effects import Effect, Op, Update, Var
-from .alloc import Heap, _heap_read, heap_modify
+from ..runtime.effects import Effect, Update, Var
+from .alloc import Heap, HeapOp, _heap_read, heap_modify
 
 
 class XArray:
@@ -101,7 +101,8 @@ def _effect(xa: XArray, fn, args, text: str) -> Effect:
     if xa.var is not None:
         return Update(xa.var, _on_var, fn, args, text=text)
     if fn is _load or fn is _snapshot:
-        return Op(xa.heap.vars, _read_in_object, xa.heap, xa.addr, fn, args, text=text)
+        # a read of the object at addr: a HeapOp, so it names the pages it reads (locations)
+        return HeapOp(xa.heap, _read_in_object, xa.addr, False, fn, args, text=text)
     return heap_modify(xa.heap, xa.addr, text, fn, *args)
 
 

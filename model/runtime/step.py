@@ -91,6 +91,22 @@ _NOTHING = object()       # no value seen yet
 _MAX_PLANS = 1 << 18      # bound on the cached expansion plans (task-locals tuples)
 
 
+def _no_parts(parts) -> tuple:
+    return ()
+
+
+def _split_slot(model) -> int | None:
+    """The one slot of *model* split into parts ``(slot, i)`` = its value's item *i* (the
+    heap's memory: khomc.kernel.alloc.register_memory), or None."""
+    if len(model.split) != 1:
+        return None
+    (m, parts), = model.split.items()
+    initial = model.initial_world[m]
+    if type(initial) is not tuple or parts != frozenset((m, p) for p in range(len(initial))):
+        return None
+    return m
+
+
 class StepError(Exception):
     """A step that cannot be taken in this state (used by replay to explain divergence)."""
 
@@ -112,15 +128,76 @@ class Stepper:
         # per world slot, its values interned as small ints (value -> id): the keys of the
         # breadth-first search's visited table (vkey), hashed without walking large values
         self._intern: list | None = None
+        # the split slot (the heap's memory, Model.split) interned part by part: its id in a
+        # key stands for the tuple of its parts' ids (_mparts[id]), so an effect that names
+        # the parts it touches (locations()) is memoized by their ids alone (_memo_node)
+        self._m = _split_slot(model)
+        self._pintern: list = []        # per part: its values -> ids
+        self._pvals: list = []          # per part: its values by id
+        self._vals: list | None = None  # per slot (not the split one): its values by id
+        self._mintern: dict = {}        # tuple of part ids -> id of the whole slot
+        self._mparts: list = []         # id of the whole slot -> tuple of part ids
 
     # -- interned keys (the fast breadth-first search of khomc.engines.search) ---------------
-    def vid(self, slot: int, value) -> int:
-        """The small int standing for *value* in world slot *slot* (equal values, one id)."""
+    def vid(self, slot: int, value, old=None, old_id: int | None = None) -> int:
+        """The small int standing for *value* in world slot *slot* (equal values, one id).
+        The split slot's id is that of the tuple of its parts' ids (each part interned on its
+        own; *old*, *old_id*: a value of the slot and its id, whose identical parts are not
+        hashed again)."""
+        if slot == self._m:
+            return self._split_id(value, old, old_id)
         d = self._intern[slot]
         v = d.get(value)
         if v is None:
             v = d[value] = len(d)
+            self._vals[slot].append(value)
         return v
+
+    def _pid(self, p: int, value) -> int:
+        """The id of *value* as part *p* of the split slot."""
+        d = self._pintern[p]
+        i = d.get(value)
+        if i is None:
+            i = d[value] = len(d)
+            self._pvals[p].append(value)
+        return i
+
+    def world_of(self, wk) -> tuple:
+        """The world whose key is *wk* (ids back to values)."""
+        m, vals, pvals = self._m, self._vals, self._pvals
+        return tuple(tuple(pvals[p][i] for p, i in enumerate(self._mparts[v])) if s == m
+                     else vals[s][v] for s, v in enumerate(wk))
+
+    def _split_id(self, value, old=None, old_id=None) -> int:
+        pint = self._pintern
+        while len(pint) < len(value):
+            pint.append({})
+            self._pvals.append([])
+        ids = []
+        oldp = self._mparts[old_id] if old is not None else None
+        pid = self._pid
+        for p, v in enumerate(value):
+            if oldp is not None and p < len(old) and v is old[p]:
+                ids.append(oldp[p])
+            else:
+                ids.append(pid(p, v))
+        return self._split_join(tuple(ids))
+
+    def _split_join(self, ids: tuple) -> int:
+        """The id of the split slot whose parts have the ids *ids*."""
+        mid = self._mintern.get(ids)
+        if mid is None:
+            mid = self._mintern[ids] = len(self._mparts)
+            self._mparts.append(ids)
+        return mid
+
+    def split_write(self, mid: int, pids: tuple) -> int:
+        """The id of the split slot of id *mid* with the parts ``(part, id)`` of *pids*
+        replaced."""
+        ids = list(self._mparts[mid])
+        for p, i in pids:
+            ids[p] = i
+        return self._split_join(tuple(ids))
 
     def vkey(self, state) -> tuple:
         """*state* as ``(value ids, task locals)``: each world slot's value as a small int.
@@ -129,6 +206,7 @@ class Stepper:
         world, locs = state
         if self._intern is None:
             self._intern = [{} for _ in world]
+            self._vals = [[] for _ in world]
         vid = self.vid
         return tuple([vid(s, v) for s, v in enumerate(world)]), locs
 
@@ -137,26 +215,75 @@ class Stepper:
         (a slot holding the same object has the same id: no hash)."""
         w2, locs = state
         vid = self.vid
-        return tuple([wk[s] if v is world[s] else vid(s, v) for s, v in enumerate(w2)]), locs
+        return tuple([wk[s] if v is world[s] else vid(s, v, world[s], wk[s])
+                      for s, v in enumerate(w2)]), locs
 
-    def fast_outcomes(self, world, tid: int, lid: int, node) -> tuple:
-        """The effect-memo entry of *node* in *world* for the fast search: per outcome
-        ``(choices, writes, written value ids, lid2, chained, mask of written slots)``."""
-        getter = node[0]
-        vals = getter(world) if getter is not None else ()
-        res = node[1].get(vals)
-        if res is None:
-            res = node[1][vals] = self._outcomes(world, tid, lid, node)
+    def apply_fast(self, world, wk, writes, wids, pg):
+        """The world and key after one outcome of :meth:`fast_outcomes` from *world*, *wk*."""
+        w = list(world)
+        for slot, value in writes:
+            w[slot] = value
+        kl = list(wk)
+        for slot, v in wids:
+            kl[slot] = v
+        if pg is not None:
+            m = self._m
+            pages = list(world[m])
+            for p, value in pg[2]:
+                pages[p] = value
+            w[m] = tuple(pages)
+            kl[m] = self.split_step(pg, wk[m])
+        return tuple(w), tuple(kl)
+
+    def split_step(self, pg, mid: int) -> int:
+        """The split slot's id after the part writes *pg* of a memo outcome, from id *mid*."""
+        mid2 = pg[0].get(mid)
+        if mid2 is None:
+            mid2 = pg[0][mid] = self.split_write(mid, pg[1])
+        return mid2
+
+    def fast_outcomes(self, world, tid: int, lid: int, node, wk=None) -> tuple:
+        """The effect-memo entry of *node* in *world* (of key *wk*) for the fast search: per
+        outcome ``(choices, writes, written value ids, lid2, chained, mask of written slots,
+        part writes)``.  *part writes* is None, or - for an effect memoized by the parts of
+        the split slot it touches (node[7]) - ``(cache, ((part, id), ...), ((part, value),
+        ...))``: the parts the outcome writes, applied to whatever the other parts hold
+        (*cache*: the slot's id before -> after); *writes* then leaves the split slot out."""
         if self._intern is None:
             self._intern = [{} for _ in world]
+            self._vals = [[] for _ in world]
+        parts = node[7]
+        if parts is None:
+            getter = node[0]
+            vals = getter(world) if getter is not None else ()
+            res = node[1].get(vals)
+            if res is None:
+                res = node[1][vals] = self._outcomes(world, tid, lid, node)
+        else:       # keyed by parts: the value memo (keyed by the whole slot) would miss
+            res = self._outcomes(world, tid, lid, node)
         vid = self.vid
+        m = self._m
         out = []
         for ci, writes, lid2, chain in res:
             mask = 0
             for s, _ in writes:
                 mask |= 1 << s
-            out.append((() if ci is None else (ci,), writes,
-                        tuple([(s, vid(s, v)) for s, v in writes]), lid2, chain, mask))
+            pg = None
+            if parts is not None and mask >> m & 1:
+                old = world[m]
+                new = next(v for s, v in writes if s == m)
+                writes = tuple((s, v) for s, v in writes if s != m)
+                changed = [p for p in range(len(new)) if new[p] is not old[p]]
+                written = parts(world)
+                if len(new) != len(old) or not written.issuperset(changed):
+                    raise SpecError(f"effect {node[3].label()!r} changed parts of "
+                                    f"{self.model.vars[m].name} outside its locations(): "
+                                    f"{sorted(set(changed) - written)}")
+                pg = ({}, tuple([(p, self._pid(p, new[p])) for p in changed]),
+                      tuple((p, new[p]) for p in changed))
+            wids = tuple([(s, vid(s, v, world[s], wk[s]) if wk is not None else vid(s, v))
+                          for s, v in writes])
+            out.append((() if ci is None else (ci,), writes, wids, lid2, chain, mask, pg))
         return tuple(out)
 
     def initial(self) -> tuple:
@@ -231,27 +358,20 @@ class Stepper:
             node = self._memo_node(lid, tid)
         res = None
         if node is not _UNMEMO:
-            getter, kouts = node[0], node[5]
+            getter, kouts = node[6], node[5]
             kv = getter(wk) if getter is not None else ()
             res = kouts.get(kv)
             if res is None:
-                res = kouts[kv] = self.fast_outcomes(world, tid, lid, node)
+                res = kouts[kv] = self.fast_outcomes(world, tid, lid, node, wk)
         if not res:   # no memo, or blocked inside the section (_run raises the spec error)
             items: list = []
             self._run(world, locs, tid, lid, choices, (), items, False, None, None)
             for t, ch, nxt in items:
                 out.append((t, ch, nxt, self.vkey_from(nxt, world, wk), None))
             return
-        for ci, writes, wids, lid2, chain, m in res:
-            if writes:
-                w = list(world)
-                for slot, value in writes:
-                    w[slot] = value
-                w2 = tuple(w)
-                kl = list(wk)
-                for slot, v in wids:
-                    kl[slot] = v
-                wk2 = tuple(kl)
+        for ci, writes, wids, lid2, chain, m, pg in res:
+            if writes or pg is not None:
+                w2, wk2 = self.apply_fast(world, wk, writes, wids, pg)
             else:
                 w2, wk2 = world, wk
             ch = choices + ci
@@ -318,11 +438,73 @@ class Stepper:
             node = _UNMEMO
         else:
             slots = tuple(sorted(set(eff.slots())))
+            getter = itemgetter(*slots) if slots else None
+            kgetter, parts = self._parts_key(eff, tid, slots)
             # (getter of the declared slots, outcomes by their values, slots, effect, last
-            # lookup, outcomes by their value ids for the fast search: fast_outcomes)
-            node = (itemgetter(*slots) if slots else None, {}, slots, eff, [_NOTHING, None], {})
+            # lookup, outcomes by their value ids for the fast search: fast_outcomes, getter
+            # of those ids from a key, None or (parts read or written, parts written))
+            node = (getter, {}, slots, eff, [_NOTHING, None], {},
+                    getter if kgetter is None else kgetter, parts)
         self._memo[(lid << 16) | tid] = node
         return node
+
+    def _parts_key(self, eff, tid: int, slots: tuple):
+        """For an effect that names the split slot and the parts of it it touches
+        (``locations(tid)``, the contract partial-order reduction relies on: its outcomes are
+        a function of the parts it reads and the other slots it declares, and it writes no
+        other part): the getter of its memo key from a search key - the ids of its other
+        declared slots, then of the parts it touches - and the function of the world giving
+        the parts it may write.  An effect with ``locations_in(world, tid)`` names them per
+        world instead (as the claimed range of an allocation); that must be a function of its
+        declared slots other than the split one, so the getter picks the parts by their ids
+        (cached).  ``(None, None)`` for any other effect (memoized by the whole slot's id)."""
+        m = self._m
+        own = getattr(eff, "locations", None)
+        if m is None or own is None or m not in slots:
+            return None, None
+        rest = [s for s in slots if s != m]
+        others = itemgetter(*rest) if rest else None
+        mparts = self._mparts
+
+        def split(fp):
+            reads, writes = fp
+            if m in reads or m in writes:     # names the whole slot after all
+                return None
+            touched = sorted(loc[1] for loc in reads | writes
+                             if type(loc) is tuple and loc[0] == m)
+            written = frozenset(loc[1] for loc in writes if type(loc) is tuple and loc[0] == m)
+            return (itemgetter(*touched) if touched else _no_parts), written
+
+        dyn = getattr(eff, "locations_in", None)
+        if dyn is None:
+            got = split(own(tid))
+            if got is None:
+                return None, None
+            pick, written = got
+
+            def key(wk):
+                return (others(wk) if others is not None else (), pick(mparts[wk[m]]))
+            return key, lambda world: written
+        cache: dict = {}
+        world_of = self.world_of
+
+        def dyn_split(o, wk):
+            got = split(dyn(world_of(wk), tid))
+            cache[o] = got if got is not None else (None, None)
+            return cache[o]
+
+        def dkey(wk):
+            o = others(wk) if others is not None else ()
+            got = cache.get(o)
+            if got is None:
+                got = dyn_split(o, wk)
+            pick = got[0]
+            return (o, pick(mparts[wk[m]]) if pick is not None else wk[m])
+
+        def written(world):
+            got = split(dyn(world, tid))
+            return got[1] if got is not None else frozenset(range(len(world[m])))
+        return dkey, written
 
     def _outcomes(self, world, tid, lid, node) -> tuple:
         """The memo entry of *node*'s effect in *world*: ``(choice or None, writes, lid2,

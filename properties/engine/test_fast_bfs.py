@@ -15,7 +15,9 @@ from khomc import registry
 from khomc.engines import monitor as monitor_mod
 from khomc.engines.result import Bounds, Verdict
 from khomc.engines.search import Search
-from khomc.runtime import Model, load, store
+from khomc.kernel import alloc
+from khomc.kernel.alloc import Heap, heap_read_bytes, kfree, kzalloc, memcpy_to
+from khomc.runtime import Model, SpecError, load, store
 from khomc.runtime.step import Stepper
 
 
@@ -124,3 +126,120 @@ def test_interned_keys_are_equal_exactly_when_states_are():
     assert st.vkey(((big,) + w[1:], locs)) == st.vkey(((twin,) + w[1:], locs))
     assert st.vkey_from(((big,) + w[1:], locs), w, st.vkey(init)[0]) == \
         st.vkey(((big,) + w[1:], locs))
+
+
+# -- heap effects memoized by the pages they touch ------------------------------------------
+
+async def _writer(heap, slot):
+    p = await kzalloc(heap, 16, "w_alloc")
+    await store(slot, p)
+    await memcpy_to(heap, p, b"A", "w_write")
+    await memcpy_to(heap, p, b"B", "w_write2")
+
+
+async def _reader(heap, slot, out):
+    p = await load(slot)
+    if p:
+        await store(out, await heap_read_bytes(heap, p, 1, "r_read"))
+
+
+async def _bystander(heap):
+    q = await kzalloc(heap, 16, "b_alloc")
+    await memcpy_to(heap, q, b"C", "b_write")
+    await kfree(heap, q, "b_free")
+
+
+def heap_model():
+    """A reader reads the writer's object while the writer fills it and a bystander
+    allocates, writes and frees its own object (other pages of the same memory slot)."""
+    m = Model("t", "pages")
+    heap = Heap(m, 2, 3)
+    p = m.var("p", 0)
+    out = m.var("out", None)
+    m.task("writer", _writer, heap, p)
+    m.task("reader", _reader, heap, p, out)
+    m.task("bystander", _bystander, heap)
+    m.always("memory-safety", lambda s: s[heap.kasan] is None)
+    m.sometimes("read-B", lambda s: s[out] == b"B")
+    return m
+
+
+def _read_nodes(search):
+    return [node for node in search.stepper._memo.values()
+            if type(node) is tuple and node[3].label().startswith("read 1 bytes")]
+
+
+def test_heap_effects_are_memoized_by_their_pages():
+    m = heap_model()
+    fast = _run(m, True)
+    _same(fast, _run(m, False))
+    (read,) = _read_nodes(fast[0])
+    assert read[7] is not None            # keyed by pages, not by the whole memory slot
+    # one entry per content of the writer's object (zeros, "A", "B"), whatever the
+    # bystander's pages hold; keyed by the whole slot it takes one per memory value
+    assert len(read[5]) == 3
+    seen = {state[0][0] for state in fast[0].states}
+    assert len(seen) > 3
+
+
+def test_a_heap_read_that_hides_its_pages_is_memoized_wrong(monkeypatch):
+    """The mutant: a heap read names no page it reads.  Its memo entry is then reused when
+    the writer has changed the object, and the fast search no longer matches the plain one."""
+    orig = alloc.HeapOp.locations
+
+    def hiding(self, tid):
+        reads, writes = orig(self, tid)
+        if self.writes_object:
+            return reads, writes
+        return frozenset(x for x in reads if type(x) is not tuple), writes
+    monkeypatch.setattr(alloc.HeapOp, "locations", hiding)
+    m = heap_model()
+    fast, plain = _run(m, True), _run(m, False)
+    assert fast[1].distinct < plain[1].distinct
+
+
+def test_a_heap_write_outside_its_pages_is_a_spec_error(monkeypatch):
+    """The mutant: heap accesses that name no page; the write to the object is refused."""
+    monkeypatch.setattr(alloc.Heap, "object_pages", lambda self, addr: frozenset())
+    with pytest.raises(SpecError, match="outside its locations"):
+        _run(heap_model(), True)
+
+
+async def _claimer(heap):
+    p = await kzalloc(heap, 16, "c_alloc")
+    await memcpy_to(heap, p, b"X", "c_write")
+    q = await kzalloc(heap, 16, "c_alloc2")
+    await kfree(heap, q, "c_free")
+
+
+def claim_model():
+    """Three tasks allocate from ranges claimed in first-allocation order (Heap(claim=True)):
+    an allocation's footprint is the range the ``ranges`` slot gives it (Alloc.locations_in)."""
+    m = Model("t", "claims")
+    heap = Heap(m, 2, 3, claim=True)
+    for i in range(3):
+        m.task(f"c{i}", _claimer, heap)
+    m.always("memory-safety", lambda s: s[heap.kasan] is None)
+    return m
+
+
+def test_allocations_from_claimed_ranges_are_memoized_by_their_range():
+    m = claim_model()
+    fast = _run(m, True)
+    _same(fast, _run(m, False))
+    allocs = [node for node in fast[0].stepper._memo.values()
+              if type(node) is tuple and type(node[3]) is alloc.Alloc]
+    assert allocs and all(node[7] is not None for node in allocs)
+
+
+def test_a_claimed_range_footprint_naming_the_wrong_range_is_a_spec_error(monkeypatch):
+    """The mutant: every allocation claims to come from the first range; the second
+    claimant's allocation writes its own range, outside that footprint, and is refused."""
+    orig = alloc.Alloc.locations_in
+
+    def first_range(self, world, tid):
+        claims = self.heap.claims.slot
+        return orig(self, world[:claims] + ((tid,),) + world[claims + 1:], tid)
+    monkeypatch.setattr(alloc.Alloc, "locations_in", first_range)
+    with pytest.raises(SpecError, match="outside its locations"):
+        _run(claim_model(), True)

@@ -57,10 +57,10 @@ def test_reductions_preserve_verdicts(spec, scenario):
 
 @pytest.mark.parametrize("spec,scenario,full,reduced", [
     ("v4", "fdbox-race", (4985, 11685), (4985, 6489)),
-    ("v5", "autofinalize", (422, 708), (422, 462)),
-    ("k6.16", "test-kho", (185, 252), (183, 202)),
-    ("k6.16", "preserve-race", (2600, 4310), (2568, 2941)),
-    ("k6.19", "test-kho-race", (2697, 4089), (2682, 3311)),
+    ("v5", "autofinalize", (422, 708), (422, 439)),
+    ("k6.16", "test-kho", (185, 252), (183, 182)),
+    ("k6.16", "preserve-race", (2600, 4310), (2568, 2729)),
+    ("k6.19", "test-kho-race", (2697, 4089), (2682, 3146)),
     ("k7.1", "test-kho-race", (630, 850), (625, 624)),
 ])
 def test_por_reduces_kho_scenarios(spec, scenario, full, reduced):
