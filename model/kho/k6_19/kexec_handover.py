@@ -83,7 +83,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc, folio_put, free_page, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, may_allocate, memcpy_to, read_phys
-from khomc.kernel.bitops import _clear, _set, count_trailing_zeros, ilog2
+from khomc.kernel.bitops import _clear, _set, c_uint, c_ulong, count_trailing_zeros, ilog2, shl_int, shl_ulong, shr_ulong
 from khomc.kernel.errno import EBUSY, EINVAL, ENOENT, ENOMEM
 
 EOPNOTSUPP = 95                             # not in khomc.kernel.errno (owned elsewhere)
@@ -290,7 +290,17 @@ def _ghost_only(values, tid, note, args):
 
 
 def pfns(pfn: int, order: int) -> frozenset:
-    return frozenset(range(pfn, pfn + (1 << order)))
+    """Ghost: the PFNs a tracker record of (*pfn*, *order*) stands for - the pages the next
+    kernel's ``memblock_reserve(phys, 1 << (order + PAGE_SHIFT))`` keeps from the buddy
+    allocator (``int`` shift, PFN_UP of its end): ``1 << order`` pages for every order a folio
+    or a range block of a non-zero PFN gets, and one page for PFN 0's order 0xffffffff
+    (``1 << 11`` bytes: see count_trailing_zeros).
+
+    >>> sorted(pfns(4, 1)), sorted(pfns(0, 0xffffffff))
+    ([4, 5], [0])
+    """
+    sz = c_ulong(shl_int(1, c_uint(order + PAGE_SHIFT)))
+    return frozenset(range(pfn, pfn + -(-sz // PAGE_SIZE)))
 
 
 def get_order(size: int) -> int:
@@ -337,7 +347,7 @@ async def xa_load_or_alloc(kho, xa: XArray, index: int) -> int:
 
 
 async def __kho_unpreserve_order(kho, pfn: int, order: int) -> None:
-    pfn_high = pfn >> order
+    pfn_high = shr_ulong(pfn, order)
     physxa = await xa_load(kho.orders, order)
     if not physxa:
         return                                          # WARN_ON_ONCE
@@ -351,13 +361,13 @@ async def __kho_unpreserve_order(kho, pfn: int, order: int) -> None:
 
 async def __kho_unpreserve(kho, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         await __kho_unpreserve_order(kho, pfn, order)
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
 
 
 async def __kho_preserve_order(kho, pfn: int, order: int) -> int:
-    pfn_high = pfn >> order
+    pfn_high = shr_ulong(pfn, order)
     physxa = await xa_load(kho.orders, order)
     if not physxa:
         new_physxa = await kzalloc(kho.heap, SIZEOF_KHO_MEM_PHYS, "__kho_preserve_order")
@@ -397,12 +407,12 @@ async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
     if kho_scratch_overlap(start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
         return -EINVAL
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err
@@ -648,7 +658,7 @@ async def kho_mem_serialize(kho) -> int:
                     return -ENOMEM
                 elms = ()
             idx, bits = bitmaps[j]
-            elms = elms + (((idx * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            elms = elms + ((shl_ulong(idx * PRESERVE_BITS, order + PAGE_SHIFT), bits),)
             j += 1
         await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
         i += 1
@@ -847,10 +857,10 @@ def kho_restore_pages(nk: NextKernel, phys: int, nr_pages: int, restored: set) -
     end_pfn = start_pfn + nr_pages
     pfn = start_pfn
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         if kho_restore_page(nk, pfn << PAGE_SHIFT, restored) is None:
             return False
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     return True
 
 
