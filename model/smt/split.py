@@ -15,6 +15,10 @@ Owns the split loop in bit-vector form and the proofs about it, per era:
 
 What "for all" covers, obligation by obligation:
 
+* KNOWN DIVERGENCE: the encoding's ``ctz64(0)`` is 64, the kernel's count_trailing_zeros(0)
+  is -1 (khomc.kho.encoding): for ``start == 0`` the obligations below are about a corrected
+  loop; the kernel's records PFN 0 alone at order 0xffffffff (scenarios range-pfn0 and
+  preserve-pages-pfn0 pin that bug).  For ``start > 0`` they are the kernel's.
 * ``split.exact_cover`` is an inductive proof of the loop, so it has no length bound: every
   range ``start <= end <= 2**52`` (every range whose addresses fit in a 64-bit phys_addr_t, which
   includes everything below the 52-bit architectural limit).  Invariant ``start <= pfn <= end``;

@@ -49,6 +49,12 @@ they follow statement by statement:
   handler places the kernel; kexec_add_buffer and the hole search are in model.kernel.kexec),
   and machine_kexec's relocation of every segment to its destination.
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Abstractions, each unable to change a verdict of the promises in khomc.promises.k6_16:
 
 * A lock-held region whose intermediate states no other task can see (``finalized`` read under

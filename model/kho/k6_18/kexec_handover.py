@@ -48,6 +48,12 @@ each replaces (``khomc list`` prints the same):
   preservations" and the out-of-bounds fix of the chunk walk are folded into a667300bd53f there,
   not separate deltas: only order-0 areas are modelled, where they change nothing).
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Scratch: ``kho_out``'s ``scratch`` is kho_scratch[] (fixed PFN ranges, CMA, where only movable
 allocations land: the scratch-preserve and scratch-load scenarios' movable clients allocate
 there).  kho_fill_kimage, kho_walk_scratch and kho_locate_mem_hole (every kexec segment

@@ -56,6 +56,12 @@ The other files of the era: kexec_handover_debugfs.py (the ``finalize`` file), l
 
 Facts and review context: ../shared/reference/kho-semantics.md §1, §2.6, §3.2, §5, §6.
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Abstractions (none can change a verdict of the scenarios):
 
 * ``kho_init`` runs as the first steps of the scenario's ``kho_init`` task and every other task

@@ -31,6 +31,12 @@ era's commit) changes only how kho_restore_vmalloc maps the restored area (``VM_
 KASAN tags for vmalloc mappings, so the restore's pages and its NULL cases are the same before
 and after it.
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Abstractions: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the
 lock and unlock are steps of their own).  Every tree access but one is made under that lock:
 the exception, machine_kexec's snapshot of memory, can only observe a partly linked path of
