@@ -123,5 +123,8 @@ SCENARIOS = [
     Scenario("preserve-pages-race", _on(luo.preserve_pages_race),
              {"pages": 8, "fail_allocs": 0, "mutants": ""},
              "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
+    Scenario("preserve-pages-pfn0", _on(luo.preserve_pages_pfn0),
+             {"pages": 10, "fail_allocs": 0, "mutants": "", "npages": luo.RANGE_NR},
+             luo.PFN0_DOC, default=False),
 ]
 SCENARIOS = declare(SCENARIOS)

@@ -1,7 +1,12 @@
 """KHO in mainline after 9ec953298948 (April 2026; model/kho/mainline_2026_04): every scenario x
 property pinned, and the fix's verdict change named by applying the ledger one delta at a time.
 
-No VIOLATED verdict on the whole era.  On the prefix without its last delta, subtree-full /
+No VIOLATED verdict in a default scenario of the era.  The non-default preserve-pages-pfn0 /
+preserve-success-restorable is VIOLATED: the range walk's PFN 0 bug (a kernel bug present in
+every era, explained in khomc.scenarios.luo.preserve_pages_pfn0 and test_k7_1.py); no commit in
+the stored sources changes ``min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))`` - the
+latest stored description of the walk (``__kho_preserve_pages_order``, which also splits a
+block at NUMA node boundaries) still starts from it.  On the prefix without its last delta, subtree-full /
 conversion-race-free is VIOLATED - the kernel bug 9ec953298948 fixes (Fixes: 3dc92c311498): with
 the root FDT page full so that fdt_add_subnode fits and an fdt_setprop does not, kho_add_subtree
 returned the raw libfdt error and left the incomplete node, which was handed over.
@@ -30,6 +35,7 @@ PINNED = {
     "fdt-max-grow": (25, ALL),
     "subtree-full": (4724, ALL),
     "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
+    "preserve-pages-pfn0": (49, {**ALL, "preserve-success-restorable": V}),
 }
 
 
