@@ -25,9 +25,9 @@ Follows (cited, not copied):
   count_zeros.h@18c48899653f returns ``COUNT_TRAILING_ZEROS_0`` = -1 on 64-bit, so a range
   starting at PFN 0 gets order ``(unsigned int)-1`` in the kernel and only PFN 0 is recorded
   (the era models follow the kernel: khomc.kernel.bitops, scenarios range-pfn0 /
-  preserve-pages-pfn0).  What these encodings and the z3 obligations built on them
-  (khomc.smt.split) say about a range with ``start == 0`` is therefore about a corrected
-  kernel; for every ``start > 0`` they agree with it.
+  preserve-pages-pfn0).  :func:`split_order` / :func:`split_range` at ``start == 0`` are
+  therefore a corrected kernel's; the z3 obligations built on them (khomc.smt.split) take
+  ranges from PFN 1 only, where the loop never reaches PFN 0 and they agree with the kernel.
 """
 
 from __future__ import annotations
