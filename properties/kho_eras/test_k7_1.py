@@ -99,3 +99,26 @@ def test_radix_root_is_allocated_as_kho_init_allocates_it():
     assert "kzalloc" in k.kho_init.__code__.co_names
     assert "get_zeroed_page" not in k.kho_init.__code__.co_names
     assert "get_zeroed_page" in k._descend_add.__code__.co_names
+
+
+@pytest.mark.parametrize("module", ["khomc.kho.k7_1.kexec_handover",
+                                    "khomc.kho.k6_19.kexec_handover"])
+def test_doctests_of_the_pfn0_arithmetic(module):
+    """encode_key / decode_key (7.1) and pfns (6.19) at PFN 0's order 0xffffffff."""
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_range_walk_at_pfn0_is_the_kernels_arithmetic():
+    """The expressions the range walks use, at PFN 0 of a 3-page range: order 0xffffffff,
+    pfn_high 0, the next pfn 0xffffffff80000000 (past the end: one iteration)."""
+    from khomc.kernel.bitops import c_uint, c_ulong, count_trailing_zeros, ilog2, shl_int, shr_ulong
+    pfn, end_pfn = 0, 3
+    order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
+    assert order == 0xFFFFFFFF and shr_ulong(pfn, order) == 0
+    assert c_ulong(pfn + shl_int(1, order)) == 0xFFFFFFFF80000000
+    pfn = 4                                    # any other pfn: the plain arithmetic
+    order = c_uint(min(count_trailing_zeros(pfn), ilog2(12 - pfn)))
+    assert (order, shr_ulong(pfn, order), c_ulong(pfn + shl_int(1, order))) == (2, 1, 8)
