@@ -280,7 +280,10 @@ def preserve_pages_pfn0(k, pages: int = 10, fail_allocs: int = 0, mutants: str =
     1..npages-1 go to the buddy allocator, and kho_restore_pages(0, npages) returns NULL
     (WARN_ON_ONCE: order 0xffffffff > MAX_PAGE_ORDER).  no-preserved-page-lost HOLDS here
     because the LUO-era property judges what KHO accepted (the ghost: PFN 0's record), not
-    what the client was told; the client's failed restore is preserve-success-restorable."""
+    what the client was told; the client's failed restore is preserve-success-restorable.
+    No commit fixes it: later mainline's 91e74fa8b1bc ("kho: make sure preservations do not
+    span multiple NUMA nodes", in no era here) keeps the order and then asks pfn_to_nid of PFN
+    ``0 + (1UL << 0xffffffff) - 1`` = 2**63 - 1 (count mod 64)."""
     m, kho = machine(k, "preserve-pages-pfn0", preserve_pages_pfn0.__doc__, pages, fail_allocs,
                      mutants, 2, boot_range=npages)
     client = m.var("client.results", ())
