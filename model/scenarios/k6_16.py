@@ -252,7 +252,9 @@ def build_range_pfn0(k, pages=8, npages=3):
     order 0xffffffff: 6.16's kho_restore_folio(0) and 6.18's kho_restore_page (magic right,
     order > MAX_PAGE_ORDER: WARN_ON_ONCE) return NULL, so 6.18's kho_restore_pages(0, npages)
     returns NULL (restore-returns-preserved; 6.16 has no range restore: the client reads its
-    range in place, and only no-page-lost sees the loss)."""
+    range in place, and only no-page-lost sees the loss).  On 6.18 the client's failed restore
+    fails no-page-lost as well (it judges the clients' restores).  No later commit changes the
+    order computation (see properties/kho_eras/test_mainline_2026_04.py)."""
     m = Model(k.ERA.name, "range-pfn0", doc=build_range_pfn0.__doc__)
     nr = npages
     heap = Heap(m, pages, 2, 0, None, 0, boot_range=nr)

@@ -73,7 +73,8 @@ def v5_order(pfn: z3.BitVecRef, end: z3.BitVecRef) -> z3.BitVecRef:
 
 def kernel_size(pfn: z3.BitVecRef, end: z3.BitVecRef) -> z3.BitVecRef:
     """1 << kernel_order, one-hot: the smaller of pfn's lowest bit and the length's highest bit
-    (pfn 0 has no lowest bit: ctz(0) is BITS_PER_LONG, so the length decides)."""
+    (pfn 0 has no lowest bit and is outside every obligation's domain: here the length would
+    decide, in the kernel count_trailing_zeros(0) = -1 makes the order 0xffffffff)."""
     lb, hb = lowbit(pfn), highbit(end - pfn)
     return z3.If(pfn == 0, hb, z3.If(z3.ULE(lb, hb), lb, hb))
 
