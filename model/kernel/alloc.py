@@ -157,14 +157,26 @@ class Heap:
 
     def __init__(self, model: Model, per_task: int, nr_tasks: int, fail_allocs: int = 0,
                  fail_sites: frozenset | None = None, reuse: int = 0,
-                 large_kmalloc_type: bool = True, claim: bool = False):
+                 large_kmalloc_type: bool = True, claim: bool = False, boot_range: int = 0):
         if reuse < 0 or fail_allocs < 0:
             raise ValueError(f"Heap: reuse ({reuse}) and fail_allocs ({fail_allocs}) are "
                              "budgets and cannot be negative")
         self.model = model
         self.per_task = per_task
         self.nr_pages = 1 + per_task * nr_tasks       # PFN 0 is never handed out
-        self.pages = model.var("memory", (None,) * self.nr_pages)
+        if not 0 <= boot_range <= self.nr_pages:
+            raise ValueError(f"Heap: boot_range ({boot_range}) must fit in the "
+                             f"{self.nr_pages} pages of memory")
+        # Invariant: boot_range > 0 puts a live object of that many pages at PFN 0 - memory
+        # memblock reserved at boot (reserve_mem=, a firmware carve-out) on a machine whose
+        # DRAM starts at physical address 0 (arm64 boards such as the Raspberry Pi 4); no
+        # allocator hands it out, its pages are skipped by the task range they overlap
+        memory = (None,) * self.nr_pages
+        if boot_range:
+            boot = Obj("memblock", boot_range, boot_range * PAGE_SIZE, True, -1,
+                       "memblock_reserve at boot", None, None, b"")
+            memory = (boot,) + (0,) * (boot_range - 1) + memory[boot_range:]
+        self.pages = model.var("memory", memory)
         self.kasan = model.var("kasan", None)
         self.budget = model.var("fail_allocs", fail_allocs)
         self.halted = model.var("halted", False)
@@ -268,9 +280,10 @@ def _rename(text: str, names: dict) -> str:
 # -- finding objects ------------------------------------------------------------------------------
 
 def lookup(pages: tuple, addr: int) -> tuple[int, Obj] | None:
-    """(head PFN, object) of the object containing *addr*, or None if no object was ever there."""
+    """(head PFN, object) of the object containing *addr*, or None if no object was ever there.
+    PFN 0 holds an object only with ``Heap(boot_range=...)``; otherwise address 0 finds none."""
     pfn = addr >> PAGE_SHIFT
-    if addr <= 0 or pfn >= len(pages):
+    if addr < 0 or pfn >= len(pages):
         return None
     entry = pages[pfn]
     if entry is None:

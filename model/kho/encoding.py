@@ -21,7 +21,13 @@ Follows (cited, not copied):
   ``kho_restore_pages`` / ``__kho_unpreserve``: ``order = min(ctz(pfn), ilog2(end - pfn))``, not
   capped by ``MAX_PAGE_ORDER``; v5 used ``ilog2(end - pfn)`` alone, which Changyuan Lyu called a
   bug in ``20250411040207.1785245-1-changyuanl@google.com`` (fixed in v6).
-* ``count_trailing_zeros(0) == BITS_PER_LONG`` (include/linux/count_zeros.h).
+* KNOWN DIVERGENCE: :func:`ctz` gives 64 for 0, NOT the kernel's value: include/linux/
+  count_zeros.h@18c48899653f returns ``COUNT_TRAILING_ZEROS_0`` = -1 on 64-bit, so a range
+  starting at PFN 0 gets order ``(unsigned int)-1`` in the kernel and only PFN 0 is recorded
+  (the era models follow the kernel: khomc.kernel.bitops, scenarios range-pfn0 /
+  preserve-pages-pfn0).  :func:`split_order` / :func:`split_range` at ``start == 0`` are
+  therefore a corrected kernel's; the z3 obligations built on them (khomc.smt.split) take
+  ranges from PFN 1 only, where the loop never reaches PFN 0 and they agree with the kernel.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ PRESERVE_BITS_PAGE = (1 << PAGE_SHIFT) * 8      # 6.18+ (a2fff99f92da)
 # -- bit helpers with the kernel's conventions ---------------------------------------------------
 
 def ctz(x: int) -> int:
-    """count_trailing_zeros of an unsigned long; 64 for 0, as the kernel defines it.
+    """count_trailing_zeros of an unsigned long; 64 for 0 (the kernel returns -1: see the
+    module's KNOWN DIVERGENCE).
 
     >>> ctz(8), ctz(0)
     (3, 64)

@@ -212,6 +212,76 @@ def build_range_race(k, pages=8):
     return m
 
 
+async def boot_range_preserver(k, kho, nr: int, record) -> int:
+    """A client preserving *nr* pages of memory reserved at boot at physical address 0 (the
+    range a ``reserve_mem=`` or firmware carve-out gets at the start of DRAM on a board whose
+    DRAM starts at 0, such as the Raspberry Pi 4) with the era's range call; it records
+    ("pages", (0, nr), b"", ret) for its next-kernel half.  The bytes are not judged (page 0
+    is NULL to the model's allocator): what is judged is what the next kernel reserves and
+    what kho_restore_pages returns."""
+    if hasattr(k, "kho_preserve_pages"):
+        ret = await k.kho_preserve_pages(kho, 0, nr)
+    else:
+        ret = await k.kho_preserve_phys(kho, 0, nr << PAGE_SHIFT)
+    await k.client_preserved(kho, "range", "preserve range", (0, nr), ret,
+                             frozenset(range(0, nr)))
+    await store(record, ("pages", (0, nr), b"", ret))
+    return ret
+
+
+def build_range_pfn0(k, pages=8, npages=3):
+    """A client preserves *npages* pages starting at PFN 0 (memory memblock-reserved at boot,
+    ``Heap(boot_range=npages)``), then the operator finalizes, loads and kexecs; its next kernel
+    restores the range (6.18: kho_restore_pages).  No race: one schedule but for the
+    operator's steps.  Not a default scenario.
+
+    Verdicts (pinned in properties/kho_eras/test_k6_16_k6_18.py): preserved-pages-survive
+    (no-page-lost) VIOLATED on 6.16, 6.17 and 6.18, and restore-returns-preserved VIOLATED on
+    6.18 - a kernel bug, as written at every era's commit.  ``order = min(
+    count_trailing_zeros(0), ilog2(npages))`` is ``min(-1, ...)`` = -1 (COUNT_TRAILING_ZEROS_0,
+    include/linux/count_zeros.h), stored in an ``unsigned int``: 0xffffffff.
+    __kho_preserve_order records PFN 0 at order 0xffffffff (``pfn >> order`` is 0 whatever
+    the count), then ``pfn += 1 << order``: an int shift by 0xffffffff, undefined in C; on
+    x86-64 (and arm64) the count is taken mod 32, so ``1 << 31`` = INT_MIN, sign-extended
+    into the unsigned long pfn: 0xffffffff80000000, past end_pfn.  The call returns 0 after
+    recording only PFN 0.  At finalize the chunk of order 0xffffffff says ``phys_start`` 0;
+    the next kernel's deserialize_bitmap computes ``int sz = 1 << (order + PAGE_SHIFT)`` with
+    the unsigned sum wrapping to 11: memblock_reserve(0, 2048), which keeps page 0 only.
+    PFNs 1..npages-1, which the client was told are preserved, go to the buddy allocator of the
+    next kernel: their contents are lost (no-page-lost).  ``page->private`` of PFN 0 holds
+    order 0xffffffff: 6.16's kho_restore_folio(0) and 6.18's kho_restore_page (magic right,
+    order > MAX_PAGE_ORDER: WARN_ON_ONCE) return NULL, so 6.18's kho_restore_pages(0, npages)
+    returns NULL (restore-returns-preserved; 6.16 has no range restore: the client reads its
+    range in place, and only no-page-lost sees the loss).  On 6.18 the client's failed restore
+    fails no-page-lost as well (it judges the clients' restores).  No later commit changes the
+    order computation (see properties/kho_eras/test_mainline_2026_04.py)."""
+    m = Model(k.ERA.name, "range-pfn0", doc=build_range_pfn0.__doc__)
+    nr = npages
+    heap = Heap(m, pages, 2, 0, None, 0, boot_range=nr)
+    kho = k.K616(m, heap, k)
+    loaded = m.var("modules_loaded", 0)
+    record = m.var("range.record", None)
+    m.task("range", _boot_range_module, k, kho, loaded, nr, record)
+    m.task("operator", operator, k, kho, loaded, 1, SELFTEST)
+    props.register(m, kho, props.Watch(k, kho, folios=(("range", record),)),
+                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+async def _boot_range_module(k, kho, loaded, nr, record):
+    """The client's module init (boot_range_preserver), then ``loaded += 1``."""
+    ret = await boot_range_preserver(k, kho, nr, record)
+    await Update(loaded, _count_up, text="module loaded")
+    return ret
+
+
+def _range_pfn0(k, pages: int = 8, npages: int = 3) -> Model:
+    return build_range_pfn0(k, pages, npages)
+
+
+_range_pfn0.__doc__ = build_range_pfn0.__doc__
+
+
 def _range_race(k, pages: int = 8) -> Model:
     return build_range_race(k, pages)
 
@@ -619,6 +689,8 @@ TABLE = (
      "test_kho; finalize fails at new_chunk, retry, load, kexec (debugfs fdt_list)"),
     ("scratch-preserve", _scratch_preserve, {"pages": 4, "debug": False},
      "a movable (scratch/CMA) folio preserved || finalize, load, kexec"),
+    ("range-pfn0", _range_pfn0, {"pages": 8, "npages": 3},
+     "a 3-page range at PFN 0 (boot memory, DRAM at 0) preserved, finalize, load, kexec"),
 )
 
 
@@ -642,9 +714,9 @@ LATER = (
 # Checked by the pins (properties/kho_eras/test_k6_16_k6_18.py) and by ``khomc check``, not by
 # the default review (whose REPORT.md has a size budget): the range and vmalloc races, whose
 # findings are preserve-race's; and scratch-load on 6.17 (6.16's to the state) and 6.18 (6.16's
-# verdicts; its debug-config run is pinned).  vmalloc-chunk-full is in the review: its
-# success-after-free is 6.18's own kernel bug.
-NOT_DEFAULT = frozenset({"range-race", "vmalloc-race"})
+# verdicts; its debug-config run is pinned); range-pfn0 (an arm64 board's boot memory at PFN 0).
+# vmalloc-chunk-full and vmalloc-huge are in the review: 6.18's own kernel bugs.
+NOT_DEFAULT = frozenset({"range-race", "vmalloc-race", "range-pfn0"})
 NOT_DEFAULT_ON = {"k6.17": frozenset({"scratch-load"}), "k6.18": frozenset({"scratch-load"})}
 
 

@@ -126,5 +126,8 @@ SCENARIOS = [
     Scenario("vmalloc-huge-unwind", _on(luo.vmalloc_huge_unwind),
              {"pages": 16, "fail_allocs": 1, "mutants": "", "chunk": 1},
              "a huge-vmap vmalloc area whose preserve fails at its second chunk; load, kexec"),
+    Scenario("preserve-pages-pfn0", _on(luo.preserve_pages_pfn0),
+             {"pages": 10, "fail_allocs": 0, "mutants": "", "npages": luo.RANGE_NR},
+             luo.PFN0_DOC, default=False),
 ]
 SCENARIOS = declare(SCENARIOS)

@@ -171,7 +171,8 @@ def fls64(x: z3.BitVecRef) -> z3.BitVecRef:
 
 
 def ctz64(x: z3.BitVecRef) -> z3.BitVecRef:
-    """count_trailing_zeros, with the kernel's value BITS_PER_LONG for 0."""
+    """count_trailing_zeros, with BITS_PER_LONG for 0 - not the kernel's -1
+    (include/linux/count_zeros.h; see khomc.kho.encoding's KNOWN DIVERGENCE)."""
     r = bv(W)
     for i in reversed(range(W)):             # a lower set bit overrides a higher one
         r = z3.If(z3.Extract(i, i, x) == 1, bv(i), r)

@@ -15,6 +15,13 @@ Owns the split loop in bit-vector form and the proofs about it, per era:
 
 What "for all" covers, obligation by obligation:
 
+* Every obligation's range starts at PFN 1 or above.  The encoding's ``ctz64(0)`` is 64 (one-hot
+  block sizes cannot express it), the kernel's count_trailing_zeros(0) is -1
+  (include/linux/count_zeros.h): a range at PFN 0 gets order ``(unsigned int)-1`` and the
+  kernel records PFN 0 alone, a bug the era models reproduce with the kernel's arithmetic
+  (scenarios range-pfn0 and preserve-pages-pfn0).  From a start >= 1 the loop never reaches
+  PFN 0 (it only rises, and ``end <= 2**52`` keeps it from wrapping), so ``ctz64`` is the
+  kernel's on every state here.
 * ``split.exact_cover`` is an inductive proof of the loop, so it has no length bound: every
   range ``start <= end <= 2**52`` (every range whose addresses fit in a 64-bit phys_addr_t, which
   includes everything below the 52-bit architectural limit).  Invariant ``start <= pfn <= end``;
@@ -66,7 +73,8 @@ def v5_order(pfn: z3.BitVecRef, end: z3.BitVecRef) -> z3.BitVecRef:
 
 def kernel_size(pfn: z3.BitVecRef, end: z3.BitVecRef) -> z3.BitVecRef:
     """1 << kernel_order, one-hot: the smaller of pfn's lowest bit and the length's highest bit
-    (pfn 0 has no lowest bit: ctz(0) is BITS_PER_LONG, so the length decides)."""
+    (pfn 0 has no lowest bit and is outside every obligation's domain: here the length would
+    decide, in the kernel count_trailing_zeros(0) = -1 makes the order 0xffffffff)."""
     lb, hb = lowbit(pfn), highbit(end - pfn)
     return z3.If(pfn == 0, hb, z3.If(z3.ULE(lb, hb), lb, hb))
 
@@ -121,26 +129,29 @@ def _aligned_split(es: EraSplit) -> bool:
 
 
 def _state_vars():
-    """A loop state: the range's end and a pfn still inside it (start <= pfn < end <= 2**52)."""
+    """A loop state: the range's end and a pfn still inside it (1 <= start <= pfn < end <=
+    2**52; a range at PFN 0 is the kernel bug the era models pin, see the module header)."""
     start, pfn, end = (z3.BitVec(n, 64) for n in ("start_pfn", "pfn", "end_pfn"))
-    domain = z3.And(z3.ULE(start, pfn), z3.ULT(pfn, end), z3.ULE(end, bv(PHYS_PFN_LIMIT)))
+    domain = z3.And(z3.ULE(bv(1), start), z3.ULE(start, pfn), z3.ULT(pfn, end),
+                    z3.ULE(end, bv(PHYS_PFN_LIMIT)))
     return start, pfn, end, domain
 
 
-STATE_TEXT = "every range start <= end <= 2**52 and every pfn in it (any length)"
+STATE_TEXT = "every range 1 <= start <= end <= 2**52 and every pfn in it (any length)"
 
 
 def _range_vars(k: int):
     start, nr = z3.BitVec("start_pfn", 64), z3.BitVec("nr_pages", 64)
-    domain = z3.And(z3.ULE(bv(1), nr), z3.ULT(nr, bv(1 << k)), z3.ULT(start, bv(PHYS_PFN_LIMIT)),
-                    z3.ULE(start + nr, bv(PHYS_PFN_LIMIT)))
+    domain = z3.And(z3.ULE(bv(1), nr), z3.ULT(nr, bv(1 << k)), z3.ULE(bv(1), start),
+                    z3.ULT(start, bv(PHYS_PFN_LIMIT)), z3.ULE(start + nr, bv(PHYS_PFN_LIMIT)))
     return start, nr, domain
 
 
 def _range_text(k: int, steps: int | None = None) -> str:
     steps = 2 * k if steps is None else steps
     what = "first block" if steps == 1 else f"loop unrolled {steps}x from the start"
-    return f"every start pfn and 1 <= nr_pages < 2**{k} with start+nr_pages <= 2**52; {what}"
+    return (f"every start pfn >= 1 and 1 <= nr_pages < 2**{k} with start+nr_pages <= 2**52; "
+            f"{what}")
 
 
 def unroll(start, end, steps: int, size_fn: Fn):

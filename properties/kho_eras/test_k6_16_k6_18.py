@@ -100,6 +100,21 @@ behaviour: its pins equal 6.16's.  Every VIOLATED verdict has its reasoning belo
   lost block and returns NULL (restore-returns-preserved).  469661d0d3a5 moves the check
   into __kho_preserve_order and changes the state count, not a verdict
   (test_bisect.py::test_469661d0d3a5_moves_the_check_and_flips_no_verdict).
+* range-pfn0 (not a default scenario) / no-preserved-page-lost, every era;
+  restore-returns-preserved, 6.18 - a kernel bug of the range walk, as written at every era's
+  commit (and still at 6.19, 7.1 and mainline-2026-04: properties/kho_eras/test_k6_19.py and
+  test_k7_1.py).  A range starting at PFN 0 (memory at physical address 0: arm64 boards such
+  as the Raspberry Pi 4 have DRAM there) gets ``order = min(count_trailing_zeros(0), ...)`` =
+  -1 (COUNT_TRAILING_ZEROS_0), an ``unsigned int`` 0xffffffff; PFN 0 is recorded at that
+  order and ``pfn += 1 << order`` (an int shift, count mod 32 on x86-64 and arm64: INT_MIN,
+  sign-extended) jumps past the end: the call returns 0 having recorded PFN 0 only.  The next
+  kernel reserves [0, 2048) (``int sz = 1 << (order + PAGE_SHIFT)``, the unsigned sum
+  wrapping to 11): page 0 stays out of the buddy allocator, PFNs 1..npages-1 do not, and the
+  client's data there is lost.  6.18's kho_restore_pages then finds order 0xffffffff > 
+  MAX_PAGE_ORDER in PFN 0's page->private and returns NULL (restore-returns-preserved; the
+  client's failed restore also fails no-preserved-page-lost, which judges the clients'
+  restores).  With one page (``-D npages=1``) nothing is lost: 6.16 HOLDS everything and
+  6.18 fails only because of the NULL restore (test_range_pfn0_one_page).
 * vmalloc-race / tracker-frozen-after-finalize, 6.18 - the same unlocked check seen from
   kho_preserve_vmalloc, which calls kho_preserve_pages for its chunk and each page.  Nothing
   is lost: every block is order 0, and the order-0 kho_mem_phys and bitmap always exist by
@@ -209,6 +224,7 @@ K6_16 = {
     "abort-then-kexec": (226, {**TK, "conversion-race-free": V,
                                "handed-over-metadata-live": V}),
     "double-restore": (185, {**TK, "restore-at-most-once": V}),
+    "range-pfn0": (70, {**BASE, **LOST}),
 }
 
 PINNED = {
@@ -232,6 +248,7 @@ PINNED = {
         "abort-then-kexec": (284, {**TK, **LOST, "memory-safety": V, "next-kernel-revived": V,
                                    "kho-restore-succeeded": V}),
         "double-restore": (246, {**TK, "kho-restore-succeeded": V}),
+        "range-pfn0": (70, {**BASE, **LOST, "restore-returns-preserved": V}),
     },
 }
 
@@ -449,3 +466,17 @@ def test_every_spec_lists_each_scenario_once():
     for spec in registry.SPECS:
         names = [s.name for s in scenarios(spec)]
         assert len(names) == len(set(names)), (spec, names)
+
+
+@pytest.mark.parametrize("spec,expected", [
+    ("k6.16", BASE),
+    ("k6.18", {**BASE, **LOST, "restore-returns-preserved": V}),
+])
+def test_range_pfn0_one_page(spec, expected):
+    """range-pfn0 with one page: the order-0xffffffff record still keeps PFN 0 reserved
+    (memblock_reserve(0, 2048), rounded out to the page), so 6.16 loses nothing; 6.18's
+    restore of it returns NULL (order above MAX_PAGE_ORDER).  The three-page pin's
+    no-preserved-page-lost on 6.16 is therefore PFNs 1 and 2 going unreserved."""
+    r = check(build(spec, "range-pfn0", {"npages": 1}))
+    assert r.exhaustive
+    assert {p.name: p.verdict for p in r.properties} == expected

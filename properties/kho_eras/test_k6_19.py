@@ -27,6 +27,14 @@ Each VIOLATED verdict, with its trace in traces/corpus/ (replayed by properties/
   order-1 part needs a new tracker entry; if it completes after liveupdate_reboot's finalize
   walked the tracker it returns 0 but its pages are in no chunk, so kho_restore_pages fails in
   the next kernel.  7.1 closes it (test_k7_1.py pins HOLDS).
+* preserve-pages-pfn0 (not a default scenario) / preserve-success-restorable - a kernel bug
+  of the range walk (khomc.scenarios.luo.preserve_pages_pfn0 has the arithmetic): a range at
+  PFN 0 gets order ``(unsigned int)min(count_trailing_zeros(0), ...)`` = 0xffffffff, PFN 0
+  alone is recorded, kho_preserve_pages returns 0, and kho_restore_pages(0, 3) in the next
+  kernel returns NULL (order 0xffffffff > MAX_PAGE_ORDER); PFNs 1 and 2 were never reserved.
+  no-preserved-page-lost, judged from what KHO accepted, is preserve-pages-race's gap here (the
+  order-0xffffffff tracker entry is always new, so it can land after the reboot's finalize
+  walk), not the PFN 0 bug.  Unfixed at every era (test_k7_1.py, test_mainline_2026_04.py).
 * test-kho with luo=0, finalize=0 / no-preserved-page-lost (and the guards vacuous) - operator
   misuse, pinned so the difference is visible: with neither LUO nor the selftest's debugfs
   finalize (init.c@82ee50252dc8 writes it), the memory map stays 0 and the next kernel disables
@@ -81,6 +89,8 @@ PINNED = {
                                   "preserve-success-restorable": V}),
     "vmalloc-huge-unwind": (219, {**ALL, "no-preserved-page-lost": V,
                                   "failed-preserve-undone": V}),
+    "preserve-pages-pfn0": (306, {**ALL, "no-preserved-page-lost": V,
+                                  "preserve-success-restorable": V}),
 }
 
 VARIANTS = [

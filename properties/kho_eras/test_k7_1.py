@@ -14,6 +14,15 @@ both are shown:
 
 vmalloc-huge-unwind's two VIOLATED verdicts are 6.19's (test_k6_19.py): kho_preserve_vmalloc's
 err_free unwinds with the caller's preservation->order, unchanged in this era.
+
+Another VIOLATED, in a non-default scenario: preserve-pages-pfn0 / preserve-success-restorable,
+the range walk's PFN 0 bug that every era has (khomc.scenarios.luo.preserve_pages_pfn0):
+``(unsigned int)min(count_trailing_zeros(0), ...)`` = 0xffffffff, kho_radix_add_page(0,
+0xffffffff) sets key ``1UL << 53`` (52 - 0xffffffff is 53 as an unsigned int), ``pfn += 1 <<
+order`` leaps past the end and the call returns 0; the next kernel decodes order 0xffffffff
+and phys ``key << 11`` = 0, reserves [0, 2048) (page 0 only), and kho_restore_pages(0, 3)
+returns NULL.  no-preserved-page-lost HOLDS: it judges what KHO accepted (PFN 0's record),
+which the next kernel does reserve; the radix tree closes 6.19's late-preserve gap.
 """
 
 import pytest
@@ -39,6 +48,7 @@ PINNED = {
     "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
     "vmalloc-huge-unwind": (158, {**ALL, "no-preserved-page-lost": V,
                                   "failed-preserve-undone": V}),
+    "preserve-pages-pfn0": (49, {**ALL, "preserve-success-restorable": V}),
 }
 
 
@@ -100,3 +110,26 @@ def test_radix_root_is_allocated_as_kho_init_allocates_it():
 def test_vmalloc_huge_unwind_needs_the_failure_and_the_callers_order(params):
     r = check(build('k7.1', "vmalloc-huge-unwind", params))
     assert r.exhaustive and Verdict.VIOLATED not in {p.verdict for p in r.properties}
+
+
+@pytest.mark.parametrize("module", ["khomc.kho.k7_1.kexec_handover",
+                                    "khomc.kho.k6_19.kexec_handover"])
+def test_doctests_of_the_pfn0_arithmetic(module):
+    """encode_key / decode_key (7.1) and pfns (6.19) at PFN 0's order 0xffffffff."""
+    import doctest
+    import importlib
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_range_walk_at_pfn0_is_the_kernels_arithmetic():
+    """The expressions the range walks use, at PFN 0 of a 3-page range: order 0xffffffff,
+    pfn_high 0, the next pfn 0xffffffff80000000 (past the end: one iteration)."""
+    from khomc.kernel.bitops import c_uint, c_ulong, count_trailing_zeros, ilog2, shl_int, shr_ulong
+    pfn, end_pfn = 0, 3
+    order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
+    assert order == 0xFFFFFFFF and shr_ulong(pfn, order) == 0
+    assert c_ulong(pfn + shl_int(1, order)) == 0xFFFFFFFF80000000
+    pfn = 4                                    # any other pfn: the plain arithmetic
+    order = c_uint(min(count_trailing_zeros(pfn), ilog2(12 - pfn)))
+    assert (order, shr_ulong(pfn, order), c_ulong(pfn + shl_int(1, order))) == (2, 1, 8)

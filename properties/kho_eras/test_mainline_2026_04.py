@@ -1,7 +1,16 @@
 """KHO in mainline after 9ec953298948 (April 2026; model/kho/mainline_2026_04): every scenario x
 property pinned, and the fix's verdict change named by applying the ledger one delta at a time.
 
-No VIOLATED verdict but vmalloc-huge-unwind's (below).  On the prefix without its last delta, subtree-full /
+The default vmalloc-huge-unwind is VIOLATED (below, 6.19's bug).  The non-default preserve-pages-pfn0 /
+preserve-success-restorable is VIOLATED: the range walk's PFN 0 bug (a kernel bug present in
+every era, explained in khomc.scenarios.luo.preserve_pages_pfn0 and test_k7_1.py); no commit in
+the stored sources changes ``min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))``.  Later
+mainline keeps it: 91e74fa8b1bc ("kho: make sure preservations do not span multiple NUMA
+nodes", after every era here) follows it with ``while (pfn_to_nid(pfn) != pfn_to_nid(pfn +
+(1UL << order) - 1)) order--;``, which at PFN 0 (order 0xffffffff, a 64-bit shift: count mod
+64 = 63) asks for the node of PFN 2**63 - 1, far outside any memmap; Pratyush Yadav's
+__kho_preserve_pages_order fix of 2026-05-19 (Fixes: 91e74fa8b1bc) moves that computation
+into one helper for preserve and unpreserve, unchanged at PFN 0.  On the prefix without its last delta, subtree-full /
 conversion-race-free is VIOLATED - the kernel bug 9ec953298948 fixes (Fixes: 3dc92c311498): with
 the root FDT page full so that fdt_add_subnode fits and an fdt_setprop does not, kho_add_subtree
 returned the raw libfdt error and left the incomplete node, which was handed over.
@@ -35,6 +44,7 @@ PINNED = {
     "preserve-pages-race": (118, {**ALL, "preserve-success-restorable": H}),
     "vmalloc-huge-unwind": (158, {**ALL, "no-preserved-page-lost": V,
                                   "failed-preserve-undone": V}),
+    "preserve-pages-pfn0": (49, {**ALL, "preserve-success-restorable": V}),
 }
 
 

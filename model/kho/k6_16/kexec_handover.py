@@ -49,6 +49,12 @@ they follow statement by statement:
   handler places the kernel; kexec_add_buffer and the hole search are in model.kernel.kexec),
   and machine_kexec's relocation of every segment to its destination.
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Abstractions, each unable to change a verdict of the promises in khomc.promises.k6_16:
 
 * A lock-held region whose intermediate states no other task can see (``finalized`` read under
@@ -84,7 +90,7 @@ from typing import NamedTuple
 
 from khomc.kernel import kexec
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, lookup, may_allocate, memcpy_to, read_phys
-from khomc.kernel.bitops import clear_bit, count_trailing_zeros, ilog2, set_bit
+from khomc.kernel.bitops import c_uint, c_ulong, clear_bit, count_trailing_zeros, ilog2, set_bit, shl_int, shl_ulong, shr_ulong
 from khomc.kernel.errno import EADDRNOTAVAIL, EBUSY, EEXIST, EINVAL, ENOENT, ENOMEM
 from khomc.kernel.kexec import KEXEC_TYPE_CRASH, SCRATCH_BASE, SZ_64K, ULONG_MAX, KexecBuf, Kimage, add_buffer, kexec_add_buffer
 from khomc.kernel.locking import KexecLock, Mutex, kexec_trylock, kexec_unlock, mutex_lock, mutex_unlock
@@ -229,8 +235,8 @@ async def xa_load_or_alloc(kho: K616, xa: XArray, index: int, sz: int):
 
 async def __kho_unpreserve(kho: K616, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
-        pfn_high = pfn >> order
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
+        pfn_high = shr_ulong(pfn, order)
         physxa = await xa_load(kho.orders, order)
         if not physxa:
             continue                      # as written: pfn is not advanced
@@ -238,11 +244,11 @@ async def __kho_unpreserve(kho: K616, pfn: int, end_pfn: int) -> None:
         if not bits:
             continue                      # as written: pfn is not advanced
         await clear_bit(kho.heap, bits, pfn_high % PRESERVE_BITS, "__kho_unpreserve")
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
 
 
 async def __kho_preserve_order(kho: K616, pfn: int, order: int) -> int:
-    pfn_high = pfn >> order
+    pfn_high = shr_ulong(pfn, order)
     physxa = await xa_load_or_alloc(kho, kho.orders, order, SIZEOF_KHO_MEM_PHYS)
     if physxa < 0:
         return physxa
@@ -318,7 +324,7 @@ async def kho_mem_serialize(kho: K616) -> int:
                     return err
                 elms = ()
             phys, bits = bitmaps[j]
-            elms = elms + (((phys * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            elms = elms + ((shl_ulong(phys * PRESERVE_BITS, order + PAGE_SHIFT), bits),)
             j += 1
         await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
         i += 1
@@ -384,12 +390,12 @@ async def kho_preserve_phys(kho: K616, phys: int, size: int) -> int:
     if phys % PAGE_SIZE or size % PAGE_SIZE:
         return -EINVAL
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err

@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
+from khomc.kernel.bitops import c_uint, c_ulong, shl_int, shl_ulong
 from khomc.kernel.errno import EINVAL, ENOENT
 from khomc.kho.fdt import FdtTree, find, prop, unflatten
 from khomc.kho.k6_16.kexec_handover import CHUNK_ELM, CHUNK_HDR, KHO_FDT_COMPATIBLE, PRESERVE_BITS, PROP_PRESERVED_MEMORY_MAP, PROP_SUB_FDT
@@ -73,16 +74,21 @@ def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
     while bits:
         bit = (bits & -bits).bit_length() - 1
         bits &= bits - 1
-        # u64 shifts by order + PAGE_SHIFT: x86-64's shl uses the count mod 64 (64 or more is
-        # undefined in C; a corrupted chunk's order gets there)
-        sz = (1 << ((order + PAGE_SHIFT) & 63)) & ((1 << 64) - 1)
-        phys = (phys_start + (bit << ((order + PAGE_SHIFT) & 63))) & ((1 << 64) - 1)
+        # ``int sz = 1 << (order + PAGE_SHIFT)`` and ``bit << (order + PAGE_SHIFT)`` with an
+        # unsigned int order, as x86-64 computes them (khomc.kernel.bitops; a count of at
+        # least the width is undefined in C; PFN 0's range order 0xffffffff and a corrupted
+        # chunk's order get there): order 0xffffffff gives a count of 11, sz 2048
+        shift = c_uint(order + PAGE_SHIFT)
+        sz = c_ulong(shl_int(1, shift))            # memblock_reserve's phys_addr_t size
+        phys = c_ulong(phys_start + shl_ulong(bit, shift))
         if phys >= limit:
             return f"page->private of {phys:#x}: outside memory"
         pfn = phys >> PAGE_SHIFT
-        # memblock_reserve(phys, sz); PFNs past the model's machine change nothing a property
-        # reads, so the set stops there (a corrupted order would otherwise ask for 2**k PFNs)
-        reserved.update(range(pfn, min(pfn + (sz >> PAGE_SHIFT), len(pages))))
+        # memblock_reserve(phys, sz) keeps PFN_DOWN(phys) .. PFN_UP(phys + sz) from the buddy
+        # allocator (mm/memblock.c __free_memory_core frees PFN_UP(start) .. PFN_DOWN(end) of
+        # each free range); PFNs past the model's machine change nothing a property reads, so
+        # the set stops there (a corrupted order would otherwise ask for 2**k PFNs)
+        reserved.update(range(pfn, min(-(-(phys + sz) // PAGE_SIZE), len(pages))))
         private[pfn] = kho_page_private(order)
     return ""
 

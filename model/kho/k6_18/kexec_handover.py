@@ -48,6 +48,12 @@ each replaces (``khomc list`` prints the same):
   preservations" and the out-of-bounds fix of the chunk walk are folded into a667300bd53f there,
   not separate deltas: only order-0 areas are modelled, where they change nothing).
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Scratch: ``kho_out``'s ``scratch`` is kho_scratch[] (fixed PFN ranges, CMA, where only movable
 allocations land: the scratch-preserve and scratch-load scenarios' movable clients allocate
 there).  kho_fill_kimage, kho_walk_scratch and kho_locate_mem_hole (every kexec segment
@@ -65,7 +71,7 @@ from khomc.kernel.bitops import clear_bit, set_bit
 from khomc.kernel.errno import EBUSY, EINVAL, ENOMEM
 from khomc.kernel.kexec import SZ_64K, ULONG_MAX, KexecBuf, Kimage, kexec_add_buffer
 from khomc.kernel.xarray import xa_cmpxchg, xa_load
-from khomc.kernel.bitops import count_trailing_zeros, ilog2
+from khomc.kernel.bitops import c_uint, c_ulong, count_trailing_zeros, ilog2, shl_int, shr_ulong
 from khomc.kho.ledger import Delta
 from khomc.runtime.effects import load
 
@@ -96,7 +102,7 @@ D_e38f65d317df = Delta("e38f65d317df",
 
 @D_469661d0d3a5.replaces(name="__kho_preserve_order")
 async def __kho_preserve_order_469661d0d3a5(kho, pfn: int, order: int) -> int:
-    pfn_high = pfn >> order
+    pfn_high = shr_ulong(pfn, order)
     if await load(kho.finalized):
         return -EBUSY
     physxa = await xa_load(kho.orders, order)
@@ -132,12 +138,12 @@ async def kho_preserve_phys_469661d0d3a5(kho, phys: int, size: int) -> int:
     if phys % PAGE_SIZE or size % PAGE_SIZE:
         return -EINVAL
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err
@@ -154,12 +160,12 @@ async def kho_preserve_pages_8375b76517cb(kho, phys: int, nr_pages: int) -> int:
     failed_pfn = 0
     err = 0
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err
@@ -188,8 +194,8 @@ async def kho_fill_kimage_f322a97aeb2a(kho, image: Kimage):
 @D_b05addf6f059.replaces(name="__kho_unpreserve")
 async def __kho_unpreserve_b05addf6f059(kho, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
-        pfn_high = pfn >> order
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
+        pfn_high = shr_ulong(pfn, order)
         physxa = await xa_load(kho.orders, order)
         if not physxa:
             return                        # WARN_ON_ONCE(!physxa)
@@ -197,7 +203,7 @@ async def __kho_unpreserve_b05addf6f059(kho, pfn: int, end_pfn: int) -> None:
         if not bits:
             return                        # WARN_ON_ONCE(!bits)
         await clear_bit(kho.heap, bits, pfn_high % PRESERVE_BITS, "__kho_unpreserve")
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
 
 
 # -- fa759cd75bce ------------------------------------------------------------------------------
@@ -269,12 +275,12 @@ async def kho_preserve_pages_e38f65d317df(kho, phys: int, nr_pages: int) -> int:
     if kho_scratch_overlap(kho, start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
         return -EINVAL
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err

@@ -20,7 +20,7 @@ khomc.kho.k6_18.kexec_handover for the ledger):
 from __future__ import annotations
 
 from khomc.kernel.alloc import PAGE_SHIFT
-from khomc.kernel.bitops import count_trailing_zeros, ilog2
+from khomc.kernel.bitops import c_uint, c_ulong, count_trailing_zeros, ilog2, shl_int
 from khomc.kho.k6_18.kexec_handover import D_8375b76517cb, D_89a3ecca49ee, KHO_PAGE_MAGIC
 from khomc.kho.k6_16.kexec_handover_in import MAX_PAGE_ORDER, pfn_to_online_page
 
@@ -61,10 +61,10 @@ def kho_restore_pages_8375b76517cb(r, phys: int, nr_pages: int):
     end_pfn = start_pfn + nr_pages
     pfn = start_pfn
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         got, r = kho_restore_page(r, pfn << PAGE_SHIFT)
         if got is None:
             return None, r
         r = r.note("kho_restore_pages", pfn, order)       # split_page(page, order)
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     return True, r

@@ -56,6 +56,12 @@ The other files of the era: kexec_handover_debugfs.py (the ``finalize`` file), l
 
 Facts and review context: ../shared/reference/kho-semantics.md §1, §2.6, §3.2, §5, §6.
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Abstractions (none can change a verdict of the scenarios):
 
 * ``kho_init`` runs as the first steps of the scenario's ``kho_init`` task and every other task
@@ -83,7 +89,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, _heap_modify, _heap_read, folio_alloc, folio_put, free_page, get_zeroed_page, heap_modify, heap_read_bytes, kfree, kzalloc, may_allocate, memcpy_to, read_phys
-from khomc.kernel.bitops import _clear, _set, count_trailing_zeros, ilog2
+from khomc.kernel.bitops import _clear, _set, c_uint, c_ulong, count_trailing_zeros, ilog2, shl_int, shl_ulong, shr_ulong
 from khomc.kernel.errno import EBUSY, EINVAL, ENOENT, ENOMEM
 
 EOPNOTSUPP = 95                             # not in khomc.kernel.errno (owned elsewhere)
@@ -294,7 +300,17 @@ def _ghost_only(values, tid, note, args):
 
 
 def pfns(pfn: int, order: int) -> frozenset:
-    return frozenset(range(pfn, pfn + (1 << order)))
+    """Ghost: the PFNs a tracker record of (*pfn*, *order*) stands for - the pages the next
+    kernel's ``memblock_reserve(phys, 1 << (order + PAGE_SHIFT))`` keeps from the buddy
+    allocator (``int`` shift, PFN_UP of its end): ``1 << order`` pages for every order a folio
+    or a range block of a non-zero PFN gets, and one page for PFN 0's order 0xffffffff
+    (``1 << 11`` bytes: see count_trailing_zeros).
+
+    >>> sorted(pfns(4, 1)), sorted(pfns(0, 0xffffffff))
+    ([4, 5], [0])
+    """
+    sz = c_ulong(shl_int(1, c_uint(order + PAGE_SHIFT)))
+    return frozenset(range(pfn, pfn + -(-sz // PAGE_SIZE)))
 
 
 def get_order(size: int) -> int:
@@ -341,7 +357,7 @@ async def xa_load_or_alloc(kho, xa: XArray, index: int) -> int:
 
 
 async def __kho_unpreserve_order(kho, pfn: int, order: int) -> None:
-    pfn_high = pfn >> order
+    pfn_high = shr_ulong(pfn, order)
     physxa = await xa_load(kho.orders, order)
     if not physxa:
         return                                          # WARN_ON_ONCE
@@ -355,13 +371,13 @@ async def __kho_unpreserve_order(kho, pfn: int, order: int) -> None:
 
 async def __kho_unpreserve(kho, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         await __kho_unpreserve_order(kho, pfn, order)
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
 
 
 async def __kho_preserve_order(kho, pfn: int, order: int) -> int:
-    pfn_high = pfn >> order
+    pfn_high = shr_ulong(pfn, order)
     physxa = await xa_load(kho.orders, order)
     if not physxa:
         new_physxa = await kzalloc(kho.heap, SIZEOF_KHO_MEM_PHYS, "__kho_preserve_order")
@@ -401,12 +417,12 @@ async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
     if kho_scratch_overlap(start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
         return -EINVAL
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await __kho_preserve_order(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err
@@ -654,7 +670,7 @@ async def kho_mem_serialize(kho) -> int:
                     return -ENOMEM
                 elms = ()
             idx, bits = bitmaps[j]
-            elms = elms + (((idx * PRESERVE_BITS) << (order + PAGE_SHIFT), bits),)
+            elms = elms + ((shl_ulong(idx * PRESERVE_BITS, order + PAGE_SHIFT), bits),)
             j += 1
         await memcpy_to(kho.heap, chunk, chunk_body(order, elms), "kho_mem_serialize", 8)
         i += 1
@@ -853,10 +869,10 @@ def kho_restore_pages(nk: NextKernel, phys: int, nr_pages: int, restored: set) -
     end_pfn = start_pfn + nr_pages
     pfn = start_pfn
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         if kho_restore_page(nk, pfn << PAGE_SHIFT, restored) is None:
             return False
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     return True
 
 

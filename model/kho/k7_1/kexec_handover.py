@@ -31,6 +31,12 @@ era's commit) changes only how kho_restore_vmalloc maps the restored area (``VM_
 KASAN tags for vmalloc mappings, so the restore's pages and its NULL cases are the same before
 and after it.
 
+Architecture: x86-64 (LP64).  The range walks store ``min(count_trailing_zeros(pfn), ilog2(end_pfn -
+pfn))`` in an ``unsigned int`` and shift by it; for PFN 0 that is 0xffffffff (count_trailing_zeros(0) is
+-1), and a shift by at least the operand's width, undefined in C, is computed as x86-64 executes it
+(count mod 32 for an ``int``, mod 64 for an ``unsigned long``; arm64's LSLV/LSRV do the same for these
+operands) - khomc.kernel.bitops.  Only a range starting at PFN 0 reaches such a count.
+
 Abstractions: the descent of add/del is one step taken after ``mutex_lock(tree->lock)`` (the
 lock and unlock are steps of their own).  Every tree access but one is made under that lock:
 the exception, machine_kexec's snapshot of memory, can only observe a partly linked path of
@@ -49,7 +55,7 @@ import struct
 from itertools import compress
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, free_page, get_zeroed_page, kfree, kzalloc, heap_modify, heap_read_bytes, memcpy_to, read_phys
-from khomc.kernel.bitops import _clear, _set
+from khomc.kernel.bitops import _clear, _set, c_uint, c_ulong, shl_int, shl_ulong, shr_ulong
 from khomc.kernel.errno import EINVAL, ENOENT, ENOMEM
 from khomc.kernel.locking import Mutex, mutex_lock, mutex_unlock
 from khomc.runtime.effects import atomic, load, store
@@ -78,8 +84,12 @@ def encode_key(phys: int, order: int) -> int:
 
     >>> hex(encode_key(0x3000, 0))
     '0x10000000000003'
+    >>> hex(encode_key(0, 0xffffffff))      # PFN 0's range order: 52 - 0xffffffff is 53
+    '0x20000000000000'
     """
-    return (1 << (KHO_ORDER_0_LOG2 - order)) | (phys >> (PAGE_SHIFT + order))
+    h = shl_ulong(1, c_uint(KHO_ORDER_0_LOG2 - order))     # 1UL << (int - unsigned int)
+    l = shr_ulong(phys, c_uint(PAGE_SHIFT + order))
+    return h | l
 
 
 def decode_key(key: int) -> tuple:
@@ -87,9 +97,11 @@ def decode_key(key: int) -> tuple:
 
     >>> decode_key(encode_key(0x4000, 1))
     (16384, 1)
+    >>> decode_key(1 << 53)                 # fls64 54: order 0xffffffff, key << 11 is 0
+    (0, 4294967295)
     """
-    order = KHO_ORDER_0_LOG2 - key.bit_length() + 1
-    return (key << (PAGE_SHIFT + order)) & ((1 << 64) - 1), order
+    order = c_uint(KHO_ORDER_0_LOG2 - key.bit_length() + 1)  # *order: unsigned int
+    return shl_ulong(key, c_uint(PAGE_SHIFT + order)), order
 
 
 def table_index(key: int, level: int) -> int:
@@ -253,9 +265,9 @@ async def kho_preserve_folio(kho, phys: int, order: int) -> int:
 @D_3f2ad90060f6.replaces
 async def __kho_unpreserve(kho, pfn: int, end_pfn: int) -> None:
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         await kho_radix_del_page(kho, pfn, order)
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
 
 
 @D_3f2ad90060f6.replaces
@@ -268,12 +280,12 @@ async def kho_preserve_pages(kho, phys: int, nr_pages: int) -> int:
     if kho_scratch_overlap(start_pfn << PAGE_SHIFT, nr_pages << PAGE_SHIFT):
         return -EINVAL
     while pfn < end_pfn:
-        order = min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn))
+        order = c_uint(min(count_trailing_zeros(pfn), ilog2(end_pfn - pfn)))
         err = await kho_radix_add_page(kho, pfn, order)
         if err:
             failed_pfn = pfn
             break
-        pfn += 1 << order
+        pfn = c_ulong(pfn + shl_int(1, order))
     if err:
         await __kho_unpreserve(kho, start_pfn, failed_pfn)
     return err
@@ -305,10 +317,12 @@ def boot(h: Handover) -> NextKernel:
 
     Like the kernel, the walk checks nothing: a node address is followed wherever it points
     (memory the model has no object at reads as zeros, like the stale contents it stands for)
-    and every decoded range is reserved, inside memory or not, of any order.  Two things the
-    model cannot follow end the walk with a refusal naming them: a decoded key whose order
-    underflows (``fls64(key)`` above KHO_ORDER_0_LOG2 + 1: the kernel's shifts are undefined
-    there) and more than :data:`MAX_NODES` nodes (only a corrupted tree gets there)."""
+    and every decoded range is reserved, inside memory or not, of any order.  A key above
+    the order-0 bit (``fls64(key)`` > KHO_ORDER_0_LOG2 + 1, which PFN 0's range order
+    0xffffffff encodes to) decodes as x86-64 computes it (khomc.kernel.bitops: the order an
+    ``unsigned int`` modulo 2**32, the shifts' counts masked).  One thing the model cannot
+    follow ends the walk with a refusal naming it: more than :data:`MAX_NODES` nodes (only a
+    corrupted tree gets there)."""
     parsed = unflatten(root_blob(h))
     if parsed.tree is None:
         return refused(f"disabling KHO revival: {parsed.reason}")
@@ -336,17 +350,18 @@ def boot(h: Handover) -> NextKernel:
                 b = (bits & -bits).bit_length() - 1
                 bits &= bits - 1
                 key = start | b
-                if key.bit_length() > KHO_ORDER_0_LOG2 + 1:
-                    return refused(f"undefined: radix key {key:#x} decodes to a negative order",
-                                   fdt)
                 phys, order = decode_key(key)
                 pfn = phys >> PAGE_SHIFT
-                # memblock_reserve of the whole range, as the kernel does; the model's
-                # machine has len(h.pages) PFNs, and reserving PFNs beyond them changes
-                # nothing a property reads, so the set is clipped there (a key of a high
-                # order would otherwise ask for 2**50 PFNs).
+                # kho_preserved_memory_reserve: ``u64 sz = 1 << (order + PAGE_SHIFT)`` (an
+                # int shift, then sign-extended), memblock_reserve(phys, sz), which keeps
+                # PFN_DOWN(phys) .. PFN_UP(phys + sz) from the buddy allocator
+                # (__free_memory_core frees PFN_UP(start) .. PFN_DOWN(end) of the free
+                # ranges only).  The model's machine has len(h.pages) PFNs, and reserving
+                # PFNs beyond them changes nothing a property reads, so the set is clipped
+                # there (a key of a high order would otherwise ask for 2**50 PFNs).
+                sz = c_ulong(shl_int(1, c_uint(order + PAGE_SHIFT)))
                 reserved.update(range(min(pfn, len(h.pages)),
-                                      min(pfn + (1 << order), len(h.pages))))
+                                      min(-(-(phys + sz) // PAGE_SIZE), len(h.pages))))
                 orders[pfn] = order
             continue
         shift = (level - 1) * KHO_TABLE_SIZE_LOG2 + KHO_BITMAP_SIZE_LOG2

@@ -40,6 +40,7 @@ from typing import NamedTuple
 import libfdt
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
+from khomc.kernel.bitops import c_uint, c_ulong, shl_int, shl_ulong
 from khomc.kho.fdt import FdtTree, find, prop, unflatten
 from khomc.kho.v5.kexec_handover import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHO_FDT_COMPATIBLE, KHOSER_BITMAP_SIZE, PRESERVED_MEMORY, PRESERVE_BITS, Handover, segment_blob
 
@@ -207,7 +208,11 @@ def _deserialize(fdt: FdtTree, first: int, pages: tuple,
         nxt = int.from_bytes(page[0:8], "little")
         order = int.from_bytes(page[8:12], "little")
         num = int.from_bytes(page[12:16], "little")
-        if order > MAX_PAGE_ORDER:
+        # hdr.order is an unsigned int: an order whose sum with PAGE_SHIFT wraps (PFN 0's
+        # range order 0xffffffff: count_trailing_zeros(0) is -1) is walked as x86-64 computes
+        # it (khomc.kernel.bitops), as the kernel does; other orders above MAX_PAGE_ORDER stay
+        # this checked walk's refusal
+        if MAX_PAGE_ORDER < order < (1 << 32) - PAGE_SHIFT:
             return refused(f"chunk {chunk:#x}: order {order} above MAX_PAGE_ORDER", fdt)
         if num > KHOSER_BITMAP_SIZE:
             return refused(f"chunk {chunk:#x}: {num} bitmaps, at most {KHOSER_BITMAP_SIZE}", fdt)
@@ -228,7 +233,9 @@ def _deserialize(fdt: FdtTree, first: int, pages: tuple,
 
 def _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders,
                         bitmap_bytes=BITMAP_BYTES) -> str:
-    if phys_start % (PAGE_SIZE << order):
+    shift = c_uint(order + PAGE_SHIFT)         # unsigned int order + PAGE_SHIFT
+    sz = c_ulong(shl_int(1, shift))            # int sz = 1 << (order + PAGE_SHIFT)
+    if phys_start % sz:
         return f"phys_start {phys_start:#x} not aligned to order {order}"
     if not bitmap or bitmap + bitmap_bytes > limit:
         return f"bitmap at {bitmap:#x} is outside memory"
@@ -236,11 +243,13 @@ def _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, order
     while bits:
         bit = (bits & -bits).bit_length() - 1
         bits &= bits - 1
-        phys = phys_start + (bit << (order + PAGE_SHIFT))
-        if bit >= bitmap_bytes * 8 or phys + (PAGE_SIZE << order) > limit:
+        phys = c_ulong(phys_start + shl_ulong(bit, shift))
+        if bit >= bitmap_bytes * 8 or phys + sz > limit:
             return f"preserved range {phys:#x} is outside memory"
         pfn = phys >> PAGE_SHIFT
-        reserved.update(range(pfn, pfn + (1 << order)))
+        # memblock_reserve(phys, sz): PFN_DOWN(phys) .. PFN_UP(phys + sz) stay out of the
+        # buddy allocator (one page for PFN 0's 2048 bytes)
+        reserved.update(range(pfn, -(-(phys + sz) // PAGE_SIZE)))
         orders[pfn] = order
     return ""
 
