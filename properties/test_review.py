@@ -43,7 +43,10 @@ def test_default_review_is_concise_and_explains_every_violation(tmp_path):
         if same:
             assert same.group(1) in full
             continue
-        assert "**What broke.**" in s and "**Deciding steps.**" in s
+        assert "**What broke.**" in s
+        if "(Splat: index.html.)" in s:       # the tersest level: a check's later violations
+            continue
+        assert "**Deciding steps.**" in s
         schedule = re.search(r"The schedule is \[[^]]+\]\(#([^)]+)\)'s above", s)
         assert (schedule and schedule.group(1) in full) or " VIOLATED ***" in s
 
@@ -63,6 +66,26 @@ def test_one_schedule_of_one_check_is_drawn_once(tmp_path):
     refs = [m.group(1) for m in refs if m]
     assert len(refs) >= 2 and set(refs) <= drawn
     assert all("**What broke.**" in s for s in sections)
+
+
+def test_the_tersest_level_keeps_every_violation_named(tmp_path):
+    """When no other level fits, a check's later violations are one paragraph each: the same
+    headings, each with what broke, and a shorter report."""
+    import re
+    from khomc.engines.search import check
+    from khomc.registry import build
+    from khomc.report import review
+    r = check(build("k6.18", "vmalloc-chunk-full"))
+    viols = review.violations([r], tmp_path)
+    full = review.markdown([r], tmp_path, viols=viols, budget=None)
+    tiny = review.markdown([r], tmp_path, viols=viols, budget=1)    # only the last level
+    assert "(Splat: index.html.)" in tiny and "(Splat: index.html.)" not in full
+
+    def heads(md):
+        return re.findall(r"^### .*", md, flags=re.M)
+
+    assert heads(tiny) == heads(full) and len(heads(tiny)) == 4
+    assert tiny.count("**What broke.**") == 4 and len(tiny) < len(full)
 
 
 def test_fold_rows_keeps_the_deciding_and_last_rows():

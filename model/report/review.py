@@ -501,6 +501,7 @@ def _md_matrix(results, props, counts, anchors) -> list[str]:
 
 REPORT_BUDGET = 150_000   # bytes of REPORT.md: readable in a mail (issue 11)
 TERSE_TAIL = 6            # from this brevity level on, Properties and Coverage are cut too
+BRIEF_AGAIN = 8           # from this level on, a check's later violations are one paragraph
 
 # How much of each violation REPORT.md shows, from the fullest to the tersest: characters of
 # "What broke", characters of "Deciding steps", step rows of the splat (None: all), characters
@@ -510,7 +511,8 @@ TERSE_TAIL = 6            # from this brevity level on, Properties and Coverage 
 BREVITY = ((640, 420, None, None, None, True), (560, 380, 40, 200, None, True),
            (480, 320, 28, 160, None, True), (400, 260, 20, 140, None, True),
            (320, 200, 16, 120, 4, True), (240, 160, 12, 110, 3, False),
-           (180, 120, 8, 100, 2, False), (140, 100, 6, 96, 1, False))
+           (180, 120, 8, 100, 2, False), (140, 100, 6, 96, 1, False),
+           (120, 80, 6, 96, 1, False))
 
 
 def markdown(results, folder: Path, failures=(), viols=None, interrupted=False,
@@ -559,6 +561,8 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, overvi
                   f"at {brevity[2]} step rows of {brevity[3]} characters"
                   + (", a scenario's later violations at 4" if level >= 4 else "")
                   + (", the promises and the coverage lists cut" if level >= TERSE_TAIL else "")
+                  + (", a scenario's later violations without their splat" if level >= BRIEF_AGAIN
+                     else "")
                   + "; index.html and the traces have everything.", ""]
     if kernel:
         lines += ["## Matrix: kernel eras × property", ""]
@@ -596,8 +600,11 @@ def _markdown(results, folder, failures, viols, interrupted, commit_rows, overvi
             schedules.setdefault(_schedule_key(v), v)
             again = (v.r.spec, v.r.scenario) in shown
             shown.add((v.r.spec, v.r.scenario))
-            lines += _violation_md(v, folder, _again(brevity) if again and level >= 4
-                                   else brevity)
+            if again and level >= BRIEF_AGAIN:
+                lines += _brief_md(v, folder, brevity)
+            else:
+                lines += _violation_md(v, folder, _again(brevity) if again and level >= 4
+                                       else brevity)
     terse = level >= TERSE_TAIL
     lines += _properties_md(results, 120 if terse else 240)
     lines += _coverage_md(results, 2 if terse else COVERAGE_POINTS)
@@ -687,6 +694,18 @@ def _schedule_key(v: Violation):
     t = v.p.trace
     steps = tuple((s.task, tuple(e[0] for e in s.effects)) for s in t.steps) if t else None
     return v.r.spec, v.r.scenario, repr(sorted(v.r.params.items())), steps
+
+
+def _brief_md(v: Violation, folder: Path, brevity) -> list[str]:
+    """A check's second and later violation at the tersest level: what broke and the replay
+    command (its splat and diagram are in index.html)."""
+    r, p = v.r, v.p
+    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
+             f"**What broke.** {_short(v.what(), brevity[0])} (Splat: index.html.)", ""]
+    if p.trace_path:
+        lines += [f"Replay (from the report folder): `khomc replay {_rel(p.trace_path, folder)}`",
+                  ""]
+    return lines
 
 
 def _same_schedule_md(v: Violation, first: Violation, folder: Path, brevity) -> list[str]:
