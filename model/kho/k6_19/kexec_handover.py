@@ -43,8 +43,13 @@ Mirrors torvalds/linux:kernel/liveupdate/kexec_handover.c@dd03dd60e8cd, function
 * ``kho_fill_kimage``: ``image->kho.fdt`` is the root page whatever the state (d7255959b69a),
   then the scratch array's segment; ``kho_walk_scratch`` / ``kho_locate_mem_hole`` place every
   kexec segment top-down in a kho_scratch[] area (near the end of this file);
-* the next kernel: ``kho_populate`` + ``kho_get_mem_map_phys`` + ``kho_mem_deserialize``
-  (:func:`boot`), ``kho_retrieve_subtree``, ``kho_restore_folio`` with the page magic,
+* the next kernel: ``kho_populate`` + ``kho_get_mem_map_phys`` + ``kho_mem_deserialize`` and
+  ``deserialize_bitmap`` as written (:func:`boot`): no check of what the chunks say - an order
+  above MAX_PAGE_ORDER, an unaligned ``phys_start`` or a ``num_elms`` past the page are walked
+  as the C walks them (x86-64 shifts, khomc.kernel.bitops); only where the C would fault (a
+  read or a ``page->private`` write outside the machine's memory, a NULL bitmap) or hang (a
+  chunk list that cycles) does the model stop, as a crash of the next kernel;
+  ``kho_retrieve_subtree``, ``kho_restore_folio`` with the page magic,
   ``kho_restore_pages`` (steps by ``min(ctz, ilog2)``, not by the order found),
   ``kho_restore_vmalloc`` (flags checked; every chunk's pages restored with
   ``kho_restore_pages(phys, 1 << order)``, NULL past ``total_pages`` or on a page without magic;
@@ -103,7 +108,7 @@ from khomc.runtime.effects import Op, Update, atomic, load, store
 from khomc.runtime.spec import Model
 from khomc.kho import rootfdt
 from khomc.kho.fdt import find, prop, unflatten
-from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, _deserialize, refused
+from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
 
 KHO_FDT_COMPATIBLE = "kho-v1"
 PROP_PRESERVED_MEMORY_MAP = "preserved-memory-map"
@@ -812,6 +817,72 @@ def kho_get_mem_map_phys(fdt) -> int:
     return int.from_bytes(mem, "little")
 
 
+class _Oops(Exception):
+    """The next kernel faults or hangs in kho_mem_deserialize: the message says where."""
+
+
+def _boot_read(pages: tuple, phys: int, size: int, what: str) -> bytes:
+    if phys + size > len(pages) << PAGE_SHIFT:
+        raise _Oops(f"{what}: read of {size} bytes at {phys:#x} is outside memory")
+    return read_phys(pages, phys, size)
+
+
+def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
+                       reserved: set, private: dict) -> None:
+    """For each set bit of the page-sized bitmap: ``int sz = 1 << (order + PAGE_SHIFT)``,
+    ``phys = elm->phys_start + (bit << (order + PAGE_SHIFT))`` (an unsigned int order),
+    memblock_reserve(phys, sz) and the page's magic and order in ``page->private``."""
+    if not bitmap:
+        raise _Oops("NULL bitmap pointer dereferenced in deserialize_bitmap")
+    bits = int.from_bytes(_boot_read(pages, bitmap, PAGE_SIZE, "bitmap->preserve"), "little")
+    shift = c_uint(order + PAGE_SHIFT)
+    sz = c_ulong(shl_int(1, shift))                # memblock_reserve's phys_addr_t size
+    while bits:
+        bit = (bits & -bits).bit_length() - 1
+        bits &= bits - 1
+        phys = c_ulong(phys_start + shl_ulong(bit, shift))
+        pfn = phys >> PAGE_SHIFT
+        if pfn >= len(pages):
+            raise _Oops(f"page->private write for pfn {pfn:#x}, past the memmap")
+        # memblock_reserve(phys, sz): PFN_DOWN(phys) .. PFN_UP(phys + sz) stay out of the
+        # buddy allocator; PFNs past the machine change nothing a property reads
+        reserved.update(range(pfn, min(-(-(phys + sz) // PAGE_SIZE), len(pages))))
+        private[pfn] = order
+
+
+def kho_mem_deserialize(fdt, first: int, pages: tuple) -> NextKernel:
+    """Every chunk from *first* (``preserved-memory-map``): ``for (i = 0; i !=
+    chunk->hdr.num_elms; i++) deserialize_bitmap(chunk->hdr.order, &chunk->bitmaps[i])``, then
+    ``hdr.next``.  The chunk pages are KHO's metadata (the promises' ``metadata``)."""
+    reserved: set = set()
+    metadata: set = set()
+    private: dict = {}
+    chunk = first
+    seen: set = set()
+    try:
+        while chunk:
+            if chunk in seen:
+                raise _Oops(f"hang: the chunk list cycles back to {chunk:#x}")
+            seen.add(chunk)
+            hdr = _boot_read(pages, chunk, CHUNK_HDR, "chunk->hdr")
+            metadata.add(chunk >> PAGE_SHIFT)
+            order = int.from_bytes(hdr[8:12], "little")
+            num_elms = int.from_bytes(hdr[12:16], "little")
+            i = 0
+            while i != num_elms:
+                elm = _boot_read(pages, chunk + CHUNK_HDR + i * CHUNK_ELM, CHUNK_ELM,
+                                 f"chunk->bitmaps[{i}]")
+                deserialize_bitmap(order, int.from_bytes(elm[0:8], "little"),
+                                   int.from_bytes(elm[8:16], "little"), pages, reserved, private)
+                i += 1
+            chunk = int.from_bytes(hdr[0:8], "little")
+    except _Oops as oops:
+        return NextKernel(False, f"next kernel crashes: {oops}", fdt, frozenset(reserved),
+                          frozenset(metadata), tuple(sorted(private.items())), str(oops))
+    return NextKernel(True, "", fdt, frozenset(reserved), frozenset(metadata),
+                      tuple(sorted(private.items())))
+
+
 def boot(h: Handover) -> NextKernel:
     """kho_populate + kho_memory_init on what the old kernel left: the FDT at image->kho.fdt."""
     parsed = unflatten(root_blob(h))
@@ -825,7 +896,7 @@ def boot(h: Handover) -> NextKernel:
     if not phys:
         return refused("disabling KHO revival: preserved-memory-map is 0 (kho_finalize never "
                        "ran)", fdt)
-    return _deserialize(fdt, phys, h.pages, PAGE_SIZE)
+    return kho_mem_deserialize(fdt, phys, h.pages)
 
 
 def kho_retrieve_subtree(nk: NextKernel, name: str, sub_prop: str | None = None) -> int:

@@ -40,12 +40,10 @@ from typing import NamedTuple
 import libfdt
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
-from khomc.kernel.bitops import c_uint, c_ulong, shl_int, shl_ulong
 from khomc.kho.fdt import FdtTree, find, prop, unflatten
-from khomc.kho.v5.kexec_handover import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, KHO_FDT_COMPATIBLE, KHOSER_BITMAP_SIZE, PRESERVED_MEMORY, PRESERVE_BITS, Handover, segment_blob
+from khomc.kho.v5.kexec_handover import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, PRESERVED_MEMORY, Handover, segment_blob
 
 MAX_PAGE_ORDER = 10
-MAX_CHUNKS = 64
 
 
 class NextKernel(NamedTuple):
@@ -184,76 +182,6 @@ def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
             raise _Oops(f"page->private write for pfn {pfn:#x}, past the memmap")
         _reserve(reserved, phys, sz, pages)
         private[pfn] = order
-# The checked chunk walk of the earlier model: NOT v5's code (v5 checks nothing, see
-# kho_mem_deserialize).  Kept only because the 6.16, 6.19 and 7.1 models import it; their
-# helpers replace it with their own era's walk, then it goes.
-def _deserialize(fdt: FdtTree, first: int, pages: tuple,
-                 bitmap_bytes: int = BITMAP_BYTES) -> NextKernel:
-    """Walk the chunk list at *first*; *bitmap_bytes* is one bitmap's size (512 in v5, a page
-    since a2fff99f92da; the 6.19 model passes PAGE_SIZE)."""
-    limit = len(pages) << PAGE_SHIFT
-    reserved: set = set()
-    metadata: set = set()
-    orders: dict = {}
-    chunk = first
-    seen = set()
-    while chunk:
-        if chunk in seen or len(seen) >= MAX_CHUNKS:
-            return refused(f"chunk list loops or is longer than {MAX_CHUNKS} at {chunk:#x}", fdt)
-        seen.add(chunk)
-        if chunk % PAGE_SIZE or chunk + PAGE_SIZE > limit:
-            return refused(f"chunk {chunk:#x} is not a page of memory", fdt)
-        page = read_phys(pages, chunk, PAGE_SIZE)
-        metadata.add(chunk >> PAGE_SHIFT)
-        nxt = int.from_bytes(page[0:8], "little")
-        order = int.from_bytes(page[8:12], "little")
-        num = int.from_bytes(page[12:16], "little")
-        # hdr.order is an unsigned int: an order whose sum with PAGE_SHIFT wraps (PFN 0's
-        # range order 0xffffffff: count_trailing_zeros(0) is -1) is walked as x86-64 computes
-        # it (khomc.kernel.bitops), as the kernel does; other orders above MAX_PAGE_ORDER stay
-        # this checked walk's refusal
-        if MAX_PAGE_ORDER < order < (1 << 32) - PAGE_SHIFT:
-            return refused(f"chunk {chunk:#x}: order {order} above MAX_PAGE_ORDER", fdt)
-        if num > KHOSER_BITMAP_SIZE:
-            return refused(f"chunk {chunk:#x}: {num} bitmaps, at most {KHOSER_BITMAP_SIZE}", fdt)
-        i = 0
-        while i < num:
-            off = CHUNK_HDR + i * CHUNK_ELM
-            phys_start = int.from_bytes(page[off:off + 8], "little")
-            bitmap = int.from_bytes(page[off + 8:off + 16], "little")
-            why = _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders,
-                                      bitmap_bytes)
-            if why:
-                return refused(f"chunk {chunk:#x} bitmap {i}: {why}", fdt)
-            i += 1
-        chunk = nxt
-    return NextKernel(True, "", fdt, frozenset(reserved), frozenset(metadata),
-                      tuple(sorted(orders.items())))
-
-
-def _deserialize_bitmap(order, phys_start, bitmap, pages, limit, reserved, orders,
-                        bitmap_bytes=BITMAP_BYTES) -> str:
-    shift = c_uint(order + PAGE_SHIFT)         # unsigned int order + PAGE_SHIFT
-    sz = c_ulong(shl_int(1, shift))            # int sz = 1 << (order + PAGE_SHIFT)
-    if phys_start % sz:
-        return f"phys_start {phys_start:#x} not aligned to order {order}"
-    if not bitmap or bitmap + bitmap_bytes > limit:
-        return f"bitmap at {bitmap:#x} is outside memory"
-    bits = int.from_bytes(read_phys(pages, bitmap, bitmap_bytes), "little")
-    while bits:
-        bit = (bits & -bits).bit_length() - 1
-        bits &= bits - 1
-        phys = c_ulong(phys_start + shl_ulong(bit, shift))
-        if bit >= bitmap_bytes * 8 or phys + sz > limit:
-            return f"preserved range {phys:#x} is outside memory"
-        pfn = phys >> PAGE_SHIFT
-        # memblock_reserve(phys, sz): PFN_DOWN(phys) .. PFN_UP(phys + sz) stay out of the
-        # buddy allocator (one page for PFN 0's 2048 bytes)
-        reserved.update(range(pfn, -(-(phys + sz) // PAGE_SIZE)))
-        orders[pfn] = order
-    return ""
-
-
 def kho_restore_folio(nk: NextKernel, phys: int, pages: tuple | None = None) -> int | None:
     """The order of the folio kho_restore_folio makes at *phys*: ``page->private`` of whatever
     page is there (0 unless deserialize_bitmap wrote it) - v5 restores any page, preserved or
