@@ -699,31 +699,36 @@ def _schedule_key(v: Violation):
 def _brief_md(v: Violation, folder: Path, brevity) -> list[str]:
     """A check's second and later violation at the tersest level: what broke and the replay
     command (its splat and diagram are in index.html)."""
-    r, p = v.r, v.p
-    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
-             f"**What broke.** {_short(v.what(), brevity[0])} (Splat: index.html.)", ""]
-    if p.trace_path:
-        lines += [f"Replay (from the report folder): `khomc replay {_rel(p.trace_path, folder)}`",
-                  ""]
-    return lines
+    return (_heading(v) + [f"**What broke.** {_short(v.what(), brevity[0])} (Splat: "
+                           "index.html.)", ""] + _replay(v, folder))
 
 
 def _same_schedule_md(v: Violation, first: Violation, folder: Path, brevity) -> list[str]:
     """A violation whose schedule an earlier one of the same check has shown: its own
     explanation and deciding steps, the splat by reference."""
-    what, how_limit = brevity[0], brevity[1]
-    r, p = v.r, v.p
-    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
-             f"**What broke.** {_short(v.what(), what)}", ""]
-    how = v.how()
-    if how:
-        lines += [f"**Deciding steps.** {_short(how, how_limit)}", ""]
+    lines = _heading(v) + _explained(v, brevity)
     lines += [f"The schedule is [{first.p.name}](#{first.anchor})'s above, step for step "
               "(its splat shows it).", ""]
-    if p.trace_path:
-        lines += [f"Replay (from the report folder): `khomc replay {_rel(p.trace_path, folder)}`",
-                  ""]
+    return lines + _replay(v, folder)
+
+
+def _heading(v: Violation) -> list[str]:
+    return [f'### {v.r.spec} / {v.r.scenario}: {v.p.name} <a id="{v.anchor}"></a>', ""]
+
+
+def _explained(v: Violation, brevity) -> list[str]:
+    """"What broke" and, where the explanation has them, the deciding steps."""
+    lines = [f"**What broke.** {_short(v.what(), brevity[0])}", ""]
+    how = v.how()
+    if how:
+        lines += [f"**Deciding steps.** {_short(how, brevity[1])}", ""]
     return lines
+
+
+def _replay(v: Violation, folder: Path) -> list[str]:
+    if not v.p.trace_path:
+        return []
+    return [f"Replay (from the report folder): `khomc replay {_rel(v.p.trace_path, folder)}`", ""]
 
 
 def _example_md(v: Violation, folder: Path) -> list[str]:
@@ -747,22 +752,14 @@ def _same_as_md(v: Violation, first: Violation, folder: Path) -> list[str]:
 
 
 def _violation_md(v: Violation, folder: Path, brevity=BREVITY[0]) -> list[str]:
-    what, how_limit, rows, width, changes, svg = brevity
-    r, p = v.r, v.p
-    lines = [f'### {r.spec} / {r.scenario}: {p.name} <a id="{v.anchor}"></a>', "",
-             f"**What broke.** {_short(v.what(), what)}", ""]
-    how = v.how()
-    if how:
-        lines += [f"**Deciding steps.** {_short(how, how_limit)}", ""]
+    _, _, rows, width, changes, svg = brevity
+    lines = _heading(v) + _explained(v, brevity)
     text = cut_changes(fold_rows(v.splat.rstrip(), rows), changes)
     lines += ["```", cut_lines(text, width), "```", ""]
     if v.svg_path is not None and svg:
-        lines += [f"![sequence diagram of {r.scenario}: {p.name}]"
+        lines += [f"![sequence diagram of {v.r.scenario}: {v.p.name}]"
                   f"({_rel(str(v.svg_path), folder)})", ""]
-    if p.trace_path:
-        lines += [f"Replay (from the report folder): `khomc replay {_rel(p.trace_path, folder)}`",
-                  ""]
-    return lines
+    return lines + _replay(v, folder)
 
 
 def property_docs(results) -> dict[str, list[tuple[list[str], str]]]:

@@ -353,6 +353,23 @@ async def vmalloc_preserver(k, kho, n: int, record, done, order: int = 0) -> int
     return err
 
 
+def vmalloc_client(m, k, kho, loaded, npages: int, steps: tuple, order: int = 0):
+    """The vmalloc scenarios' machine: a :func:`vmalloc_preserver` of *npages* pages in blocks
+    of ``1 << order``, the operator's *steps* (``done`` is the client's end), the promises with
+    the client's own restore."""
+    record = m.var("vmalloc.record", None)
+    done = m.var("vmalloc.done", 0)
+    m.task("vmalloc", vmalloc_preserver, k, kho, npages, record, done, order)
+    m.task("operator", operator, k, kho, loaded, 0,
+           tuple(("wait", done) if step == "wait" else step for step in steps))
+    props.register(m, kho, props.Watch(k, kho, folios=(("vmalloc", record),)),
+                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
+    return m
+
+
+RACE_STEPS = (("finalize", 1), "wait", ("load", 0), ("kexec", 0))
+
+
 def build_vmalloc_race(k, pages=8, npages=2):
     """A 2-page vmalloc area preserved with kho_preserve_vmalloc (its chunk page, then each
     page through kho_preserve_pages) races the operator's finalize, load and kexec; the
@@ -361,14 +378,7 @@ def build_vmalloc_race(k, pages=8, npages=2):
     (the chunk page kho_preserve_vmalloc allocates is known to the client only then).  6.18
     only (a667300bd53f adds the calls)."""
     m, kho, loaded = _machine(k, "vmalloc-race", build_vmalloc_race.__doc__, pages, 2)
-    record = m.var("vmalloc.record", None)
-    done = m.var("vmalloc.done", 0)
-    m.task("vmalloc", vmalloc_preserver, k, kho, npages, record, done)
-    m.task("operator", operator, k, kho, loaded, 0,
-           (("finalize", 1), ("wait", done), ("load", 0), ("kexec", 0)))
-    props.register(m, kho, props.Watch(k, kho, folios=(("vmalloc", record),)),
-                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
-    return m
+    return vmalloc_client(m, k, kho, loaded, npages, RACE_STEPS)
 
 
 def _vmalloc_race(k, pages: int = 8, npages: int = 2) -> Model:
@@ -394,14 +404,8 @@ def build_vmalloc_huge(k, pages=16, chunk=511, fail_allocs=0):
     m, kho, loaded = _machine(k, "vmalloc-huge", build_vmalloc_huge.__doc__, pages, 2,
                               fail_allocs, frozenset({"new_vmalloc_chunk"}))
     kho.vmalloc_size = 0 if chunk == 511 else chunk
-    record = m.var("vmalloc.record", None)
-    done = m.var("vmalloc.done", 0)
-    m.task("vmalloc", vmalloc_preserver, k, kho, 4, record, done, 1)
-    m.task("operator", operator, k, kho, loaded, 0,
-           (("wait", done), ("finalize", 1), ("load", 0), ("kexec", 0)))
-    props.register(m, kho, props.Watch(k, kho, folios=(("vmalloc", record),)),
-                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
-    return m
+    return vmalloc_client(m, k, kho, loaded, 4, ("wait", ("finalize", 1), ("load", 0),
+                                                 ("kexec", 0)), order=1)
 
 
 def _vmalloc_huge(k, pages: int = 16, chunk: int = 511, fail_allocs: int = 0) -> Model:
@@ -426,14 +430,7 @@ def build_vmalloc_chunk_full(k, pages=8, npages=2, chunk=2, fail_allocs=1):
     m, kho, loaded = _machine(k, "vmalloc-chunk-full", build_vmalloc_chunk_full.__doc__, pages, 2,
                               fail_allocs, frozenset({"new_vmalloc_chunk"}))
     kho.vmalloc_size = chunk
-    record = m.var("vmalloc.record", None)
-    done = m.var("vmalloc.done", 0)
-    m.task("vmalloc", vmalloc_preserver, k, kho, npages, record, done)
-    m.task("operator", operator, k, kho, loaded, 0,
-           (("finalize", 1), ("wait", done), ("load", 0), ("kexec", 0)))
-    props.register(m, kho, props.Watch(k, kho, folios=(("vmalloc", record),)),
-                   (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
-    return m
+    return vmalloc_client(m, k, kho, loaded, npages, RACE_STEPS)
 
 
 def _vmalloc_chunk_full(k, pages: int = 8, npages: int = 2, chunk: int = 2,
