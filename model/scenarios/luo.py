@@ -343,6 +343,57 @@ def preserve_pages_pfn0(k, pages: int = 10, fail_allocs: int = 0, mutants: str =
     return m
 
 
+def _count_up(n, tid):
+    return n + 1, None
+
+
+def _wait_for(n, tid, want):
+    return None if n != want else (n, None)
+
+
+async def folio_client(kho, done) -> int:
+    """One of three interchangeable clients: after kho_init, a folio of a chosen order (0 or
+    1: folios of two orders) preserved with kho_preserve_folio; then ``done += 1``."""
+    await kho_wait_ready(kho)
+    order = await choose((0, 1), "folio order")
+    folio = await folio_alloc(kho.heap, order, "folio_client")
+    err = -ENOMEM
+    if folio:
+        err = await kho.preserve_folio(folio, order)
+    await Update(done, _count_up, text="client done")
+    return err
+
+
+async def wait_clients(kho, done, clients) -> int:
+    """The operator's first step: every client has returned."""
+    await Update(done, _wait_for, clients, text=f"wait for {clients} clients")
+    return 0
+
+
+def three_preservers(k, pages: int = 16, fail_allocs: int = 0, mutants: str = "",
+                     clients: int = 3):
+    """*clients* interchangeable clients (same code, same arguments) each preserve a folio of
+    order 0 or 1 concurrently with each other (on 6.19 the tracker's xa_load_or_alloc kzalloc
+    + xa_cmpxchg raced three ways, the loser freeing its page; on 7.1 kho_radix_add_page
+    under the tree's mutex), then the operator loads and reboots once every client has
+    returned (the use the API asks for).  Memory: *pages* pages per task, claimed in the
+    order the tasks first allocate (``Heap(claim=True)``), so the clients are declared
+    symmetric and ``--symmetry`` identifies states that differ by a permutation of them."""
+    m = Model(k.ERA.name, "three-preservers", doc=three_preservers.__doc__)
+    heap = Heap(m, pages, clients + 2, fail_allocs, None, claim=True)
+    kho = KhoOut(m, heap, k, _mutants(mutants), True)
+    m.task("kho_init", kho_init, kho)
+    done = m.var("clients.done", 0)
+    names = tuple(f"client{i}" for i in range(clients))
+    for name in names:
+        m.task(name, folio_client, kho, done)
+    m.task("operator", operator, kho, (("module", (wait_clients, (done, clients))), ("load", 0),
+                                       ("kexec", 0)))
+    m.symmetric([(name, ()) for name in names])
+    props.register(m, kho, (), False, _guards(kho, REVIVED))
+    return m
+
+
 def stateless_scenarios(era) -> list:
     """The scenario table of the eras with no finalize (7.1 and later), each builder linked to
     *era*'s kernel unless ``kernel=`` names a ledger prefix (khomc bisect)."""
@@ -382,6 +433,9 @@ def stateless_scenarios(era) -> list:
         ("preserve-pages-race", preserve_pages_race,
          {"pages": 8, "fail_allocs": 0, "mutants": ""},
          "kho_preserve_pages of 3 pages (then maybe unpreserve) || load, kexec"),
+        ("three-preservers", three_preservers,
+         {"pages": 16, "fail_allocs": 0, "mutants": "", "clients": 3},
+         "3 interchangeable clients preserve an order-0/1 folio each; load, kexec"),
         ("vmalloc-huge-unwind", vmalloc_huge_unwind,
          {"pages": 16, "fail_allocs": 1, "mutants": "", "chunk": 1},
          "a huge-vmap vmalloc area whose preserve fails at its second chunk; load, kexec"),

@@ -12,6 +12,14 @@ the tracker's xarray of bitmaps); the default review checks three clients withou
 v5-anchor ``three-preservers``: the same clients on the anchor design (616,557 states, 102,798
 with ``--symmetry``); not in the default review (its time and REPORT.md's size budget).
 
+k6.19 / 7.1 / mainline-2026-04 ``three-preservers`` (khomc.scenarios.luo.three_preservers; in
+the default review with three clients): the clients race each other in kho_preserve_folio -
+6.19's tracker (xa_load_or_alloc's kzalloc and xa_cmpxchg three ways), 7.1's
+kho_radix_add_page under the tree's mutex - before the operator loads and reboots.  6.19:
+291,859 states, 48,727 with ``--symmetry`` (pinned with the slow tests; two clients by
+default); 7.1 and mainline: 14,832 and 2,539.  The late-preserve gap of 6.19 (test-kho-race)
+is not raced here: the operator waits for every client.
+
 k6.16 / 6.17 / 6.18 ``three-preservers`` (not in the default review: with three clients the
 plain search did not finish in 400 k states; ``--symmetry`` exhausted it at 876,750 states in
 320 s; pinned here at two clients): every safety property HOLDS (the clients preserve
@@ -34,6 +42,9 @@ PINS = {
     ("k6.18", "three-preservers", (("clients", 2),)): (24363, 12186),
     ("v5", "three-preservers", (("clients", 2),)): (4229, 2116),
     ("v5-anchor", "three-preservers", (("clients", 2),)): (4297, 2150),
+    ("k6.19", "three-preservers", (("clients", 2),)): (2773, 1396),
+    ("k7.1", "three-preservers", ()): (14832, 2539),
+    ("mainline-2026-04", "three-preservers", ()): (14832, 2539),
     # a design mutant, so that the reduced search is seen keeping a VIOLATED verdict too:
     # kho_reserve_scratch's area overlaps the allocator's memory, so preserved folios lie in
     # scratch (nothing-in-scratch VIOLATED in both searches)
@@ -44,6 +55,7 @@ PINS = {
 SLOW_PINS = {
     ("v5", "three-preservers", ()): (614253, 102414),
     ("v5-anchor", "three-preservers", ()): (616557, 102798),
+    ("k6.19", "three-preservers", ()): (291859, 48727),
 }
 
 # the scenarios this file owns (the era files' pinned-set checks leave them to it)
