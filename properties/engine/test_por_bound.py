@@ -87,7 +87,7 @@ def oracle_states(model) -> tuple[int, int]:
 @pytest.mark.slow
 @pytest.mark.parametrize("spec,scenario,full,bound", [
     ("v4", "fdbox-race", 4985, 1893),
-    ("k6.19", "test-kho-race", 802, 615),
+    ("k6.19", "test-kho-race", 2697, 2308),      # the scenario grew since aca687c (802 -> 615)
 ])
 def test_even_perfect_futures_cut_kho_states_less_than_3x(spec, scenario, full, bound):
     assert oracle_states(registry.build(spec, scenario, {})) == (full, bound)
