@@ -109,6 +109,7 @@ from khomc.runtime.spec import Model
 from khomc.kho import rootfdt
 from khomc.kho.fdt import find, prop, unflatten
 from khomc.kho.v5.kexec_handover_in import MAX_PAGE_ORDER, NextKernel, refused
+from khomc.kho.k6_18.vmalloc import KHO_VMALLOC_ALLOC, KHO_VMALLOC_HUGE_VMAP, KHO_VMALLOC_SIZE, KHO_VMALLOC_SUPPORTED_FLAGS, VM_ALLOC, VM_ALLOW_HUGE_VMAP, VmStruct, kho_flags_to_vmalloc, vmalloc_flags_to_kho, vmalloc_size  # noqa: F401  (a667300bd53f's, unchanged)
 
 KHO_FDT_COMPATIBLE = "kho-v1"
 PROP_PRESERVED_MEMORY_MAP = "preserved-memory-map"
@@ -443,29 +444,10 @@ async def kho_unpreserve_pages(kho, phys: int, nr_pages: int) -> None:
 # struct kho_vmalloc_chunk is one page: hdr.next (a KHOSER pointer, u64) then phys[KHO_VMALLOC_SIZE].
 # struct kho_vmalloc (the caller's ``preservation``) is (first, total_pages, flags, order) here.
 
-VM_ALLOC = 0x00000002
-VM_ALLOW_HUGE_VMAP = 0x00000400
-KHO_VMALLOC_SUPPORTED_FLAGS = VM_ALLOC | VM_ALLOW_HUGE_VMAP
-KHO_VMALLOC_ALLOC = 0x0001
-KHO_VMALLOC_HUGE_VMAP = 0x0002
-KHO_VMALLOC_SIZE = (PAGE_SIZE - 8) // 8
+# The flags, the vm area and the chunk size: khomc.kho.k6_18.vmalloc (a667300bd53f, unchanged).
+
 SIZEOF_KHO_VMALLOC = 16
 KHO_VMALLOC_WALK_MAX = 64                  # the next kernel's chunk walk bound (header)
-
-
-def vmalloc_size(kho) -> int:
-    """``ARRAY_SIZE(chunk->phys)`` of the modelled build: KHO_VMALLOC_SIZE unless a scenario
-    lowered it (``chunk=``, see the header)."""
-    return kho.vmalloc_size or KHO_VMALLOC_SIZE
-
-
-class VmStruct(NamedTuple):
-    """What ``find_vm_area(ptr)`` finds: the area's pages (physical addresses, in order), its
-    ``vm->flags`` and ``get_vm_area_page_order(vm)``."""
-
-    pages: tuple
-    flags: int = VM_ALLOC
-    order: int = 0
 
 
 def kho_vmalloc_blob(preservation: tuple) -> bytes:
@@ -478,24 +460,6 @@ def kho_vmalloc_blob(preservation: tuple) -> bytes:
 def kho_vmalloc_unblob(data: bytes) -> tuple:
     return (int.from_bytes(data[0:8], "little"), int.from_bytes(data[8:12], "little"),
             int.from_bytes(data[12:14], "little"), int.from_bytes(data[14:16], "little"))
-
-
-def vmalloc_flags_to_kho(vm_flags: int) -> int:
-    kho_flags = 0
-    if vm_flags & VM_ALLOC:
-        kho_flags |= KHO_VMALLOC_ALLOC
-    if vm_flags & VM_ALLOW_HUGE_VMAP:
-        kho_flags |= KHO_VMALLOC_HUGE_VMAP
-    return kho_flags
-
-
-def kho_flags_to_vmalloc(kho_flags: int) -> int:
-    vm_flags = 0
-    if kho_flags & KHO_VMALLOC_ALLOC:
-        vm_flags |= VM_ALLOC
-    if kho_flags & KHO_VMALLOC_HUGE_VMAP:
-        vm_flags |= VM_ALLOW_HUGE_VMAP
-    return vm_flags
 
 
 async def new_vmalloc_chunk(kho, cur: int) -> int:
