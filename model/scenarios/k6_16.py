@@ -14,6 +14,7 @@ properties/kho_eras/test_k6_16_k6_18.py.
 
 from __future__ import annotations
 
+from khomc.scenarios.counters import count_up as _count_up, wait_for as _wait_for
 from khomc.drivers import fdbox_notifier
 from khomc.kernel.alloc import folio_alloc, kmalloc, memcpy_to
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, read_phys
@@ -39,14 +40,6 @@ CHANGES = (
     "kho_out.lock; kho_abort frees every bitmap (unpreserving everything, client pages included); "
     "kho_fill_kimage passes the root FDT's address at kexec_file_load whether or not finalized "
     "(torvalds/linux:kernel/kexec_handover.c@00c010e130e5).")
-
-
-def _count_up(n, tid):
-    return n + 1, None
-
-
-def _wait_for(n, tid, want):
-    return None if n != want else (n, None)
 
 
 async def module(kho, fn, loaded, *args):

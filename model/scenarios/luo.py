@@ -11,6 +11,7 @@ trace can be replayed against these eras; ``fdt_max`` is accepted there only for
 
 from __future__ import annotations
 
+from khomc.scenarios.counters import count_up as _count_up, wait_for as _wait_for
 from khomc.drivers.fdbox_luo import alloc_preserved, fdbox
 from khomc.drivers.luo_operator import operator
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, Heap, folio_alloc, folio_put, memcpy_to
@@ -341,14 +342,6 @@ def preserve_pages_pfn0(k, pages: int = 10, fail_allocs: int = 0, mutants: str =
     m.task("operator", operator, kho, (("load", 0), ("kexec", 0)))
     props.register(m, kho, (), False, _guards(kho, REVIVED), clients=client)
     return m
-
-
-def _count_up(n, tid):
-    return n + 1, None
-
-
-def _wait_for(n, tid, want):
-    return None if n != want else (n, None)
 
 
 async def folio_client(kho, done) -> int:

@@ -15,6 +15,7 @@ pages per allocating task) and ``dt_max`` (kho_out.dt_max at boot; the kernel's 
 
 from __future__ import annotations
 
+from khomc.scenarios.counters import count_up as _count_up, wait_for as _wait_for
 from khomc.drivers import eras, fdbox_v4
 from khomc.drivers import test_kho_notifier as test_kho
 from khomc.drivers.test_kho_notifier import ORDERS
@@ -43,14 +44,6 @@ CHANGES = (
 
 FDT_MAX = 1024
 SMALL = 128
-
-
-def _count_up(n, tid):
-    return n + 1, None
-
-
-def _wait_for(n, tid, want):
-    return None if n != want else (n, None)
 
 
 async def module(kho, fn, loaded, *args):

@@ -9,6 +9,7 @@ from :data:`khomc.kho.v5.kexec_handover.MUTANTS`; empty for the design as posted
 
 from __future__ import annotations
 
+from khomc.scenarios.counters import count_up as _count_up, wait_for as _wait_for
 from khomc.drivers.fdbox import fdbox
 from khomc.drivers.finalize_notifier import NODE as NOTIF, finalize_notifier
 from khomc.drivers.freed_buffer import freed_buffer
@@ -375,14 +376,6 @@ SCENARIOS = declare(SCENARIOS)
 
 
 # -- three interchangeable clients (issue 12 item 6; symmetry: khomc.engines.symmetry) ----------
-
-def _count_up(n, tid):
-    return n + 1, None
-
-
-def _wait_for(n, tid, want):
-    return None if n != want else (n, None)
-
 
 async def _preserver(kho, loaded, orders: tuple) -> int:
     """A client's module init: one folio of a chosen order, filled and kho_preserve_folio'd
