@@ -412,7 +412,7 @@ class Search:
         plans, plan_of, outcomes_of = stepper._plans, stepper._plan, stepper.fast_outcomes
         vkey, vkey_from, run_task = stepper.vkey, stepper.vkey_from, stepper._run
         fast_chain = stepper.fast_chain
-        apply_fast, split_step, msplit = stepper.apply_fast, stepper.split_step, stepper._m
+        apply_fast, key_after, world_after = stepper.apply_fast, stepper.key_after, stepper.world_after
         ids = self.ids
         setdefault = ids.setdefault
         states_append = self.states.append
@@ -469,15 +469,8 @@ class Search:
                         gw, gl, gall = monitor.gates(violations, witness)
                         continue
                     if pg is not None:      # parts of the split slot: its id from the source's
-                        mid2 = pg[0].get(wk[msplit])
-                        if mid2 is None:
-                            mid2 = split_step(pg, wk[msplit])
-                        kl = list(wk)       # (list, set, tuple: cheaper than slicing)
-                        kl[msplit] = mid2
-                        for s, v in wids:
-                            kl[s] = v
-                        wk2 = tuple(kl)
-                    elif wids:
+                        wk2 = key_after(wk, wids, pg)
+                    elif wids:              # (list, set, tuple: cheaper than slicing)
                         kl = list(wk)
                         for s, v in wids:
                             kl[s] = v
@@ -493,14 +486,7 @@ class Search:
                     if nid == n:
                         n += 1
                         if pg is not None:
-                            w = list(world)
-                            for slot, value in writes:
-                                w[slot] = value
-                            pages = list(world[msplit])
-                            for p, value in pg[2]:
-                                pages[p] = value
-                            w[msplit] = tuple(pages)
-                            w2 = tuple(w)
+                            w2 = world_after(world, writes, pg)
                         elif writes:
                             w = list(world)
                             for slot, value in writes:

@@ -220,20 +220,29 @@ class Stepper:
 
     def apply_fast(self, world, wk, writes, wids, pg):
         """The world and key after one outcome of :meth:`fast_outcomes` from *world*, *wk*."""
+        return self.world_after(world, writes, pg), self.key_after(wk, wids, pg)
+
+    def world_after(self, world, writes, pg) -> tuple:
+        """*world* with an outcome's slot *writes* and part writes *pg* applied."""
         w = list(world)
         for slot, value in writes:
             w[slot] = value
-        kl = list(wk)
-        for slot, v in wids:
-            kl[slot] = v
         if pg is not None:
             m = self._m
             pages = list(world[m])
             for p, value in pg[2]:
                 pages[p] = value
             w[m] = tuple(pages)
-            kl[m] = self.split_step(pg, wk[m])
-        return tuple(w), tuple(kl)
+        return tuple(w)
+
+    def key_after(self, wk, wids, pg) -> tuple:
+        """The key *wk* with an outcome's written value ids *wids* and part writes *pg*."""
+        kl = list(wk)
+        for slot, v in wids:
+            kl[slot] = v
+        if pg is not None:
+            kl[self._m] = self.split_step(pg, wk[self._m])
+        return tuple(kl)
 
     def split_step(self, pg, mid: int) -> int:
         """The split slot's id after the part writes *pg* of a memo outcome, from id *mid*."""
