@@ -118,8 +118,7 @@ def next_kernel(h, watch: Watch):
         boxes_ok = boxes_ok and ok
     folios_ok = True
     for i, _ in enumerate(watch.folios):
-        ok, r = client_restores(k, h.pages, r, h.watched[len(watch.boxes) + i],
-                                watch.kho.vmalloc_size)
+        ok, r = client_restores(k, h.pages, r, h.watched[len(watch.boxes) + i])
         folios_ok = folios_ok and ok
     tk = None
     if watch.test_kho:
@@ -128,7 +127,7 @@ def next_kernel(h, watch: Watch):
     return nk, tk, boxes_ok and folios_ok, r.restored, folios_ok
 
 
-def client_restores(k, pages: tuple, r, rec, vmalloc_size: int = 0):
+def client_restores(k, pages: tuple, r, rec):
     """(ok, restorer): a client's own next-kernel half, from its record of the preserve call.
     A call that did not return 0 (or had not returned at kexec) expects nothing.  Otherwise
     the client calls the era's restore for what it preserved and checks what comes back:
@@ -139,8 +138,7 @@ def client_restores(k, pages: tuple, r, rec, vmalloc_size: int = 0):
       the range holds the preserved bytes; before it (kho_preserve_phys) there is no restore
       call: the user reads the range where it left it;
     * vmalloc - ``kho_restore_vmalloc(preservation)`` returns the same pages in the same
-      order, each holding its preserved bytes (the next kernel is the same build: the same
-      ``ARRAY_SIZE(chunk->phys)``, *vmalloc_size*, 0 for the kernel's own).
+      order, each holding its preserved bytes.
 
     The record stands for however the client hands its own metadata over (a subtree of its
     own in the kernel's users): only what the restore returns is judged here."""
@@ -160,8 +158,7 @@ def client_restores(k, pages: tuple, r, rec, vmalloc_size: int = 0):
         return read_phys(pages, phys, len(data)) == data, r
     if kind == "vmalloc":
         preservation, area = args
-        got, r = (k.kho_restore_vmalloc(r, preservation, pages, vmalloc_size) if vmalloc_size
-                  else k.kho_restore_vmalloc(r, preservation, pages))
+        got, r = k.kho_restore_vmalloc(r, preservation, pages)
         if got != area:
             return False, r
         return all(read_phys(pages, p, len(d)) == d for p, d in zip(area, data)), r

@@ -38,10 +38,12 @@ Abstractions: a vmalloc area is a :class:`VmStruct` - its pages, ``vm->flags`` a
 with VM_ALLOW_HUGE_VMAP); ``struct kho_vmalloc`` is a tuple
 ``(first, total_pages, flags, order)`` held by the caller (16 bytes when written to the FDT).
 ``KHO_VMALLOC_SIZE`` is the kernel's 511 in every default scenario.  vmalloc-chunk-full lowers
-it (``chunk=N``, :attr:`K616.vmalloc_size`, which both kernels read, as both are built from one
-source) so that a 2-page area fills a chunk: every statement of the loop and of the error path
-runs as at 511, only the number of entries written before ``idx == ARRAY_SIZE(chunk->phys)``
-differs, and no code compares an index with any other bound.  That reaches the in-loop
+it (``chunk=N``, :attr:`K616.vmalloc_size`) so that a 2-page area fills a chunk: every
+statement of the loop and of the error path runs as at 511, only the number of entries written
+before ``idx == ARRAY_SIZE(chunk->phys)`` differs, and no code compares an index with any other
+bound.  The next kernel's kho_restore_vmalloc keeps 511: a chunk is a get_zeroed_page'd page
+whose entries past the lowered bound are never written, so its walk stops at the same entry
+(these scenarios reuse no freed page, so no other user's bytes can sit there either).  That reaches the in-loop
 new_vmalloc_chunk failure, where 6.18 as written returns ``err`` - still 0 from the last
 successful kho_preserve_pages - after freeing the chunks: the caller is told "preserved" and
 hands over a freed chunk (6.19, dd03dd60e8cd, sets ``err = -ENOMEM`` there).
@@ -188,9 +190,8 @@ async def kho_preserve_vmalloc(kho, vm, preservation: tuple):
 
 
 @D_a667300bd53f.replaces
-def kho_restore_vmalloc(r, preservation: tuple, pages: tuple, capacity: int = KHO_VMALLOC_SIZE):
-    """(the area's pages or None for NULL, the restorer after the call).  *capacity* is the
-    build's ``ARRAY_SIZE(chunk->phys)`` (:func:`vmalloc_size` of the kernel that preserved)."""
+def kho_restore_vmalloc(r, preservation: tuple, pages: tuple):
+    """(the area's pages or None for NULL, the restorer after the call)."""
     chunk, total_pages, flags, order = preservation
     if kho_flags_to_vmalloc(flags) & ~KHO_VMALLOC_SUPPORTED_FLAGS:
         return None, r
@@ -204,7 +205,7 @@ def kho_restore_vmalloc(r, preservation: tuple, pages: tuple, capacity: int = KH
         walked += 1
         data = read_phys(pages, chunk, PAGE_SIZE)
         i = 0
-        while i < capacity:
+        while i < KHO_VMALLOC_SIZE:
             phys = int.from_bytes(data[8 + 8 * i:16 + 8 * i], "little")
             if not phys:
                 break
