@@ -40,6 +40,7 @@ from typing import NamedTuple
 import libfdt
 
 from khomc.kernel.alloc import PAGE_SHIFT, PAGE_SIZE, read_phys
+from khomc.kernel.bitops import c_uint, c_ulong, shl_int, shl_ulong
 from khomc.kho.fdt import FdtTree, find, prop, unflatten
 from khomc.kho.v5.kexec_handover import BITMAP_BYTES, CHUNK_ELM, CHUNK_HDR, PRESERVED_MEMORY, Handover, segment_blob
 
@@ -157,12 +158,6 @@ def _reserve(reserved_into: set, phys: int, size: int, pages: tuple) -> None:
     reserved_into.update(range(phys >> PAGE_SHIFT, -(-end // PAGE_SIZE)))
 
 
-def _c_int_shift(shift: int) -> int:
-    """``int sz = 1 << shift`` in C, then passed as phys_addr_t: sign-extended to 64 bits."""
-    v = (1 << shift) & 0xFFFFFFFF if shift < 32 else 0
-    return v - (1 << 32) + (1 << 64) if v & 0x80000000 else v
-
-
 def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
                        reserved: set, private: dict) -> None:
     """KHOSER_LOAD_PTR(elm->bitmap) (NULL for 0), then every set bit: memblock_reserve,
@@ -173,10 +168,12 @@ def deserialize_bitmap(order: int, phys_start: int, bitmap: int, pages: tuple,
     while bits:
         bit = (bits & -bits).bit_length() - 1
         bits &= bits - 1
-        sz = _c_int_shift(order + PAGE_SHIFT)
-        # a u64 shifted by order + PAGE_SHIFT: x86-64's shl uses the count mod 64 (a count of
-        # 64 or more is undefined in C; a corrupted chunk's order gets there)
-        phys = (phys_start + (bit << ((order + PAGE_SHIFT) & 63))) & ((1 << 64) - 1)
+        # ``int sz = 1 << (order + PAGE_SHIFT)`` (as phys_addr_t) and the u64 ``bit << (order +
+        # PAGE_SHIFT)`` with the unsigned int order, as x86-64 computes them (khomc.kernel.bitops:
+        # counts mod the width; a corrupted chunk's order gets past it)
+        shift = c_uint(order + PAGE_SHIFT)
+        sz = c_ulong(shl_int(1, shift))
+        phys = c_ulong(phys_start + shl_ulong(bit, shift))
         pfn = phys >> PAGE_SHIFT
         if pfn >= len(pages):
             raise _Oops(f"page->private write for pfn {pfn:#x}, past the memmap")
