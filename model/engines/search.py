@@ -142,10 +142,15 @@ class Search:
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
         self.fast = self._fast_ok()
+        # under symmetry the fast search's visited table holds canonical interned keys
+        self._canon = None
+        if self.fast and self.symmetry is not None:
+            from .symmetry import KeyCanon
+            self._canon = KeyCanon(self.symmetry, self.stepper)
 
     def _fast_ok(self) -> bool:
         """Can the search run :meth:`_bfs_fast` (interned keys, incremental checks)?"""
-        return (self.engine == "bfs" and self.por is None and self.symmetry is None
+        return (self.engine == "bfs" and self.por is None
                 and not self.compact and self.shuffle is None and self.bounds.max_depth is None
                 and self.model.table.memo)
 
@@ -235,7 +240,8 @@ class Search:
     def key(self, state):
         """What the visited table stores for *state*."""
         if self.fast:
-            return self.stepper.vkey(state)
+            k = self.stepper.vkey(state)
+            return k if self._canon is None else self._canon(k)
         k = self.symmetry.canon(state) if self.symmetry is not None else state
         return hash(k) if self.compact else k
 
@@ -406,7 +412,12 @@ class Search:
           checked only for what its step can have changed (:meth:`Monitor.after_step`).
 
         Steps that spawn a task, run an atomic section or an effect without declared slots
-        take the generic path (``Stepper._run`` / ``_chain``) with a full check."""
+        take the generic path (``Stepper._run`` / ``_chain``) with a full check.
+
+        With symmetry the visited table is keyed by each key's orbit (``KeyCanon``: the
+        plain loop's ``Symmetry.canon`` on value ids) and by the raw keys already seen, so a
+        successor met again costs one probe; the frontier keeps the raw key, from which the
+        successors' keys are derived."""
         stepper = self.stepper
         table = stepper.table
         plans, plan_of, outcomes_of = stepper._plans, stepper._plan, stepper.fast_outcomes
@@ -426,8 +437,10 @@ class Search:
         after_step = monitor.after_step
         violations, witness = self.violations, self.witness
         done_ids = table.done_ids
-        check = self._check
         gw, gl, gall = monitor.gates(violations, witness)
+        # symmetry: the visited table is keyed by orbit (KeyCanon), and also by the raw keys
+        # already canonicalised (a 2-tuple never equals a canonical 3-tuple)
+        canon = self._canon
         expanded = 0
         while frontier:
             if self._stop_requested:
@@ -482,7 +495,12 @@ class Search:
                         locs2 = shared[lid2] = locs[:tid] + (lid2,) + locs[tid + 1:]
                     k2 = (wk2, locs2)
                     ntrans += 1
-                    nid = setdefault(k2, n)
+                    if canon is None:
+                        nid = setdefault(k2, n)
+                    else:       # symmetry: a raw key seen before, else its orbit's key
+                        nid = ids.get(k2)
+                        if nid is None:
+                            nid = ids[k2] = setdefault(canon(k2), n)
                     if nid == n:
                         n += 1
                         if pg is not None:
@@ -547,9 +565,15 @@ class Search:
         monitor = self._monitor
         violations, witness = self.violations, self.witness
         done_ids = self.model.table.done_ids
+        canon = self._canon
         for tid, choices, nxt, k2, mask in items:
             n = len(parent)
-            nid = ids.setdefault(k2, n)
+            if canon is None:
+                nid = ids.setdefault(k2, n)
+            else:
+                nid = ids.get(k2)
+                if nid is None:
+                    nid = ids[k2] = ids.setdefault(canon(k2), n)
             if nid == n:
                 self.states.append(nxt)
                 parent.append(sid)

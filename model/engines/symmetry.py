@@ -262,6 +262,191 @@ class Symmetry:
         return out
 
 
+class KeyCanon:
+    """:meth:`Symmetry.canon` on the fast search's interned keys (``Stepper.vkey``: one small
+    int per world slot, then the task locals) instead of on world values.
+
+    The same arrangements are tried (units sorted by their abstract local state and own
+    slots' ids, every order of the units whose signatures tie) and the key that hashes lowest
+    is taken, so two keys are equal exactly when their states lie in one orbit: the search
+    stores the same representatives as the plain loop with :meth:`Symmetry.canon`.
+
+    Only the slots whose value holds a unit's task id are relabelled: each interned value is
+    classified once (*inert* when the two permutations that generate all others, a cycle of
+    the units and a swap of two, leave it as it is), and a relabelled id is memoized per
+    (id, permutation).  The split slot (the heap's memory) is classified and relabelled part
+    by part, so a memory that differs from one seen before in one page costs one page; its
+    relabelling must act page by page, as the heap's does (khomc.kernel.alloc.
+    register_task_ids) and :class:`_DeepRelabel` does."""
+
+    def __init__(self, sym: Symmetry, stepper):
+        self.sym = sym
+        self.st = stepper
+        n = len(sym.model.vars)
+        self.fns = [sym.relabel.get(s) for s in range(n)]
+        self.memo = [{} for _ in range(n)]     # per slot: (id, permutation) -> relabelled id
+        self.part_memo: dict = {}              # (part, id, permutation) -> relabelled id
+        self.other = list(sym.other_slots)
+        self.ntasks = len(sym.model.tasks)
+        tids = sym.unit_tids
+        self.generators = [dict(zip(tids, tids[1:] + tids[:1])),
+                           {tids[0]: tids[1], tids[1]: tids[0]}] if len(tids) > 1 else []
+        # per slot / per part of the split slot, per value id: holds a unit's task id
+        self.live = [[] for _ in range(n)]
+        self.part_live: list = []
+        self.index = {s: j for j, s in enumerate(self.other)}
+        # (index in other, slot) of the slots that held a unit's task id in a value so far
+        self.live_slots: list = []
+        stepper.fresh = []
+        self.unit_tids = list(tids)
+        self.no_own = all(not u[1] for u in sym.units)
+        self.abs_of: dict = {}                 # unit task's local id -> abstract id
+        self.perms: dict = {}                  # arrangement -> (permutation, its key)
+
+    # -- classification of interned values ---------------------------------------------------
+    def _moved(self, fn, value) -> bool:
+        if type(fn) is _DeepRelabel and not _contains_holder(value):
+            return False
+        return any(fn(value, g) != value for g in self.generators)
+
+    def _classify(self) -> None:
+        """Classify the values interned since the last call (``Stepper.fresh`` names their
+        slots): whether each holds a unit's task id."""
+        st = self.st
+        fresh = set(st.fresh)
+        st.fresh.clear()
+        m = st._m
+        for x in sorted(fresh):          # parts (negative) before the split slot's ids
+            if x < 0:
+                p = -1 - x
+                while len(self.part_live) <= p:
+                    self.part_live.append([])
+                flags = self.part_live[p]
+                fm = self.fns[m]
+                for v in st._pvals[p][len(flags):]:
+                    flags.append(self._moved(fm, (v,)))
+        for x in sorted(fresh):
+            if x < 0 or self.fns[x] is None:
+                continue
+            flags = self.live[x]
+            start = len(flags)
+            if x == m:
+                part_live = self.part_live
+                for ids in st._mparts[start:]:
+                    flags.append(any(part_live[p][i] for p, i in enumerate(ids)))
+            else:
+                fn = self.fns[x]
+                for v in st._vals[x][start:]:
+                    flags.append(self._moved(fn, v))
+            j = self.index.get(x)
+            if j is not None and (j, x) not in self.live_slots and any(flags[start:]):
+                self.live_slots.append((j, x))
+
+    # -- relabelling ids ---------------------------------------------------------------------
+    def _vid(self, slot: int, vid: int, pkey: tuple, perm: dict) -> int:
+        memo = self.memo[slot]
+        k = (vid, pkey)
+        got = memo.get(k)
+        if got is None:
+            st = self.st
+            fn = self.fns[slot]
+            if slot == st._m:
+                got = self._split(vid, pkey, perm, fn)
+            else:
+                got = st.vid(slot, fn(st._vals[slot][vid], perm))
+            memo[k] = got
+        return got
+
+    def _split(self, mid: int, pkey: tuple, perm: dict, fn) -> int:
+        st = self.st
+        memo = self.part_memo
+        out = []
+        for p, pid in enumerate(st._mparts[mid]):
+            if not self.part_live[p][pid]:
+                out.append(pid)
+                continue
+            k = (p, pid, pkey)
+            got = memo.get(k)
+            if got is None:
+                got = memo[k] = st._pid(p, fn((st._pvals[p][pid],), perm)[0])
+            out.append(got)
+        return st._split_join(tuple(out))
+
+    # -- the canonical key -------------------------------------------------------------------
+    def _abs(self, lid: int) -> int:
+        """The abstract id of a unit task's local id (lids are per task: one table for all)."""
+        a = self.abs_of.get(lid)
+        if a is None:
+            name = self.sym.table.name[lid]
+            i = next(i for i, u in enumerate(self.sym.units)
+                     if self.sym.model.tasks[u[0]].name == name)
+            a = self.abs_of[lid] = self.sym._abs_lid(i, lid)
+        return a
+
+    def __call__(self, key):
+        wk, locs = key
+        sym = self.sym
+        abs_of = self.abs_of
+        heads = [abs_of.get(locs[t]) for t in self.unit_tids]
+        if None in heads:
+            heads = [self._abs(locs[t]) for t in self.unit_tids]
+        if self.no_own:
+            sigs = heads
+        else:
+            sigs = [(h, tuple([wk[s] for s in u[1]])) for h, u in zip(heads, sym.units)]
+        fixed = (tuple([locs[t] for t in sym.other_tasks]), locs[self.ntasks:])
+        if not sym.relabel:
+            return (tuple([wk[s] for s in self.other]), fixed, tuple(sorted(sigs)))
+        if self.st.fresh:
+            self._classify()
+        raw = [wk[s] for s in self.other]
+        live = self.live
+        moving = [(j, s) for j, s in self.live_slots if live[s][raw[j]]]
+        if len(set(sigs)) == len(sigs):          # no ties: one arrangement
+            order = tuple(sorted(range(len(sigs)), key=sigs.__getitem__))
+            return self._arranged(order, sigs, raw, moving, wk, fixed)
+        order = sorted(range(len(sigs)), key=lambda i: (heads[i], hash(sigs[i])))
+        groups: list[list[int]] = []
+        for i in order:
+            if groups and sigs[groups[-1][0]] == sigs[i]:
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        best = None
+        for choice in product(*(permutations(g) for g in groups)):
+            k = self._arranged(tuple([i for g in choice for i in g]), sigs, raw, moving, wk,
+                               fixed)
+            h = hash(k)
+            if best is None or h < best[0]:
+                best = (h, k)
+        return best[1]
+
+    def _arranged(self, arranged: tuple, sigs, raw, moving, wk, fixed):
+        """The key of the arrangement that puts unit ``arranged[k]`` in position k."""
+        perm = self.perms.get(arranged)
+        if perm is None:
+            units, tids = self.sym.units, self.unit_tids
+            p = {units[i][0]: tids[k] for k, i in enumerate(arranged) if units[i][0] != tids[k]}
+            perm = self.perms[arranged] = (p, tuple(sorted(p.items())))
+        perm, pkey = perm
+        own = tuple([sigs[i] for i in arranged])
+        if not pkey:
+            return (tuple(raw), fixed, own)
+        vid = self._vid
+        other = raw
+        if moving:
+            other = list(raw)
+            for j, s in moving:
+                other[j] = vid(s, raw[j], pkey, perm)
+        if not self.no_own:
+            fns = self.fns
+            units = self.sym.units
+            own = tuple([(sigs[i][0], tuple([wk[s] if fns[s] is None
+                                             else vid(s, wk[s], pkey, perm)
+                                             for s in units[i][1]])) for i in arranged])
+        return (tuple(other), fixed, own)
+
+
 def check_invariance(model, states) -> int:
     """Assert that the declared symmetry is an automorphism of *states* (every reachable state
     of *model*'s plain search): each image under a permutation of the units is among them, and

@@ -137,6 +137,9 @@ class Stepper:
         self._vals: list | None = None  # per slot (not the split one): its values by id
         self._mintern: dict = {}        # tuple of part ids -> id of the whole slot
         self._mparts: list = []         # id of the whole slot -> tuple of part ids
+        # None, or the slots (part p as -1 - p) that interned a new value since the last
+        # look (khomc.engines.symmetry.KeyCanon classifies new values by them)
+        self.fresh: list | None = None
 
     # -- interned keys (the fast breadth-first search of khomc.engines.search) ---------------
     def vid(self, slot: int, value, old=None, old_id: int | None = None) -> int:
@@ -151,6 +154,8 @@ class Stepper:
         if v is None:
             v = d[value] = len(d)
             self._vals[slot].append(value)
+            if self.fresh is not None:
+                self.fresh.append(slot)
         return v
 
     def _pid(self, p: int, value) -> int:
@@ -160,6 +165,8 @@ class Stepper:
         if i is None:
             i = d[value] = len(d)
             self._pvals[p].append(value)
+            if self.fresh is not None:
+                self.fresh.append(-1 - p)
         return i
 
     def world_of(self, wk) -> tuple:
@@ -189,6 +196,8 @@ class Stepper:
         if mid is None:
             mid = self._mintern[ids] = len(self._mparts)
             self._mparts.append(ids)
+            if self.fresh is not None:
+                self.fresh.append(self._m)
         return mid
 
     def split_write(self, mid: int, pids: tuple) -> int:
