@@ -548,8 +548,10 @@ def cmd_check(args, out) -> int:
         params["fail_allocs"] = str(args.fail_allocs)
     if args.scenario:
         names = [registry.scenario(args.spec, args.scenario).name]
-    else:
+        symmetric = set()
+    else:        # every default scenario, those the review checks up to symmetry with it
         names = [s.name for s in registry.scenarios(args.spec) if s.default]
+        symmetric = {s.name for s in registry.scenarios(args.spec) if s.default and s.symmetry}
     for n in names:                        # every parameter checked before any search
         registry.check_params(args.spec, n, params)
     _check_outputs(args)
@@ -563,7 +565,8 @@ def cmd_check(args, out) -> int:
                       f"than --time-limit {args.time_limit:g} s\n")
             results.append(None)
             continue
-        r = run_check(model, args)
+        r = run_check(model, argparse.Namespace(**{**vars(args), "symmetry": True})
+                      if n in symmetric else args)
         save_traces(r, args.trace_dir)
         results.append(r)
         if not args.json:

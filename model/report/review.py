@@ -144,7 +144,7 @@ def _serial(jobs, bounds, engine, progress, options, flag):
             search = Search(sc.instantiate(), engine, bounds, progress=True,
                             stop_at_first=options.get("first", False),
                             compact=options.get("compact", False),
-                            symmetry=options.get("symmetry", False))
+                            symmetry=options.get("symmetry", False) or sc.symmetry)
             search.progress.report = (lambda d, rate, depth, f, key=key:
                                       progress.update(key, d, rate))
             r = search.run()
@@ -166,7 +166,8 @@ def collect_parallel(specs, bounds: Bounds, engine: str, progress, workers: int,
     pairs = _jobs(specs, names)
     jobs = [{"spec": spec, "scenario": sc.name, "params": dict(sc.params), "engine": engine,
              "bounds": bounds.as_dict(), "trace_dir": str(folder / "traces"),
-             "tag": "-" + bounds_tag(sc.params, bounds), **options}
+             "tag": "-" + bounds_tag(sc.params, bounds), **options,
+             "symmetry": options.get("symmetry", False) or sc.symmetry}
             for spec, sc in pairs]
 
     def key(w):

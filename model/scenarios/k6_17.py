@@ -22,5 +22,6 @@ CHANGES = (
 # fdbox-race (~250k states) is 6.16's to the state: checked by the pins, not by default.
 SCENARIOS = base.scenarios_for(ERA, not_default={"fdbox-race"})
 
-# three interchangeable clients (issue 12 item 6), not in the defaults: see k6_16.THREE_PRESERVERS
-SCENARIOS = SCENARIOS + base.scenarios_for(ERA, (base.THREE_PRESERVERS,), {"three-preservers"}, ())
+# three interchangeable clients (issue 12 item 6), checked up to symmetry: k6_16.THREE_PRESERVERS
+SCENARIOS = SCENARIOS + base.scenarios_for(ERA, (base.THREE_PRESERVERS,), (), (),
+                                           {"three-preservers"})

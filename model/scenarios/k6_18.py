@@ -28,5 +28,6 @@ CHANGES = (
 
 SCENARIOS = base.scenarios_for(ERA)
 
-# three interchangeable clients (issue 12 item 6), not in the defaults: see k6_16.THREE_PRESERVERS
-SCENARIOS = SCENARIOS + base.scenarios_for(ERA, (base.THREE_PRESERVERS,), {"three-preservers"}, ())
+# three interchangeable clients (issue 12 item 6), checked up to symmetry: k6_16.THREE_PRESERVERS
+SCENARIOS = SCENARIOS + base.scenarios_for(ERA, (base.THREE_PRESERVERS,), (), (),
+                                           {"three-preservers"})

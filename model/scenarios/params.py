@@ -70,4 +70,4 @@ def ranges_for(params: dict) -> dict:
 def declare(scenarios: list[Scenario]) -> list[Scenario]:
     """*scenarios* with every parameter's declared type and range."""
     return [Scenario(sc.name, sc.build, dict(sc.params), sc.doc, sc.default,
-                     {**ranges_for(sc.params), **sc.ranges}) for sc in scenarios]
+                     {**ranges_for(sc.params), **sc.ranges}, sc.symmetry) for sc in scenarios]

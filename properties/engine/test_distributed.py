@@ -402,8 +402,9 @@ def _default_kho():
         if spec in ("counter", "spinkho"):
             continue
         for s in registry.scenarios(spec):
-            if s.default:
-                out.append(pytest.param(spec, s.name, {}, id=f"{spec}-{s.name}"))
+            if s.default:       # checked up to symmetry by the review: at two clients
+                params = {"clients": 2} if s.symmetry else {}
+                out.append(pytest.param(spec, s.name, params, id=f"{spec}-{s.name}"))
     return out
 
 

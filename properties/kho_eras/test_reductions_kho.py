@@ -29,19 +29,23 @@ def cases():
     for spec in KHO_SPECS:
         for sc in registry.scenarios(spec):
             if sc.default:
-                marks = [pytest.mark.slow] if (spec, sc.name) in BIG else []
-                yield pytest.param(spec, sc.name, marks=marks, id=f"{spec}-{sc.name}")
+                # a scenario checked up to symmetry by the review (three clients, 5.3 M plain
+                # states on 6.16-6.18) is compared at two clients: the same code paths
+                params = {"clients": 2} if sc.symmetry else {}
+                marks = [pytest.mark.slow] if (spec, sc.name) in BIG or sc.symmetry else []
+                yield pytest.param(spec, sc.name, params, marks=marks,
+                                   id=f"{spec}-{sc.name}")
 
 
 def verdicts(r):
     return {p.name: p.verdict for p in r.properties}
 
 
-@pytest.mark.parametrize("spec,scenario", list(cases()))
-def test_reductions_preserve_verdicts(spec, scenario):
-    plain = check(registry.build(spec, scenario, {}))
-    fp = check(registry.build(spec, scenario, {}), compact=True)
-    por = check(registry.build(spec, scenario, {}), por=True)
+@pytest.mark.parametrize("spec,scenario,params", list(cases()))
+def test_reductions_preserve_verdicts(spec, scenario, params):
+    plain = check(registry.build(spec, scenario, params))
+    fp = check(registry.build(spec, scenario, params), compact=True)
+    por = check(registry.build(spec, scenario, params), por=True)
     assert (fp.distinct, fp.transitions) == (plain.distinct, plain.transitions)
     assert verdicts(fp) == verdicts(plain)
     assert por.distinct <= plain.distinct and por.transitions <= plain.transitions

@@ -20,19 +20,19 @@ kho_radix_add_page under the tree's mutex - before the operator loads and reboot
 default); 7.1 and mainline: 14,832 and 2,539.  The late-preserve gap of 6.19 (test-kho-race)
 is not raced here: the operator waits for every client.
 
-k6.16 / 6.17 / 6.18 ``three-preservers`` (not in the default review: with three clients the
-plain search did not finish in 400 k states; ``--symmetry`` exhausted it at 876,750 states in
-320 s; pinned here at two clients): every safety property HOLDS (the clients preserve
-before the operator finalizes, so the unlocked ``finalized`` check of preserve-race is not
-raced here; what is raced is the tracker's bitmap allocation, xa_load_or_alloc's
-kzalloc + xa_cmpxchg, between the clients).
+k6.16 / 6.17 / 6.18 ``three-preservers`` (in the default review, checked there up to symmetry:
+5,259,411 plain states, 143 s, against 876,750 with ``--symmetry``, 41 s; pinned at two clients
+in the default suite and at three with the slow tests): every safety property HOLDS (the
+clients preserve before the operator finalizes, so the unlocked ``finalized`` check of
+preserve-race is not raced here; what is raced is the tracker's bitmap allocation,
+xa_load_or_alloc's kzalloc + xa_cmpxchg, between the clients).
 """
 
 import pytest
 
 from khomc import registry
 from khomc.engines.result import Verdict
-from khomc.engines.search import Search, check
+from khomc.engines.search import DEFAULT_GRAPH_LIMIT, Search, check
 from khomc.engines.symmetry import check_invariance
 
 # (spec, scenario, params): (plain distinct, reduced distinct)
@@ -51,8 +51,10 @@ PINS = {
     ("v5", "three-preservers", (("clients", 2), ("mutants", "scratch-overlaps-memory"))):
         (4229, 2116),
 }
-# the default bounds (three clients): the default review checks them without symmetry
+# the default bounds (three clients): the default review checks them without symmetry,
+# except 6.16-6.18's (Scenario.symmetry: checked up to symmetry)
 SLOW_PINS = {
+    ("k6.16", "three-preservers", ()): (5259411, 876750),
     ("v5", "three-preservers", ()): (614253, 102414),
     ("v5-anchor", "three-preservers", ()): (616557, 102798),
     ("k6.19", "three-preservers", ()): (291859, 48727),
@@ -87,7 +89,9 @@ def test_symmetry_reduces_and_keeps_the_verdicts(spec, scenario, params):
     assert (plain.distinct, sym.distinct) == (full, reduced)
     v, w = _verdicts(plain), _verdicts(sym)
     assert w.pop("terminates") is Verdict.UNKNOWN
-    assert v.pop("terminates") is Verdict.HOLDS
+    # the termination analysis needs the state graph, kept up to DEFAULT_GRAPH_LIMIT states
+    assert v.pop("terminates") is (Verdict.HOLDS if full <= DEFAULT_GRAPH_LIMIT
+                                   else Verdict.UNKNOWN)
     assert v == w
     assert all(x is not Verdict.UNKNOWN for x in v.values())
     mutated = dict(params).get("mutants")
