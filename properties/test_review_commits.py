@@ -27,3 +27,19 @@ def test_a_prefix_too_big_to_recheck_keeps_the_era_row():
     rows = verdict_change_rows(_results(("k6.17", "double-restore"), ("k6.18", "double-restore")),
                                max_states=10)
     assert rows and all(c == "k6.17 → k6.18" and "not bisected" in s for c, s, *_ in rows)
+
+
+def test_an_undecided_verdict_is_not_a_change():
+    """k6.16's three-preservers is reviewed up to symmetry (``terminates`` UNKNOWN), v5's
+    without (HOLDS): that is the reduction, not a design change, so no row names it."""
+    from khomc.engines.result import Verdict
+    old, new = _results(("v5", "fdt-max-grow"), ("k6.16", "test-kho"))
+    new.scenario = old.scenario
+    rows = verdict_change_rows([old, new])
+    assert rows and all(p != "terminates" for _c, _s, _sc, p, _a, _b in rows)
+    term = next(p for p in new.properties if p.name == "terminates")
+    term.verdict = Verdict.UNKNOWN
+    assert verdict_change_rows([old, new]) == rows
+    term.verdict = Verdict.VIOLATED
+    assert ("terminates", "HOLDS", "VIOLATED") in {(p, a, b) for *_x, p, a, b in
+                                                  verdict_change_rows([old, new])}

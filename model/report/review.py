@@ -273,7 +273,10 @@ def _era_rows(results):
                 continue
             before = {p.name: p.verdict for p in old.properties}
             for p in r.properties:
-                if p.name in before and before[p.name] is not p.verdict:
+                # a change is HOLDS <-> VIOLATED: UNKNOWN on either side is a bound or a
+                # reduction (``terminates`` under symmetry), not something a design changed
+                if p.name in before and before[p.name] is not p.verdict and \
+                        Verdict.UNKNOWN not in (before[p.name], p.verdict):
                     rows.append((sc, p.name, str(before[p.name]), str(p.verdict)))
         yield spec, prev, " ".join(getattr(mod, "CHANGES", "").split()), rows
 
