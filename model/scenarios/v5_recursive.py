@@ -110,3 +110,47 @@ SCENARIOS = [
              "load, then a user links a 5 KiB FDT of its own, then kexec"),
 ]
 SCENARIOS = declare(SCENARIOS)
+
+
+# -- three interchangeable clients (issue 12 item 6; symmetry: khomc.engines.symmetry) ----------
+
+async def _after_modules(kho, loaded, modules: int, steps: tuple):
+    """The operator once every client's module has loaded."""
+    from khomc.runtime.effects import Update
+    from khomc.scenarios.counters import wait_for
+    await Update(loaded, wait_for, modules, text=f"wait for {modules} modules")
+    return await operator(kho, steps)
+
+
+def three_preservers(pages: int = 8, clients: int = 3, fail_allocs: int = 0, mutants: str = "",
+                     kernel=None) -> Model:
+    """v5's three-preservers on recursive FDTs: *clients* interchangeable clients (same code,
+    same arguments) each preserve one folio of a chosen order (0 or 1) with v5's
+    kho_preserve_folio, which the recursive design keeps (tree_lock for read, the tracker's
+    xarray of bitmaps, raced between the clients), then the operator loads (the 16-byte
+    address segment), finalizes (the one-page root) and kexecs (the root's address written
+    on the image).  The clients link no FDT of their own: what is raced is the tracker, the
+    part of v5 this era does not change; the root carries only KHO's memory map.  Memory:
+    *pages* pages per task, claimed in first-allocation order (``Heap(claim=True)``), so the
+    clients are declared symmetric.  Every property HOLDS: each client preserves before the
+    operator starts, the use the API asks for (pins: properties/kho_eras/test_three_clients.py)."""
+    from khomc.scenarios.v5 import _preserver
+    m = Model("v5-recursive", "three-preservers", doc=three_preservers.__doc__)
+    heap = Heap(m, pages, clients + 1, fail_allocs, claim=True)
+    kho = KhoRecursive(m, heap, initial_tree(), luo_scenarios._mutants(mutants),
+                       kernel or ERA.namespace())
+    loaded = m.var("modules_loaded", 0)
+    names = tuple(f"client{i}" for i in range(clients))
+    for name in names:
+        m.task(name, _preserver, kho, loaded, (0, 1))
+    m.task("operator", _after_modules, kho, loaded, clients,
+           (("load", 0), ("finalize", 1), ("kexec", 0)))
+    m.symmetric([(name, ()) for name in names])
+    _register(m, kho, (), False, (KEXEC_REACHED, FINALIZE_OK, REVIVED))
+    return m
+
+
+SCENARIOS = SCENARIOS + declare([Scenario(
+    "three-preservers", three_preservers,
+    {"pages": 8, "clients": 3, "fail_allocs": 0, "mutants": ""},
+    "3 interchangeable clients preserve an order-0/1 folio each, then load, finalize, kexec")])
