@@ -303,3 +303,82 @@ SCENARIOS = [
              "FDBox || activate, load, kexec || echo 8192 > dt_max (no lock)"),
 ]
 SCENARIOS = declare(SCENARIOS)
+
+
+# -- three interchangeable clients (issue 12 item 6; symmetry: khomc.engines.symmetry) ----------
+
+CLIENT_COMPAT = b"kho-client-v1\0"
+
+
+def client_node(folio: int) -> str:
+    """The client's node: one name per instance, ``client@<unit address>`` (the devicetree
+    convention), the unit address being its folio's - a name no other instance can have."""
+    return f"client@{folio:x}"
+
+
+def client_props(folio: int, order: int) -> tuple:
+    """``compatible``, and the folio as the one ``struct kho_mem`` of its ``mem`` property."""
+    return (("compatible", CLIENT_COMPAT),
+            ("mem", k.kho_mem(folio, PAGE_SIZE << order)))
+
+
+async def client_notifier(kho, folio: int, order: int, event, fdt) -> int:
+    """The client's KEXEC_KHO_DUMP callback, in the shape of the series' users (the ftrace
+    and guestmemfs notifiers of Graf's v1-v3, whose chain v4 keeps: ABORT -> NOTIFY_DONE;
+    DUMP -> fdt_begin_node, the properties, fdt_end_node on the fdt passed in; NOTIFY_BAD
+    on a libfdt error; any other event -> NOTIFY_BAD)."""
+    from khomc.kernel.notifier import NOTIFY_BAD, NOTIFY_DONE
+    if event == k.KEXEC_KHO_ABORT:
+        return NOTIFY_DONE
+    if event != k.KEXEC_KHO_DUMP:
+        return NOTIFY_BAD
+    err = await kho.kernel.kho_fdt_add_node(kho, fdt, client_node(folio),
+                                            client_props(folio, order), "client_kho_notifier")
+    return NOTIFY_BAD if err else NOTIFY_DONE
+
+
+async def client_init(kho, orders: tuple) -> int:
+    """The client's module init: one folio of a chosen order, filled, then
+    register_kho_notifier - v4 has no preservation call, the folio is handed over only by
+    the ``mem`` property its DUMP callback writes."""
+    from khomc.drivers.common import folio_alloc_filled
+    from khomc.kernel.notifier import NotifierBlock
+    from khomc.runtime.effects import choose
+    order = await choose(orders, "folio order")
+    folio = await folio_alloc_filled(kho.heap, order, b"client", "client_init")
+    if not folio:
+        return -k.ENOMEM
+    return await kho.kernel.register_kho_notifier(
+        kho, NotifierBlock(client_node(folio), client_notifier, (kho, folio, order)))
+
+
+def three_preservers(pages: int = 8, clients: int = 3, dt_max: int = FDT_MAX,
+                     kernel=None) -> Model:
+    """*clients* interchangeable clients (same code, same arguments) each load a module that
+    allocates a folio of a chosen order (0 or 1: folios of two orders) and registers a
+    KEXEC_KHO_DUMP notifier - register_kho_notifier raced between them on the chain's rwsem
+    - then, once every module has loaded, the operator activates (kho_serialize runs the
+    chain: each callback writes ``client@<folio> { compatible; mem = <folio>; }`` into the
+    shared FDT, in registration order), loads and kexecs, v4's documented order.  Memory:
+    *pages* pages per task, claimed in first-allocation order (``Heap(claim=True)``), so the
+    clients are declared symmetric.  Every property HOLDS: the clients are done before the
+    operator starts and the DUMP callbacks run one after another under kho_out.lock, so
+    nothing is raced against the serialization (v4's own races are dt-max-race and
+    abort-then-kexec).  Pins: properties/kho_eras/test_three_clients.py."""
+    m = Model("v4", "three-preservers", doc=three_preservers.__doc__)
+    heap = Heap(m, pages, clients + 1, 0, claim=True)
+    kho = k.KhoV4(m, heap, dt_max, kernel=kernel or ERA.namespace())
+    loaded = m.var("modules_loaded", 0)
+    names = tuple(f"client{i}" for i in range(clients))
+    for name in names:
+        m.task(name, module, kho, client_init, loaded, ORDERS)
+    m.task("operator", operator, kho, loaded, clients, ACTIVATE_LOAD_KEXEC)
+    m.symmetric([(name, ()) for name in names])
+    register(m, kho, Watch(kho), (KEXEC_REACHED, FINALIZE_OK, REVIVED))
+    return m
+
+
+SCENARIOS = SCENARIOS + declare([Scenario(
+    "three-preservers", three_preservers, {"pages": 8, "clients": 3, "dt_max": FDT_MAX},
+    "3 interchangeable clients register a DUMP notifier for an order-0/1 folio each, then "
+    "activate, load, kexec")])

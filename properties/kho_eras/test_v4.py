@@ -62,7 +62,8 @@ PINNED = {
 
 
 def test_every_scenario_is_pinned():
-    assert {s.name for s in scenarios("v4")} == set(PINNED)
+    three = {"three-preservers"}   # pinned in properties/kho_eras/test_three_clients.py
+    assert {s.name for s in scenarios("v4") if s.name not in three} == set(PINNED)
 
 
 def test_v4_comes_before_v5():
