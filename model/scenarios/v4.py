@@ -7,10 +7,12 @@ Scenario names are shared with the later eras where they mean the same thing (``
 /sys/kernel/kho/active``, then ``kexec -l ... -s`` (kexec_file_load, whose kho_fill_kimage copies
 the DT), then ``kexec -e``; so in v4 ``fdbox-race`` activates BEFORE it loads, where v5 and 6.16
 load first (the order v5 was designed to allow).  ``load-before-activate`` is that later order
-on v4.  Properties are named as on v5 (:mod:`khomc.promises.v5`); ``finalize-succeeded``
-is v4's activation (v5 renamed "active" to "finalize").  Common parameters: ``pages`` (physical
-pages per allocating task) and ``dt_max`` (kho_out.dt_max at boot; the kernel's default is
-10 MiB, the FDTs here need a few hundred bytes).
+on v4.  ``three-preservers`` is the three-client scenario every era has (issue 12 item 6): on v4
+its clients are notifier users, v4 having no preservation call.  Properties are named as on v5
+(:mod:`khomc.promises.v5`); ``finalize-succeeded`` is v4's activation (v5 renamed "active" to
+"finalize").  Common parameters: ``pages`` (physical pages per allocating task) and ``dt_max``
+(kho_out.dt_max at boot; the kernel's default is 10 MiB, the FDTs here need a few hundred
+bytes).
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ plus the adapter the LUO-era drivers call - is in :mod:`khomc.kho.v5_recursive`;
 composes the FDBox of :mod:`khomc.drivers.fdbox_luo` and the operator over it and registers the
 promises of :mod:`khomc.promises.proposals`.
 
-Scenarios: ``fdbox-race`` and ``fdt-max-grow`` (same names and meaning as v5's).  Every
-builder takes ``kernel`` (a linked prefix of the ledger, default the whole era).
+Scenarios: ``fdbox-race``, ``fdt-max-grow`` and ``three-preservers`` (same names and meaning as
+v5's).  Every builder takes ``kernel`` (a linked prefix of the ledger, default the whole era).
 """
 
 from __future__ import annotations

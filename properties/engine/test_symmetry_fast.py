@@ -57,7 +57,7 @@ def test_every_symmetric_scenario_is_compared():
     """The KHO eras with a three-client scenario declare their clients symmetric (and the
     racy counter does): the comparison below is not vacuous."""
     specs = {spec for spec, _, _ in CASES}
-    assert {"counter", "v5", "k6.16", "k6.19", "k7.1"} <= specs
+    assert {"counter", "v4", "v5", "v5-recursive", "k6.16", "k6.19", "k7.1"} <= specs
 
 
 @pytest.mark.parametrize("spec,name,params", CASES,

@@ -19,7 +19,7 @@ from khomc.engines.search import check
 
 KHO_SPECS = [s for s in registry.SPECS if s not in ("counter", "spinkho")]
 BIG = {("k6.16", "fdbox-race"), ("k6.17", "fdbox-race"), ("k6.18", "fdbox-race"),
-       ("v5", "three-preservers"),
+       ("v5", "three-preservers"), ("v5-recursive", "three-preservers"),
        # 10-18 s each: the other v5-line scenarios keep the reductions checked by default
        ("v5", "fdbox-race"), ("v5-anchor", "fdbox-race"), ("v5-recursive", "fdbox-race"),
        ("k6.19", "three-preservers")}

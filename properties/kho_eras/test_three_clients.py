@@ -12,6 +12,19 @@ the tracker's xarray of bitmaps); the default review checks three clients withou
 v5-anchor ``three-preservers``: the same clients on the anchor design (616,557 states, 102,798
 with ``--symmetry``); not in the default review (its time and REPORT.md's size budget).
 
+v5-recursive ``three-preservers`` (in the default review with three clients: 616,557 states,
+17.6 s plain; 102,798 with ``--symmetry``, 6.9 s): v5's clients on recursive FDTs.  The era
+keeps v5's kho_preserve_folio and tracker, so what is raced is the same as on v5; the counts
+equal v5-anchor's (4,297 / 2,150 at two clients): both eras change only what kexec_file_load
+reserves and kernel_kexec writes, one step each, and the clients link no FDT of their own.
+
+v4 ``three-preservers`` (in the default review: 15,969 states, 2,682 with ``--symmetry``, under
+a second each; both pinned by default): v4 has no preservation call, so each client is a module
+that allocates its folio and registers a KEXEC_KHO_DUMP notifier (register_kho_notifier raced
+between the clients on the chain's rwsem); the operator activates once all have loaded, and
+kho_serialize runs the callbacks one after another under kho_out.lock, each writing
+``client@<folio> { compatible; mem = <folio>; }`` into the shared FDT; then load, kexec.
+
 k6.19 / 7.1 / mainline-2026-04 ``three-preservers`` (khomc.scenarios.luo.three_preservers; in
 the default review with three clients): the clients race each other in kho_preserve_folio -
 6.19's tracker (xa_load_or_alloc's kzalloc and xa_cmpxchg three ways), 7.1's
@@ -42,6 +55,9 @@ PINS = {
     ("k6.18", "three-preservers", (("clients", 2),)): (24363, 12186),
     ("v5", "three-preservers", (("clients", 2),)): (4229, 2116),
     ("v5-anchor", "three-preservers", (("clients", 2),)): (4297, 2150),
+    ("v5-recursive", "three-preservers", (("clients", 2),)): (4297, 2150),
+    ("v4", "three-preservers", (("clients", 2),)): (605, 304),
+    ("v4", "three-preservers", ()): (15969, 2682),
     ("k6.19", "three-preservers", (("clients", 2),)): (2773, 1396),
     ("k7.1", "three-preservers", ()): (14832, 2539),
     ("mainline-2026-04", "three-preservers", ()): (14832, 2539),
@@ -57,6 +73,7 @@ SLOW_PINS = {
     ("k6.16", "three-preservers", ()): (5259411, 876750),
     ("v5", "three-preservers", ()): (614253, 102414),
     ("v5-anchor", "three-preservers", ()): (616557, 102798),
+    ("v5-recursive", "three-preservers", ()): (616557, 102798),
     ("k6.19", "three-preservers", ()): (291859, 48727),
 }
 

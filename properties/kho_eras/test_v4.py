@@ -34,7 +34,8 @@ and its reasoning here.
   segment and kernel_kexec copies the final FDT in (20250323190204.742672-1-changyuanl@google.com).
 
 test-kho and fdbox-race HOLD everything, in v4's documented order (activate, load, kexec; the
-v5 and 6.16 fdbox-race load first, which is load-before-activate here).
+v5 and 6.16 fdbox-race load first, which is load-before-activate here); so does
+three-preservers (three notifier clients; pinned in test_three_clients.py).
 """
 
 import pytest
