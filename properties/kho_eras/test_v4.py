@@ -104,3 +104,32 @@ def test_dt_max_race_is_the_double_read():
     reread = next(i for i, (task, l) in enumerate(labels)
                   if task == "operator" and i > alloc and "read kho_out.dt_max" in l)
     assert alloc < write < reread, labels
+
+
+def test_three_preservers_hands_over_every_clients_folio():
+    """Every kexec of three-preservers (two clients here) hands over both clients' folios: the
+    next kernel reserves one range per client, each at a folio its client allocated, and some
+    run has the two orders (0 and 1).  The scenario's own promises do not say so: they compare
+    the reserved ranges with the FDT of the activation, whatever nodes it has."""
+    from khomc.kho.v4 import kexec_handover as k
+    m = build("v4", "three-preservers", {"clients": 2})
+    handover = next(v for v in m.vars if v.name == "handover")
+
+    def both_handed_over(s):
+        h = s[handover]
+        if h is None:
+            return True
+        nk = k.boot(h)
+        return nk.revived and len(nk.order) == 2 and all(
+            k.kho_get_node(nk, f"client@{pfn * k.PAGE_SIZE:x}") is not None
+            for pfn, _ in nk.order)
+
+    def both_orders(s):
+        h = s[handover]
+        return h is not None and sorted(o for _, o in k.boot(h).order) == [0, 1]
+
+    m.always("both-handed-over", both_handed_over)
+    m.sometimes("both-orders", both_orders)
+    r = check(m)
+    assert r.property("both-handed-over").verdict is H
+    assert r.property("both-orders").verdict is H
