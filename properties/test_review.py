@@ -139,3 +139,15 @@ def test_cut_changes_keeps_the_first_lines_of_the_block():
     assert "step 1" in short and "step 2" not in short and "3 more" not in short
     assert "(more changes: see the trace)" in short and short.endswith("VIOLATED ***")
     assert cut_changes(splat, None) == splat
+
+
+def test_a_check_up_to_symmetry_says_so_in_the_checks_table():
+    """A scenario reviewed up to symmetry (Scenario.symmetry) leaves ``terminates`` UNKNOWN;
+    the checks table says why instead of a bare UNKNOWN."""
+    from khomc.engines.search import check
+    from khomc.registry import build
+    from khomc.report.review import _how_run
+    plain = check(build("counter", "racy", {"N": 2}))
+    sym = check(build("counter", "racy", {"N": 2}), symmetry=True)
+    assert _how_run(plain) == "exhaustive"
+    assert _how_run(sym) == "exhaustive up to symmetry (terminates not analysed)"

@@ -473,9 +473,10 @@ def _summary(r: CheckResult) -> str:
 
 
 def _how_run(r: CheckResult) -> str:
-    if r.exhaustive:
-        return "exhaustive"
-    return f"stopped: {r.stop}"
+    how = "exhaustive" if r.exhaustive else f"stopped: {r.stop}"
+    if any(x.startswith("symmetry") for x in r.reductions):
+        how += " up to symmetry (terminates not analysed)"
+    return how
 
 
 # -- Markdown ------------------------------------------------------------------------------------
