@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import types
 from itertools import permutations, product
+from operator import itemgetter
 
 from ..kernel.alloc import KasanReport, Obj, _relabel_obj, _rename
 from ..runtime.effects import Effect, Var
@@ -299,14 +300,17 @@ class KeyCanon:
         self.live_slots: list = []
         stepper.fresh = []
         self.unit_tids = list(tids)
+        self.unit_set = frozenset(tids)
         self.no_own = all(not u[1] for u in sym.units)
         self.abs_of: dict = {}                 # unit task's local id -> abstract id
+        self.other_slots = _getter(self.other)           # wk -> the other slots' ids
+        self.other_locs = _getter(list(sym.other_tasks))  # locs -> the other tasks' locals
         self.perms: dict = {}                  # arrangement -> (permutation, its key)
 
     # -- classification of interned values ---------------------------------------------------
     def _moved(self, fn, value) -> bool:
-        if type(fn) is _DeepRelabel and not _contains_holder(value):
-            return False
+        if type(fn) is _DeepRelabel:    # one walk, no copy: an object of a unit, a report
+            return _names_a_unit(value, self.unit_set)
         return any(fn(value, g) != value for g in self.generators)
 
     def _classify(self) -> None:
@@ -394,15 +398,17 @@ class KeyCanon:
             sigs = heads
         else:
             sigs = [(h, tuple([wk[s] for s in u[1]])) for h, u in zip(heads, sym.units)]
-        fixed = (tuple([locs[t] for t in sym.other_tasks]), locs[self.ntasks:])
+        fixed = (self.other_locs(locs), locs[self.ntasks:])
+        raw = self.other_slots(wk)
         if not sym.relabel:
-            return (tuple([wk[s] for s in self.other]), fixed, tuple(sorted(sigs)))
+            return (raw, fixed, tuple(sorted(sigs)))
         if self.st.fresh:
             self._classify()
-        raw = [wk[s] for s in self.other]
         live = self.live
         moving = [(j, s) for j, s in self.live_slots if live[s][raw[j]]]
-        if len(set(sigs)) == len(sigs):          # no ties: one arrangement
+        if len(set(sigs)) == len(sigs) or (not moving and self.no_own):
+            # no ties, or ties that no world slot tells apart: every order of the tied units
+            # gives the same key, so one arrangement is enough
             order = tuple(sorted(range(len(sigs)), key=sigs.__getitem__))
             return self._arranged(order, sigs, raw, moving, wk, fixed)
         order = sorted(range(len(sigs)), key=lambda i: (heads[i], hash(sigs[i])))
@@ -445,6 +451,16 @@ class KeyCanon:
                                              else vid(s, wk[s], pkey, perm)
                                              for s in units[i][1]])) for i in arranged])
         return (tuple(other), fixed, own)
+
+
+def _getter(indices: list):
+    """A function from a tuple to the tuple of its items at *indices* (in C)."""
+    if len(indices) > 1:
+        return itemgetter(*indices)
+    if indices:
+        i = indices[0]
+        return lambda t: (t[i],)
+    return lambda t: ()
 
 
 def check_invariance(model, states) -> int:
@@ -572,6 +588,22 @@ def _contains_holder(value) -> bool:
         return True
     if isinstance(value, (tuple, frozenset)):
         return any(_contains_holder(x) for x in value)
+    return False
+
+
+def _names_a_unit(value, units: frozenset) -> bool:
+    """Whether :class:`_DeepRelabel` can change *value* under a permutation of *units*: it
+    holds a heap object allocated or freed by one of them, or a KASAN report (whose task
+    names are taken to name one)."""
+    t = type(value)
+    if t in _ATOMS:
+        return False
+    if t is Obj:
+        return value.alloc_tid in units or value.free_tid in units
+    if t is KasanReport:
+        return True
+    if isinstance(value, (tuple, frozenset)):
+        return any(_names_a_unit(x, units) for x in value)
     return False
 
 
