@@ -172,13 +172,7 @@ class Symmetry:
         units = self.units
         sigs = [(self._abs_lid(i, locs[u[0]]), tuple(world[s] for s in u[1]))
                 for i, u in enumerate(units)]
-        order = sorted(range(len(units)), key=lambda i: (sigs[i][0], hash(sigs[i])))
-        groups: list[list[int]] = []
-        for i in order:
-            if groups and sigs[groups[-1][0]] == sigs[i]:
-                groups[-1].append(i)
-            else:
-                groups.append([i])
+        groups = _tie_groups(sigs, [sg[0] for sg in sigs])
         fixed = (tuple(locs[t] for t in self.other_tasks), locs[len(self.model.tasks):])
         raw = [world[s] for s in self.other_slots]
         # the slots whose value can hold a task id in this state (once per state, not per
@@ -411,13 +405,7 @@ class KeyCanon:
             # gives the same key, so one arrangement is enough
             order = tuple(sorted(range(len(sigs)), key=sigs.__getitem__))
             return self._arranged(order, sigs, raw, moving, wk, fixed)
-        order = sorted(range(len(sigs)), key=lambda i: (heads[i], hash(sigs[i])))
-        groups: list[list[int]] = []
-        for i in order:
-            if groups and sigs[groups[-1][0]] == sigs[i]:
-                groups[-1].append(i)
-            else:
-                groups.append([i])
+        groups = _tie_groups(sigs, heads)
         best = None
         for choice in product(*(permutations(g) for g in groups)):
             k = self._arranged(tuple([i for g in choice for i in g]), sigs, raw, moving, wk,
@@ -451,6 +439,19 @@ class KeyCanon:
                                              else vid(s, wk[s], pkey, perm)
                                              for s in units[i][1]])) for i in arranged])
         return (tuple(other), fixed, own)
+
+
+def _tie_groups(sigs: list, heads: list) -> list[list[int]]:
+    """The units' indices sorted by (abstract state *heads*, hash of the signature) and
+    grouped where the signatures *sigs* are equal: the units any order may arrange."""
+    order = sorted(range(len(sigs)), key=lambda i: (heads[i], hash(sigs[i])))
+    groups: list[list[int]] = []
+    for i in order:
+        if groups and sigs[groups[-1][0]] == sigs[i]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
 
 
 def _getter(indices: list):

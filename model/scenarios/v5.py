@@ -389,11 +389,24 @@ async def _preserver(kho, loaded, orders: tuple) -> int:
     return ret
 
 
-async def _after_modules(kho, loaded, modules: int, steps: tuple):
-    """The operator once every client's module has loaded."""
+async def after_modules(kho, loaded, modules: int, steps: tuple, run=operator):
+    """The operator (*run*: the era's) once every client's module has loaded."""
     from khomc.runtime.effects import Update
     await Update(loaded, _wait_for, modules, text=f"wait for {modules} modules")
-    return await operator(kho, steps)
+    return await run(kho, steps)
+
+
+def preservers_then_operator(m, kho, clients: int, run=operator) -> None:
+    """The tasks of a three-preservers scenario of v5's line: *clients* interchangeable
+    clients (one folio of order 0 or 1 each, declared symmetric), then *run* - the era's
+    operator - loads, finalizes and kexecs once every client's module has loaded."""
+    loaded = m.var("modules_loaded", 0)
+    names = tuple(f"client{i}" for i in range(clients))
+    for name in names:
+        m.task(name, _preserver, kho, loaded, (0, 1))
+    m.task("operator", after_modules, kho, loaded, clients,
+           (("load", 0), ("finalize", 1), ("kexec", 0)), run)
+    m.symmetric([(name, ()) for name in names])
 
 
 def three_preservers(pages: int = 8, clients: int = 3, fdt_max: int = FDT_MAX,
@@ -407,13 +420,7 @@ def three_preservers(pages: int = 8, clients: int = 3, fdt_max: int = FDT_MAX,
     m = Model("v5", "three-preservers", doc=three_preservers.__doc__)
     heap = Heap(m, pages, clients + 1, 0, claim=True)
     kho = KhoV5(m, heap, fdt_max, initial_tree(), _mutants(mutants), kernel or ERA.namespace())
-    loaded = m.var("modules_loaded", 0)
-    names = tuple(f"client{i}" for i in range(clients))
-    for name in names:
-        m.task(name, _preserver, kho, loaded, (0, 1))
-    m.task("operator", _after_modules, kho, loaded, clients,
-           (("load", 0), ("finalize", 1), ("kexec", 0)))
-    m.symmetric([(name, ()) for name in names])
+    preservers_then_operator(m, kho, clients)
     props.register(m, kho, (), (props.KEXEC_REACHED, props.FINALIZE_OK, props.REVIVED))
     return m
 

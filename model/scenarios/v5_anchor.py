@@ -103,14 +103,6 @@ SCENARIOS = declare(SCENARIOS)
 
 # -- three interchangeable clients (issue 12 item 6; symmetry: khomc.engines.symmetry) ----------
 
-async def _after_modules(kho, loaded, modules: int, steps: tuple):
-    """The operator once every client's module has loaded."""
-    from khomc.runtime.effects import Update
-    from khomc.scenarios.v5 import _wait_for
-    await Update(loaded, _wait_for, modules, text=f"wait for {modules} modules")
-    return await operator(kho, steps)
-
-
 def three_preservers(pages: int = 8, clients: int = 3, fdt_max: int = FDT_MAX,
                      slots: int = SLOTS, mutants: str = "", kernel=None) -> Model:
     """v5's three-preservers on the anchor design: *clients* interchangeable clients each
@@ -120,18 +112,12 @@ def three_preservers(pages: int = 8, clients: int = 3, fdt_max: int = FDT_MAX,
     are declared symmetric.  The default review checks it up to that symmetry (102,798 orbits,
     7 s, against 616,557 plain states, 18 s; ``terminates`` is then UNKNOWN: v5's own
     three-preservers keeps it decided).  Pins: properties/kho_eras/test_three_clients.py."""
-    from khomc.scenarios.v5 import _preserver
+    from khomc.scenarios.v5 import preservers_then_operator
     m = Model("v5-anchor", "three-preservers", doc=three_preservers.__doc__)
     heap = Heap(m, pages, clients + 1, 0, claim=True)
     kho = KhoAnchor(m, heap, fdt_max, initial_tree(), _mutants(mutants), slots,
                     kernel or ERA.namespace())
-    loaded = m.var("modules_loaded", 0)
-    names = tuple(f"client{i}" for i in range(clients))
-    for name in names:
-        m.task(name, _preserver, kho, loaded, (0, 1))
-    m.task("operator", _after_modules, kho, loaded, clients,
-           (("load", 0), ("finalize", 1), ("kexec", 0)))
-    m.symmetric([(name, ()) for name in names])
+    preservers_then_operator(m, kho, clients, operator)
     _register(m, kho, (), (KEXEC_REACHED, FINALIZE_OK, REVIVED))
     return m
 

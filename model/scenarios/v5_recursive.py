@@ -114,14 +114,6 @@ SCENARIOS = declare(SCENARIOS)
 
 # -- three interchangeable clients (issue 12 item 6; symmetry: khomc.engines.symmetry) ----------
 
-async def _after_modules(kho, loaded, modules: int, steps: tuple):
-    """The operator once every client's module has loaded."""
-    from khomc.runtime.effects import Update
-    from khomc.scenarios.counters import wait_for
-    await Update(loaded, wait_for, modules, text=f"wait for {modules} modules")
-    return await operator(kho, steps)
-
-
 def three_preservers(pages: int = 8, clients: int = 3, fail_allocs: int = 0, mutants: str = "",
                      kernel=None) -> Model:
     """v5's three-preservers on recursive FDTs: *clients* interchangeable clients (same code,
@@ -137,18 +129,12 @@ def three_preservers(pages: int = 8, clients: int = 3, fail_allocs: int = 0, mut
     The default review checks it up to the clients' symmetry (102,798 orbits, 7 s, against
     616,557 plain states, 18 s; ``terminates`` is then UNKNOWN, v5's own three-preservers
     keeps it decided)."""
-    from khomc.scenarios.v5 import _preserver
+    from khomc.scenarios.v5 import preservers_then_operator
     m = Model("v5-recursive", "three-preservers", doc=three_preservers.__doc__)
     heap = Heap(m, pages, clients + 1, fail_allocs, claim=True)
     kho = KhoRecursive(m, heap, initial_tree(), luo_scenarios._mutants(mutants),
                        kernel or ERA.namespace())
-    loaded = m.var("modules_loaded", 0)
-    names = tuple(f"client{i}" for i in range(clients))
-    for name in names:
-        m.task(name, _preserver, kho, loaded, (0, 1))
-    m.task("operator", _after_modules, kho, loaded, clients,
-           (("load", 0), ("finalize", 1), ("kexec", 0)))
-    m.symmetric([(name, ()) for name in names])
+    preservers_then_operator(m, kho, clients, operator)
     _register(m, kho, (), False, (KEXEC_REACHED, FINALIZE_OK, REVIVED))
     return m
 

@@ -17,6 +17,7 @@ import pytest
 from khomc import registry
 from khomc.engines import symmetry as symmetry_mod
 from khomc.engines.search import Search
+from .test_fast_bfs import _same
 from .test_reductions import _lockers
 
 
@@ -26,17 +27,6 @@ def _run(model, fast):
         s.fast, s._canon = False, None
     r = s.run()
     return s, r
-
-
-def _same(a, b):
-    (sa, ra), (sb, rb) = a, b
-    assert sa.states == sb.states
-    assert list(sa.parent) == list(sb.parent) and list(sa.via_tid) == list(sb.via_tid)
-    assert sa.via_choices == sb.via_choices and list(sa.depth) == list(sb.depth)
-    assert sa.violations == sb.violations and sa.witness == sb.witness
-    assert (ra.distinct, ra.transitions) == (rb.distinct, rb.transitions)
-    assert [(p.name, p.verdict) for p in ra.properties] == \
-        [(p.name, p.verdict) for p in rb.properties]
 
 
 def _symmetric_scenarios():
