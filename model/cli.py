@@ -246,7 +246,8 @@ def _review_options(v) -> None:
                    help="stop each check at its first violation (other properties UNKNOWN)")
     v.add_argument("--compact", action="store_true", help="store 64-bit fingerprints")
     v.add_argument("--symmetry", action="store_true",
-                   help="identify states up to declared symmetry (terminates is UNKNOWN)")
+                   help="identify states up to declared symmetry (terminates decided only if no "
+                        "cycle of orbits)")
     v.add_argument("--workers", type=_positive(int), default=max(1, min(os.cpu_count() or 1, 4)),
                    metavar="N", help="checks at a time, in worker processes (default: cores, "
                                      "at most 4)")
@@ -284,7 +285,7 @@ def _search_options(p, scenario_params: bool = True) -> None:
                         "state; bfs also sleep sets on effect independence)")
     p.add_argument("--symmetry", action="store_true",
                    help="bfs/dfs: identify states up to the scenario's declared symmetry "
-                        "(safety properties only)")
+                        "(terminates is decided only when no cycle of orbits exists)")
     p.add_argument("--workers", type=_positive(int), default=1, metavar="N",
                    help="check: a swarm of N diversified searches in worker processes; "
                         "review: N checks at a time")

@@ -30,8 +30,8 @@ def test_a_prefix_too_big_to_recheck_keeps_the_era_row():
 
 
 def test_an_undecided_verdict_is_not_a_change():
-    """k6.16's three-preservers is reviewed up to symmetry (``terminates`` UNKNOWN), v5's
-    without (HOLDS): that is the reduction, not a design change, so no row names it."""
+    """UNKNOWN on one side (a bound, or a cycle of orbits left undecided up to symmetry)
+    against HOLDS on the other is not a design change, so no row names it."""
     from khomc.engines.result import Verdict
     old, new = _results(("v5", "fdt-max-grow"), ("k6.16", "test-kho"))
     new.scenario = old.scenario

@@ -6,7 +6,8 @@ model in the same pass.  The visited table holds either exact states (the defaul
 collision can hide a state) or, with ``compact=True``, 64-bit fingerprints and no states at all
 beyond the frontier (TLC's way: the result then states the probability that a collision hid a
 state).  With ``symmetry=True`` and a model that declares interchangeable units, states are
-stored up to a permutation of the units (safety properties only).  Properties:
+stored up to a permutation of the units (``terminates`` then only when no cycle of orbits
+exists, khomc.engines.liveness).  Properties:
 
 * ``always`` and ``assertions`` on each new state, ``final`` on states where all tasks finished,
   ``sometimes`` until first reached, ``deadlock-free`` on states without successors;
@@ -96,7 +97,6 @@ class Search:
         if symmetry and model.symmetry:
             from .symmetry import Symmetry
             self.symmetry = Symmetry(model, model.symmetry)
-            graph_limit = 0   # no termination analysis under symmetry (unsound for liveness)
         self.graph_limit = graph_limit
         # visited states (or their fingerprints) and the first-discovery tree
         self.ids: dict = {}
@@ -728,9 +728,10 @@ class Search:
                              f"{self.sleep.reexpanded:,} states re-expanded for steps woken "
                              "up; every state is visited, traces may not be the shortest")
         if self.symmetry is not None:
-            res.reductions.append("symmetry (safety properties only)")
-            res.notes.append("symmetry reduction was used: verdicts hold for safety properties "
-                             "only; termination was not analysed")
+            res.reductions.append("symmetry")
+            res.notes.append("symmetry reduction was used: safety verdicts hold for every "
+                             "permutation of the declared units; termination is decided only "
+                             "when the graph of orbits has no cycle")
         for p in self._props:
             res.properties.append(self._property_result(p, exhausted, build_trace,
                                                         termination_check))

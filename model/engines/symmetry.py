@@ -1,4 +1,4 @@
-"""Symmetry reduction for interchangeable tasks (safety properties only).
+"""Symmetry reduction for interchangeable tasks.
 
 Owns the canonical form of a state under a model's declared symmetry.  A scenario declares
 interchangeable *units* with ``model.symmetric([(task, (var, ...)), ...])``: a task and the world
@@ -33,9 +33,15 @@ objects) some but not all of the units' task names or own vars singles out a uni
 model is refused; and :func:`check_invariance`, run by the tests on every scenario that
 declares units, walks the plain search's reachable states and asserts that each permuted image
 is reachable too and that every property and built-in check has the same value on it (the
-automorphism the reduction assumes).  It is *not* used for termination (TLC's
-symmetry-with-liveness trap, tlaplus#59): a result that used symmetry says so and leaves
-``terminates`` UNKNOWN.
+automorphism the reduction assumes).
+
+**Termination.**  Fair-cycle analysis is not done on orbits (TLC's symmetry-with-liveness
+trap, tlaplus#59: fairness names tasks, which a permutation moves).  What is decided is the
+stronger statement that no run is infinite at all: the full graph has a cycle exactly when
+the graph of orbits has one (a path from s to a permuted image p(s) repeats to p(p(s)), ...,
+and returns to s because the permutations form a finite group), so an acyclic graph of
+orbits makes ``terminates`` HOLDS; a cycle of orbits leaves it UNKNOWN
+(khomc.engines.liveness).
 """
 
 from __future__ import annotations

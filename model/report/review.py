@@ -475,7 +475,7 @@ def _summary(r: CheckResult) -> str:
 def _how_run(r: CheckResult) -> str:
     how = "exhaustive" if r.exhaustive else f"stopped: {r.stop}"
     if any(x.startswith("symmetry") for x in r.reductions):
-        how += " up to symmetry (terminates not analysed)"
+        how += " up to symmetry"
     return how
 
 

@@ -281,9 +281,10 @@ class Scenario:
     doc: str = ""
     default: bool = True
     ranges: dict = field(default_factory=dict)
-    # the review checks it up to the model's declared symmetry (safety properties only;
-    # ``terminates`` stays UNKNOWN): for a scenario of interchangeable clients whose plain
-    # search is too long for the review; ``khomc check`` runs the plain search unless asked
+    # the review checks it up to the model's declared symmetry (``terminates`` is decided
+    # only when the graph of orbits has no cycle): for a scenario of interchangeable clients
+    # whose plain search is too long for the review; ``khomc check`` runs the plain search
+    # unless asked
     symmetry: bool = False
 
     def __post_init__(self):

@@ -48,11 +48,10 @@ def test_symmetry_reduces_states_and_keeps_safety_verdicts(N, full, reduced):
     sym = check(build("counter", "racy", {"N": N}), symmetry=True)
     assert (plain.distinct, sym.distinct) == (full, reduced)
     v, w = verdicts(plain), verdicts(sym)
-    assert w.pop("terminates") is Verdict.UNKNOWN      # liveness is not checked under symmetry
-    v.pop("terminates")
-    assert v == w
-    assert "symmetry (safety properties only)" in sym.reductions
-    assert any("safety properties only" in n for n in sym.notes)
+    assert v == w        # terminates too: the graph of orbits has no cycle, as the graph has none
+    assert v["terminates"] is Verdict.HOLDS
+    assert "symmetry" in sym.reductions
+    assert any("graph of orbits has no cycle" in n for n in sym.notes)
 
 
 def test_symmetry_is_ignored_when_the_model_declares_none():
@@ -294,3 +293,45 @@ def test_symmetry_refuses_a_model_with_a_heap():
     Heap(m, 1, 2)
     with pytest.raises(SpecError, match="own range of pages"):
         check(m, symmetry=True)
+
+
+# -- termination up to symmetry -------------------------------------------------------------------
+
+async def _spinner(flag):
+    while await load(flag) == 0:
+        pass
+
+
+def _spinners(declare=True):
+    """Two interchangeable tasks spin on a flag nobody sets: every run is infinite."""
+    m = Model("t", "spinners")
+    flag = m.var("flag", 0)
+    m.task("s0", _spinner, flag)
+    m.task("s1", _spinner, flag)
+    if declare:
+        m.symmetric([("s0", ()), ("s1", ())])
+    return m
+
+
+def test_a_cycle_of_orbits_leaves_terminates_undecided():
+    """The plain search finds the fair cycle (VIOLATED); up to symmetry the graph of orbits
+    has a cycle, and its fairness is not judged there: UNKNOWN, never HOLDS."""
+    plain = check(_spinners())
+    sym = check(_spinners(), symmetry=True)
+    assert verdicts(plain)["terminates"] is Verdict.VIOLATED
+    term = next(p for p in sym.properties if p.name == "terminates")
+    assert term.verdict is Verdict.UNKNOWN and "cycle" in term.message
+
+
+def test_mutant_ignoring_the_cycle_of_orbits_would_claim_termination(monkeypatch):
+    """The test above can fail: a quotient analysis that skipped the cycle check would report
+    HOLDS for a model that never ends."""
+    from khomc.engines import liveness
+
+    def no_cycles(pr, n, start, dst, comp):
+        pr.verdict = Verdict.HOLDS
+        return pr
+    monkeypatch.setattr(liveness, "_quotient_termination", no_cycles)
+    sym = check(_spinners(), symmetry=True)
+    assert verdicts(sym)["terminates"] is Verdict.HOLDS      # wrong: the mutant's verdict
+    assert verdicts(check(_spinners()))["terminates"] is Verdict.VIOLATED

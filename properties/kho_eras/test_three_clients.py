@@ -106,7 +106,8 @@ def test_symmetry_reduces_and_keeps_the_verdicts(spec, scenario, params):
     sym = check(registry.build(spec, scenario, dict(params)), symmetry=True)
     assert (plain.distinct, sym.distinct) == (full, reduced)
     v, w = _verdicts(plain), _verdicts(sym)
-    assert w.pop("terminates") is Verdict.UNKNOWN
+    # up to symmetry terminates HOLDS when the graph of orbits has no cycle (these have none)
+    assert w.pop("terminates") is Verdict.HOLDS
     # the termination analysis needs the state graph, kept up to DEFAULT_GRAPH_LIMIT states
     assert v.pop("terminates") is (Verdict.HOLDS if full <= DEFAULT_GRAPH_LIMIT
                                    else Verdict.UNKNOWN)
