@@ -743,8 +743,8 @@ def _three_preservers(k, pages: int = 8, clients: int = 3) -> Model:
     permutation of them.  Every property HOLDS (no VIOLATED to explain; pins in
     properties/kho_eras/test_three_clients.py).  The default review checks it with
     ``--symmetry`` (876,750 states, 41 s on this 2-core machine; the plain search needs
-    5,259,411 states, 143 s, and is left to ``khomc check``), so ``terminates`` is UNKNOWN
-    there: symmetry is not used for liveness."""
+    5,259,411 states, 113 s, and is left to ``khomc check``); ``terminates`` HOLDS there too:
+    the graph of orbits has no cycle, so no run of the full graph is infinite."""
     m = Model(k.ERA.name, "three-preservers", doc=_three_preservers.__doc__)
     heap = Heap(m, pages, clients + 1, 0, claim=True)
     kho = k.K616(m, heap, k)

@@ -110,8 +110,8 @@ def three_preservers(pages: int = 8, clients: int = 3, fdt_max: int = FDT_MAX,
     operator loads, finalizes and kexecs (the anchor is filled at kexec).  Memory: *pages*
     pages per task, claimed in first-allocation order (``Heap(claim=True)``), so the clients
     are declared symmetric.  The default review checks it up to that symmetry (102,798 orbits,
-    7 s, against 616,557 plain states, 18 s; ``terminates`` is then UNKNOWN: v5's own
-    three-preservers keeps it decided).  Pins: properties/kho_eras/test_three_clients.py."""
+    7 s, against 616,557 plain states, 18 s; ``terminates`` HOLDS there too: the graph of
+    orbits has no cycle).  Pins: properties/kho_eras/test_three_clients.py."""
     from khomc.scenarios.v5 import preservers_then_operator
     m = Model("v5-anchor", "three-preservers", doc=three_preservers.__doc__)
     heap = Heap(m, pages, clients + 1, 0, claim=True)

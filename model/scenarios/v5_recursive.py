@@ -127,8 +127,8 @@ def three_preservers(pages: int = 8, clients: int = 3, fail_allocs: int = 0, mut
     clients are declared symmetric.  Every property HOLDS: each client preserves before the
     operator starts, the use the API asks for (pins: properties/kho_eras/test_three_clients.py).
     The default review checks it up to the clients' symmetry (102,798 orbits, 7 s, against
-    616,557 plain states, 18 s; ``terminates`` is then UNKNOWN, v5's own three-preservers
-    keeps it decided)."""
+    616,557 plain states, 18 s; ``terminates`` HOLDS there too: the graph of orbits has no
+    cycle)."""
     from khomc.scenarios.v5 import preservers_then_operator
     m = Model("v5-recursive", "three-preservers", doc=three_preservers.__doc__)
     heap = Heap(m, pages, clients + 1, fail_allocs, claim=True)
