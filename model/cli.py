@@ -396,6 +396,12 @@ _PARTITION_REFUSES = (("engine", "dfs", "--engine dfs"), ("first", True, "--firs
                       ("resume", "*", "--resume"))
 
 
+def _split_search(args) -> bool:
+    """Whether *args* ask for one search split over partitions (which refuse --symmetry)."""
+    return bool(getattr(args, "partitions", None) or getattr(args, "ray", False)
+                or getattr(args, "cluster", None))
+
+
 def _partitioned(model, args) -> CheckResult:
     """``--partitions N`` / ``--ray`` / ``--cluster ADDRESS``: one BFS over hash partitions."""
     from .engines.distributed import MAX_PARTITIONS, DistributedSearch
@@ -431,8 +437,7 @@ def _swarm_on(args) -> str | None:
 
 def run_check(model, args) -> CheckResult:
     ray = _swarm_on(args)
-    if not ray and (getattr(args, "partitions", None) or getattr(args, "ray", False)
-                    or getattr(args, "cluster", None)):
+    if not ray and _split_search(args):
         return _partitioned(model, args)
     if getattr(args, "workers", 1) > 1:
         from .engines.parallel import swarm
@@ -553,6 +558,8 @@ def cmd_check(args, out) -> int:
     else:        # every default scenario, those the review checks up to symmetry with it
         names = [s.name for s in registry.scenarios(args.spec) if s.default]
         symmetric = {s.name for s in registry.scenarios(args.spec) if s.default and s.symmetry}
+        if _split_search(args):         # partitions do not reduce: the plain search, split
+            symmetric = set()
     for n in names:                        # every parameter checked before any search
         registry.check_params(args.spec, n, params)
     _check_outputs(args)

@@ -216,3 +216,16 @@ def test_corpus_traces_replay_under_any_hash_seed():
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["1"] * len(corpus), (seed, done.stdout)
+
+
+def test_whole_spec_checks_symmetric_defaults_up_to_symmetry(tmp_path):
+    """A default scenario the review checks up to symmetry is checked so by ``khomc check
+    SPEC`` too; split over partitions (which do not reduce) it runs plain instead of
+    tripping over the partitions' refusal of --symmetry."""
+    code, out, err = khomc("check", "v5-anchor", "--max-states", "40", "--no-progress",
+                           "--trace-dir", str(tmp_path))
+    assert "khomc check v5-anchor three-preservers" in out
+    assert "reductions: symmetry" in out.split("three-preservers", 1)[1]
+    code, out, err = khomc("check", "v5-anchor", "--max-states", "40", "--no-progress",
+                           "--partitions", "2", "--trace-dir", str(tmp_path))
+    assert "cannot be combined" not in err and "three-preservers" in out
