@@ -85,3 +85,13 @@ def test_mutant_forgetting_the_memory_splits_orbits(monkeypatch):
     _no_memory_relabel(monkeypatch)
     fast = _run(registry.build("k6.19", "three-preservers", params), True)[1].distinct
     assert (plain, fast) == (1396, 2586)
+
+
+def test_every_scenario_reviewed_up_to_symmetry_declares_units():
+    """``Scenario(symmetry=True)`` on a model that declares no interchangeable units would be
+    checked plain while the review says "up to symmetry": refused here."""
+    flagged = [(spec, sc.name) for spec in registry.SPECS for sc in registry.scenarios(spec)
+               if sc.symmetry]
+    assert len(flagged) == 5        # v5-anchor, v5-recursive, 6.16, 6.17, 6.18
+    for spec, name in flagged:
+        assert registry.build(spec, name, {"clients": 2}).symmetry, (spec, name)
