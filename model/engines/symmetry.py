@@ -113,6 +113,7 @@ class Symmetry:
                             "not permute the addresses of their objects (build the heap with "
                             "Heap(..., claim=True))")
         self.unit_tids = [u[0] for u in self.units]
+        self.unit_set = frozenset(self.unit_tids)
         self.relabel = {s: fn for s, fn in model.task_ids.items()}
         if self.relabel:
             # a slot that registers no relabelling may still hold copies of registered values
@@ -217,7 +218,7 @@ class Symmetry:
         return best[1]
 
     def _holds(self, value) -> bool:
-        """Whether *value* holds a heap object or a KASAN report anywhere (memoized by
+        """Whether *value* holds a unit's heap object or a KASAN report anywhere (memoized by
         identity; the value is kept so that its id stays valid)."""
         memo = self._holds_memo
         hit = memo.get(id(value))
@@ -225,7 +226,7 @@ class Symmetry:
             return hit[1]
         if len(memo) > 65536:
             memo.clear()
-        got = _contains_holder(value)
+        got = _names_a_unit(value, self.unit_set)
         memo[id(value)] = (value, got)
         return got
 
@@ -300,7 +301,7 @@ class KeyCanon:
         self.live_slots: list = []
         stepper.fresh = []
         self.unit_tids = list(tids)
-        self.unit_set = frozenset(tids)
+        self.unit_set = sym.unit_set
         self.no_own = all(not u[1] for u in sym.units)
         self.abs_of: dict = {}                 # unit task's local id -> abstract id
         self.other_slots = _getter(self.other)           # wk -> the other slots' ids
@@ -317,10 +318,10 @@ class KeyCanon:
         """Classify the values interned since the last call (``Stepper.fresh`` names their
         slots): whether each holds a unit's task id."""
         st = self.st
-        fresh = set(st.fresh)
+        fresh = sorted(set(st.fresh))    # parts (negative) before the split slot's ids
         st.fresh.clear()
         m = st._m
-        for x in sorted(fresh):          # parts (negative) before the split slot's ids
+        for x in fresh:
             if x < 0:
                 p = -1 - x
                 while len(self.part_live) <= p:
@@ -329,7 +330,7 @@ class KeyCanon:
                 fm = self.fns[m]
                 for v in st._pvals[p][len(flags):]:
                     flags.append(self._moved(fm, (v,)))
-        for x in sorted(fresh):
+        for x in fresh:
             if x < 0 or self.fns[x] is None:
                 continue
             flags = self.live[x]
@@ -585,17 +586,6 @@ def _deep(value, perm, names):
             return value
         return frozenset(items)
     return value
-
-
-def _contains_holder(value) -> bool:
-    t = type(value)
-    if t in _ATOMS:
-        return False
-    if t is Obj or t is KasanReport:
-        return True
-    if isinstance(value, (tuple, frozenset)):
-        return any(_contains_holder(x) for x in value)
-    return False
 
 
 def _names_a_unit(value, units: frozenset) -> bool:
