@@ -2,11 +2,17 @@
 
 setuptools cannot rename packages found by ``packages.find``, so the mapping lives here; every
 other setting is in pyproject.toml.
+
+``khomc.engines._bfsloop`` is the compiled inner loop of the fast breadth-first search
+(model/engines/_bfsloop.c).  It is optional: without a C compiler the build skips it and the
+search runs the same loop in Python (model/engines/search.py).
 """
 
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 setup(
     package_dir={"khomc": "model"},
     packages=["khomc" + name[len("model"):] for name in find_packages(include=["model*"])],
+    ext_modules=[Extension("khomc.engines._bfsloop", ["model/engines/_bfsloop.c"],
+                           optional=True)],
 )

@@ -21,6 +21,7 @@ the state space; a budget or Ctrl-C leaves the undecided ones UNKNOWN with the n
 from __future__ import annotations
 
 import gc
+import os
 import random
 import signal
 import sys
@@ -34,7 +35,18 @@ from .monitor import Monitor
 from .por import complete_graph, skipped_steps
 from .result import Bounds, CheckResult, PropertyResult, Verdict
 
+try:        # the fast BFS's inner loop, compiled (optional: the same loop runs in Python)
+    from . import _bfsloop
+except ImportError:                                     # pragma: no cover - no compiler
+    _bfsloop = None
+
 DEFAULT_GRAPH_LIMIT = 2_000_000
+BATCH = 1024        # frontier entries between two looks at the clock, Ctrl-C and budgets
+
+
+def compiled_loop() -> bool:
+    """Does the fast BFS run its compiled inner loop?  (Not with KHOMC_PURE_PYTHON=1.)"""
+    return _bfsloop is not None and not os.environ.get("KHOMC_PURE_PYTHON")
 
 
 class Progress:
@@ -142,6 +154,7 @@ class Search:
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
         self.fast = self._fast_ok()
+        self.compiled = compiled_loop()     # the fast BFS's inner loop in C (_bfsloop.c)
         # under symmetry the fast search's visited table holds canonical interned keys
         self._canon = None
         if self.fast and self.symmetry is not None:
@@ -441,6 +454,8 @@ class Search:
         # symmetry: the visited table is keyed by orbit (KeyCanon), and also by the raw keys
         # already canonicalised (a 2-tuple never equals a canonical 3-tuple)
         canon = self._canon
+        if self.compiled:
+            return self._bfs_compiled(start)
         expanded = 0
         while frontier:
             if self._stop_requested:
@@ -544,6 +559,86 @@ class Search:
             if (expanded & 1023) == 0 or (self.stop_at_first and violations):
                 now = clock()
                 self.progress.tick(self.count, d1 - 1, len(frontier), now)
+                hit = self._budget_hit(now, start)
+                if hit:
+                    return hit
+                if self._done_early():
+                    return "first"
+                if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
+                    from . import checkpoint
+                    self.elapsed = now - start
+                    checkpoint.save(self, self.checkpoint)
+                    self._last_checkpoint = clock()
+        return "exhausted"
+
+    def _bfs_compiled(self, start: float) -> str:
+        """:meth:`_bfs_fast` with its inner loop in C (``_bfsloop.bfs_batch``, the same
+        statements in the same order): batches of :data:`BATCH` frontier entries, between
+        which this loop looks at Ctrl-C, the clock, the budgets and the checkpoint as the
+        Python loop does every 1024 entries.  What the Python loop calls, the C loop calls
+        back: plans, effect-memo misses, spawns and atomic sections, property checks."""
+        stepper, monitor = self.stepper, self._monitor
+        violations, witness = self.violations, self.witness
+        frontier = self.frontier
+        max_states = self.bounds.max_states or sys.maxsize
+        clock = time.perf_counter
+        after_step = monitor.after_step
+        m = stepper._m if stepper._m is not None else -1
+
+        def gates():
+            return monitor.gates(violations, witness)
+
+        def on_new(nxt, mask, tid, nid):
+            fail, reach = after_step(nxt, mask, tid, violations, witness)
+            for name in fail:
+                violations[name] = nid
+            for name in reach:
+                witness[name] = nid
+            return monitor.gates(violations, witness)
+
+        def generic(world, locs, tid, wk, sid, d1):
+            out: list = []
+            stepper._run(world, locs, tid, locs[tid], (), (), out, True, None, None)
+            return self._fast_items(sid, d1, [
+                (t, c, nxt, stepper.vkey_from(nxt, world, wk), None) for t, c, nxt in out])
+
+        def chain(world, wk, writes, wids, pg, locs, tid, lid2, ch, mask, sid, d1):
+            items: list = []
+            stepper.fast_chain(*stepper.apply_fast(world, wk, writes, wids, pg), locs, tid,
+                               lid2, ch, mask, items)
+            return self._fast_items(sid, d1, items)
+
+        def deadlock(sid, state):
+            self.deadlocks.setdefault(sid, stepper.blocked(state))
+            violations.setdefault("deadlock-free", sid)
+
+        expanded = 0
+        while frontier:
+            if self._stop_requested:
+                return "interrupted"
+            record = self.record_graph
+            graph = (self.esrc.append, self.edst.append, self.etid.append) if record else None
+            code, done, trans = _bfsloop.bfs_batch(
+                frontier, frontier.popleft, frontier.append, stepper._plans, stepper._plan,
+                stepper.fast_outcomes, stepper.vkey, m, stepper.split_step, self.ids,
+                self._canon, self.states.append, self.parent, self.parent.append,
+                self.via_tid.append, self.depth, self.depth.append, self.via_choices, graph,
+                record, self.graph_limit, max_states, self.stop_at_first, violations,
+                self.model.table.done_ids, gates, on_new, generic, chain, deadlock,
+                BATCH - (expanded % BATCH))
+            expanded += done
+            self.transitions += trans
+            if code == 0:
+                break
+            n = len(self.parent)
+            if record and n > self.graph_limit:
+                self._drop_graph()
+            if n >= max_states and frontier:
+                return "max-states"
+            if expanded % BATCH == 0 or self._done_early():
+                now = clock()
+                self.progress.tick(self.count, self.depth[frontier[0][0]] if frontier else 0,
+                                   len(frontier), now)
                 hit = self._budget_hit(now, start)
                 if hit:
                     return hit

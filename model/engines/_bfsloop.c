@@ -1,0 +1,677 @@
+/* khomc.engines._bfsloop - the inner loop of Search._bfs_fast, compiled.
+ *
+ * Owns: expanding up to a batch of frontier entries of the fast breadth-first search
+ * (model/engines/search.py, Search._bfs_fast) - the same statements in the same order,
+ * with the interpreter's dispatch taken out.  Every decision that is not a table lookup
+ * stays in Python and is called back: a task's plan (Stepper._plan), an effect-memo miss
+ * (Stepper.fast_outcomes), steps that spawn or run an atomic section (generic / chain),
+ * the incremental property checks (Monitor.after_step), the split slot's id after part
+ * writes (Stepper.split_step), the symmetry canon (KeyCanon) and deadlock reports.
+ *
+ * It is an accelerator, not a second semantics: search.py's Python loop is the reference
+ * and properties/engine/test_bfsloop.py checks the two give the same states, ids,
+ * discovery tree, transitions and verdicts.  KHOMC_PURE=1 (or a build without a compiler)
+ * runs the Python loop.  Model code never sees this module.
+ *
+ * Returns (code, expanded, transitions): code 0 the frontier is empty, 1 the batch is
+ * done, 2 the graph passed its limit (the caller drops it), 3 max_states was reached with
+ * a frontier left, 4 a violation was found while stopping at the first.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+typedef struct {
+    PyObject *frontier, *popleft, *fappend;
+    PyObject *plans, *plan_of, *outcomes_of, *vkey;
+    PyObject *split_step;
+    Py_ssize_t m;                 /* the split slot's index, -1 if none */
+    PyObject *ids, *canon;
+    PyObject *states_append, *parent, *parent_append, *via_tid_append, *depth_append;
+    PyObject *via_choices, *depth;
+    PyObject *esrc_append, *edst_append, *etid_append;
+    int record;
+    Py_ssize_t graph_limit, max_states;
+    int stop_at_first;
+    PyObject *violations;
+    PyObject *done_ids;
+    PyObject *gates, *on_new, *generic, *chain, *deadlock;
+    /* the gates: (slot mask, task mask, everything) */
+    PyObject *gw, *gl;
+    long long gw_c, gl_c;
+    int gw_small, gl_small, gall;
+} Ctx;
+
+static int
+load_gates(Ctx *c, PyObject *g)
+{
+    if (!PyTuple_Check(g) || PyTuple_GET_SIZE(g) != 3) {
+        PyErr_SetString(PyExc_TypeError, "gates must be a 3-tuple");
+        return -1;
+    }
+    Py_XDECREF(c->gw);
+    Py_XDECREF(c->gl);
+    c->gw = PyTuple_GET_ITEM(g, 0);
+    c->gl = PyTuple_GET_ITEM(g, 1);
+    Py_INCREF(c->gw);
+    Py_INCREF(c->gl);
+    int of;
+    c->gw_c = PyLong_AsLongLongAndOverflow(c->gw, &of);
+    if (c->gw_c == -1 && PyErr_Occurred())
+        return -1;
+    c->gw_small = !of;
+    c->gl_c = PyLong_AsLongLongAndOverflow(c->gl, &of);
+    if (c->gl_c == -1 && PyErr_Occurred())
+        return -1;
+    c->gl_small = !of;
+    c->gall = PyObject_IsTrue(PyTuple_GET_ITEM(g, 2));
+    return c->gall < 0 ? -1 : 0;
+}
+
+static int
+refresh_gates(Ctx *c)
+{
+    PyObject *g = PyObject_CallNoArgs(c->gates);
+    if (g == NULL)
+        return -1;
+    int r = load_gates(c, g);
+    Py_DECREF(g);
+    return r;
+}
+
+/* gall or (mask & gw) or (gl >> tid) & 1 or lid2 in done_ids */
+static int
+must_check(Ctx *c, PyObject *mask, Py_ssize_t tid, PyObject *lid2)
+{
+    if (c->gall)
+        return 1;
+    int of;
+    long long mk = PyLong_AsLongLongAndOverflow(mask, &of);
+    if (mk == -1 && PyErr_Occurred())
+        return -1;
+    if (!of && c->gw_small) {
+        if (mk & c->gw_c)
+            return 1;
+    } else {
+        PyObject *a = PyNumber_And(mask, c->gw);
+        if (a == NULL)
+            return -1;
+        int t = PyObject_IsTrue(a);
+        Py_DECREF(a);
+        if (t)
+            return t;
+    }
+    if (c->gl_small && tid < 63) {
+        if ((c->gl_c >> tid) & 1)
+            return 1;
+    } else if (c->gl_small) {
+        if (c->gl_c < 0)        /* a negative mask is all ones above its width */
+            return 1;
+    } else {                    /* (gl >> tid) & 1 on a mask wider than 64 bits */
+        PyObject *t = PyLong_FromSsize_t(tid), *s = NULL, *b = NULL, *one = PyLong_FromLong(1);
+        int bit = -1;
+        if (t != NULL && one != NULL && (s = PyNumber_Rshift(c->gl, t)) != NULL
+                && (b = PyNumber_And(s, one)) != NULL)
+            bit = PyObject_IsTrue(b);
+        Py_XDECREF(t);
+        Py_XDECREF(s);
+        Py_XDECREF(b);
+        Py_XDECREF(one);
+        if (bit)
+            return bit;
+    }
+    return PySet_Contains(c->done_ids, lid2);
+}
+
+static int
+append1(PyObject *meth, PyObject *v)
+{
+    PyObject *r = PyObject_CallOneArg(meth, v);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* a copy of tuple t with the (index, value) pairs of writes applied (new reference) */
+static PyObject *
+tuple_with(PyObject *t, PyObject *writes)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(t);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyTuple_GET_ITEM(t, i);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    PyObject *seq = PySequence_Fast(writes, "writes must be a sequence");
+    if (seq == NULL) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    Py_ssize_t k = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "a write must be a (slot, value) pair");
+            goto fail;
+        }
+        Py_ssize_t s = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        if (s == -1 && PyErr_Occurred())
+            goto fail;
+        if (s < 0)
+            s += n;
+        if (s < 0 || s >= n) {
+            PyErr_SetString(PyExc_IndexError, "write index out of range");
+            goto fail;
+        }
+        PyObject *v = PyTuple_GET_ITEM(pair, 1);
+        Py_INCREF(v);
+        PyObject *old = PyTuple_GET_ITEM(out, s);
+        PyTuple_SET_ITEM(out, s, v);
+        Py_DECREF(old);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_DECREF(out);
+    return NULL;
+}
+
+static int
+tuple_set(PyObject *t, Py_ssize_t i, PyObject *v)  /* steals nothing; t must be fresh */
+{
+    Py_INCREF(v);
+    PyObject *old = PyTuple_GET_ITEM(t, i);
+    PyTuple_SET_ITEM(t, i, v);
+    Py_DECREF(old);
+    return 0;
+}
+
+/* Stepper.key_after: wk with wids applied and, for part writes pg, the split slot's id */
+static PyObject *
+key_after(Ctx *c, PyObject *wk, PyObject *wids, PyObject *pg)
+{
+    PyObject *kl = tuple_with(wk, wids);
+    if (kl == NULL)
+        return NULL;
+    PyObject *mid = PyTuple_GET_ITEM(wk, c->m);
+    PyObject *cache = PyTuple_GET_ITEM(pg, 0);
+    PyObject *mid2 = PyDict_GetItemWithError(cache, mid);      /* borrowed */
+    if (mid2 != NULL) {
+        tuple_set(kl, c->m, mid2);
+        return kl;
+    }
+    if (PyErr_Occurred())
+        goto fail;
+    mid2 = PyObject_CallFunctionObjArgs(c->split_step, pg, mid, NULL);
+    if (mid2 == NULL)
+        goto fail;
+    tuple_set(kl, c->m, mid2);
+    Py_DECREF(mid2);
+    return kl;
+fail:
+    Py_DECREF(kl);
+    return NULL;
+}
+
+/* Stepper.world_after */
+static PyObject *
+world_after(Ctx *c, PyObject *world, PyObject *writes, PyObject *pg)
+{
+    PyObject *w = tuple_with(world, writes);
+    if (w == NULL || pg == Py_None)
+        return w;
+    PyObject *pages = tuple_with(PyTuple_GET_ITEM(world, c->m), PyTuple_GET_ITEM(pg, 2));
+    if (pages == NULL) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    tuple_set(w, c->m, pages);
+    Py_DECREF(pages);
+    return w;
+}
+
+/* locs[:tid] + (lid2,) + locs[tid + 1:] */
+static PyObject *
+locs_with(PyObject *locs, Py_ssize_t tid, PyObject *lid2)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(locs);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = i == tid ? lid2 : PyTuple_GET_ITEM(locs, i);
+        Py_INCREF(v);
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static int
+sync_n(Ctx *c, Py_ssize_t *n)
+{
+    *n = PyObject_Size(c->parent);
+    return *n < 0 ? -1 : 0;
+}
+
+/* the callbacks that add states return the number of transitions they took */
+static int
+call_count(PyObject *r, Py_ssize_t *ntrans)
+{
+    if (r == NULL)
+        return -1;
+    Py_ssize_t k = PyLong_AsSsize_t(r);
+    Py_DECREF(r);
+    if (k == -1 && PyErr_Occurred())
+        return -1;
+    *ntrans += k;
+    return 0;
+}
+
+/* one outcome of the fast path (not chained): the successor's key, its id, the new state */
+static int
+one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido,
+            Py_ssize_t tid, PyObject *shared, PyObject *sido, PyObject *d1o,
+            PyObject *out, Py_ssize_t *n, PyObject **nobj)
+{
+    PyObject *ch = PyTuple_GET_ITEM(out, 0);
+    PyObject *writes = PyTuple_GET_ITEM(out, 1);
+    PyObject *wids = PyTuple_GET_ITEM(out, 2);
+    PyObject *lid2 = PyTuple_GET_ITEM(out, 3);
+    PyObject *mask = PyTuple_GET_ITEM(out, 5);
+    PyObject *pg = PyTuple_GET_ITEM(out, 6);
+    PyObject *wk2, *locs2, *k2 = NULL, *nido;
+    int ok = -1;
+
+    if (pg != Py_None) {
+        wk2 = key_after(c, wk, wids, pg);
+    } else {
+        int t = PyObject_IsTrue(wids);
+        if (t < 0)
+            return -1;
+        if (t) {
+            wk2 = tuple_with(wk, wids);
+        } else {
+            wk2 = wk;
+            Py_INCREF(wk2);
+        }
+    }
+    if (wk2 == NULL)
+        return -1;
+    locs2 = PyDict_GetItemWithError(shared, lid2);
+    if (locs2 != NULL) {
+        Py_INCREF(locs2);
+    } else {
+        if (PyErr_Occurred())
+            goto done;
+        locs2 = locs_with(locs, tid, lid2);
+        if (locs2 == NULL)
+            goto done;
+        if (PyDict_SetItem(shared, lid2, locs2) < 0)
+            goto done;
+    }
+    k2 = PyTuple_Pack(2, wk2, locs2);
+    if (k2 == NULL)
+        goto done;
+    if (*nobj == NULL) {
+        *nobj = PyLong_FromSsize_t(*n);
+        if (*nobj == NULL)
+            goto done;
+    }
+    if (c->canon == Py_None) {
+        nido = PyDict_SetDefault(c->ids, k2, *nobj);       /* borrowed */
+        if (nido == NULL)
+            goto done;
+    } else {            /* symmetry: a raw key seen before, else its orbit's key */
+        nido = PyDict_GetItemWithError(c->ids, k2);
+        if (nido == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            PyObject *ck = PyObject_CallOneArg(c->canon, k2);
+            if (ck == NULL)
+                goto done;
+            nido = PyDict_SetDefault(c->ids, ck, *nobj);
+            Py_DECREF(ck);
+            if (nido == NULL || PyDict_SetItem(c->ids, k2, nido) < 0)
+                goto done;
+        }
+    }
+    Py_INCREF(nido);    /* the dict may be resized by the callbacks below */
+    Py_ssize_t nid = PyLong_AsSsize_t(nido);
+    if (nid == -1 && PyErr_Occurred()) {
+        Py_DECREF(nido);
+        goto done;
+    }
+    if (nid == *n) {
+        PyObject *w2, *nxt, *entry;
+        (*n)++;
+        Py_CLEAR(*nobj);
+        w2 = world_after(c, world, writes, pg);
+        if (w2 == NULL)
+            goto bad;
+        nxt = PyTuple_Pack(2, w2, locs2);
+        Py_DECREF(w2);
+        if (nxt == NULL)
+            goto bad;
+        if (append1(c->states_append, nxt) < 0 || append1(c->parent_append, sido) < 0
+                || append1(c->via_tid_append, tido) < 0)
+            goto bad_nxt;
+        int t = PyObject_IsTrue(ch);
+        if (t < 0 || (t && PyDict_SetItem(c->via_choices, nido, ch) < 0))
+            goto bad_nxt;
+        if (append1(c->depth_append, d1o) < 0)
+            goto bad_nxt;
+        t = must_check(c, mask, tid, lid2);
+        if (t < 0)
+            goto bad_nxt;
+        if (t) {
+            PyObject *g = PyObject_CallFunctionObjArgs(c->on_new, nxt, mask, tido, nido, NULL);
+            if (g == NULL)
+                goto bad_nxt;
+            t = load_gates(c, g);
+            Py_DECREF(g);
+            if (t < 0)
+                goto bad_nxt;
+        }
+        entry = PyTuple_Pack(3, nido, nxt, k2);
+        Py_DECREF(nxt);
+        if (entry == NULL)
+            goto bad;
+        t = append1(c->fappend, entry);
+        Py_DECREF(entry);
+        if (t < 0)
+            goto bad;
+        goto recorded;
+bad_nxt:
+        Py_DECREF(nxt);
+bad:
+        Py_DECREF(nido);
+        goto done;
+    }
+recorded:
+    if (c->record) {
+        if (append1(c->esrc_append, sido) < 0 || append1(c->edst_append, nido) < 0
+                || append1(c->etid_append, tido) < 0) {
+            Py_DECREF(nido);
+            goto done;
+        }
+    }
+    Py_DECREF(nido);
+    ok = 0;
+done:
+    Py_DECREF(wk2);
+    Py_XDECREF(locs2);
+    Py_XDECREF(k2);
+    return ok;
+}
+
+/* not done_ids.issuperset(locs) */
+static int
+some_task_left(Ctx *c, PyObject *locs)
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(locs); i++) {
+        int t = PySet_Contains(c->done_ids, PyTuple_GET_ITEM(locs, i));
+        if (t <= 0)
+            return t < 0 ? -1 : 1;
+    }
+    return 0;
+}
+
+static int
+plan_item(Ctx *c, PyObject *item, PyObject *world, PyObject *wk, PyObject *locs,
+          PyObject *sido, PyObject *d1o, Py_ssize_t *n, Py_ssize_t *ntrans, PyObject **nobj)
+{
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 5) {
+        PyErr_SetString(PyExc_TypeError, "a plan item must be a 5-tuple");
+        return -1;
+    }
+    PyObject *tido = PyTuple_GET_ITEM(item, 0);
+    PyObject *outs = PyTuple_GET_ITEM(item, 2);
+    PyObject *node = PyTuple_GET_ITEM(item, 3);
+    PyObject *shared = PyTuple_GET_ITEM(item, 4);
+    Py_ssize_t tid = PyLong_AsSsize_t(tido);
+    if (tid == -1 && PyErr_Occurred())
+        return -1;
+    if (outs == Py_None) {
+        if (call_count(PyObject_CallFunctionObjArgs(c->generic, world, locs, tido, wk, sido,
+                                                    d1o, NULL), ntrans) < 0
+                || sync_n(c, n) < 0 || refresh_gates(c) < 0)
+            return -1;
+        Py_CLEAR(*nobj);
+        return 0;
+    }
+    PyObject *getter = PyTuple_GET_ITEM(node, 6);
+    PyObject *kouts = PyTuple_GET_ITEM(node, 5);
+    PyObject *kv;
+    if (getter == Py_None) {
+        kv = PyTuple_New(0);
+    } else {
+        kv = PyObject_CallOneArg(getter, wk);
+    }
+    if (kv == NULL)
+        return -1;
+    PyObject *res = PyDict_GetItemWithError(kouts, kv);
+    if (res != NULL) {
+        Py_INCREF(res);
+    } else {
+        if (PyErr_Occurred()) {
+            Py_DECREF(kv);
+            return -1;
+        }
+        res = PyObject_CallFunctionObjArgs(c->outcomes_of, world, tido,
+                                           PyTuple_GET_ITEM(locs, tid), node, wk, NULL);
+        if (res == NULL || PyDict_SetItem(kouts, kv, res) < 0) {
+            Py_XDECREF(res);
+            Py_DECREF(kv);
+            return -1;
+        }
+    }
+    Py_DECREF(kv);
+    PyObject *seq = PySequence_Fast(res, "outcomes must be a sequence");
+    Py_DECREF(res);
+    if (seq == NULL)
+        return -1;
+    int ok = -1;
+    for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq); j++) {
+        PyObject *out = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyTuple_Check(out) || PyTuple_GET_SIZE(out) != 7) {
+            PyErr_SetString(PyExc_TypeError, "an outcome must be a 7-tuple");
+            goto done;
+        }
+        int chained = PyObject_IsTrue(PyTuple_GET_ITEM(out, 4));
+        if (chained < 0)
+            goto done;
+        if (chained) {
+            PyObject *r = PyObject_CallFunctionObjArgs(
+                c->chain, world, wk, PyTuple_GET_ITEM(out, 1), PyTuple_GET_ITEM(out, 2),
+                PyTuple_GET_ITEM(out, 6), locs, tido, PyTuple_GET_ITEM(out, 3),
+                PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 5), sido, d1o, NULL);
+            if (call_count(r, ntrans) < 0 || sync_n(c, n) < 0 || refresh_gates(c) < 0)
+                goto done;
+            Py_CLEAR(*nobj);
+            continue;
+        }
+        (*ntrans)++;
+        if (one_outcome(c, world, wk, locs, tido, tid, shared, sido, d1o, out, n, nobj) < 0)
+            goto done;
+    }
+    ok = 0;
+done:
+    Py_DECREF(seq);
+    return ok;
+}
+
+/* one frontier entry: all its successors; the entry is popped when it is done */
+static int
+expand_entry(Ctx *c, PyObject *entry, Py_ssize_t *n, Py_ssize_t *transitions)
+{
+    if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) < 2) {
+        PyErr_SetString(PyExc_TypeError, "a frontier entry must be (id, state[, key])");
+        return -1;
+    }
+    PyObject *sido = PyTuple_GET_ITEM(entry, 0);
+    PyObject *state = PyTuple_GET_ITEM(entry, 1);
+    PyObject *wk, *plan = NULL, *d1o = NULL, *nobj = NULL;
+    int ok = -1;
+    if (PyTuple_GET_SIZE(entry) > 2) {
+        wk = PyTuple_GET_ITEM(PyTuple_GET_ITEM(entry, 2), 0);
+        Py_INCREF(wk);
+    } else {
+        PyObject *k = PyObject_CallOneArg(c->vkey, state);
+        if (k == NULL)
+            return -1;
+        wk = PyTuple_GET_ITEM(k, 0);
+        Py_INCREF(wk);
+        Py_DECREF(k);
+    }
+    PyObject *world = PyTuple_GET_ITEM(state, 0);
+    PyObject *locs = PyTuple_GET_ITEM(state, 1);
+    plan = PyDict_GetItemWithError(c->plans, locs);
+    if (plan != NULL) {
+        Py_INCREF(plan);
+    } else {
+        if (PyErr_Occurred())
+            goto done;
+        plan = PyObject_CallOneArg(c->plan_of, locs);
+        if (plan == NULL)
+            goto done;
+    }
+    Py_ssize_t sid = PyLong_AsSsize_t(sido);
+    if (sid == -1 && PyErr_Occurred())
+        goto done;
+    PyObject *d = PySequence_GetItem(c->depth, sid);
+    if (d == NULL)
+        goto done;
+    Py_ssize_t dv = PyLong_AsSsize_t(d);
+    Py_DECREF(d);
+    if (dv == -1 && PyErr_Occurred())
+        goto done;
+    d1o = PyLong_FromSsize_t(dv + 1);
+    if (d1o == NULL || sync_n(c, n) < 0)
+        goto done;
+    Py_ssize_t ntrans = 0;
+    PyObject *seq = PySequence_Fast(plan, "a plan must be a sequence");
+    if (seq == NULL)
+        goto done;
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        if (plan_item(c, PySequence_Fast_GET_ITEM(seq, i), world, wk, locs, sido, d1o, n,
+                      &ntrans, &nobj) < 0) {
+            Py_DECREF(seq);
+            goto done;
+        }
+    }
+    Py_DECREF(seq);
+    if (!ntrans) {
+        int t = some_task_left(c, locs);
+        if (t < 0)
+            goto done;
+        if (t) {
+            PyObject *r = PyObject_CallFunctionObjArgs(c->deadlock, sido, state, NULL);
+            if (r == NULL)
+                goto done;
+            Py_DECREF(r);
+        }
+    }
+    *transitions += ntrans;
+    ok = 0;
+done:
+    Py_DECREF(wk);
+    Py_XDECREF(plan);
+    Py_XDECREF(d1o);
+    Py_XDECREF(nobj);
+    return ok;
+}
+
+static PyObject *
+bfs_batch(PyObject *self, PyObject *args)
+{
+    Ctx c;
+    memset(&c, 0, sizeof c);
+    Py_ssize_t batch;
+    if (!PyArg_ParseTuple(args, "OOOOOOOnOOOOOOOOOOOpnnpOOOOOOOn:bfs_batch",
+                          &c.frontier, &c.popleft, &c.fappend, &c.plans, &c.plan_of,
+                          &c.outcomes_of, &c.vkey, &c.m, &c.split_step, &c.ids, &c.canon,
+                          &c.states_append, &c.parent, &c.parent_append, &c.via_tid_append,
+                          &c.depth, &c.depth_append, &c.via_choices, &c.esrc_append,
+                          &c.record, &c.graph_limit, &c.max_states, &c.stop_at_first,
+                          &c.violations, &c.done_ids, &c.gates, &c.on_new, &c.generic,
+                          &c.chain, &c.deadlock, &batch))
+        return NULL;
+    if (c.record) {
+        /* esrc_append carries a 3-tuple of the graph's append methods */
+        PyObject *t = c.esrc_append;
+        if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
+            PyErr_SetString(PyExc_TypeError, "the graph's appends must be a 3-tuple");
+            return NULL;
+        }
+        c.esrc_append = PyTuple_GET_ITEM(t, 0);
+        c.edst_append = PyTuple_GET_ITEM(t, 1);
+        c.etid_append = PyTuple_GET_ITEM(t, 2);
+    }
+    if (refresh_gates(&c) < 0)
+        return NULL;
+    Py_ssize_t expanded = 0, transitions = 0, n = 0;
+    int code = 1;
+    while (expanded < batch) {
+        Py_ssize_t left = PyObject_Size(c.frontier);
+        if (left < 0)
+            goto fail;
+        if (left == 0) {
+            code = 0;
+            break;
+        }
+        PyObject *entry = PySequence_GetItem(c.frontier, 0);
+        if (entry == NULL)
+            goto fail;
+        expanded++;
+        int r = expand_entry(&c, entry, &n, &transitions);
+        Py_DECREF(entry);
+        if (r < 0)
+            goto fail;
+        PyObject *p = PyObject_CallNoArgs(c.popleft);
+        if (p == NULL)
+            goto fail;
+        Py_DECREF(p);
+        if (c.record && n > c.graph_limit) {
+            code = 2;
+            break;
+        }
+        if (n >= c.max_states && PyObject_Size(c.frontier) > 0) {
+            code = 3;
+            break;
+        }
+        if (c.stop_at_first && PyDict_GET_SIZE(c.violations) > 0) {
+            code = 4;
+            break;
+        }
+    }
+    Py_XDECREF(c.gw);
+    Py_XDECREF(c.gl);
+    return Py_BuildValue("(inn)", code, expanded, transitions);
+fail:
+    Py_XDECREF(c.gw);
+    Py_XDECREF(c.gl);
+    /* the transitions of the entries already popped are lost with the exception: the
+       caller stops the search on it */
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"bfs_batch", bfs_batch, METH_VARARGS,
+     "Expand up to a batch of the fast BFS's frontier entries (see Search._bfs_fast)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_bfsloop",
+    "The compiled inner loop of khomc's fast breadth-first search.", -1, methods, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__bfsloop(void)
+{
+    return PyModule_Create(&module);
+}
