@@ -4,7 +4,8 @@
  * (model/engines/search.py, Search._bfs_fast) - the same statements in the same order,
  * with the interpreter's dispatch taken out.  Every decision that is not a table lookup
  * stays in Python and is called back: a task's plan (Stepper._plan), an effect-memo miss
- * (Stepper.fast_outcomes), steps that spawn or run an atomic section (generic / chain),
+ * (Stepper.fast_outcomes), steps that spawn (generic) or leave the memo inside an atomic
+ * section (Stepper.fast_chain_generic),
  * the incremental property checks (Monitor.after_step), the split slot's id after part
  * writes (Stepper.split_step), the symmetry canon (KeyCanon) and deadlock reports.
  *
@@ -34,7 +35,10 @@ typedef struct {
     int stop_at_first;
     PyObject *violations;
     PyObject *done_ids;
-    PyObject *gates, *on_new, *generic, *chain, *deadlock;
+    PyObject *gates, *on_new, *generic, *deadlock;
+    /* the atomic sections (Stepper.fast_chain): the effect memo, its node maker, the
+       sentinel of an effect the fast path hands to _run, that fallback, the full check */
+    PyObject *memo, *memo_node, *unmemo, *chain_generic, *check_full;
     /* the gates: (slot mask, task mask, everything) */
     PyObject *gw, *gl;
     long long gw_c, gl_c;
@@ -195,8 +199,8 @@ static PyObject *
 key_after(Ctx *c, PyObject *wk, PyObject *wids, PyObject *pg)
 {
     PyObject *kl = tuple_with(wk, wids);
-    if (kl == NULL)
-        return NULL;
+    if (kl == NULL || pg == Py_None)
+        return kl;
     PyObject *mid = PyTuple_GET_ITEM(wk, c->m);
     PyObject *cache = PyTuple_GET_ITEM(pg, 0);
     PyObject *mid2 = PyDict_GetItemWithError(cache, mid);      /* borrowed */
@@ -420,6 +424,203 @@ some_task_left(Ctx *c, PyObject *locs)
     return 0;
 }
 
+/* Stepper.fast_chain: continue an atomic section from local lid; append
+   (tid, choices, state2, key2, mask) to out (mask None: the changes were not tracked) */
+static int
+fast_chain(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido,
+           Py_ssize_t tid, PyObject *lid, PyObject *choices, PyObject *mask, PyObject *out)
+{
+    long long lv = PyLong_AsLongLong(lid);
+    if (lv == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *key = PyLong_FromLongLong((lv << 16) | tid);
+    if (key == NULL)
+        return -1;
+    PyObject *node = PyDict_GetItemWithError(c->memo, key);
+    if (node != NULL) {
+        Py_INCREF(node);
+    } else if (!PyErr_Occurred()) {
+        node = PyObject_CallFunctionObjArgs(c->memo_node, lid, tido, NULL);
+    }
+    Py_DECREF(key);
+    if (node == NULL)
+        return -1;
+    PyObject *res = NULL;
+    int ok = -1;
+    if (node != c->unmemo) {
+        if (!PyTuple_Check(node) || PyTuple_GET_SIZE(node) < 7) {
+            PyErr_SetString(PyExc_TypeError, "a memo node must be a tuple");
+            goto done;
+        }
+        PyObject *getter = PyTuple_GET_ITEM(node, 6);
+        PyObject *kouts = PyTuple_GET_ITEM(node, 5);
+        PyObject *kv = getter == Py_None ? PyTuple_New(0) : PyObject_CallOneArg(getter, wk);
+        if (kv == NULL)
+            goto done;
+        res = PyDict_GetItemWithError(kouts, kv);
+        if (res != NULL) {
+            Py_INCREF(res);
+        } else if (!PyErr_Occurred()) {
+            res = PyObject_CallFunctionObjArgs(c->outcomes_of, world, tido, lid, node, wk,
+                                               NULL);
+            if (res != NULL && PyDict_SetItem(kouts, kv, res) < 0)
+                Py_CLEAR(res);
+        }
+        Py_DECREF(kv);
+        if (res == NULL)
+            goto done;
+    }
+    int some = res != NULL ? PyObject_IsTrue(res) : 0;
+    if (some < 0)
+        goto done;
+    if (!some) {    /* no memo, or blocked inside the section (_run raises the spec error) */
+        PyObject *r = PyObject_CallFunctionObjArgs(c->chain_generic, world, wk, locs, tido,
+                                                   lid, choices, out, NULL);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+        ok = 0;
+        goto done;
+    }
+    PyObject *seq = PySequence_Fast(res, "outcomes must be a sequence");
+    if (seq == NULL)
+        goto done;
+    for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq); j++) {
+        PyObject *o = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != 7) {
+            PyErr_SetString(PyExc_TypeError, "an outcome must be a 7-tuple");
+            Py_DECREF(seq);
+            goto done;
+        }
+        PyObject *writes = PyTuple_GET_ITEM(o, 1), *wids = PyTuple_GET_ITEM(o, 2);
+        PyObject *lid2 = PyTuple_GET_ITEM(o, 3), *pg = PyTuple_GET_ITEM(o, 6);
+        PyObject *w2, *wk2, *ch, *m2;
+        int t = PyObject_IsTrue(writes);
+        if (t < 0) {
+            Py_DECREF(seq);
+            goto done;
+        }
+        if (t || pg != Py_None) {
+            w2 = world_after(c, world, writes, pg);
+            wk2 = w2 != NULL ? key_after(c, wk, wids, pg) : NULL;
+        } else {
+            w2 = world;
+            wk2 = wk;
+            Py_INCREF(w2);
+            Py_INCREF(wk2);
+        }
+        ch = wk2 != NULL ? PySequence_Concat(choices, PyTuple_GET_ITEM(o, 0)) : NULL;
+        m2 = ch != NULL ? PyNumber_Or(mask, PyTuple_GET_ITEM(o, 5)) : NULL;
+        int r = -1;
+        if (m2 != NULL) {
+            t = PyObject_IsTrue(PyTuple_GET_ITEM(o, 4));
+            if (t > 0) {
+                r = fast_chain(c, w2, wk2, locs, tido, tid, lid2, ch, m2, out);
+            } else if (t == 0) {
+                PyObject *locs2 = locs_with(locs, tid, lid2), *nxt = NULL, *k2 = NULL,
+                         *item = NULL;
+                if (locs2 != NULL && (nxt = PyTuple_Pack(2, w2, locs2)) != NULL
+                        && (k2 = PyTuple_Pack(2, wk2, locs2)) != NULL
+                        && (item = PyTuple_Pack(5, tido, ch, nxt, k2, m2)) != NULL)
+                    r = PyList_Append(out, item);
+                Py_XDECREF(locs2);
+                Py_XDECREF(nxt);
+                Py_XDECREF(k2);
+                Py_XDECREF(item);
+            }
+        }
+        Py_XDECREF(w2);
+        Py_XDECREF(wk2);
+        Py_XDECREF(ch);
+        Py_XDECREF(m2);
+        if (r < 0) {
+            Py_DECREF(seq);
+            goto done;
+        }
+    }
+    Py_DECREF(seq);
+    ok = 0;
+done:
+    Py_DECREF(node);
+    Py_XDECREF(res);
+    return ok;
+}
+
+/* Search._fast_items: the successors of an atomic section, (tid, choices, state2, key2,
+   mask); mask None checks every property */
+static int
+fast_items(Ctx *c, PyObject *sido, PyObject *d1o, PyObject *items, Py_ssize_t *n,
+           Py_ssize_t *ntrans)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *it = PyList_GET_ITEM(items, i);
+        PyObject *tido = PyTuple_GET_ITEM(it, 0), *ch = PyTuple_GET_ITEM(it, 1);
+        PyObject *nxt = PyTuple_GET_ITEM(it, 2), *k2 = PyTuple_GET_ITEM(it, 3);
+        PyObject *mask = PyTuple_GET_ITEM(it, 4), *nido, *nobj;
+        Py_ssize_t tid = PyLong_AsSsize_t(tido);
+        if (tid == -1 && PyErr_Occurred())
+            return -1;
+        if (sync_n(c, n) < 0 || (nobj = PyLong_FromSsize_t(*n)) == NULL)
+            return -1;
+        if (c->canon == Py_None) {
+            nido = PyDict_SetDefault(c->ids, k2, nobj);
+        } else {
+            nido = PyDict_GetItemWithError(c->ids, k2);
+            if (nido == NULL && !PyErr_Occurred()) {
+                PyObject *ck = PyObject_CallOneArg(c->canon, k2);
+                if (ck != NULL) {
+                    nido = PyDict_SetDefault(c->ids, ck, nobj);
+                    Py_DECREF(ck);
+                    if (nido != NULL && PyDict_SetItem(c->ids, k2, nido) < 0)
+                        nido = NULL;
+                }
+            }
+        }
+        Py_DECREF(nobj);
+        if (nido == NULL)
+            return -1;
+        Py_INCREF(nido);
+        Py_ssize_t nid = PyLong_AsSsize_t(nido);
+        int bad = nid == -1 && PyErr_Occurred();
+        if (!bad && nid == *n) {
+            int t;
+            PyObject *g = NULL, *entry;
+            bad = append1(c->states_append, nxt) < 0 || append1(c->parent_append, sido) < 0
+                  || append1(c->via_tid_append, tido) < 0
+                  || (t = PyObject_IsTrue(ch)) < 0
+                  || (t && PyDict_SetItem(c->via_choices, nido, ch) < 0)
+                  || append1(c->depth_append, d1o) < 0;
+            if (!bad && mask == Py_None) {
+                g = PyObject_CallFunctionObjArgs(c->check_full, nido, nxt, NULL);
+                bad = g == NULL || load_gates(c, g) < 0;
+            } else if (!bad) {
+                t = must_check(c, mask, tid,
+                               PyTuple_GET_ITEM(PyTuple_GET_ITEM(nxt, 1), tid));
+                bad = t < 0;
+                if (t > 0) {
+                    g = PyObject_CallFunctionObjArgs(c->on_new, nxt, mask, tido, nido, NULL);
+                    bad = g == NULL || load_gates(c, g) < 0;
+                }
+            }
+            Py_XDECREF(g);
+            if (!bad) {
+                entry = PyTuple_Pack(3, nido, nxt, k2);
+                bad = entry == NULL || append1(c->fappend, entry) < 0;
+                Py_XDECREF(entry);
+            }
+            (*n)++;
+        }
+        if (!bad && c->record)
+            bad = append1(c->esrc_append, sido) < 0 || append1(c->edst_append, nido) < 0
+                  || append1(c->etid_append, tido) < 0;
+        Py_DECREF(nido);
+        if (bad)
+            return -1;
+    }
+    *ntrans += PyList_GET_SIZE(items);
+    return 0;
+}
+
 static int
 plan_item(Ctx *c, PyObject *item, PyObject *world, PyObject *wk, PyObject *locs,
           PyObject *sido, PyObject *d1o, Py_ssize_t *n, Py_ssize_t *ntrans, PyObject **nobj)
@@ -485,11 +686,19 @@ plan_item(Ctx *c, PyObject *item, PyObject *world, PyObject *wk, PyObject *locs,
         if (chained < 0)
             goto done;
         if (chained) {
-            PyObject *r = PyObject_CallFunctionObjArgs(
-                c->chain, world, wk, PyTuple_GET_ITEM(out, 1), PyTuple_GET_ITEM(out, 2),
-                PyTuple_GET_ITEM(out, 6), locs, tido, PyTuple_GET_ITEM(out, 3),
-                PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 5), sido, d1o, NULL);
-            if (call_count(r, ntrans) < 0 || sync_n(c, n) < 0 || refresh_gates(c) < 0)
+            PyObject *pg = PyTuple_GET_ITEM(out, 6);
+            PyObject *w2 = world_after(c, world, PyTuple_GET_ITEM(out, 1), pg);
+            PyObject *wk2 = w2 != NULL ? key_after(c, wk, PyTuple_GET_ITEM(out, 2), pg) : NULL;
+            PyObject *items = wk2 != NULL ? PyList_New(0) : NULL;
+            int r = items == NULL
+                || fast_chain(c, w2, wk2, locs, tido, tid, PyTuple_GET_ITEM(out, 3),
+                              PyTuple_GET_ITEM(out, 0), PyTuple_GET_ITEM(out, 5), items) < 0
+                || fast_items(c, sido, d1o, items, n, ntrans) < 0
+                || sync_n(c, n) < 0;
+            Py_XDECREF(w2);
+            Py_XDECREF(wk2);
+            Py_XDECREF(items);
+            if (r)
                 goto done;
             Py_CLEAR(*nobj);
             continue;
@@ -591,14 +800,15 @@ bfs_batch(PyObject *self, PyObject *args)
     Ctx c;
     memset(&c, 0, sizeof c);
     Py_ssize_t batch;
-    if (!PyArg_ParseTuple(args, "OOOOOOOnOOOOOOOOOOOpnnpOOOOOOOn:bfs_batch",
+    if (!PyArg_ParseTuple(args, "OOOOOOOnOOOOOOOOOOOpnnpOOOOOOOOOOOn:bfs_batch",
                           &c.frontier, &c.popleft, &c.fappend, &c.plans, &c.plan_of,
                           &c.outcomes_of, &c.vkey, &c.m, &c.split_step, &c.ids, &c.canon,
                           &c.states_append, &c.parent, &c.parent_append, &c.via_tid_append,
                           &c.depth, &c.depth_append, &c.via_choices, &c.esrc_append,
                           &c.record, &c.graph_limit, &c.max_states, &c.stop_at_first,
                           &c.violations, &c.done_ids, &c.gates, &c.on_new, &c.generic,
-                          &c.chain, &c.deadlock, &batch))
+                          &c.deadlock, &c.memo, &c.memo_node, &c.unmemo,
+                          &c.chain_generic, &c.check_full, &batch))
         return NULL;
     if (c.record) {
         /* esrc_append carries a 3-tuple of the graph's append methods */

@@ -30,7 +30,7 @@ from array import array
 from collections import deque
 
 from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model
-from ..runtime.step import Stepper
+from ..runtime.step import _UNMEMO, Stepper
 from .monitor import Monitor
 from .por import complete_graph, skipped_steps
 from .result import Bounds, CheckResult, PropertyResult, Verdict
@@ -576,7 +576,7 @@ class Search:
         statements in the same order): batches of :data:`BATCH` frontier entries, between
         which this loop looks at Ctrl-C, the clock, the budgets and the checkpoint as the
         Python loop does every 1024 entries.  What the Python loop calls, the C loop calls
-        back: plans, effect-memo misses, spawns and atomic sections, property checks."""
+        back: plans, effect-memo misses, spawns, property checks."""
         stepper, monitor = self.stepper, self._monitor
         violations, witness = self.violations, self.witness
         frontier = self.frontier
@@ -602,11 +602,9 @@ class Search:
             return self._fast_items(sid, d1, [
                 (t, c, nxt, stepper.vkey_from(nxt, world, wk), None) for t, c, nxt in out])
 
-        def chain(world, wk, writes, wids, pg, locs, tid, lid2, ch, mask, sid, d1):
-            items: list = []
-            stepper.fast_chain(*stepper.apply_fast(world, wk, writes, wids, pg), locs, tid,
-                               lid2, ch, mask, items)
-            return self._fast_items(sid, d1, items)
+        def check_full(nid, nxt):
+            self._check(nid, nxt)
+            return monitor.gates(violations, witness)
 
         def deadlock(sid, state):
             self.deadlocks.setdefault(sid, stepper.blocked(state))
@@ -624,7 +622,8 @@ class Search:
                 self._canon, self.states.append, self.parent, self.parent.append,
                 self.via_tid.append, self.depth, self.depth.append, self.via_choices, graph,
                 record, self.graph_limit, max_states, self.stop_at_first, violations,
-                self.model.table.done_ids, gates, on_new, generic, chain, deadlock,
+                self.model.table.done_ids, gates, on_new, generic, deadlock, stepper._memo,
+                stepper._memo_node, _UNMEMO, stepper.fast_chain_generic, check_full,
                 BATCH - (expanded % BATCH))
             expanded += done
             self.transitions += trans

@@ -180,9 +180,13 @@ class Stepper:
         while len(pint) < len(value):
             pint.append({})
             self._pvals.append([])
+        pid = self._pid
+        if old is not None and len(old) == len(value):      # the common case: one pass
+            oldp = self._mparts[old_id]
+            return self._split_join(tuple([i if v is o else pid(p, v) for p, v, o, i in
+                                           zip(range(len(value)), value, old, oldp)]))
         ids = []
         oldp = self._mparts[old_id] if old is not None else None
-        pid = self._pid
         for p, v in enumerate(value):
             if oldp is not None and p < len(old) and v is old[p]:
                 ids.append(oldp[p])
@@ -382,10 +386,7 @@ class Stepper:
             if res is None:
                 res = kouts[kv] = self.fast_outcomes(world, tid, lid, node, wk)
         if not res:   # no memo, or blocked inside the section (_run raises the spec error)
-            items: list = []
-            self._run(world, locs, tid, lid, choices, (), items, False, None, None)
-            for t, ch, nxt in items:
-                out.append((t, ch, nxt, self.vkey_from(nxt, world, wk), None))
+            self.fast_chain_generic(world, wk, locs, tid, lid, choices, out)
             return
         for ci, writes, wids, lid2, chain, m, pg in res:
             if writes or pg is not None:
@@ -398,6 +399,14 @@ class Stepper:
             else:
                 locs2 = locs[:tid] + (lid2,) + locs[tid + 1:]
                 out.append((tid, ch, (w2, locs2), (wk2, locs2), mask | m))
+
+    def fast_chain_generic(self, world, wk, locs, tid, lid, choices, out) -> None:
+        """:meth:`fast_chain` where the memo has no outcome: the generic :meth:`_run`, whose
+        successors' changes are not tracked (mask None)."""
+        items: list = []
+        self._run(world, locs, tid, lid, choices, (), items, False, None, None)
+        for t, ch, nxt in items:
+            out.append((t, ch, nxt, self.vkey_from(nxt, world, wk), None))
 
     def _plan(self, locs) -> list:
         """Per task of *locs* that has not finished: ``(tid, getter, outcomes by slot values,
