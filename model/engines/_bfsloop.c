@@ -2,8 +2,9 @@
  *
  * Owns: expanding up to a batch of frontier entries of the fast breadth-first search
  * (model/engines/search.py, Search._bfs_fast) - the same statements in the same order,
- * with the interpreter's dispatch taken out.  Every decision that is not a table lookup
- * stays in Python and is called back: a task's plan (Stepper._plan), an effect-memo miss
+ * with the interpreter's dispatch taken out (a task's plan, Stepper._plan, and the atomic
+ * sections, Stepper.fast_chain, included).  Every decision that is not a table lookup
+ * stays in Python and is called back: a memo node (Stepper._memo_node), an effect-memo miss
  * (Stepper.fast_outcomes), steps that spawn (generic) or leave the memo inside an atomic
  * section (Stepper.fast_chain_generic),
  * the incremental property checks (Monitor.after_step), the split slot's id after part
@@ -23,7 +24,7 @@
 
 typedef struct {
     PyObject *frontier, *popleft, *fappend;
-    PyObject *plans, *plan_of, *outcomes_of, *vkey;
+    PyObject *plans, *outcomes_of, *vkey;
     PyObject *split_step;
     Py_ssize_t m;                 /* the split slot's index, -1 if none */
     PyObject *ids, *canon;
@@ -39,6 +40,9 @@ typedef struct {
     /* the atomic sections (Stepper.fast_chain): the effect memo, its node maker, the
        sentinel of an effect the fast path hands to _run, that fallback, the full check */
     PyObject *memo, *memo_node, *unmemo, *chain_generic, *check_full;
+    /* Stepper._plan: the sentinel of a finished task, the bound on cached plans */
+    PyObject *finished;
+    Py_ssize_t max_plans;
     /* the gates: (slot mask, task mask, everything) */
     PyObject *gw, *gl;
     long long gw_c, gl_c;
@@ -424,25 +428,80 @@ some_task_left(Ctx *c, PyObject *locs)
     return 0;
 }
 
+/* the memo node of task tid at local lid (Stepper._memo_node on a miss); new reference */
+static PyObject *
+memo_node(Ctx *c, PyObject *lid, PyObject *tido, Py_ssize_t tid)
+{
+    long long lv = PyLong_AsLongLong(lid);
+    if (lv == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *key = PyLong_FromLongLong((lv << 16) | tid);
+    if (key == NULL)
+        return NULL;
+    PyObject *node = PyDict_GetItemWithError(c->memo, key);
+    if (node != NULL)
+        Py_INCREF(node);
+    else if (!PyErr_Occurred())
+        node = PyObject_CallFunctionObjArgs(c->memo_node, lid, tido, NULL);
+    Py_DECREF(key);
+    return node;
+}
+
+/* Stepper._plan: per task of locs that has not finished, (tid, getter, outcomes by slot
+   values, memo node, successor locals by next local id); new reference */
+static PyObject *
+make_plan(Ctx *c, PyObject *locs)
+{
+    PyObject *plan = PyList_New(0);
+    if (plan == NULL)
+        return NULL;
+    for (Py_ssize_t tid = 0; tid < PyTuple_GET_SIZE(locs); tid++) {
+        PyObject *tido = PyLong_FromSsize_t(tid), *node = NULL, *item = NULL, *d = NULL;
+        if (tido == NULL)
+            goto fail;
+        node = memo_node(c, PyTuple_GET_ITEM(locs, tid), tido, tid);
+        if (node == NULL) {
+            Py_DECREF(tido);
+            goto fail;
+        }
+        if (node != c->finished) {
+            if (node == c->unmemo) {
+                item = PyTuple_Pack(5, tido, Py_None, Py_None, node, Py_None);
+            } else if (PyTuple_Check(node) && PyTuple_GET_SIZE(node) >= 2
+                       && (d = PyDict_New()) != NULL) {
+                item = PyTuple_Pack(5, tido, PyTuple_GET_ITEM(node, 0),
+                                    PyTuple_GET_ITEM(node, 1), node, d);
+            } else if (d == NULL && !PyErr_Occurred()) {
+                PyErr_SetString(PyExc_TypeError, "a memo node must be a tuple");
+            }
+            if (item == NULL || PyList_Append(plan, item) < 0) {
+                Py_XDECREF(item);
+                Py_XDECREF(d);
+                Py_DECREF(node);
+                Py_DECREF(tido);
+                goto fail;
+            }
+            Py_DECREF(item);
+            Py_XDECREF(d);
+        }
+        Py_DECREF(node);
+        Py_DECREF(tido);
+    }
+    if (PyDict_GET_SIZE(c->plans) < c->max_plans && PyDict_SetItem(c->plans, locs, plan) < 0)
+        goto fail;
+    return plan;
+fail:
+    Py_DECREF(plan);
+    return NULL;
+}
+
 /* Stepper.fast_chain: continue an atomic section from local lid; append
    (tid, choices, state2, key2, mask) to out (mask None: the changes were not tracked) */
 static int
 fast_chain(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido,
            Py_ssize_t tid, PyObject *lid, PyObject *choices, PyObject *mask, PyObject *out)
 {
-    long long lv = PyLong_AsLongLong(lid);
-    if (lv == -1 && PyErr_Occurred())
-        return -1;
-    PyObject *key = PyLong_FromLongLong((lv << 16) | tid);
-    if (key == NULL)
-        return -1;
-    PyObject *node = PyDict_GetItemWithError(c->memo, key);
-    if (node != NULL) {
-        Py_INCREF(node);
-    } else if (!PyErr_Occurred()) {
-        node = PyObject_CallFunctionObjArgs(c->memo_node, lid, tido, NULL);
-    }
-    Py_DECREF(key);
+    PyObject *node = memo_node(c, lid, tido, tid);
     if (node == NULL)
         return -1;
     PyObject *res = NULL;
@@ -744,7 +803,7 @@ expand_entry(Ctx *c, PyObject *entry, Py_ssize_t *n, Py_ssize_t *transitions)
     } else {
         if (PyErr_Occurred())
             goto done;
-        plan = PyObject_CallOneArg(c->plan_of, locs);
+        plan = make_plan(c, locs);
         if (plan == NULL)
             goto done;
     }
@@ -800,15 +859,16 @@ bfs_batch(PyObject *self, PyObject *args)
     Ctx c;
     memset(&c, 0, sizeof c);
     Py_ssize_t batch;
-    if (!PyArg_ParseTuple(args, "OOOOOOOnOOOOOOOOOOOpnnpOOOOOOOOOOOn:bfs_batch",
-                          &c.frontier, &c.popleft, &c.fappend, &c.plans, &c.plan_of,
+    if (!PyArg_ParseTuple(args, "OOOOOOnOOOOOOOOOOOpnnpOOOOOOOOOOOOnn:bfs_batch",
+                          &c.frontier, &c.popleft, &c.fappend, &c.plans,
                           &c.outcomes_of, &c.vkey, &c.m, &c.split_step, &c.ids, &c.canon,
                           &c.states_append, &c.parent, &c.parent_append, &c.via_tid_append,
                           &c.depth, &c.depth_append, &c.via_choices, &c.esrc_append,
                           &c.record, &c.graph_limit, &c.max_states, &c.stop_at_first,
                           &c.violations, &c.done_ids, &c.gates, &c.on_new, &c.generic,
                           &c.deadlock, &c.memo, &c.memo_node, &c.unmemo,
-                          &c.chain_generic, &c.check_full, &batch))
+                          &c.chain_generic, &c.check_full, &c.finished,
+                          &c.max_plans, &batch))
         return NULL;
     if (c.record) {
         /* esrc_append carries a 3-tuple of the graph's append methods */
@@ -869,9 +929,212 @@ fail:
     return NULL;
 }
 
+/* -- the property memo (model/engines/monitor.py, _PropertyMemo.value and
+      Monitor._run_delta) ------------------------------------------------------------ */
+
+/* _PropertyMemo.value's walk of the decision tree: the leaf (borrowed Py_True/Py_False),
+   or NULL with no exception set on a miss */
+static PyObject *
+tree_walk(PyObject *node, PyObject *world, PyObject *locs, PyObject *absent)
+{
+    while (node != Py_None) {
+        if (PyBool_Check(node))
+            return node;
+        if (!PyTuple_Check(node) || PyTuple_GET_SIZE(node) != 3) {
+            PyErr_SetString(PyExc_TypeError, "a property memo node must be a 3-tuple");
+            return NULL;
+        }
+        PyObject *read = PyTuple_GET_ITEM(node, 0), *children = PyTuple_GET_ITEM(node, 1);
+        PyObject *last = PyTuple_GET_ITEM(node, 2), *kind = PyTuple_GET_ITEM(read, 0);
+        Py_ssize_t arg = PyLong_AsSsize_t(PyTuple_GET_ITEM(read, 1));
+        PyObject *v;
+        if (arg == -1 && PyErr_Occurred())
+            PyErr_Clear();          /* a kind whose argument is not an index */
+        Py_UCS4 k = PyUnicode_GET_LENGTH(kind) == 1 ? PyUnicode_READ_CHAR(kind, 0) : 0;
+        if (k == 's') {
+            if (arg < 0 || arg >= PyTuple_GET_SIZE(world)) {
+                PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+                return NULL;
+            }
+            v = PyTuple_GET_ITEM(world, arg);
+            Py_INCREF(v);
+        } else if (k == 'l') {
+            v = arg >= 0 && arg < PyTuple_GET_SIZE(locs) ? PyTuple_GET_ITEM(locs, arg) : absent;
+            Py_INCREF(v);
+        } else if (k == 'L') {
+            v = locs;
+            Py_INCREF(v);
+        } else {
+            v = PyTuple_Pack(2, world, locs);
+            if (v == NULL)
+                return NULL;
+        }
+        if (v == PyList_GET_ITEM(last, 0)) {
+            /* the same object as last time: no hash of a possibly large value */
+            node = PyList_GET_ITEM(last, 1);
+            Py_DECREF(v);
+            continue;
+        }
+        node = PyDict_GetItemWithError(children, v);
+        if (node == NULL) {
+            Py_DECREF(v);
+            return NULL;
+        }
+        Py_INCREF(node);
+        if (PyList_SetItem(last, 0, v) < 0 || PyList_SetItem(last, 1, node) < 0)
+            return NULL;
+        /* node stays alive: the tree holds it */
+    }
+    return NULL;
+}
+
+/* (mask & wm) or (lm >> tid) & 1, on Python ints */
+static int
+reads_changed(PyObject *wm, PyObject *lm, PyObject *mask, PyObject *tido)
+{
+    PyObject *a = PyNumber_And(wm, mask);
+    if (a == NULL)
+        return -1;
+    int t = PyObject_IsTrue(a);
+    Py_DECREF(a);
+    if (t)
+        return t;
+    PyObject *sh = PyNumber_Rshift(lm, tido);
+    if (sh == NULL)
+        return -1;
+    long long low = PyLong_AsLongLongAndOverflow(sh, &t);
+    if (low == -1 && PyErr_Occurred()) {
+        Py_DECREF(sh);
+        return -1;
+    }
+    if (t) {        /* wider than 64 bits: its lowest bit */
+        PyObject *one = PyLong_FromLong(1), *b = one ? PyNumber_And(sh, one) : NULL;
+        Py_XDECREF(one);
+        Py_DECREF(sh);
+        if (b == NULL)
+            return -1;
+        t = PyObject_IsTrue(b);
+        Py_DECREF(b);
+        return t;
+    }
+    Py_DECREF(sh);
+    return (int)(low & 1);
+}
+
+static PyObject *s_name, *s_on, *s_whole, *s_wmask, *s_lmask, *s_root, *s_evals;
+
+static int
+attr_true(PyObject *o, PyObject *name)
+{
+    PyObject *v = PyObject_GetAttr(o, name);
+    if (v == NULL)
+        return -1;
+    int t = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return t;
+}
+
+/* one property of run_delta: 1 it has the value want, 0 not or not evaluated, -1 error */
+static int
+delta_one(PyObject *p, PyObject *memo, PyObject *mask, PyObject *tido, PyObject *world,
+          PyObject *locs, PyObject *absent, PyObject *fallback, PyObject *want)
+{
+    PyObject *value = NULL;
+    int t;
+    if (memo != Py_None && (t = attr_true(memo, s_on)) != 0) {
+        if (t < 0)
+            return -1;
+        if ((t = attr_true(memo, s_whole)) < 0)
+            return -1;
+        if (!t) {
+            PyObject *wm = PyObject_GetAttr(memo, s_wmask);
+            PyObject *lm = wm ? PyObject_GetAttr(memo, s_lmask) : NULL;
+            t = lm ? reads_changed(wm, lm, mask, tido) : -1;
+            Py_XDECREF(wm);
+            Py_XDECREF(lm);
+            if (t <= 0)
+                return t;       /* reads nothing the step changed: inherited value */
+        }
+        PyObject *ev = PyObject_GetAttr(memo, s_evals), *ev1 = NULL, *root = NULL;
+        if (ev != NULL && (ev1 = PyNumber_Add(ev, PyTuple_GET_ITEM(want, 1))) != NULL
+                && PyObject_SetAttr(memo, s_evals, ev1) == 0)
+            root = PyObject_GetAttr(memo, s_root);
+        Py_XDECREF(ev);
+        Py_XDECREF(ev1);
+        if (root == NULL)
+            return -1;
+        value = tree_walk(root, world, locs, absent);
+        Py_XINCREF(value);
+        Py_DECREF(root);
+        if (value == NULL) {
+            if (PyErr_Occurred())
+                return -1;
+            value = PyObject_CallFunctionObjArgs(fallback, p, memo, NULL);     /* a miss */
+        }
+    } else {
+        value = PyObject_CallFunctionObjArgs(fallback, p, Py_None, NULL);
+    }
+    if (value == NULL)
+        return -1;
+    t = value == PyTuple_GET_ITEM(want, 0);
+    Py_DECREF(value);
+    return t;
+}
+
+/* Monitor._run_delta: the names of the properties of props = [(p, memo)] not in skip that
+   read something the step changed (mask: world slots, tid: the task) and have the value
+   want; fallback(p, memo) evaluates a property the memo cannot answer (memo None or off:
+   the property itself; else the memo's miss).  On an error where[0] is the property. */
+static PyObject *
+run_delta(PyObject *self, PyObject *args)
+{
+    PyObject *props, *skip, *want, *mask, *tido, *world, *locs, *absent, *fallback, *where;
+    if (!PyArg_ParseTuple(args, "O!OOOO!O!O!OOO!:run_delta", &PyList_Type, &props, &skip,
+                          &want, &mask, &PyLong_Type, &tido, &PyTuple_Type, &world,
+                          &PyTuple_Type, &locs, &absent, &fallback, &PyList_Type, &where))
+        return NULL;
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *w = one ? PyTuple_Pack(2, want, one) : NULL;     /* (want, 1) */
+    Py_XDECREF(one);
+    PyObject *out = w ? PyList_New(0) : NULL;
+    if (out == NULL) {
+        Py_XDECREF(w);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(props); i++) {
+        PyObject *pm = PyList_GET_ITEM(props, i);
+        PyObject *p = PyTuple_GET_ITEM(pm, 0), *memo = PyTuple_GET_ITEM(pm, 1);
+        PyObject *name = PyObject_GetAttr(p, s_name);
+        if (name == NULL)
+            goto fail;
+        int t = PySequence_Contains(skip, name);
+        if (t == 0)
+            t = delta_one(p, memo, mask, tido, world, locs, absent, fallback, w);
+        else if (t > 0)
+            t = 0;
+        if (t > 0)
+            t = PyList_Append(out, name) < 0 ? -1 : 1;
+        if (t < 0) {
+            Py_INCREF(p);
+            PyList_SetItem(where, 0, p);
+            Py_DECREF(name);
+            goto fail;
+        }
+        Py_DECREF(name);
+    }
+    Py_DECREF(w);
+    return out;
+fail:
+    Py_DECREF(w);
+    Py_DECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"bfs_batch", bfs_batch, METH_VARARGS,
      "Expand up to a batch of the fast BFS's frontier entries (see Search._bfs_fast)."},
+    {"run_delta", run_delta, METH_VARARGS,
+     "Monitor._run_delta: the properties a step can have changed, through their memos."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -883,5 +1146,12 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__bfsloop(void)
 {
+    if (!(s_name = PyUnicode_InternFromString("name")) || !(s_on = PyUnicode_InternFromString("on"))
+            || !(s_whole = PyUnicode_InternFromString("whole"))
+            || !(s_wmask = PyUnicode_InternFromString("wmask"))
+            || !(s_lmask = PyUnicode_InternFromString("lmask"))
+            || !(s_root = PyUnicode_InternFromString("root"))
+            || !(s_evals = PyUnicode_InternFromString("evals")))
+        return NULL;
     return PyModule_Create(&module);
 }

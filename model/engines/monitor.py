@@ -7,8 +7,15 @@ machine) so that they cannot disagree on what a violation is.
 
 from __future__ import annotations
 
+import os
+
 from ..runtime.spec import ALWAYS, FINAL, SOMETIMES, Model
 from ..runtime.tasks import SpecError
+
+try:        # the compiled property checks (model/engines/_bfsloop.c; optional)
+    from ._bfsloop import run_delta as _run_delta_c
+except ImportError:                                     # pragma: no cover - no compiler
+    _run_delta_c = None
 
 
 class Monitor:
@@ -31,6 +38,8 @@ class Monitor:
         self.version = 0        # bumped when a memo's read set grows or a memo is switched off
         self._gates_key = None
         self._gates = (0, 0, True)
+        # the compiled _run_delta (the search sets it as it sets its own loop's)
+        self.compiled = _run_delta_c is not None and not os.environ.get("KHOMC_PURE_PYTHON")
 
     def _eval(self, p) -> bool:
         try:
@@ -113,6 +122,31 @@ class Monitor:
         return self._gates
 
     def _run_delta(self, props, skip, want: bool, mask: int, tid: int) -> list[str]:
+        """Names of *props* (``(property, memo)``, not in *skip*) whose value is *want*, of
+        those that read something a step of task *tid* writing the slots *mask* changed; the
+        others inherit their value.  Compiled (``_bfsloop.run_delta``, the same statements)
+        when the extension is built."""
+        if self.compiled:
+            view = self.view
+            where = [None]
+            try:
+                return _run_delta_c(props, skip, want, mask, tid, view.world, view.locs,
+                                    _ABSENT, self._fallback, where)
+            except SpecError:
+                raise
+            except Exception as exc:
+                raise SpecError(f"property {where[0].name!r} raised {type(exc).__name__}: "
+                                f"{exc}") from exc
+        return self._run_delta_py(props, skip, want, mask, tid)
+
+    def _fallback(self, p, memo) -> bool:
+        """What the compiled :meth:`_run_delta` cannot answer from a memo: a memo's miss, or
+        a property without a memo (or with its memo off)."""
+        if memo is not None:
+            return memo._miss(self.view)
+        return bool(p.fn(self.view))
+
+    def _run_delta_py(self, props, skip, want: bool, mask: int, tid: int) -> list[str]:
         view = self.view
         out = []
         p = None

@@ -30,7 +30,7 @@ from array import array
 from collections import deque
 
 from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION, Model
-from ..runtime.step import _UNMEMO, Stepper
+from ..runtime.step import _FINISHED, _MAX_PLANS, _UNMEMO, Stepper
 from .monitor import Monitor
 from .por import complete_graph, skipped_steps
 from .result import Bounds, CheckResult, PropertyResult, Verdict
@@ -172,6 +172,7 @@ class Search:
         model = self.model
         self._props = list(model.properties)
         self._monitor = Monitor(model)
+        self._monitor.compiled = self._monitor.compiled and self.compiled
         if self.por is not None:
             self._monitor.view.hidden = frozenset(model.private)
         start = time.perf_counter() - self.elapsed
@@ -576,7 +577,7 @@ class Search:
         statements in the same order): batches of :data:`BATCH` frontier entries, between
         which this loop looks at Ctrl-C, the clock, the budgets and the checkpoint as the
         Python loop does every 1024 entries.  What the Python loop calls, the C loop calls
-        back: plans, effect-memo misses, spawns, property checks."""
+        back: memo nodes, effect-memo misses, spawns, property checks."""
         stepper, monitor = self.stepper, self._monitor
         violations, witness = self.violations, self.witness
         frontier = self.frontier
@@ -617,14 +618,14 @@ class Search:
             record = self.record_graph
             graph = (self.esrc.append, self.edst.append, self.etid.append) if record else None
             code, done, trans = _bfsloop.bfs_batch(
-                frontier, frontier.popleft, frontier.append, stepper._plans, stepper._plan,
+                frontier, frontier.popleft, frontier.append, stepper._plans,
                 stepper.fast_outcomes, stepper.vkey, m, stepper.split_step, self.ids,
                 self._canon, self.states.append, self.parent, self.parent.append,
                 self.via_tid.append, self.depth, self.depth.append, self.via_choices, graph,
                 record, self.graph_limit, max_states, self.stop_at_first, violations,
                 self.model.table.done_ids, gates, on_new, generic, deadlock, stepper._memo,
                 stepper._memo_node, _UNMEMO, stepper.fast_chain_generic, check_full,
-                BATCH - (expanded % BATCH))
+                _FINISHED, _MAX_PLANS, BATCH - (expanded % BATCH))
             expanded += done
             self.transitions += trans
             if code == 0:

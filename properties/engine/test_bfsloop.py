@@ -17,6 +17,7 @@ from khomc import registry
 from khomc.engines import search as search_mod
 from khomc.engines.result import Bounds
 from khomc.engines.search import Search
+from khomc.runtime import Model, SpecError, load, store
 
 pytestmark = pytest.mark.skipif(search_mod._bfsloop is None,
                                 reason="khomc.engines._bfsloop was not built")
@@ -85,15 +86,14 @@ def test_exits_agree(kw):
     _same(_search(m, True, **kw), _search(m, False, **kw))
 
 
-def test_a_reordered_plan_is_seen():
-    """The comparison is sensitive: the compiled loop fed each plan reversed (the tasks in
-    another order) finds the same states under other ids, and ``_same`` says so."""
+def test_reordered_outcomes_are_seen():
+    """The comparison is sensitive: the compiled loop fed each effect's outcomes reversed
+    finds the same states under other ids, and ``_same`` says so."""
     m = registry.build("spinkho", "ok", {"N": 2, "K": 2})
     ref = _search(m, False)
     s = Search(m, "bfs")
-    plan_of = s.stepper._plan
-    s.stepper._plan = lambda locs: list(reversed(plan_of(locs)))
-    s.stepper._plans.clear()
+    outcomes = s.stepper.fast_outcomes
+    s.stepper.fast_outcomes = lambda *a: tuple(reversed(outcomes(*a)))
     got = (s, s.run())
     assert got[1].distinct == ref[1].distinct
     with pytest.raises(AssertionError):
@@ -122,3 +122,33 @@ def test_ctrl_c_and_resume(tmp_path):
     assert (again.distinct, again.transitions) == (ref.distinct, ref.transitions)
     assert [(p.name, p.verdict) for p in again.properties] == \
         [(p.name, p.verdict) for p in ref.properties]
+
+
+async def _writer(x, v):
+    await store(x, v)
+
+
+async def _reader(x, y):
+    await store(y, await load(x))
+
+
+def _raising_model():
+    """``ratio`` divides by ``a``, written 0 by the last step of one order."""
+    m = Model("t", "raising")
+    a = m.var("a", 1)
+    b = m.var("b", 0)
+    m.task("w", _writer, a, 0)
+    m.task("r", _reader, a, b)
+    m.always("ratio", lambda s: 1 // s[a] >= 0)
+    return m
+
+
+def test_a_raising_property_is_named_alike():
+    """A property that raises inside the compiled property checks is the Python loop's
+    SpecError, naming the property."""
+    errors = []
+    for compiled in (True, False):
+        with pytest.raises(SpecError) as exc:
+            _search(_raising_model(), compiled)
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "'ratio' raised ZeroDivisionError" in errors[0]
