@@ -364,7 +364,7 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
         Py_DECREF(w2);
         if (nxt == NULL)
             goto bad;
-        if (append1(c->states_append, nxt) < 0 || append1(c->parent_append, sido) < 0
+        if (append1(c->states_append, k2) < 0 || append1(c->parent_append, sido) < 0
                 || append1(c->via_tid_append, tido) < 0)
             goto bad_nxt;
         int t = PyObject_IsTrue(ch);
@@ -644,7 +644,7 @@ fast_items(Ctx *c, PyObject *sido, PyObject *d1o, PyObject *items, Py_ssize_t *n
         if (!bad && nid == *n) {
             int t;
             PyObject *g = NULL, *entry;
-            bad = append1(c->states_append, nxt) < 0 || append1(c->parent_append, sido) < 0
+            bad = append1(c->states_append, k2) < 0 || append1(c->parent_append, sido) < 0
                   || append1(c->via_tid_append, tido) < 0
                   || (t = PyObject_IsTrue(ch)) < 0
                   || (t && PyDict_SetItem(c->via_choices, nido, ch) < 0)

@@ -444,6 +444,10 @@ def restore(search, data: dict) -> None:
     search.ids = ids
     if states is not None:
         search.states = states
+        if search.fast:             # the fast BFS keeps each state as its key
+            from .search import KeyedStates
+            search.states = KeyedStates(stepper)
+            search.states.keys = [stepper.vkey(st) for st in states]
     search.frontier = deque((sid, states[sid] if states is not None else kept[sid])
                             for sid in data["frontier"])
     got = stable_digest(search, data["sample"],

@@ -67,7 +67,7 @@ from array import array
 from dataclasses import fields, is_dataclass
 from enum import Enum
 
-from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, SOMETIMES, TERMINATION
+from ..runtime.spec import ASSERTIONS, DEADLOCK, FINAL, TERMINATION
 from .result import Bounds, CheckResult, PropertyResult, Verdict
 
 DEFAULT_GRAPH_LIMIT = 2_000_000

@@ -51,7 +51,6 @@ KHO scenarios.
 
 from __future__ import annotations
 
-from ..runtime.effects import Spawn
 from ..runtime.tasks import SpecError
 
 

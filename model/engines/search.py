@@ -49,6 +49,44 @@ def compiled_loop() -> bool:
     return _bfsloop is not None and not os.environ.get("KHOMC_PURE_PYTHON")
 
 
+class KeyedStates:
+    """Every state of the fast BFS, by id, stored as its interned key ``(value ids, task
+    locals)`` (the key the visited table already holds: no world tuple is kept per state).
+
+    ``states[i]`` rebuilds the world from the ids (``Stepper.world_of``): equal, slot by
+    slot, to the state found (it holds the first-interned of the values equal to each of its
+    slots, as the visited table identifies equal values).  Under symmetry the key is the raw
+    key the state was found with, so the state is the representative the search expanded."""
+
+    __slots__ = ("keys", "stepper")
+
+    def __init__(self, stepper):
+        self.keys: list = []
+        self.stepper = stepper
+
+    def append(self, state) -> None:
+        self.keys.append(self.stepper.vkey(state))
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._state(k) for k in self.keys[i]]
+        return self._state(self.keys[i])
+
+    def _state(self, key) -> tuple:
+        return self.stepper.world_of(key[0]), key[1]
+
+    def __iter__(self):
+        return (self._state(k) for k in self.keys)
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    __hash__ = None
+
+
 class Progress:
     """A progress line on stderr once a search has run for more than a second.
 
@@ -112,7 +150,8 @@ class Search:
         self.graph_limit = graph_limit
         # visited states (or their fingerprints) and the first-discovery tree
         self.ids: dict = {}
-        self.states: list = []       # every state, by id (exact mode only)
+        self.states: list = []       # every state, by id (exact mode only; KeyedStates
+        #                              in the fast BFS)
         self.parent = array("q")
         self.via_tid = array("h")
         self.via_choices: dict[int, tuple] = {}
@@ -154,6 +193,8 @@ class Search:
         if checkpoint and engine != "bfs":
             raise ValueError("checkpoints need the bfs engine")
         self.fast = self._fast_ok()
+        if self.fast:                       # the fast BFS keeps each state as its key
+            self.states = KeyedStates(self.stepper)
         self.compiled = compiled_loop()     # the fast BFS's inner loop in C (_bfsloop.c)
         # under symmetry the fast search's visited table holds canonical interned keys
         self._canon = None
@@ -194,6 +235,7 @@ class Search:
                     raise ValueError("the task table's caches were turned off after the "
                                      "search started")
                 self.fast = False
+                self.states = []
             init = self.stepper.initial()
             self._init = init
             if not self._resumed:
@@ -273,16 +315,20 @@ class Search:
         the tables' own sizes plus the states' tuples, sampled)."""
         arrays = sum(a.itemsize * len(a) for a in (self.parent, self.via_tid, self.depth,
                                                     self.esrc, self.edst, self.etid))
-        table = sys.getsizeof(self.ids) + sys.getsizeof(self.states)
+        table = sys.getsizeof(self.ids)
         if self.compact:
             per_key = 32                       # one int object per fingerprint
+        elif self.fast:                        # the keys, held by the table and KeyedStates
+            keys = self.states.keys
+            table += sys.getsizeof(keys)
+            sample = keys[:: max(1, len(keys) // 200)]
+            per_key = sum(sys.getsizeof(k) + sys.getsizeof(k[0]) for k in sample) / \
+                max(1, len(sample))
         else:
+            table += sys.getsizeof(self.states)
             sample = self.states[:: max(1, len(self.states) // 200)]
             per_key = sum(sys.getsizeof(st) + sys.getsizeof(st[0]) + sys.getsizeof(st[1])
                           for st in sample) / max(1, len(sample))
-            if self.fast and sample:          # the interned keys: (value ids, locals)
-                k = self.stepper.vkey(sample[0])
-                per_key += sys.getsizeof(k) + sys.getsizeof(k[0])
         return int(arrays + table + per_key * self.count)
 
     def _add(self, state, parent: int, tid: int, choices: tuple, depth: int, key=None) -> int:
@@ -440,7 +486,7 @@ class Search:
         apply_fast, key_after, world_after = stepper.apply_fast, stepper.key_after, stepper.world_after
         ids = self.ids
         setdefault = ids.setdefault
-        states_append = self.states.append
+        states_append = self.states.keys.append      # KeyedStates: the key, not the state
         parent, via_tid, via_choices, depth = self.parent, self.via_tid, self.via_choices, \
             self.depth
         esrc, edst, etid = self.esrc, self.edst, self.etid
@@ -529,7 +575,7 @@ class Search:
                         else:
                             w2 = world
                         nxt = (w2, locs2)
-                        states_append(nxt)
+                        states_append(k2)
                         parent.append(sid)
                         via_tid.append(tid)
                         if ch:
@@ -620,7 +666,7 @@ class Search:
             code, done, trans = _bfsloop.bfs_batch(
                 frontier, frontier.popleft, frontier.append, stepper._plans,
                 stepper.fast_outcomes, stepper.vkey, m, stepper.split_step, self.ids,
-                self._canon, self.states.append, self.parent, self.parent.append,
+                self._canon, self.states.keys.append, self.parent, self.parent.append,
                 self.via_tid.append, self.depth, self.depth.append, self.via_choices, graph,
                 record, self.graph_limit, max_states, self.stop_at_first, violations,
                 self.model.table.done_ids, gates, on_new, generic, deadlock, stepper._memo,
@@ -670,7 +716,7 @@ class Search:
                 if nid is None:
                     nid = ids[k2] = ids.setdefault(canon(k2), n)
             if nid == n:
-                self.states.append(nxt)
+                self.states.keys.append(k2)
                 parent.append(sid)
                 self.via_tid.append(tid)
                 if choices:
