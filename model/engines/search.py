@@ -492,7 +492,6 @@ class Search:
         esrc, edst, etid = self.esrc, self.edst, self.etid
         frontier = self.frontier
         max_states = self.bounds.max_states or sys.maxsize
-        clock = time.perf_counter
         monitor = self._monitor
         after_step = monitor.after_step
         violations, witness = self.violations, self.witness
@@ -604,19 +603,27 @@ class Search:
             if n >= max_states and frontier:
                 return "max-states"
             if (expanded & 1023) == 0 or (self.stop_at_first and violations):
-                now = clock()
-                self.progress.tick(self.count, d1 - 1, len(frontier), now)
-                hit = self._budget_hit(now, start)
+                hit = self._between_batches(start, d1 - 1)
                 if hit:
                     return hit
-                if self._done_early():
-                    return "first"
-                if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
-                    from . import checkpoint
-                    self.elapsed = now - start
-                    checkpoint.save(self, self.checkpoint)
-                    self._last_checkpoint = clock()
         return "exhausted"
+
+    def _between_batches(self, start: float, depth: int) -> str | None:
+        """What the fast BFS does every 1,024 entries (and at a first violation when it
+        stops there): the progress line, the budgets, the checkpoint; the reason to stop."""
+        now = time.perf_counter()
+        self.progress.tick(self.count, depth, len(self.frontier), now)
+        hit = self._budget_hit(now, start)
+        if hit:
+            return hit
+        if self._done_early():
+            return "first"
+        if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
+            from . import checkpoint
+            self.elapsed = now - start
+            checkpoint.save(self, self.checkpoint)
+            self._last_checkpoint = time.perf_counter()
+        return None
 
     def _bfs_compiled(self, start: float) -> str:
         """:meth:`_bfs_fast` with its inner loop in C (``_bfsloop.bfs_batch``, the same
@@ -628,7 +635,6 @@ class Search:
         violations, witness = self.violations, self.witness
         frontier = self.frontier
         max_states = self.bounds.max_states or sys.maxsize
-        clock = time.perf_counter
         after_step = monitor.after_step
         m = stepper._m if stepper._m is not None else -1
 
@@ -682,19 +688,10 @@ class Search:
             if n >= max_states and frontier:
                 return "max-states"
             if expanded % BATCH == 0 or self._done_early():
-                now = clock()
-                self.progress.tick(self.count, self.depth[frontier[0][0]] if frontier else 0,
-                                   len(frontier), now)
-                hit = self._budget_hit(now, start)
+                hit = self._between_batches(
+                    start, self.depth[frontier[0][0]] if frontier else 0)
                 if hit:
                     return hit
-                if self._done_early():
-                    return "first"
-                if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
-                    from . import checkpoint
-                    self.elapsed = now - start
-                    checkpoint.save(self, self.checkpoint)
-                    self._last_checkpoint = clock()
         return "exhausted"
 
     def _fast_items(self, sid: int, d1: int, items: list) -> int:
