@@ -386,7 +386,6 @@ class Search:
         esrc, edst, etid = self.esrc, self.edst, self.etid
         frontier = self.frontier
         max_states = self.bounds.max_states or sys.maxsize
-        clock = time.perf_counter
         expanded = 0
         plain = self.symmetry is None and not self.compact
         setdefault = ids.setdefault
@@ -441,18 +440,9 @@ class Search:
             if self.count >= max_states and frontier:
                 return "max-states"
             if (expanded & 1023) == 0 or self._done_early():
-                now = clock()
-                self.progress.tick(self.count, d, len(frontier), now)
-                hit = self._budget_hit(now, start)
+                hit = self._between_batches(start, d)
                 if hit:
                     return hit
-                if self._done_early():
-                    return "first"
-                if self.checkpoint and now - self._last_checkpoint >= self.checkpoint_every:
-                    from . import checkpoint
-                    self.elapsed = now - start
-                    checkpoint.save(self, self.checkpoint)
-                    self._last_checkpoint = clock()
         return "max-depth" if self.truncated else "exhausted"
 
     def _bfs_fast(self, start: float) -> str:
@@ -609,8 +599,8 @@ class Search:
         return "exhausted"
 
     def _between_batches(self, start: float, depth: int) -> str | None:
-        """What the fast BFS does every 1,024 entries (and at a first violation when it
-        stops there): the progress line, the budgets, the checkpoint; the reason to stop."""
+        """What the breadth-first loops do every 1,024 entries (and at a first violation when
+        they stop there): the progress line, the budgets, the checkpoint; the reason to stop."""
         now = time.perf_counter()
         self.progress.tick(self.count, depth, len(self.frontier), now)
         hit = self._budget_hit(now, start)
