@@ -279,6 +279,27 @@ call_count(PyObject *r, Py_ssize_t *ntrans)
     return 0;
 }
 
+/* The id of the successor of key k2 in the visited table, claiming nobj (the next id) if it
+   is new (borrowed).  With symmetry: the raw key seen before, else its orbit's key, and the
+   raw key is entered beside it. */
+static PyObject *
+visit(Ctx *c, PyObject *k2, PyObject *nobj)
+{
+    if (c->canon == Py_None)
+        return PyDict_SetDefault(c->ids, k2, nobj);
+    PyObject *nido = PyDict_GetItemWithError(c->ids, k2);
+    if (nido != NULL || PyErr_Occurred())
+        return nido;
+    PyObject *ck = PyObject_CallOneArg(c->canon, k2);
+    if (ck == NULL)
+        return NULL;
+    nido = PyDict_SetDefault(c->ids, ck, nobj);
+    Py_DECREF(ck);
+    if (nido == NULL || PyDict_SetItem(c->ids, k2, nido) < 0)
+        return NULL;
+    return nido;
+}
+
 /* one outcome of the fast path (not chained): the successor's key, its id, the new state */
 static int
 one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido,
@@ -329,24 +350,9 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
         if (*nobj == NULL)
             goto done;
     }
-    if (c->canon == Py_None) {
-        nido = PyDict_SetDefault(c->ids, k2, *nobj);       /* borrowed */
-        if (nido == NULL)
-            goto done;
-    } else {            /* symmetry: a raw key seen before, else its orbit's key */
-        nido = PyDict_GetItemWithError(c->ids, k2);
-        if (nido == NULL) {
-            if (PyErr_Occurred())
-                goto done;
-            PyObject *ck = PyObject_CallOneArg(c->canon, k2);
-            if (ck == NULL)
-                goto done;
-            nido = PyDict_SetDefault(c->ids, ck, *nobj);
-            Py_DECREF(ck);
-            if (nido == NULL || PyDict_SetItem(c->ids, k2, nido) < 0)
-                goto done;
-        }
-    }
+    nido = visit(c, k2, *nobj);         /* borrowed */
+    if (nido == NULL)
+        goto done;
     Py_INCREF(nido);    /* the dict may be resized by the callbacks below */
     Py_ssize_t nid = PyLong_AsSsize_t(nido);
     if (nid == -1 && PyErr_Occurred()) {
@@ -621,20 +627,7 @@ fast_items(Ctx *c, PyObject *sido, PyObject *d1o, PyObject *items, Py_ssize_t *n
             return -1;
         if (sync_n(c, n) < 0 || (nobj = PyLong_FromSsize_t(*n)) == NULL)
             return -1;
-        if (c->canon == Py_None) {
-            nido = PyDict_SetDefault(c->ids, k2, nobj);
-        } else {
-            nido = PyDict_GetItemWithError(c->ids, k2);
-            if (nido == NULL && !PyErr_Occurred()) {
-                PyObject *ck = PyObject_CallOneArg(c->canon, k2);
-                if (ck != NULL) {
-                    nido = PyDict_SetDefault(c->ids, ck, nobj);
-                    Py_DECREF(ck);
-                    if (nido != NULL && PyDict_SetItem(c->ids, k2, nido) < 0)
-                        nido = NULL;
-                }
-            }
-        }
+        nido = visit(c, k2, nobj);
         Py_DECREF(nobj);
         if (nido == NULL)
             return -1;
