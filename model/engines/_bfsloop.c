@@ -7,8 +7,10 @@
  * stays in Python and is called back: a memo node (Stepper._memo_node), an effect-memo miss
  * (Stepper.fast_outcomes), steps that spawn (generic) or leave the memo inside an atomic
  * section (Stepper.fast_chain_generic),
- * the incremental property checks (Monitor.after_step), the split slot's id after part
- * writes (Stepper.split_step), the symmetry canon (KeyCanon) and deadlock reports.
+ * a property-memo miss (Monitor._fallback), the split slot's id after part writes
+ * (Stepper.split_step), the symmetry canon (KeyCanon), deadlock reports, and the checks of
+ * a state where every task has finished (the final properties: Monitor.after_step).  The
+ * incremental property checks themselves (Monitor.after_step) run here (check_new).
  *
  * It is an accelerator, not a second semantics: search.py's Python loop is the reference
  * and properties/engine/test_bfsloop.py checks the two give the same states, ids,
@@ -47,7 +49,23 @@ typedef struct {
     PyObject *gw, *gl;
     long long gw_c, gl_c;
     int gw_small, gl_small, gall;
+    /* Monitor.after_step, compiled: None (call on_new) or Monitor.compiled_checks()'s
+       (view, always memos, sometimes memos, crashed ids, has final properties, absent,
+       fallback, error hook, witness, number of sometimes properties) */
+    PyObject *delta;
+    PyObject *view, *always_m, *sometimes_m, *crashed_ids, *absent, *fallback, *raise_hook;
+    PyObject *witness, *w_false, *w_true;
+    int has_final;
+    Py_ssize_t n_sometimes;
 } Ctx;
+
+/* the property memo's checks, defined with run_delta below */
+static int delta_list(PyObject *props, PyObject *skip, PyObject *w, PyObject *mask,
+                      PyObject *tido, PyObject *world, PyObject *locs, PyObject *absent,
+                      PyObject *fallback, PyObject **where, PyObject *out);
+static Py_ssize_t n_fallbacks;      /* memo misses and plain evaluations, ever */
+static PyObject *s_world, *s_locs, *s_assertions;
+static int some_task_left(Ctx *c, PyObject *locs);
 
 static int
 load_gates(Ctx *c, PyObject *g)
@@ -300,6 +318,90 @@ visit(Ctx *c, PyObject *k2, PyObject *nobj)
     return nido;
 }
 
+/* Monitor.after_step on a new state nxt of id nido, reached by a step of task tid that
+   changed the world slots in mask: the failing and reached properties go into the search's
+   violations and witness, then the gates are reloaded if they can have changed.  A state in
+   which every task has finished (the final properties), or no compiled checks, go through
+   the search's on_new. */
+static int
+check_new(Ctx *c, PyObject *nxt, PyObject *mask, PyObject *tido, Py_ssize_t tid,
+          PyObject *nido)
+{
+    PyObject *world = PyTuple_GET_ITEM(nxt, 0), *locs = PyTuple_GET_ITEM(nxt, 1);
+    PyObject *lid = PyTuple_GET_ITEM(locs, tid);
+    int t;
+    if (c->delta != Py_None && c->has_final) {
+        t = PySet_Contains(c->done_ids, lid);
+        if (t > 0)
+            t = some_task_left(c, locs);
+        else if (t == 0)
+            t = 1;
+        if (t < 0)
+            return -1;
+    }
+    if (c->delta == Py_None || (c->has_final && !t)) {
+        PyObject *g = PyObject_CallFunctionObjArgs(c->on_new, nxt, mask, tido, nido, NULL);
+        if (g == NULL)
+            return -1;
+        t = load_gates(c, g);
+        Py_DECREF(g);
+        return t;
+    }
+    if (PyObject_SetAttr(c->view, s_world, world) < 0
+            || PyObject_SetAttr(c->view, s_locs, locs) < 0)
+        return -1;
+    Py_ssize_t calls = n_fallbacks;
+    PyObject *fail = PyList_New(0), *reach = NULL, *where = NULL;
+    int ok = -1;
+    if (fail == NULL)
+        return -1;
+    t = PyDict_Contains(c->violations, s_assertions);
+    if (t == 0 && (t = PySet_Contains(c->crashed_ids, lid)) > 0)
+        t = PyList_Append(fail, s_assertions);
+    if (t < 0)
+        goto done;
+    if (PyList_GET_SIZE(c->always_m) > 0
+            && delta_list(c->always_m, c->violations, c->w_false, mask, tido, world, locs,
+                          c->absent, c->fallback, &where, fail) < 0)
+        goto error;
+    if ((reach = PyList_New(0)) == NULL)
+        goto done;
+    if (PyDict_GET_SIZE(c->witness) < c->n_sometimes
+            && delta_list(c->sometimes_m, c->witness, c->w_true, mask, tido, world, locs,
+                          c->absent, c->fallback, &where, reach) < 0)
+        goto error;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(fail); i++)
+        if (PyDict_SetItem(c->violations, PyList_GET_ITEM(fail, i), nido) < 0)
+            goto done;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(reach); i++)
+        if (PyDict_SetItem(c->witness, PyList_GET_ITEM(reach, i), nido) < 0)
+            goto done;
+    ok = 0;
+    if (PyList_GET_SIZE(fail) || PyList_GET_SIZE(reach) || n_fallbacks != calls)
+        ok = refresh_gates(c);      /* a name recorded, or a memo's read set grown */
+    goto done;
+error:
+    if (where != NULL) {            /* Monitor._run_delta's SpecError naming the property */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        PyErr_NormalizeException(&et, &ev, &tb);
+        if (tb != NULL && ev != NULL)
+            PyException_SetTraceback(ev, tb);
+        PyObject *e = ev ? PyObject_CallFunctionObjArgs(c->raise_hook, where, ev, NULL) : NULL;
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(tb);
+        if (e != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+            Py_DECREF(e);
+        }
+    }
+done:
+    Py_DECREF(fail);
+    Py_XDECREF(reach);
+    return ok;
+}
+
 /* one outcome of the fast path (not chained): the successor's key, its id, the new state */
 static int
 one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido,
@@ -379,17 +481,8 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
         if (append1(c->depth_append, d1o) < 0)
             goto bad_nxt;
         t = must_check(c, mask, tid, lid2);
-        if (t < 0)
+        if (t < 0 || (t && check_new(c, nxt, mask, tido, tid, nido) < 0))
             goto bad_nxt;
-        if (t) {
-            PyObject *g = PyObject_CallFunctionObjArgs(c->on_new, nxt, mask, tido, nido, NULL);
-            if (g == NULL)
-                goto bad_nxt;
-            t = load_gates(c, g);
-            Py_DECREF(g);
-            if (t < 0)
-                goto bad_nxt;
-        }
         entry = PyTuple_Pack(3, nido, nxt, k2);
         Py_DECREF(nxt);
         if (entry == NULL)
@@ -649,10 +742,8 @@ fast_items(Ctx *c, PyObject *sido, PyObject *d1o, PyObject *items, Py_ssize_t *n
                 t = must_check(c, mask, tid,
                                PyTuple_GET_ITEM(PyTuple_GET_ITEM(nxt, 1), tid));
                 bad = t < 0;
-                if (t > 0) {
-                    g = PyObject_CallFunctionObjArgs(c->on_new, nxt, mask, tido, nido, NULL);
-                    bad = g == NULL || load_gates(c, g) < 0;
-                }
+                if (t > 0)
+                    bad = check_new(c, nxt, mask, tido, tid, nido) < 0;
             }
             Py_XDECREF(g);
             if (!bad) {
@@ -852,7 +943,7 @@ bfs_batch(PyObject *self, PyObject *args)
     Ctx c;
     memset(&c, 0, sizeof c);
     Py_ssize_t batch;
-    if (!PyArg_ParseTuple(args, "OOOOOOnOOOOOOOOOOOpnnpOOOOOOOOOOOOnn:bfs_batch",
+    if (!PyArg_ParseTuple(args, "OOOOOOnOOOOOOOOOOOpnnpOOOOOOOOOOOOnnO:bfs_batch",
                           &c.frontier, &c.popleft, &c.fappend, &c.plans,
                           &c.outcomes_of, &c.vkey, &c.m, &c.split_step, &c.ids, &c.canon,
                           &c.states_append, &c.parent, &c.parent_append, &c.via_tid_append,
@@ -861,8 +952,31 @@ bfs_batch(PyObject *self, PyObject *args)
                           &c.violations, &c.done_ids, &c.gates, &c.on_new, &c.generic,
                           &c.deadlock, &c.memo, &c.memo_node, &c.unmemo,
                           &c.chain_generic, &c.check_full, &c.finished,
-                          &c.max_plans, &batch))
+                          &c.max_plans, &batch, &c.delta))
         return NULL;
+    if (c.delta != Py_None) {
+        if (!PyArg_ParseTuple(c.delta, "OO!O!O!pOOOO!n:compiled_checks", &c.view,
+                              &PyList_Type, &c.always_m, &PyList_Type, &c.sometimes_m,
+                              &PySet_Type, &c.crashed_ids, &c.has_final, &c.absent,
+                              &c.fallback, &c.raise_hook, &PyDict_Type, &c.witness,
+                              &c.n_sometimes))
+            return NULL;
+        if (!PyDict_Check(c.violations)) {
+            PyErr_SetString(PyExc_TypeError, "violations must be a dict");
+            return NULL;
+        }
+        PyObject *one = PyLong_FromLong(1);
+        if (one == NULL)
+            return NULL;
+        c.w_false = PyTuple_Pack(2, Py_False, one);
+        c.w_true = PyTuple_Pack(2, Py_True, one);
+        Py_DECREF(one);
+        if (c.w_false == NULL || c.w_true == NULL) {
+            Py_XDECREF(c.w_false);
+            Py_XDECREF(c.w_true);
+            return NULL;
+        }
+    }
     if (c.record) {
         /* esrc_append carries a 3-tuple of the graph's append methods */
         PyObject *t = c.esrc_append;
@@ -913,10 +1027,14 @@ bfs_batch(PyObject *self, PyObject *args)
     }
     Py_XDECREF(c.gw);
     Py_XDECREF(c.gl);
+    Py_XDECREF(c.w_false);
+    Py_XDECREF(c.w_true);
     return Py_BuildValue("(inn)", code, expanded, transitions);
 fail:
     Py_XDECREF(c.gw);
     Py_XDECREF(c.gl);
+    Py_XDECREF(c.w_false);
+    Py_XDECREF(c.w_true);
     /* the transitions of the entries already popped are lost with the exception: the
        caller stops the search on it */
     return NULL;
@@ -1062,9 +1180,11 @@ delta_one(PyObject *p, PyObject *memo, PyObject *mask, PyObject *tido, PyObject 
         if (value == NULL) {
             if (PyErr_Occurred())
                 return -1;
+            n_fallbacks++;
             value = PyObject_CallFunctionObjArgs(fallback, p, memo, NULL);     /* a miss */
         }
     } else {
+        n_fallbacks++;
         value = PyObject_CallFunctionObjArgs(fallback, p, Py_None, NULL);
     }
     if (value == NULL)
@@ -1074,10 +1194,41 @@ delta_one(PyObject *p, PyObject *memo, PyObject *mask, PyObject *tido, PyObject 
     return t;
 }
 
-/* Monitor._run_delta: the names of the properties of props = [(p, memo)] not in skip that
-   read something the step changed (mask: world slots, tid: the task) and have the value
-   want; fallback(p, memo) evaluates a property the memo cannot answer (memo None or off:
-   the property itself; else the memo's miss).  On an error where[0] is the property. */
+/* Monitor._run_delta's loop: append to out the names of the properties of props =
+   [(p, memo)] not in skip that read something the step changed (mask: world slots, tid:
+   the task) and have the value w[0] (w = (want, 1)); fallback(p, memo) evaluates a property
+   the memo cannot answer (memo None or off: the property itself; else the memo's miss).
+   On an error *where is the property (borrowed). */
+static int
+delta_list(PyObject *props, PyObject *skip, PyObject *w, PyObject *mask, PyObject *tido,
+           PyObject *world, PyObject *locs, PyObject *absent, PyObject *fallback,
+           PyObject **where, PyObject *out)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(props); i++) {
+        PyObject *pm = PyList_GET_ITEM(props, i);
+        PyObject *p = PyTuple_GET_ITEM(pm, 0), *memo = PyTuple_GET_ITEM(pm, 1);
+        PyObject *name = PyObject_GetAttr(p, s_name);
+        if (name == NULL) {
+            *where = p;
+            return -1;
+        }
+        int t = PySequence_Contains(skip, name);
+        if (t == 0)
+            t = delta_one(p, memo, mask, tido, world, locs, absent, fallback, w);
+        else if (t > 0)
+            t = 0;
+        if (t > 0)
+            t = PyList_Append(out, name) < 0 ? -1 : 1;
+        Py_DECREF(name);
+        if (t < 0) {
+            *where = p;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Monitor._run_delta: the list delta_list builds; on an error where[0] is the property */
 static PyObject *
 run_delta(PyObject *self, PyObject *args)
 {
@@ -1089,38 +1240,20 @@ run_delta(PyObject *self, PyObject *args)
     PyObject *one = PyLong_FromLong(1);
     PyObject *w = one ? PyTuple_Pack(2, want, one) : NULL;     /* (want, 1) */
     Py_XDECREF(one);
-    PyObject *out = w ? PyList_New(0) : NULL;
+    PyObject *out = w ? PyList_New(0) : NULL, *p = NULL;
     if (out == NULL) {
         Py_XDECREF(w);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(props); i++) {
-        PyObject *pm = PyList_GET_ITEM(props, i);
-        PyObject *p = PyTuple_GET_ITEM(pm, 0), *memo = PyTuple_GET_ITEM(pm, 1);
-        PyObject *name = PyObject_GetAttr(p, s_name);
-        if (name == NULL)
-            goto fail;
-        int t = PySequence_Contains(skip, name);
-        if (t == 0)
-            t = delta_one(p, memo, mask, tido, world, locs, absent, fallback, w);
-        else if (t > 0)
-            t = 0;
-        if (t > 0)
-            t = PyList_Append(out, name) < 0 ? -1 : 1;
-        if (t < 0) {
+    if (delta_list(props, skip, w, mask, tido, world, locs, absent, fallback, &p, out) < 0) {
+        if (p != NULL && PyList_GET_SIZE(where) > 0) {
             Py_INCREF(p);
             PyList_SetItem(where, 0, p);
-            Py_DECREF(name);
-            goto fail;
         }
-        Py_DECREF(name);
+        Py_CLEAR(out);
     }
     Py_DECREF(w);
     return out;
-fail:
-    Py_DECREF(w);
-    Py_DECREF(out);
-    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -1144,7 +1277,10 @@ PyInit__bfsloop(void)
             || !(s_wmask = PyUnicode_InternFromString("wmask"))
             || !(s_lmask = PyUnicode_InternFromString("lmask"))
             || !(s_root = PyUnicode_InternFromString("root"))
-            || !(s_evals = PyUnicode_InternFromString("evals")))
+            || !(s_evals = PyUnicode_InternFromString("evals"))
+            || !(s_world = PyUnicode_InternFromString("world"))
+            || !(s_locs = PyUnicode_InternFromString("locs"))
+            || !(s_assertions = PyUnicode_InternFromString("assertions")))
         return NULL;
     return PyModule_Create(&module);
 }

@@ -18,6 +18,17 @@ except ImportError:                                     # pragma: no cover - no 
     _run_delta_c = None
 
 
+
+def _property_error(p, exc: BaseException) -> BaseException:
+    """The error a property check raises when evaluating *p* raised *exc*: a SpecError
+    naming the property (*exc* its cause), or *exc* itself if it is one already."""
+    if isinstance(exc, SpecError) or not isinstance(exc, Exception):
+        return exc
+    err = SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}")
+    err.__cause__ = exc
+    return err
+
+
 class Monitor:
     def __init__(self, model: Model):
         self.model = model
@@ -132,12 +143,18 @@ class Monitor:
             try:
                 return _run_delta_c(props, skip, want, mask, tid, view.world, view.locs,
                                     _ABSENT, self._fallback, where)
-            except SpecError:
-                raise
             except Exception as exc:
-                raise SpecError(f"property {where[0].name!r} raised {type(exc).__name__}: "
-                                f"{exc}") from exc
+                err = _property_error(where[0], exc)
+                raise err from err.__cause__
         return self._run_delta_py(props, skip, want, mask, tid)
+
+    def compiled_checks(self, seen) -> tuple:
+        """What the compiled loop needs to run :meth:`after_step` itself (``check_new`` in
+        _bfsloop.c, the same statements; a state in which every task has finished, where
+        the final properties are due, still comes here), *seen* the search's witnesses."""
+        return (self.view, self._always_memos, self._sometimes_memos, self.crashed_ids,
+                bool(self.final), _ABSENT, self._fallback, _property_error, seen,
+                len(self.sometimes))
 
     def _fallback(self, p, memo) -> bool:
         """What the compiled :meth:`_run_delta` cannot answer from a memo: a memo's miss, or
@@ -162,10 +179,9 @@ class Monitor:
                     value = bool(p.fn(view))
                 if value is want:
                     out.append(p.name)
-        except SpecError:
-            raise
         except Exception as exc:
-            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+            err = _property_error(p, exc)
+            raise err from err.__cause__
         return out
 
     def after_step(self, state, mask: int, tid: int, skip, seen) -> tuple[list, list]:

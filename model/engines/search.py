@@ -653,6 +653,8 @@ class Search:
             self.deadlocks.setdefault(sid, stepper.blocked(state))
             violations.setdefault("deadlock-free", sid)
 
+        # after_step itself runs in C when the property checks are compiled (check_new)
+        checks = monitor.compiled_checks(witness) if monitor.compiled else None
         expanded = 0
         while frontier:
             if self._stop_requested:
@@ -667,7 +669,7 @@ class Search:
                 record, self.graph_limit, max_states, self.stop_at_first, violations,
                 self.model.table.done_ids, gates, on_new, generic, deadlock, stepper._memo,
                 stepper._memo_node, _UNMEMO, stepper.fast_chain_generic, check_full,
-                _FINISHED, _MAX_PLANS, BATCH - (expanded % BATCH))
+                _FINISHED, _MAX_PLANS, BATCH - (expanded % BATCH), checks)
             expanded += done
             self.transitions += trans
             if code == 0:

@@ -152,3 +152,29 @@ def test_a_raising_property_is_named_alike():
             _search(_raising_model(), compiled)
         errors.append(str(exc.value))
     assert errors[0] == errors[1] and "'ratio' raised ZeroDivisionError" in errors[0]
+
+
+def test_the_incremental_checks_run_in_c(monkeypatch):
+    """The compiled loop runs Monitor.after_step's checks itself (check_new): the Python
+    after_step is called only on states where every task has finished (the final
+    properties), and the verdicts equal the Python loop's, which calls it on every state
+    the gates let through."""
+    from khomc.engines import monitor as monitor_mod
+    calls = []
+    real = monitor_mod.Monitor.after_step
+
+    def counted(self, state, *args):
+        calls.append(self.done_ids.issuperset(state[1]))
+        return real(self, state, *args)
+
+    monkeypatch.setattr(monitor_mod.Monitor, "after_step", counted)
+    sc, model = _model("v5", "fdbox-race")
+    _search(model, False)
+    assert calls and not all(calls)
+    python_calls = len(calls)
+    calls.clear()
+    sc, model = _model("v5", "fdbox-race")
+    _search(model, True)
+    assert all(calls) and len(calls) < python_calls
+    _same(_search(_model("v5", "fdbox-race")[1], True),
+          _search(_model("v5", "fdbox-race")[1], False))
