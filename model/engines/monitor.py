@@ -18,7 +18,6 @@ except ImportError:                                     # pragma: no cover - no 
     _run_delta_c = None
 
 
-
 def _property_error(p, exc: BaseException) -> BaseException:
     """The error a property check raises when evaluating *p* raised *exc*: a SpecError
     naming the property (*exc* its cause), or *exc* itself if it is one already."""
@@ -55,10 +54,9 @@ class Monitor:
     def _eval(self, p) -> bool:
         try:
             return bool(p.fn(self.view))
-        except SpecError:
-            raise
         except Exception as exc:
-            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+            err = _property_error(p, exc)
+            raise err from err.__cause__
 
     def _run(self, props, skip, want: bool) -> list[str]:
         """Names of *props* (not in *skip*) whose value is *want*; a property that raises is a
@@ -78,10 +76,9 @@ class Monitor:
                     value = bool(p.fn(view))
                 if value is want:
                     out.append(p.name)
-        except SpecError:
-            raise
         except Exception as exc:
-            raise SpecError(f"property {p.name!r} raised {type(exc).__name__}: {exc}") from exc
+            err = _property_error(p, exc)
+            raise err from err.__cause__
         return out
 
     def failing(self, state, skip=()) -> list[str]:
