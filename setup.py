@@ -4,7 +4,7 @@ setuptools cannot rename packages found by ``packages.find``, so the mapping liv
 other setting is in pyproject.toml.
 
 ``khomc.engines._bfsloop`` is the compiled inner loop of the fast breadth-first search
-(model/engines/_bfsloop.c).  It is optional: without a C compiler the build skips it and the
+(model/engines/_bfsloop.c) and its visited table (model/engines/_visited.c).  It is optional: without a C compiler the build skips it and the
 search runs the same loop in Python (model/engines/search.py).
 """
 
@@ -13,6 +13,7 @@ from setuptools import Extension, find_packages, setup
 setup(
     package_dir={"khomc": "model"},
     packages=["khomc" + name[len("model"):] for name in find_packages(include=["model*"])],
-    ext_modules=[Extension("khomc.engines._bfsloop", ["model/engines/_bfsloop.c"],
-                           optional=True)],
+    ext_modules=[Extension("khomc.engines._bfsloop",
+                           ["model/engines/_bfsloop.c", "model/engines/_visited.c"],
+                           depends=["model/engines/_visited.h"], optional=True)],
 )

@@ -11,6 +11,9 @@
  * (Stepper.split_step), the symmetry canon (KeyCanon), deadlock reports, and the checks of
  * a state where every task has finished (the final properties: Monitor.after_step).  The
  * incremental property checks themselves (Monitor.after_step) run here (check_new).
+ * The visited table is _visited.c's (Search._bfs_compiled hands it over): a successor's
+ * hash comes from its source's and the ids the step writes, and a visited successor is
+ * found without building its key (step_probe); a dict (a resumed checkpoint) works too.
  *
  * It is an accelerator, not a second semantics: search.py's Python loop is the reference
  * and properties/engine/test_bfsloop.py checks the two give the same states, ids,
@@ -23,6 +26,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "_visited.h"
 
 typedef struct {
     PyObject *frontier, *popleft, *fappend;
@@ -30,6 +34,11 @@ typedef struct {
     PyObject *split_step;
     Py_ssize_t m;                 /* the split slot's index, -1 if none */
     PyObject *ids, *canon;
+    /* ids as the compiled table (_visited.c), else NULL (a dict); the hash of the key of
+       the state being expanded, and whether it is the incremental one (all parts ints) */
+    VisitedObject *vis;
+    uint64_t src_h;
+    int src_parts;
     PyObject *states_append, *parent, *parent_append, *via_tid_append, *depth_append;
     PyObject *via_choices, *depth;
     PyObject *esrc_append, *edst_append, *etid_append;
@@ -303,19 +312,80 @@ call_count(PyObject *r, Py_ssize_t *ntrans)
 static PyObject *
 visit(Ctx *c, PyObject *k2, PyObject *nobj)
 {
-    if (c->canon == Py_None)
-        return PyDict_SetDefault(c->ids, k2, nobj);
-    PyObject *nido = PyDict_GetItemWithError(c->ids, k2);
+    PyObject *nido;
+    if (c->vis != NULL) {
+        if (c->canon == Py_None)
+            return visited_setdefault(c->vis, k2, nobj);
+        nido = visited_get(c->vis, k2);
+    } else {
+        if (c->canon == Py_None)
+            return PyDict_SetDefault(c->ids, k2, nobj);
+        nido = PyDict_GetItemWithError(c->ids, k2);
+    }
     if (nido != NULL || PyErr_Occurred())
         return nido;
     PyObject *ck = PyObject_CallOneArg(c->canon, k2);
     if (ck == NULL)
         return NULL;
+    if (c->vis != NULL) {
+        nido = visited_setdefault(c->vis, ck, nobj);
+        Py_DECREF(ck);
+        if (nido == NULL || visited_set(c->vis, k2, nido) < 0)
+            return NULL;
+        return nido;
+    }
     nido = PyDict_SetDefault(c->ids, ck, nobj);
     Py_DECREF(ck);
     if (nido == NULL || PyDict_SetItem(c->ids, k2, nido) < 0)
         return NULL;
     return nido;
+}
+
+#define STEP_MAX 256        /* world slots the in-place probe handles */
+
+/* The compiled table's probe of a successor without building its key: the successor of
+   the state being expanded (key (wk, locs), hash c->src_h) by a step writing the value ids
+   wids and moving task tid to lid2.  1 with its hash in *h2 and its id in *found (borrowed)
+   or NULL when it is new; 0 when the probe does not apply (some part not an int, a world
+   too wide, writes not a tuple); -1 on an error. */
+static int
+step_probe(Ctx *c, PyObject *wk, PyObject *wids, PyObject *locs, Py_ssize_t tid,
+           PyObject *lid2, uint64_t *h2, PyObject **found)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(wk);
+    PyObject *exp[STEP_MAX];
+    if (n > STEP_MAX || !PyTuple_Check(wids))
+        return 0;
+    for (Py_ssize_t j = 0; j < n; j++)
+        exp[j] = PyTuple_GET_ITEM(wk, j);
+    uint64_t h = c->src_h, a, b;
+    for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(wids); j++) {
+        PyObject *pair = PyTuple_GET_ITEM(wids, j);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2)
+            return 0;           /* tuple_with below reports it */
+        Py_ssize_t s = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 0));
+        if (s == -1 && PyErr_Occurred())
+            return -1;
+        if (s < 0)
+            s += n;
+        if (s < 0 || s >= n)
+            return 0;
+        PyObject *id = PyTuple_GET_ITEM(pair, 1);
+        int t = visited_int(exp[s], &a), u = t > 0 ? visited_int(id, &b) : t;
+        if (u <= 0)
+            return u;
+        h ^= visited_mix((uint64_t)s, a) ^ visited_mix((uint64_t)s, b);
+        exp[s] = id;
+    }
+    int t = visited_int(PyTuple_GET_ITEM(locs, tid), &a), u = t > 0 ? visited_int(lid2, &b) : t;
+    if (u <= 0)
+        return u;
+    h ^= visited_mix(VISITED_LOCS + (uint64_t)tid, a) ^ visited_mix(VISITED_LOCS + (uint64_t)tid, b);
+    *found = visited_get_step(c->vis, h, exp, n, locs, tid, lid2);
+    if (*found == NULL && PyErr_Occurred())
+        return -1;
+    *h2 = h;
+    return 1;
 }
 
 /* Monitor.after_step on a new state nxt of id nido, reached by a step of task tid that
@@ -415,8 +485,22 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
     PyObject *mask = PyTuple_GET_ITEM(out, 5);
     PyObject *pg = PyTuple_GET_ITEM(out, 6);
     PyObject *wk2, *locs2, *k2 = NULL, *nido;
-    int ok = -1;
+    int ok = -1, probed = 0;
+    uint64_t h2 = 0;
 
+    if (c->vis != NULL && c->src_parts && pg == Py_None) {
+        PyObject *found = NULL;
+        probed = step_probe(c, wk, wids, locs, tid, lid2, &h2, &found);
+        if (probed < 0)
+            return -1;
+        if (found != NULL) {            /* visited: no key built */
+            if (c->record && (append1(c->esrc_append, sido) < 0
+                              || append1(c->edst_append, found) < 0
+                              || append1(c->etid_append, tido) < 0))
+                return -1;
+            return 0;
+        }
+    }
     if (pg != Py_None) {
         wk2 = key_after(c, wk, wids, pg);
     } else {
@@ -452,7 +536,10 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
         if (*nobj == NULL)
             goto done;
     }
-    nido = visit(c, k2, *nobj);         /* borrowed */
+    if (probed && c->canon == Py_None)  /* new: enter it under the hash of the probe */
+        nido = visited_setdefault_h(c->vis, k2, *nobj, h2);
+    else
+        nido = visit(c, k2, *nobj);     /* borrowed */
     if (nido == NULL)
         goto done;
     Py_INCREF(nido);    /* the dict may be resized by the callbacks below */
@@ -881,6 +968,12 @@ expand_entry(Ctx *c, PyObject *entry, Py_ssize_t *n, Py_ssize_t *transitions)
     }
     PyObject *world = PyTuple_GET_ITEM(state, 0);
     PyObject *locs = PyTuple_GET_ITEM(state, 1);
+    c->src_parts = 0;
+    if (c->vis != NULL && PyTuple_Check(wk) && PyTuple_Check(locs)) {
+        c->src_parts = visited_hash_parts(wk, locs, &c->src_h);
+        if (c->src_parts < 0)
+            goto done;
+    }
     plan = PyDict_GetItemWithError(c->plans, locs);
     if (plan != NULL) {
         Py_INCREF(plan);
@@ -954,6 +1047,7 @@ bfs_batch(PyObject *self, PyObject *args)
                           &c.chain_generic, &c.check_full, &c.finished,
                           &c.max_plans, &batch, &c.delta))
         return NULL;
+    c.vis = Visited_Check(c.ids) ? (VisitedObject *)c.ids : NULL;
     if (c.delta != Py_None) {
         if (!PyArg_ParseTuple(c.delta, "OO!O!O!pOOOO!n:compiled_checks", &c.view,
                               &PyList_Type, &c.always_m, &PyList_Type, &c.sometimes_m,
@@ -1282,5 +1376,16 @@ PyInit__bfsloop(void)
             || !(s_locs = PyUnicode_InternFromString("locs"))
             || !(s_assertions = PyUnicode_InternFromString("assertions")))
         return NULL;
-    return PyModule_Create(&module);
+    if (PyType_Ready(&Visited_Type) < 0)
+        return NULL;
+    PyObject *mod = PyModule_Create(&module);
+    if (mod == NULL)
+        return NULL;
+    Py_INCREF(&Visited_Type);
+    if (PyModule_AddObject(mod, "Visited", (PyObject *)&Visited_Type) < 0) {
+        Py_DECREF(&Visited_Type);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
 }

@@ -655,6 +655,9 @@ class Search:
 
         # after_step itself runs in C when the property checks are compiled (check_new)
         checks = monitor.compiled_checks(witness) if monitor.compiled else None
+        # the compiled visited table finds a visited successor without building its key
+        if type(self.ids) is dict:
+            self.ids = _bfsloop.Visited(self.ids)
         expanded = 0
         while frontier:
             if self._stop_requested:
