@@ -681,6 +681,62 @@ fail:
     return NULL;
 }
 
+/* The effect-memo key of a memo node's getter (node[6]) from a search key wk: () for None,
+   step.PartsKey's statements for one (a 6-tuple), else the getter's call (new reference) */
+static PyObject *
+memo_key(PyObject *getter, PyObject *wk)
+{
+    if (getter == Py_None)
+        return PyTuple_New(0);
+    if (!PyTuple_Check(getter) || PyTuple_GET_SIZE(getter) != 6 || !PyTuple_Check(wk))
+        return PyObject_CallOneArg(getter, wk);
+    PyObject *others = PyTuple_GET_ITEM(getter, 0), *pick = PyTuple_GET_ITEM(getter, 2);
+    PyObject *mparts = PyTuple_GET_ITEM(getter, 3), *cache = PyTuple_GET_ITEM(getter, 4);
+    Py_ssize_t m = PyLong_AsSsize_t(PyTuple_GET_ITEM(getter, 1));
+    if (m == -1 && PyErr_Occurred())
+        return NULL;
+    if (m < 0 || m >= PyTuple_GET_SIZE(wk) || (cache != Py_None && !PyDict_Check(cache)))
+        return PyObject_CallOneArg(getter, wk);
+    PyObject *o = others == Py_None ? PyTuple_New(0) : PyObject_CallOneArg(others, wk);
+    if (o == NULL)
+        return NULL;
+    PyObject *got = NULL, *p = NULL, *r = NULL;
+    if (cache != Py_None) {
+        got = PyDict_GetItemWithError(cache, o);
+        if (got != NULL)
+            Py_INCREF(got);
+        else if (!PyErr_Occurred())
+            got = PyObject_CallFunctionObjArgs(PyTuple_GET_ITEM(getter, 5), o, wk, NULL);
+        if (got == NULL)
+            goto done;
+        if (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) < 1) {
+            PyErr_SetString(PyExc_TypeError, "a parts cache entry must be (pick, written)");
+            goto done;
+        }
+        pick = PyTuple_GET_ITEM(got, 0);
+    }
+    PyObject *whole = PyTuple_GET_ITEM(wk, m);
+    if (pick == Py_None) {
+        p = whole;
+        Py_INCREF(p);
+    } else if (PyTuple_Check(pick)) {
+        p = PyTuple_New(0);
+    } else {
+        PyObject *parts = PyObject_GetItem(mparts, whole);
+        if (parts != NULL) {
+            p = PyObject_CallOneArg(pick, parts);
+            Py_DECREF(parts);
+        }
+    }
+    if (p != NULL)
+        r = PyTuple_Pack(2, o, p);
+done:
+    Py_DECREF(o);
+    Py_XDECREF(got);
+    Py_XDECREF(p);
+    return r;
+}
+
 /* Stepper.fast_chain: continue an atomic section from local lid; append
    (tid, choices, state2, key2, mask) to out (mask None: the changes were not tracked) */
 static int
@@ -699,7 +755,7 @@ fast_chain(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido
         }
         PyObject *getter = PyTuple_GET_ITEM(node, 6);
         PyObject *kouts = PyTuple_GET_ITEM(node, 5);
-        PyObject *kv = getter == Py_None ? PyTuple_New(0) : PyObject_CallOneArg(getter, wk);
+        PyObject *kv = memo_key(getter, wk);
         if (kv == NULL)
             goto done;
         res = PyDict_GetItemWithError(kouts, kv);
@@ -876,12 +932,7 @@ plan_item(Ctx *c, PyObject *item, PyObject *world, PyObject *wk, PyObject *locs,
     }
     PyObject *getter = PyTuple_GET_ITEM(node, 6);
     PyObject *kouts = PyTuple_GET_ITEM(node, 5);
-    PyObject *kv;
-    if (getter == Py_None) {
-        kv = PyTuple_New(0);
-    } else {
-        kv = PyObject_CallOneArg(getter, wk);
-    }
+    PyObject *kv = memo_key(getter, wk);
     if (kv == NULL)
         return -1;
     PyObject *res = PyDict_GetItemWithError(kouts, kv);

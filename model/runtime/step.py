@@ -91,8 +91,31 @@ _NOTHING = object()       # no value seen yet
 _MAX_PLANS = 1 << 18      # bound on the cached expansion plans (task-locals tuples)
 
 
-def _no_parts(parts) -> tuple:
-    return ()
+class PartsKey(tuple):
+    """The effect-memo key, read off a search key *wk*, of an effect that names the parts
+    of the split slot it touches: ``(ids of its other declared slots, ids of those parts)``.
+
+    A tuple ``(others, m, pick, mparts, cache, split)`` that the compiled loop reads as well
+    as calls (``memo_key`` in model/engines/_bfsloop.c, the same statements): *others* gets
+    the other slots' ids (None: there are none), *m* is the split slot, *pick* gets the
+    touched parts' ids from the slot's part ids (``()``: no part; None: the whole slot's
+    id), *mparts* is the Stepper's part ids by whole-slot id.  For an effect whose parts
+    depend on the world (``locations_in``), *cache* maps the other slots' ids to its
+    ``(pick, written parts)`` and *split* fills it on a miss; both are None otherwise."""
+
+    __slots__ = ()
+
+    def __call__(self, wk) -> tuple:
+        others, m, pick, mparts, cache, split = self
+        o = others(wk) if others is not None else ()
+        if cache is not None:
+            got = cache.get(o)
+            if got is None:
+                got = split(o, wk)
+            pick = got[0]
+        if pick is None:
+            return o, wk[m]
+        return o, (() if type(pick) is tuple else pick(mparts[wk[m]]))
 
 
 def _split_slot(model) -> int | None:
@@ -500,7 +523,7 @@ class Stepper:
             touched = sorted(loc[1] for loc in reads | writes
                              if type(loc) is tuple and loc[0] == m)
             written = frozenset(loc[1] for loc in writes if type(loc) is tuple and loc[0] == m)
-            return (itemgetter(*touched) if touched else _no_parts), written
+            return (itemgetter(*touched) if touched else ()), written
 
         dyn = getattr(eff, "locations_in", None)
         if dyn is None:
@@ -508,10 +531,7 @@ class Stepper:
             if got is None:
                 return None, None
             pick, written = got
-
-            def key(wk):
-                return (others(wk) if others is not None else (), pick(mparts[wk[m]]))
-            return key, lambda world: written
+            return PartsKey((others, m, pick, mparts, None, None)), lambda world: written
         cache: dict = {}
         world_of = self.world_of
 
@@ -520,13 +540,7 @@ class Stepper:
             cache[o] = got if got is not None else (None, None)
             return cache[o]
 
-        def dkey(wk):
-            o = others(wk) if others is not None else ()
-            got = cache.get(o)
-            if got is None:
-                got = dyn_split(o, wk)
-            pick = got[0]
-            return (o, pick(mparts[wk[m]]) if pick is not None else wk[m])
+        dkey = PartsKey((others, m, None, mparts, cache, dyn_split))
 
         def written(world):
             got = split(dyn(world, tid))
