@@ -1401,7 +1401,19 @@ run_delta(PyObject *self, PyObject *args)
     return out;
 }
 
+/* memo_key to Python, for the test that compares it with step.PartsKey.__call__ */
+static PyObject *
+memo_key_py(PyObject *self, PyObject *args)
+{
+    PyObject *getter, *wk;
+    if (!PyArg_ParseTuple(args, "OO:memo_key", &getter, &wk))
+        return NULL;
+    return memo_key(getter, wk);
+}
+
 static PyMethodDef methods[] = {
+    {"memo_key", memo_key_py, METH_VARARGS,
+     "memo_key(getter, wk): the effect-memo key the compiled loop reads off a search key."},
     {"bfs_batch", bfs_batch, METH_VARARGS,
      "Expand up to a batch of the fast BFS's frontier entries (see Search._bfs_fast)."},
     {"run_delta", run_delta, METH_VARARGS,

@@ -178,3 +178,25 @@ def test_the_incremental_checks_run_in_c(monkeypatch):
     assert all(calls) and len(calls) < python_calls
     _same(_search(_model("v5", "fdbox-race")[1], True),
           _search(_model("v5", "fdbox-race")[1], False))
+
+
+@pytest.mark.parametrize("spec,name", [("v5", "fdbox-race"), ("k6.16", "fdbox-race"),
+                                       ("k6.19", "three-preservers")])
+def test_the_compiled_parts_key_is_the_python_one(spec, name):
+    """A heap effect's memo key (step.PartsKey: the ids of its other slots and of the pages it
+    touches) is computed by the compiled loop's own statements (memo_key); on every state
+    key of a real search they give the Python key, for the effects with fixed pages and the
+    ones whose pages depend on the world (the cache of locations_in)."""
+    from khomc.runtime.step import PartsKey
+    model = registry.build(spec, name, {"clients": 2} if name == "three-preservers" else None)
+    s = Search(model, "bfs", graph_limit=0)
+    s.run()
+    getters = [node[6] for node in s.stepper._memo.values()
+               if type(node) is tuple and type(node[6]) is PartsKey]
+    assert getters
+    if spec != "k6.19":             # both kinds: fixed pages (no cache), world-dependent
+        assert {g[4] is None for g in getters} == {True, False}
+    keys = s.states.keys[:: max(1, len(s.states.keys) // 300)]
+    for g in getters:
+        for k in keys:
+            assert search_mod._bfsloop.memo_key(g, k[0]) == g(k[0])
