@@ -4,8 +4,10 @@ setuptools cannot rename packages found by ``packages.find``, so the mapping liv
 other setting is in pyproject.toml.
 
 ``khomc.engines._bfsloop`` is the compiled inner loop of the fast breadth-first search
-(model/engines/_bfsloop.c) and its visited table (model/engines/_visited.c).  It is optional: without a C compiler the build skips it and the
-search runs the same loop in Python (model/engines/search.py).
+(model/engines/_bfsloop.c) and its visited table (model/engines/_visited.c);
+``khomc.engines._liveness`` the graph passes of the termination check
+(model/engines/_liveness.c).  Both are optional: without a C compiler the build skips them and the
+same loops run in Python (model/engines/search.py, model/engines/liveness.py).
 """
 
 from setuptools import Extension, find_packages, setup
@@ -15,5 +17,7 @@ setup(
     packages=["khomc" + name[len("model"):] for name in find_packages(include=["model*"])],
     ext_modules=[Extension("khomc.engines._bfsloop",
                            ["model/engines/_bfsloop.c", "model/engines/_visited.c"],
-                           depends=["model/engines/_visited.h"], optional=True)],
+                           depends=["model/engines/_visited.h"], optional=True),
+                 Extension("khomc.engines._liveness", ["model/engines/_liveness.c"],
+                           optional=True)],
 )

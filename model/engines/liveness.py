@@ -10,18 +10,45 @@ So an SCC with an internal edge is reported when every task enabled in all of it
 an internal edge.  The report is a lasso: the shortest prefix to the SCC, then a cycle through
 it that lets each such task take a step.  Tarjan's algorithm runs iteratively over compact
 arrays; networkx is kept for small exports, not for graphs of millions of edges.
+
+The three passes over every state and edge (the adjacency, the components, each component's
+summary) run compiled where the optional extension ``khomc.engines._liveness`` was built
+(model/engines/_liveness.c, the same statements); the Python functions here are the
+reference, run with ``KHOMC_PURE_PYTHON=1`` or without the extension.
 """
 
 from __future__ import annotations
 
+import os
 from array import array
 from collections import deque
 
 from .result import Verdict
 
+try:
+    from . import _liveness
+except ImportError:             # built without a C compiler: the Python passes below
+    _liveness = None
+
+
+def compiled() -> bool:
+    """Do the graph passes run compiled (the extension is built and not turned off)?"""
+    return _liveness is not None and not os.environ.get("KHOMC_PURE_PYTHON")
+
 
 def _csr(n: int, src: array, dst: array, tid: array):
     """Adjacency in compressed sparse rows: for node u, edges start[u]..start[u+1]."""
+    if compiled():
+        m = len(src)
+        start, out_dst, out_tid = array("l", [0]) * (n + 1), array("l", [0]) * m, \
+            array("h", [0]) * m
+        _liveness.csr(n, src, dst, tid, start, out_dst, out_tid)
+        return start, out_dst, out_tid
+    return _csr_py(n, src, dst, tid)
+
+
+def _csr_py(n: int, src: array, dst: array, tid: array):
+    """:func:`_csr` in Python (the reference)."""
     count = array("l", [0]) * (n + 1)
     for u in src:
         count[u + 1] += 1
@@ -41,6 +68,15 @@ def _csr(n: int, src: array, dst: array, tid: array):
 
 def strongly_connected(n: int, start: array, dst: array) -> array:
     """Component number of every node (iterative Tarjan)."""
+    if compiled():
+        comp = array("l", [-1]) * n
+        _liveness.scc(n, start, dst, comp)
+        return comp
+    return _strongly_connected_py(n, start, dst)
+
+
+def _strongly_connected_py(n: int, start: array, dst: array) -> array:
+    """:func:`strongly_connected` in Python (the reference)."""
     index = array("l", [-1]) * n
     low = array("l", [0]) * n
     comp = array("l", [-1]) * n
@@ -87,7 +123,29 @@ def strongly_connected(n: int, start: array, dst: array) -> array:
 
 
 def fair_cycles(n, start, dst, tid, comp):
-    """Yield (component, members, tasks that must step) for each fair non-trivial SCC."""
+    """Yield (component, members, tasks that must step) for each fair non-trivial SCC, in
+    the order of their smallest state."""
+    summary = _compiled_summary(n, start, dst, tid, comp)
+    if summary is None:
+        yield from _fair_cycles_py(n, start, dst, tid, comp)
+        return
+    for c, must_step in summary[0]:
+        yield c, [u for u in range(n) if comp[u] == c], must_step
+
+
+def _compiled_summary(n, start, dst, tid, comp):
+    """``_liveness.fair``'s (fair components with their tasks, any cycle at all), or None
+    where the Python passes run (not compiled, or a task id past the 64-bit masks)."""
+    if not compiled():
+        return None
+    try:
+        return _liveness.fair(n, max(comp, default=-1) + 1, start, dst, tid, comp)
+    except ValueError:
+        return None
+
+
+def _fair_cycles_py(n, start, dst, tid, comp):
+    """:func:`fair_cycles` in Python (the reference)."""
     members: dict[int, list[int]] = {}
     for u in range(n):
         members.setdefault(comp[u], []).append(u)
@@ -189,16 +247,22 @@ def _quotient_termination(pr, n, start, dst, comp):
     to s since the permutations form a finite group.  So the full graph is acyclic exactly when
     the quotient is: no cycle of orbits means every run ends (HOLDS).  A cycle of orbits is
     not judged: weak fairness names tasks, which the permutation moves along the cycle."""
-    for u in range(n):
-        for k in range(start[u], start[u + 1]):
-            if comp[dst[k]] == comp[u]:
-                pr.message = ("not decided: the graph of orbits has a cycle, and whether it "
-                              "is fair is not judged up to symmetry (run without --symmetry)")
-                return pr
+    if _has_cycle(n, start, dst, comp):
+        pr.message = ("not decided: the graph of orbits has a cycle, and whether it "
+                      "is fair is not judged up to symmetry (run without --symmetry)")
+        return pr
     pr.verdict = Verdict.HOLDS
     pr.message = (f"no cycle among {n:,} orbits (up to symmetry): every run ends, under any "
                   "fairness")
     return pr
+
+
+def _has_cycle(n, start, dst, comp) -> bool:
+    """Does an edge stay inside its component (a self-loop included)?"""
+    summary = _compiled_summary(n, start, dst, array("h", [0]) * len(dst), comp)
+    if summary is not None:
+        return summary[1]
+    return any(comp[dst[k]] == comp[u] for u in range(n) for k in range(start[u], start[u + 1]))
 
 
 def depth_of(search, sid):
