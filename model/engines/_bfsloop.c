@@ -32,6 +32,7 @@ typedef struct {
     PyObject *frontier, *popleft, *fappend;
     PyObject *plans, *outcomes_of, *vkey;
     PyObject *split_step;
+    PyObject *mparts, *mintern;   /* Stepper._mparts, ._mintern (split_known); or NULL */
     Py_ssize_t m;                 /* the split slot's index, -1 if none */
     PyObject *ids, *canon;
     /* ids as the compiled table (_visited.c), else NULL (a dict); the hash of the key of
@@ -225,6 +226,36 @@ tuple_set(PyObject *t, Py_ssize_t i, PyObject *v)  /* steals nothing; t must be 
     return 0;
 }
 
+/* Stepper.split_step's miss when the parts it leads to were seen before: the id of the
+   split slot of id mid with pg's part ids written (Stepper.split_write, the parts tuple
+   found in Stepper._mintern), entered in pg's cache.  NULL when they were not (no error
+   set) or on an error. */
+static PyObject *
+split_known(Ctx *c, PyObject *pg, PyObject *mid, PyObject *cache)
+{
+    if (c->mparts == NULL)
+        return NULL;
+    Py_ssize_t i = PyLong_AsSsize_t(mid);
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    if (i < 0 || i >= PyList_GET_SIZE(c->mparts))
+        return NULL;
+    PyObject *parts = PyList_GET_ITEM(c->mparts, i);
+    if (!PyTuple_Check(parts))
+        return NULL;
+    PyObject *ids = tuple_with(parts, PyTuple_GET_ITEM(pg, 1));
+    if (ids == NULL)
+        return NULL;
+    PyObject *mid2 = PyDict_GetItemWithError(c->mintern, ids);     /* borrowed */
+    Py_DECREF(ids);
+    if (mid2 == NULL)
+        return NULL;
+    if (PyDict_SetItem(cache, mid, mid2) < 0)
+        return NULL;
+    Py_INCREF(mid2);
+    return mid2;
+}
+
 /* Stepper.key_after: wk with wids applied and, for part writes pg, the split slot's id */
 static PyObject *
 key_after(Ctx *c, PyObject *wk, PyObject *wids, PyObject *pg)
@@ -241,7 +272,11 @@ key_after(Ctx *c, PyObject *wk, PyObject *wids, PyObject *pg)
     }
     if (PyErr_Occurred())
         goto fail;
-    mid2 = PyObject_CallFunctionObjArgs(c->split_step, pg, mid, NULL);
+    mid2 = split_known(c, pg, mid, cache);     /* new reference or NULL */
+    if (mid2 == NULL && PyErr_Occurred())
+        goto fail;
+    if (mid2 == NULL)       /* parts never seen together: Stepper.split_step interns them */
+        mid2 = PyObject_CallFunctionObjArgs(c->split_step, pg, mid, NULL);
     if (mid2 == NULL)
         goto fail;
     tuple_set(kl, c->m, mid2);
@@ -1099,6 +1134,12 @@ bfs_batch(PyObject *self, PyObject *args)
                           &c.max_plans, &batch, &c.delta))
         return NULL;
     c.vis = Visited_Check(c.ids) ? (VisitedObject *)c.ids : NULL;
+    /* split_step: Stepper.split_step, or (it, Stepper._mparts, Stepper._mintern) */
+    if (PyTuple_Check(c.split_step)) {
+        if (!PyArg_ParseTuple(c.split_step, "OO!O!:split_step", &c.split_step, &PyList_Type,
+                              &c.mparts, &PyDict_Type, &c.mintern))
+            return NULL;
+    }
     if (c.delta != Py_None) {
         if (!PyArg_ParseTuple(c.delta, "OO!O!O!pOOOO!n:compiled_checks", &c.view,
                               &PyList_Type, &c.always_m, &PyList_Type, &c.sometimes_m,

@@ -655,6 +655,8 @@ class Search:
 
         # after_step itself runs in C when the property checks are compiled (check_new)
         checks = monitor.compiled_checks(witness) if monitor.compiled else None
+        # the split slot's id after part writes: found in C when its parts were seen before
+        split = (stepper.split_step, stepper._mparts, stepper._mintern)
         # the compiled visited table finds a visited successor without building its key
         if type(self.ids) is dict:
             self.ids = _bfsloop.Visited(self.ids)
@@ -666,7 +668,7 @@ class Search:
             graph = (self.esrc.append, self.edst.append, self.etid.append) if record else None
             code, done, trans = _bfsloop.bfs_batch(
                 frontier, frontier.popleft, frontier.append, stepper._plans,
-                stepper.fast_outcomes, stepper.vkey, m, stepper.split_step, self.ids,
+                stepper.fast_outcomes, stepper.vkey, m, split, self.ids,
                 self._canon, self.states.keys.append, self.parent, self.parent.append,
                 self.via_tid.append, self.depth, self.depth.append, self.via_choices, graph,
                 record, self.graph_limit, max_states, self.stop_at_first, violations,
