@@ -16,8 +16,10 @@ setup(
     package_dir={"khomc": "model"},
     packages=["khomc" + name[len("model"):] for name in find_packages(include=["model*"])],
     ext_modules=[Extension("khomc.engines._bfsloop",
-                           ["model/engines/_bfsloop.c", "model/engines/_visited.c"],
-                           depends=["model/engines/_visited.h"], optional=True),
+                           ["model/engines/_bfsloop.c", "model/engines/_visited.c",
+                            "model/engines/_keycanon.c"],
+                           depends=["model/engines/_visited.h", "model/engines/_keycanon.h"],
+                           optional=True),
                  Extension("khomc.engines._liveness", ["model/engines/_liveness.c"],
                            optional=True)],
 )

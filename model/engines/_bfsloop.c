@@ -6,19 +6,20 @@
  * sections, Stepper.fast_chain, included).  Every decision that is not a table lookup
  * stays in Python and is called back: a memo node (Stepper._memo_node), an effect-memo miss
  * (Stepper.fast_outcomes), steps that spawn (generic) or leave the memo inside an atomic
- * section (Stepper.fast_chain_generic),
- * a property-memo miss (Monitor._fallback), the split slot's id after part writes
- * (Stepper.split_step), the symmetry canon (KeyCanon), deadlock reports, and the checks of
- * a state where every task has finished (the final properties: Monitor.after_step).  The
- * incremental property checks themselves (Monitor.after_step) run here (check_new).
- * The visited table is _visited.c's (Search._bfs_compiled hands it over): a successor's
- * hash comes from its source's and the ids the step writes, and a visited successor is
- * found without building its key (step_probe); a dict (a resumed checkpoint) works too.
+ * section (Stepper.fast_chain_generic), a property-memo miss (Monitor._fallback), a memory
+ * never seen before after part writes (Stepper.split_step), the symmetry canon's uncommon
+ * cases (KeyCanon; the common case is _keycanon.c's), deadlock reports, and the checks of a
+ * state where every task has finished (the final properties: Monitor.after_step).  The
+ * incremental property checks themselves (Monitor.after_step) run here (check_new), and so
+ * do heap effects' memo keys (step.PartsKey: memo_key).  The visited table is
+ * _visited.c's (Search._bfs_compiled hands it over): a successor's hash comes from its
+ * source's and the ids the step writes, and a visited successor is found without building
+ * its key (step_probe); a dict (a resumed checkpoint) works too.
  *
  * It is an accelerator, not a second semantics: search.py's Python loop is the reference
  * and properties/engine/test_bfsloop.py checks the two give the same states, ids,
- * discovery tree, transitions and verdicts.  KHOMC_PURE=1 (or a build without a compiler)
- * runs the Python loop.  Model code never sees this module.
+ * discovery tree, transitions and verdicts.  KHOMC_PURE_PYTHON=1 (or a build without a
+ * compiler) runs the Python loop.  Model code never sees this module.
  *
  * Returns (code, expanded, transitions): code 0 the frontier is empty, 1 the batch is
  * done, 2 the graph passed its limit (the caller drops it), 3 max_states was reached with
@@ -27,6 +28,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include "_visited.h"
+#include "_keycanon.h"
 
 typedef struct {
     PyObject *frontier, *popleft, *fappend;
@@ -35,6 +37,7 @@ typedef struct {
     PyObject *mparts, *mintern;   /* Stepper._mparts, ._mintern (split_known); or NULL */
     Py_ssize_t m;                 /* the split slot's index, -1 if none */
     PyObject *ids, *canon;
+    PyObject *canon_view;         /* KeyCanon.compiled_view (owned), or NULL */
     /* ids as the compiled table (_visited.c), else NULL (a dict); the hash of the key of
        the state being expanded, and whether it is the incremental one (all parts ints) */
     VisitedObject *vis;
@@ -359,7 +362,7 @@ visit(Ctx *c, PyObject *k2, PyObject *nobj)
     }
     if (nido != NULL || PyErr_Occurred())
         return nido;
-    PyObject *ck = PyObject_CallOneArg(c->canon, k2);
+    PyObject *ck = keycanon_call(c->canon, c->canon_view, k2);
     if (ck == NULL)
         return NULL;
     if (c->vis != NULL) {
@@ -1177,6 +1180,11 @@ bfs_batch(PyObject *self, PyObject *args)
     if (refresh_gates(&c) < 0)
         return NULL;
     Py_ssize_t expanded = 0, transitions = 0, n = 0;
+    if (c.canon != Py_None) {
+        c.canon_view = PyObject_GetAttrString(c.canon, "compiled_view");
+        if (c.canon_view == NULL)
+            PyErr_Clear();          /* a canon without one: called for every key */
+    }
     int code = 1;
     while (expanded < batch) {
         Py_ssize_t left = PyObject_Size(c.frontier);
@@ -1215,12 +1223,14 @@ bfs_batch(PyObject *self, PyObject *args)
     Py_XDECREF(c.gl);
     Py_XDECREF(c.w_false);
     Py_XDECREF(c.w_true);
+    Py_XDECREF(c.canon_view);
     return Py_BuildValue("(inn)", code, expanded, transitions);
 fail:
     Py_XDECREF(c.gw);
     Py_XDECREF(c.gl);
     Py_XDECREF(c.w_false);
     Py_XDECREF(c.w_true);
+    Py_XDECREF(c.canon_view);
     /* the transitions of the entries already popped are lost with the exception: the
        caller stops the search on it */
     return NULL;
@@ -1452,7 +1462,19 @@ memo_key_py(PyObject *self, PyObject *args)
     return memo_key(getter, wk);
 }
 
+/* keycanon_fast to Python, for the test that compares it with KeyCanon.__call__ */
+static PyObject *
+keycanon_py(PyObject *self, PyObject *args)
+{
+    PyObject *canon, *view, *key;
+    if (!PyArg_ParseTuple(args, "OO!O:keycanon", &canon, &PyTuple_Type, &view, &key))
+        return NULL;
+    return keycanon_fast(canon, view, key);
+}
+
 static PyMethodDef methods[] = {
+    {"keycanon", keycanon_py, METH_VARARGS,
+     "keycanon(canon, view, key): the compiled canonical key, or None where KeyCanon is called."},
     {"memo_key", memo_key_py, METH_VARARGS,
      "memo_key(getter, wk): the effect-memo key the compiled loop reads off a search key."},
     {"bfs_batch", bfs_batch, METH_VARARGS,

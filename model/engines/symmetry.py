@@ -308,6 +308,18 @@ class KeyCanon:
         self.other_locs = _getter(list(sym.other_tasks))  # locs -> the other tasks' locals
         self.perms: dict = {}                  # arrangement -> (permutation, its key)
 
+    @property
+    def compiled_view(self):
+        """The tables the compiled loop reads to run :meth:`__call__`'s common case itself
+        (model/engines/_keycanon.c), taken at the start of each batch and changed in place
+        only; None where that case never applies (units with own slots, nothing to
+        relabel)."""
+        if not (self.no_own and self.sym.relabel):
+            return None
+        return (self.abs_of, tuple(self.unit_tids), tuple(self.sym.other_tasks), self.ntasks,
+                tuple(self.other), self.live, self.live_slots, self.perms, self.memo,
+                self.st.fresh)
+
     # -- classification of interned values ---------------------------------------------------
     def _moved(self, fn, value) -> bool:
         if type(fn) is _DeepRelabel:    # one walk, no copy: an object of a unit, a report
