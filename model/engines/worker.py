@@ -10,6 +10,7 @@ SIGTERM it stops its search and still reports what it reached.
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -82,4 +83,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    gc.freeze()     # the exit's last collection would walk the finished search (cli.entry)
+    sys.exit(rc)
