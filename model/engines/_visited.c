@@ -196,12 +196,6 @@ visited_set(VisitedObject *v, PyObject *key, PyObject *val)
     return 0;
 }
 
-static int
-same(PyObject *a, PyObject *b)
-{
-    return a == b ? 1 : PyObject_RichCompareBool(a, b, Py_EQ);
-}
-
 /* is the stored key k the key (exp[0..n), locs with locs[tid] = lid2)?  -1 on an error */
 static int
 step_key_is(PyObject *k, PyObject *const *exp, Py_ssize_t n, PyObject *locs, Py_ssize_t tid,
@@ -214,12 +208,14 @@ step_key_is(PyObject *k, PyObject *const *exp, Py_ssize_t n, PyObject *locs, Py_
             || PyTuple_GET_SIZE(slocs) != PyTuple_GET_SIZE(locs))
         return 0;
     for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(locs); j++) {
-        int t = same(PyTuple_GET_ITEM(slocs, j), j == tid ? lid2 : PyTuple_GET_ITEM(locs, j));
+        /* identical objects compare equal without a call (PyObject_RichCompareBool) */
+        int t = PyObject_RichCompareBool(PyTuple_GET_ITEM(slocs, j),
+                                         j == tid ? lid2 : PyTuple_GET_ITEM(locs, j), Py_EQ);
         if (t <= 0)
             return t;
     }
     for (Py_ssize_t j = 0; j < n; j++) {
-        int t = same(PyTuple_GET_ITEM(swk, j), exp[j]);
+        int t = PyObject_RichCompareBool(PyTuple_GET_ITEM(swk, j), exp[j], Py_EQ);
         if (t <= 0)
             return t;
     }

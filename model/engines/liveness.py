@@ -222,7 +222,7 @@ def termination_check(search, prop, pr, exhausted, build_trace):
     start, dst, tid = _csr(n, search.esrc, search.edst, search.etid)
     comp = strongly_connected(n, start, dst)
     if search.symmetry is not None:
-        return _quotient_termination(pr, n, start, dst, comp)
+        return _quotient_termination(pr, n, start, dst, tid, comp)
     for c, nodes, must_step in fair_cycles(n, start, dst, tid, comp):
         entry, cycle = lasso(search, start, dst, tid, comp, c, nodes, must_step)
         loop = []
@@ -240,14 +240,14 @@ def termination_check(search, prop, pr, exhausted, build_trace):
     return pr
 
 
-def _quotient_termination(pr, n, start, dst, comp):
+def _quotient_termination(pr, n, start, dst, tid, comp):
     """``terminates`` on the graph of orbits a symmetric search explored.  A cycle of the
     full graph through s projects onto a cycle of orbits; conversely a path from s to a
     permuted image p(s) repeats, p being an automorphism, to p(s), p(p(s)), ... and comes back
     to s since the permutations form a finite group.  So the full graph is acyclic exactly when
     the quotient is: no cycle of orbits means every run ends (HOLDS).  A cycle of orbits is
     not judged: weak fairness names tasks, which the permutation moves along the cycle."""
-    if _has_cycle(n, start, dst, comp):
+    if _has_cycle(n, start, dst, tid, comp):
         pr.message = ("not decided: the graph of orbits has a cycle, and whether it "
                       "is fair is not judged up to symmetry (run without --symmetry)")
         return pr
@@ -257,9 +257,9 @@ def _quotient_termination(pr, n, start, dst, comp):
     return pr
 
 
-def _has_cycle(n, start, dst, comp) -> bool:
+def _has_cycle(n, start, dst, tid, comp) -> bool:
     """Does an edge stay inside its component (a self-loop included)?"""
-    summary = _compiled_summary(n, start, dst, array("h", [0]) * len(dst), comp)
+    summary = _compiled_summary(n, start, dst, tid, comp)
     if summary is not None:
         return summary[1]
     return any(comp[dst[k]] == comp[u] for u in range(n) for k in range(start[u], start[u + 1]))

@@ -42,7 +42,7 @@ def test_the_compiled_passes_are_the_python_ones(graph):
     assert fair == [(c, list(nodes), list(tasks))
                     for c, nodes, tasks in liveness._fair_cycles_py(n, start, odst, otid, comp)]
     cyclic = any(comp[odst[k]] == comp[u] for u in range(n) for k in range(start[u], start[u + 1]))
-    assert liveness._has_cycle(n, start, odst, comp) == cyclic
+    assert liveness._has_cycle(n, start, odst, otid, comp) == cyclic
 
 
 def test_a_task_past_the_masks_runs_the_python_passes():

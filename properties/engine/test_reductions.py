@@ -331,7 +331,7 @@ def test_mutant_missing_a_self_loop_of_orbits_would_claim_termination(monkeypatc
 
     from khomc.engines import liveness
 
-    def multi_node_cycles_only(pr, n, start, dst, comp):
+    def multi_node_cycles_only(pr, n, start, dst, tid, comp):
         if max(Counter(comp[u] for u in range(n)).values()) > 1:
             pr.message = "cycle"
             return pr
