@@ -30,6 +30,18 @@
 #include "_visited.h"
 #include "_keycanon.h"
 
+/* An array.array the loop appends to (the discovery tree's parent, via_tid and depth, the
+   recorded graph's edges): the items gather here and go over with one frombytes before any
+   callback that may read the arrays and at the end of the batch, instead of one append call
+   (and its argument parsing) per item.  arr NULL: not an integer array of a known item
+   size, so every item is appended through meth. */
+typedef struct {
+    PyObject *meth, *arr;
+    Py_ssize_t itemsize;
+    char *data;
+    Py_ssize_t n, cap;          /* pending items */
+} Buf;
+
 typedef struct {
     PyObject *frontier, *popleft, *fappend;
     PyObject *plans, *outcomes_of, *vkey;
@@ -46,6 +58,8 @@ typedef struct {
     PyObject *states_append, *parent, *parent_append, *via_tid_append, *depth_append;
     PyObject *via_choices, *depth;
     PyObject *esrc_append, *edst_append, *etid_append;
+    PyObject *states_list;        /* the list states_append appends to, or NULL */
+    Buf b_parent, b_via_tid, b_depth, b_esrc, b_edst, b_etid;
     int record;
     Py_ssize_t graph_limit, max_states;
     int stop_at_first;
@@ -169,6 +183,160 @@ append1(PyObject *meth, PyObject *v)
         return -1;
     Py_DECREF(r);
     return 0;
+}
+
+/* the array behind a bound append method, if it holds integers of 2, 4 or 8 bytes */
+static void
+buf_init(Buf *b, PyObject *meth)
+{
+    memset(b, 0, sizeof *b);
+    b->meth = meth;
+    if (meth == NULL || !PyCFunction_Check(meth))
+        return;
+    PyObject *arr = PyCFunction_GET_SELF(meth);
+    if (arr == NULL || strcmp(Py_TYPE(arr)->tp_name, "array.array") != 0)
+        return;
+    PyObject *code = PyObject_GetAttrString(arr, "typecode");
+    PyObject *size = code != NULL ? PyObject_GetAttrString(arr, "itemsize") : NULL;
+    if (code != NULL && size != NULL && PyUnicode_Check(code)
+            && PyUnicode_GET_LENGTH(code) == 1) {
+        Py_UCS4 tc = PyUnicode_READ_CHAR(code, 0);
+        Py_ssize_t sz = PyLong_AsSsize_t(size);
+        if ((tc == 'q' || tc == 'l' || tc == 'i' || tc == 'h')
+                && (sz == 2 || sz == 4 || sz == 8)) {
+            b->arr = arr;
+            b->itemsize = sz;
+        }
+    }
+    PyErr_Clear();
+    Py_XDECREF(code);
+    Py_XDECREF(size);
+}
+
+static int
+buf_push(Buf *b, PyObject *v)
+{
+    if (b->arr == NULL)
+        return append1(b->meth, v);
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (b->n == b->cap) {
+        Py_ssize_t cap = b->cap ? 2 * b->cap : 1024;
+        char *d = PyMem_Realloc(b->data, cap * b->itemsize);
+        if (d == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    char *at = b->data + b->n * b->itemsize;
+    if (b->itemsize == 8) {
+        int64_t y = x;
+        memcpy(at, &y, 8);
+    } else if (b->itemsize == 4) {
+        if (x < INT32_MIN || x > INT32_MAX)
+            goto range;
+        int32_t y = (int32_t)x;
+        memcpy(at, &y, 4);
+    } else {
+        if (x < INT16_MIN || x > INT16_MAX)
+            goto range;
+        int16_t y = (int16_t)x;
+        memcpy(at, &y, 2);
+    }
+    b->n++;
+    return 0;
+range:
+    PyErr_SetString(PyExc_OverflowError, "value out of range of the array's item type");
+    return -1;
+}
+
+/* hand the pending items to the array */
+static int
+buf_flush(Buf *b)
+{
+    if (b->arr == NULL || b->n == 0)
+        return 0;
+    PyObject *mv = PyMemoryView_FromMemory(b->data, b->n * b->itemsize, PyBUF_READ);
+    if (mv == NULL)
+        return -1;
+    PyObject *r = PyObject_CallMethod(b->arr, "frombytes", "O", mv);
+    Py_DECREF(mv);
+    b->n = 0;
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+static void
+buf_free(Buf *b)
+{
+    PyMem_Free(b->data);
+    b->data = NULL;
+    b->n = b->cap = 0;
+}
+
+/* item i of the array behind b, counting the pending ones (new reference) */
+static PyObject *
+buf_item(Buf *b, PyObject *arr, Py_ssize_t i)
+{
+    Py_ssize_t have = PyObject_Size(arr);
+    if (have < 0)
+        return NULL;
+    if (b->arr == NULL || i < have)
+        return PySequence_GetItem(arr, i);
+    i -= have;
+    if (i >= b->n) {
+        PyErr_SetString(PyExc_IndexError, "array index out of range");
+        return NULL;
+    }
+    char *at = b->data + i * b->itemsize;
+    if (b->itemsize == 8) {
+        int64_t y;
+        memcpy(&y, at, 8);
+        return PyLong_FromLongLong(y);
+    }
+    if (b->itemsize == 4) {
+        int32_t y;
+        memcpy(&y, at, 4);
+        return PyLong_FromLong(y);
+    }
+    int16_t y;
+    memcpy(&y, at, 2);
+    return PyLong_FromLong(y);
+}
+
+/* every pending item to its array: before a callback into the search's Python, which may
+   read the arrays or append to them itself, and at the end of a batch */
+static int
+flush_all(Ctx *c)
+{
+    int r = 0;
+    Buf *bs[] = {&c->b_parent, &c->b_via_tid, &c->b_depth, &c->b_esrc, &c->b_edst,
+                 &c->b_etid};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
+        if (buf_flush(bs[i]) < 0)
+            r = -1;
+    return r;
+}
+
+static void
+free_all(Ctx *c)
+{
+    Buf *bs[] = {&c->b_parent, &c->b_via_tid, &c->b_depth, &c->b_esrc, &c->b_edst,
+                 &c->b_etid};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++)
+        buf_free(bs[i]);
+}
+
+static int
+push_state(Ctx *c, PyObject *k2)
+{
+    return c->states_list != NULL ? PyList_Append(c->states_list, k2)
+                                  : push_state(c, k2);
 }
 
 /* a copy of tuple t with the (index, value) pairs of writes applied (new reference) */
@@ -327,7 +495,10 @@ static int
 sync_n(Ctx *c, Py_ssize_t *n)
 {
     *n = PyObject_Size(c->parent);
-    return *n < 0 ? -1 : 0;
+    if (*n < 0)
+        return -1;
+    *n += c->b_parent.n;
+    return 0;
 }
 
 /* the callbacks that add states return the number of transitions they took */
@@ -385,13 +556,13 @@ visit(Ctx *c, PyObject *k2, PyObject *nobj)
    the state being expanded (key (wk, locs), hash c->src_h) by a step writing the value ids
    wids and moving task tid to lid2.  1 with its hash in *h2 and its id in *found (borrowed)
    or NULL when it is new; 0 when the probe does not apply (some part not an int, a world
-   too wide, writes not a tuple); -1 on an error. */
+   too wide, writes not a tuple); -1 on an error.  exp[] (STEP_MAX entries) receives the
+   successor's world key, borrowed, for building it when it is new. */
 static int
 step_probe(Ctx *c, PyObject *wk, PyObject *wids, PyObject *locs, Py_ssize_t tid,
-           PyObject *lid2, uint64_t *h2, PyObject **found)
+           PyObject *lid2, uint64_t *h2, PyObject **found, PyObject **exp)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(wk);
-    PyObject *exp[STEP_MAX];
     if (n > STEP_MAX || !PyTuple_Check(wids))
         return 0;
     for (Py_ssize_t j = 0; j < n; j++)
@@ -448,6 +619,8 @@ check_new(Ctx *c, PyObject *nxt, PyObject *mask, PyObject *tido, Py_ssize_t tid,
             return -1;
     }
     if (c->delta == Py_None || (c->has_final && !t)) {
+        if (flush_all(c) < 0)
+            return -1;
         PyObject *g = PyObject_CallFunctionObjArgs(c->on_new, nxt, mask, tido, nido, NULL);
         if (g == NULL)
             return -1;
@@ -526,21 +699,30 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
     int ok = -1, probed = 0;
     uint64_t h2 = 0;
 
+    PyObject *exp[STEP_MAX];
     if (c->vis != NULL && c->src_parts && pg == Py_None) {
         PyObject *found = NULL;
-        probed = step_probe(c, wk, wids, locs, tid, lid2, &h2, &found);
+        probed = step_probe(c, wk, wids, locs, tid, lid2, &h2, &found, exp);
         if (probed < 0)
             return -1;
         if (found != NULL) {            /* visited: no key built */
-            if (c->record && (append1(c->esrc_append, sido) < 0
-                              || append1(c->edst_append, found) < 0
-                              || append1(c->etid_append, tido) < 0))
+            if (c->record && (buf_push(&c->b_esrc, sido) < 0
+                              || buf_push(&c->b_edst, found) < 0
+                              || buf_push(&c->b_etid, tido) < 0))
                 return -1;
             return 0;
         }
     }
     if (pg != Py_None) {
         wk2 = key_after(c, wk, wids, pg);
+    } else if (probed && PyTuple_GET_SIZE(wids) > 0) {     /* the probe's key, written */
+        Py_ssize_t nw = PyTuple_GET_SIZE(wk);
+        wk2 = PyTuple_New(nw);
+        if (wk2 != NULL)
+            for (Py_ssize_t j = 0; j < nw; j++) {
+                Py_INCREF(exp[j]);
+                PyTuple_SET_ITEM(wk2, j, exp[j]);
+            }
     } else {
         int t = PyObject_IsTrue(wids);
         if (t < 0)
@@ -597,13 +779,13 @@ one_outcome(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tid
         Py_DECREF(w2);
         if (nxt == NULL)
             goto bad;
-        if (append1(c->states_append, k2) < 0 || append1(c->parent_append, sido) < 0
-                || append1(c->via_tid_append, tido) < 0)
+        if (push_state(c, k2) < 0 || buf_push(&c->b_parent, sido) < 0
+                || buf_push(&c->b_via_tid, tido) < 0)
             goto bad_nxt;
         int t = PyObject_IsTrue(ch);
         if (t < 0 || (t && PyDict_SetItem(c->via_choices, nido, ch) < 0))
             goto bad_nxt;
-        if (append1(c->depth_append, d1o) < 0)
+        if (buf_push(&c->b_depth, d1o) < 0)
             goto bad_nxt;
         t = must_check(c, mask, tid, lid2);
         if (t < 0 || (t && check_new(c, nxt, mask, tido, tid, nido) < 0))
@@ -625,8 +807,8 @@ bad:
     }
 recorded:
     if (c->record) {
-        if (append1(c->esrc_append, sido) < 0 || append1(c->edst_append, nido) < 0
-                || append1(c->etid_append, tido) < 0) {
+        if (buf_push(&c->b_esrc, sido) < 0 || buf_push(&c->b_edst, nido) < 0
+                || buf_push(&c->b_etid, tido) < 0) {
             Py_DECREF(nido);
             goto done;
         }
@@ -813,8 +995,9 @@ fast_chain(Ctx *c, PyObject *world, PyObject *wk, PyObject *locs, PyObject *tido
     if (some < 0)
         goto done;
     if (!some) {    /* no memo, or blocked inside the section (_run raises the spec error) */
-        PyObject *r = PyObject_CallFunctionObjArgs(c->chain_generic, world, wk, locs, tido,
-                                                   lid, choices, out, NULL);
+        PyObject *r = flush_all(c) < 0 ? NULL
+            : PyObject_CallFunctionObjArgs(c->chain_generic, world, wk, locs, tido, lid,
+                                           choices, out, NULL);
         if (r == NULL)
             goto done;
         Py_DECREF(r);
@@ -911,13 +1094,14 @@ fast_items(Ctx *c, PyObject *sido, PyObject *d1o, PyObject *items, Py_ssize_t *n
         if (!bad && nid == *n) {
             int t;
             PyObject *g = NULL, *entry;
-            bad = append1(c->states_append, k2) < 0 || append1(c->parent_append, sido) < 0
-                  || append1(c->via_tid_append, tido) < 0
+            bad = push_state(c, k2) < 0 || buf_push(&c->b_parent, sido) < 0
+                  || buf_push(&c->b_via_tid, tido) < 0
                   || (t = PyObject_IsTrue(ch)) < 0
                   || (t && PyDict_SetItem(c->via_choices, nido, ch) < 0)
-                  || append1(c->depth_append, d1o) < 0;
+                  || buf_push(&c->b_depth, d1o) < 0;
             if (!bad && mask == Py_None) {
-                g = PyObject_CallFunctionObjArgs(c->check_full, nido, nxt, NULL);
+                g = flush_all(c) < 0 ? NULL
+                    : PyObject_CallFunctionObjArgs(c->check_full, nido, nxt, NULL);
                 bad = g == NULL || load_gates(c, g) < 0;
             } else if (!bad) {
                 t = must_check(c, mask, tid,
@@ -935,8 +1119,8 @@ fast_items(Ctx *c, PyObject *sido, PyObject *d1o, PyObject *items, Py_ssize_t *n
             (*n)++;
         }
         if (!bad && c->record)
-            bad = append1(c->esrc_append, sido) < 0 || append1(c->edst_append, nido) < 0
-                  || append1(c->etid_append, tido) < 0;
+            bad = buf_push(&c->b_esrc, sido) < 0 || buf_push(&c->b_edst, nido) < 0
+                  || buf_push(&c->b_etid, tido) < 0;
         Py_DECREF(nido);
         if (bad)
             return -1;
@@ -961,8 +1145,9 @@ plan_item(Ctx *c, PyObject *item, PyObject *world, PyObject *wk, PyObject *locs,
     if (tid == -1 && PyErr_Occurred())
         return -1;
     if (outs == Py_None) {
-        if (call_count(PyObject_CallFunctionObjArgs(c->generic, world, locs, tido, wk, sido,
-                                                    d1o, NULL), ntrans) < 0
+        if (flush_all(c) < 0
+                || call_count(PyObject_CallFunctionObjArgs(c->generic, world, locs, tido, wk,
+                                                           sido, d1o, NULL), ntrans) < 0
                 || sync_n(c, n) < 0 || refresh_gates(c) < 0)
             return -1;
         Py_CLEAR(*nobj);
@@ -1076,7 +1261,7 @@ expand_entry(Ctx *c, PyObject *entry, Py_ssize_t *n, Py_ssize_t *transitions)
     Py_ssize_t sid = PyLong_AsSsize_t(sido);
     if (sid == -1 && PyErr_Occurred())
         goto done;
-    PyObject *d = PySequence_GetItem(c->depth, sid);
+    PyObject *d = buf_item(&c->b_depth, c->depth, sid);
     if (d == NULL)
         goto done;
     Py_ssize_t dv = PyLong_AsSsize_t(d);
@@ -1103,7 +1288,8 @@ expand_entry(Ctx *c, PyObject *entry, Py_ssize_t *n, Py_ssize_t *transitions)
         if (t < 0)
             goto done;
         if (t) {
-            PyObject *r = PyObject_CallFunctionObjArgs(c->deadlock, sido, state, NULL);
+            PyObject *r = flush_all(c) < 0 ? NULL
+                : PyObject_CallFunctionObjArgs(c->deadlock, sido, state, NULL);
             if (r == NULL)
                 goto done;
             Py_DECREF(r);
@@ -1177,6 +1363,20 @@ bfs_batch(PyObject *self, PyObject *args)
         c.edst_append = PyTuple_GET_ITEM(t, 1);
         c.etid_append = PyTuple_GET_ITEM(t, 2);
     }
+    buf_init(&c.b_parent, c.parent_append);
+    buf_init(&c.b_via_tid, c.via_tid_append);
+    buf_init(&c.b_depth, c.depth_append);
+    if (c.b_depth.arr != c.depth)      /* depth is read back through the buffer */
+        c.b_depth.arr = NULL;
+    if (c.b_parent.arr != c.parent)    /* sync_n counts the pending parents */
+        c.b_parent.arr = NULL;
+    buf_init(&c.b_esrc, c.record ? c.esrc_append : NULL);
+    buf_init(&c.b_edst, c.record ? c.edst_append : NULL);
+    buf_init(&c.b_etid, c.record ? c.etid_append : NULL);
+    if (PyCFunction_Check(c.states_append)
+            && PyList_CheckExact(PyCFunction_GET_SELF(c.states_append))
+            && strcmp(((PyCFunctionObject *)c.states_append)->m_ml->ml_name, "append") == 0)
+        c.states_list = PyCFunction_GET_SELF(c.states_append);
     if (refresh_gates(&c) < 0)
         return NULL;
     Py_ssize_t expanded = 0, transitions = 0, n = 0;
@@ -1224,6 +1424,11 @@ bfs_batch(PyObject *self, PyObject *args)
     Py_XDECREF(c.w_false);
     Py_XDECREF(c.w_true);
     Py_XDECREF(c.canon_view);
+    if (flush_all(&c) < 0) {
+        free_all(&c);
+        return NULL;
+    }
+    free_all(&c);
     return Py_BuildValue("(inn)", code, expanded, transitions);
 fail:
     Py_XDECREF(c.gw);
@@ -1231,6 +1436,14 @@ fail:
     Py_XDECREF(c.w_false);
     Py_XDECREF(c.w_true);
     Py_XDECREF(c.canon_view);
+    {   /* keep the arrays in step with the states list; the exception stays the first one */
+        PyObject *et, *ev, *tb;
+        PyErr_Fetch(&et, &ev, &tb);
+        if (flush_all(&c) < 0)
+            PyErr_Clear();
+        PyErr_Restore(et, ev, tb);
+    }
+    free_all(&c);
     /* the transitions of the entries already popped are lost with the exception: the
        caller stops the search on it */
     return NULL;
