@@ -14,7 +14,9 @@
  * do heap effects' memo keys (step.PartsKey: memo_key).  The visited table is
  * _visited.c's (Search._bfs_compiled hands it over): a successor's hash comes from its
  * source's and the ids the step writes, and a visited successor is found without building
- * its key (step_probe); a dict (a resumed checkpoint) works too.
+ * its key (step_probe); a dict (a resumed checkpoint) works too.  The discovery tree's and
+ * the graph's integer arrays are appended to through C buffers (Buf), handed over once per
+ * batch and before every callback into the search's Python.
  *
  * It is an accelerator, not a second semantics: search.py's Python loop is the reference
  * and properties/engine/test_bfsloop.py checks the two give the same states, ids,
@@ -191,7 +193,8 @@ buf_init(Buf *b, PyObject *meth)
 {
     memset(b, 0, sizeof *b);
     b->meth = meth;
-    if (meth == NULL || !PyCFunction_Check(meth))
+    if (meth == NULL || !PyCFunction_Check(meth)
+            || strcmp(((PyCFunctionObject *)meth)->m_ml->ml_name, "append") != 0)
         return;
     PyObject *arr = PyCFunction_GET_SELF(meth);
     if (arr == NULL || strcmp(Py_TYPE(arr)->tp_name, "array.array") != 0)
